@@ -1,0 +1,121 @@
+import { awscdk, javascript } from 'projen';
+import { UpdateSnapshot } from 'projen/lib/javascript';
+
+// aws-cdk-lib floor: cdk-nag 3 needs >= 2.257.0. integ-tests-alpha only exists at some
+// versions on the registry; 2.245.0-alpha.0 peers on aws-cdk-lib ^2.245.0, so it pairs with it.
+const CDK_VERSION = '2.257.0';
+const INTEG_TESTS_ALPHA_VERSION = '2.245.0-alpha.0';
+const AWS_SDK_VERSION = '^3.700.0';
+
+const silenceJsii = { JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION: '20' };
+
+const project = new awscdk.AwsCdkConstructLibrary({
+  name: 'blue-green-lambda-pipeline',
+  description: 'A CDK construct that ships a Lambda service blue/green: GitHub source, CodeBuild tests, an immutable version, and CodeDeploy traffic shifting with automatic rollback on error rate.',
+  author: 'blue-green-lambda-pipeline maintainers',
+  authorAddress: 'maintainers@example.com',
+  repositoryUrl: 'https://github.com/blue-green-lambda-pipeline/blue-green-lambda-pipeline.git',
+  keywords: ['cdk', 'aws-cdk', 'lambda', 'codedeploy', 'codepipeline', 'blue-green', 'canary'],
+  license: 'Apache-2.0',
+  defaultReleaseBranch: 'main',
+  packageManager: javascript.NodePackageManager.NPM,
+  projenrcTs: true,
+  minNodeVersion: '20.0.0',
+
+  cdkVersion: CDK_VERSION,
+  constructsVersion: '10.5.1',
+  jsiiVersion: '~6.0.0',
+
+  // Publishing names for every jsii language; building those packages is proven in a later issue.
+  publishToPypi: {
+    distName: 'blue-green-lambda-pipeline',
+    module: 'blue_green_lambda_pipeline',
+  },
+  publishToMaven: {
+    javaPackage: 'io.github.bluegreenlambdapipeline',
+    mavenGroupId: 'io.github.blue-green-lambda-pipeline',
+    mavenArtifactId: 'blue-green-lambda-pipeline',
+  },
+  publishToGo: {
+    moduleName: 'github.com/blue-green-lambda-pipeline/blue-green-lambda-pipeline-go',
+  },
+  publishToNuget: {
+    dotNetNamespace: 'BlueGreenLambdaPipeline',
+    packageId: 'BlueGreenLambdaPipeline',
+  },
+
+  // Handlers (src/*.lambda.ts) are bundled with esbuild; the Lambda runtime provides @aws-sdk/*.
+  lambdaOptions: {
+    runtime: awscdk.LambdaRuntime.NODEJS_24_X,
+    bundlingOptions: { sourcemap: false },
+  },
+
+  devDeps: [
+    '@aws-sdk/client-codedeploy@' + AWS_SDK_VERSION,
+    '@aws-sdk/client-codepipeline@' + AWS_SDK_VERSION,
+    '@aws-sdk/client-dynamodb@' + AWS_SDK_VERSION,
+    '@aws-sdk/client-lambda@' + AWS_SDK_VERSION,
+    '@aws-sdk/client-sns@' + AWS_SDK_VERSION,
+    '@aws-sdk/lib-dynamodb@' + AWS_SDK_VERSION,
+    '@types/aws-lambda',
+    'aws-sdk-client-mock@^4',
+    'dynalite@^4',
+    'cdk-nag@^3',
+    `@aws-cdk/integ-tests-alpha@${INTEG_TESTS_ALPHA_VERSION}`,
+    '@aws-cdk/integ-runner@^2',
+    'ts-node@^10',
+  ],
+
+  jestOptions: {
+    // Snapshots are evidence, not output: the test task never rewrites them.
+    updateSnapshot: UpdateSnapshot.NEVER,
+    jestConfig: {
+      testTimeout: 30_000,
+      snapshotSerializers: ['<rootDir>/test/asset-hash-serializer.ts'],
+    },
+  },
+
+  tsconfigDevFile: 'tsconfig.dev.json',
+  tsconfigDev: {
+    include: ['examples/**/*.ts'],
+    compilerOptions: {},
+  },
+
+  gitignore: [
+    'cdk.out/',
+    // integ snapshots are committed, asset bodies are not (they are rebuilt by `bundle`)
+    'test/*.snapshot/asset.*',
+  ],
+  npmIgnoreOptions: { ignorePatterns: ['examples/', 'cdk.out/'] },
+  sampleCode: false,
+});
+
+
+// `test` must work on a fresh clone: the handler bundles are what the construct deploys.
+const bundle = project.tasks.tryFind('bundle');
+if (bundle) project.testTask.prependSpawn(bundle);
+
+// The integ snapshot is verified offline on every test run; `integ:update` rewrites it on purpose.
+const integVerify = project.addTask('integ:verify', {
+  description: 'Verify the committed integ snapshots (offline, no AWS credentials needed)',
+  exec: 'integ-runner --language typescript --directory test',
+});
+project.addTask('integ:update', {
+  description: 'Re-synthesize integ snapshots without deploying (review the diff before committing)',
+  exec: 'integ-runner --language typescript --directory test --update-on-failed --dry-run --force',
+});
+project.testTask.spawn(integVerify);
+
+// The reference example: synthesizes the template and prints a one-screen summary.
+project.addTask('example', {
+  description: 'Synthesize the reference example app to cdk.out/reference and print a summary',
+  steps: [
+    { spawn: 'bundle' },
+    { exec: 'ts-node --project tsconfig.dev.json examples/typescript/reference-app.ts' },
+    { exec: 'ts-node --project tsconfig.dev.json examples/summarize-template.ts cdk.out/reference' },
+  ],
+});
+
+for (const [key, value] of Object.entries(silenceJsii)) project.tasks.addEnvironment(key, value);
+
+project.synth();

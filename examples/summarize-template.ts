@@ -1,0 +1,59 @@
+// Prints a one-screen summary of the synthesized pipeline: stages, key resources, outputs.
+import * as fs from 'fs';
+import * as path from 'path';
+
+const outdir = process.argv[2] ?? 'cdk.out/reference';
+const templates = fs.readdirSync(outdir).filter((f) => f.endsWith('.template.json'));
+if (templates.length === 0) {
+  console.error(`no *.template.json in ${outdir}: synthesize the app first`);
+  process.exit(1);
+}
+
+type Resource = { Type: string; Properties?: any };
+const show = (value: unknown): string => typeof value === 'string' ? value : JSON.stringify(value);
+
+for (const file of templates) {
+  const template = JSON.parse(fs.readFileSync(path.join(outdir, file), 'utf8'));
+  const resources: Record<string, Resource> = template.Resources ?? {};
+  const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+  const counts = new Map<string, number>();
+  Object.values(resources).forEach((r) => counts.set(r.Type, (counts.get(r.Type) ?? 0) + 1));
+
+  console.log(`\n${file} (${Object.keys(resources).length} resources)`);
+  for (const [, pipeline] of ofType('AWS::CodePipeline::Pipeline')) {
+    const p = pipeline.Properties;
+    console.log(`Pipeline ${show(p.Name)} (${p.PipelineType}, ${p.ExecutionMode})`);
+    for (const stage of p.Stages) {
+      const acts = stage.Actions.map((a: any) => `${a.Name} [${a.ActionTypeId.Category}/${a.ActionTypeId.Provider}]`).join(', ');
+      console.log(`  ${stage.Name.padEnd(15)} ${acts}`);
+    }
+  }
+  for (const [, group] of ofType('AWS::CodeDeploy::DeploymentGroup')) {
+    const g = group.Properties;
+    console.log(`CodeDeploy     ${show(g.DeploymentConfigName)}, style ${g.DeploymentStyle?.DeploymentType}/${g.DeploymentStyle?.DeploymentOption}, ` +
+      `rollback on ${g.AutoRollbackConfiguration?.Events?.join(' + ')}, ${g.AlarmConfiguration?.Alarms?.length ?? 0} alarm(s)`);
+  }
+  for (const [, alarm] of ofType('AWS::CloudWatch::Alarm')) {
+    const a = alarm.Properties;
+    const expr = a.Metrics?.find((m: any) => m.Expression)?.Expression;
+    console.log(`Alarm          ${show(a.AlarmName)}: ${expr ?? a.MetricName} ${a.ComparisonOperator} ${a.Threshold} for ${a.EvaluationPeriods} period(s), missing data ${a.TreatMissingData}`);
+  }
+  for (const [, table] of ofType('AWS::DynamoDB::Table')) {
+    const t = table.Properties;
+    console.log(`History table  ${show(t.TableName)}: key ${t.KeySchema.map((k: any) => k.AttributeName).join('+')}, ${t.BillingMode}, ` +
+      `PITR ${t.PointInTimeRecoverySpecification?.PointInTimeRecoveryEnabled}, GSI ${(t.GlobalSecondaryIndexes ?? []).map((i: any) => i.IndexName).join(',')}`);
+  }
+  for (const [, bucket] of ofType('AWS::S3::Bucket')) {
+    const b = bucket.Properties;
+    const expiry = b.LifecycleConfiguration?.Rules?.find((r: any) => r.NoncurrentVersionExpiration)?.NoncurrentVersionExpiration?.NoncurrentDays;
+    console.log(`Artifacts      versioning ${b.VersioningConfiguration?.Status}, ${b.BucketEncryption?.ServerSideEncryptionConfiguration?.[0]?.ServerSideEncryptionByDefault?.SSEAlgorithm}, ` +
+      `noncurrent versions expire after ${expiry} days, public access blocked: ${Object.values(b.PublicAccessBlockConfiguration ?? {}).every(Boolean)}`);
+  }
+  for (const [, fn] of ofType('AWS::Lambda::Function')) {
+    const f = fn.Properties;
+    console.log(`Function       ${show(f.FunctionName ?? '(generated name)')}: ${f.Runtime}, ${f.MemorySize ?? 128} MB, timeout ${f.Timeout ?? 3}s`);
+  }
+  for (const [, alias] of ofType('AWS::Lambda::Alias')) console.log(`Alias          ${alias.Properties.Name}`);
+  for (const [name, output] of Object.entries<any>(template.Outputs ?? {})) console.log(`Output         ${name}: ${show(output.Value)}`);
+  console.log(`Resource types ${[...counts].map(([t, n]) => `${t.replace('AWS::', '')}×${n}`).join(', ')}`);
+}

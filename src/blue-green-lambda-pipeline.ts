@@ -1,0 +1,690 @@
+import { ArnFormat, Aws, CfnOutput, Duration, RemovalPolicy, Stack, Tags, Token, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as codebuild from 'aws-cdk-lib/aws-codebuild';
+import * as codeconnections from 'aws-cdk-lib/aws-codeconnections';
+import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
+import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
+import * as actions from 'aws-cdk-lib/aws-codepipeline-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Construct, IConstruct } from 'constructs';
+import { ArtifactBucket } from './artifact-bucket';
+import { BuildOptions } from './build-options';
+import { DeployBlueFunction } from './deploy-blue-function';
+import { DeploymentHistory } from './deployment-history';
+import { ErrorRateAlarm } from './error-rate-alarm';
+import { GitHubSourceProps } from './github-source';
+import { pipelineHandlerOptions } from './pipeline-handler';
+import { ResourceNames } from './resource-names';
+import { SmokeTestHookFunction } from './smoke-test-hook-function';
+import { ExtraStageOptions, ManualApprovalOptions } from './stage-placement';
+import { SwitchTrafficFunction } from './switch-traffic-function';
+import { TrafficHook } from './traffic-hook';
+
+/** Settings of the service function when the construct creates it. */
+export interface ServiceFunctionOptions {
+  /**
+   * The runtime.
+   * @default lambda.Runtime.NODEJS_22_X
+   */
+  readonly runtime?: lambda.Runtime;
+  /**
+   * The handler, relative to the root of the build artifact.
+   * @default "index.handler"
+   */
+  readonly handler?: string;
+  /**
+   * Memory in MB.
+   * @default 512
+   */
+  readonly memorySize?: number;
+  /**
+   * Timeout.
+   * @default Duration.seconds(10)
+   */
+  readonly timeout?: Duration;
+  /**
+   * Reserved concurrent executions.
+   * @default - unreserved
+   */
+  readonly reservedConcurrentExecutions?: number;
+  /**
+   * Environment variables.
+   * @default - none
+   */
+  readonly environment?: { [key: string]: string };
+  /**
+   * The code the function starts with, before the pipeline's first deployment. Later pipeline
+   * deployments replace it; CloudFormation puts it back only if you change this prop.
+   * @default - a placeholder that answers 503 "no release deployed yet"
+   */
+  readonly bootstrapCode?: lambda.Code;
+}
+
+/** Properties of {@link BlueGreenLambdaPipeline}. */
+export interface BlueGreenLambdaPipelineProps {
+  /**
+   * Name of the service: lowercase letters, digits and hyphens. Prefixes every physical name.
+   */
+  readonly serviceName: string;
+
+  /**
+   * Environment suffix carried by every physical name (`{service}-{purpose}-{suffix}`).
+   * @default "dev"
+   */
+  readonly environmentSuffix?: string;
+
+  /** The GitHub repository to deploy from. */
+  readonly source: GitHubSourceProps;
+
+  /**
+   * Settings of the service function the construct creates. Mutually exclusive with `serviceFunction`.
+   * @default - Node.js 22, 512 MB, `index.handler`, a placeholder bootstrap code
+   */
+  readonly service?: ServiceFunctionOptions;
+
+  /**
+   * An existing function (a `lambda.Function` defined in this app) to deploy instead of creating one.
+   * The construct adds a bootstrap version and the `live` alias to it.
+   * @default - the construct creates the function
+   */
+  readonly serviceFunction?: lambda.IFunction;
+
+  /**
+   * How CodeDeploy shifts traffic. Any predefined or custom Lambda configuration.
+   * @default codedeploy.LambdaDeploymentConfig.LINEAR_10PERCENT_EVERY_10MINUTES
+   */
+  readonly deploymentConfig?: codedeploy.ILambdaDeploymentConfig;
+
+  /**
+   * Error rate of the `live` alias, in percent, above which the deployment rolls back. In (0, 100].
+   * @default 5
+   */
+  readonly errorRateThreshold?: number;
+
+  /**
+   * Consecutive periods above the threshold before the alarm fires.
+   * @default 2
+   */
+  readonly evaluationPeriods?: number;
+
+  /**
+   * Length of one alarm period; a whole number of minutes.
+   * @default Duration.minutes(1)
+   */
+  readonly alarmPeriod?: Duration;
+
+  /**
+   * More alarms that stop and roll back a deployment. CodeDeploy allows 10 alarms per
+   * deployment group, one of which is the error-rate alarm.
+   * @default - none
+   */
+  readonly extraAlarms?: cloudwatch.IAlarm[];
+
+  /**
+   * Hook run before any traffic reaches the new version.
+   * @default - none
+   */
+  readonly preTrafficHook?: TrafficHook;
+
+  /**
+   * Hook run after all traffic has moved to the new version.
+   * @default - none
+   */
+  readonly postTrafficHook?: TrafficHook;
+
+  /**
+   * How the `Build` stage compiles and tests the service.
+   * @default - `npm ci`, `npm run build`, `npm test` on `aws/codebuild/standard:7.0`, bundle in `dist/`
+   */
+  readonly build?: BuildOptions;
+
+  /**
+   * A manual approval, in a stage named `Approve`, between `Deploy-Blue` and `Switch-Traffic`.
+   * @default - no approval
+   */
+  readonly manualApproval?: ManualApprovalOptions;
+
+  /**
+   * Extra stages, each inserted right after one of the four fixed stages.
+   * @default - none
+   */
+  readonly extraStages?: ExtraStageOptions[];
+
+  /**
+   * Topic for deployment lifecycle events (staged, started, succeeded, rolled back, failed,
+   * skipped), alarm notifications and approval requests.
+   * @default - a new topic
+   */
+  readonly notificationTopic?: sns.ITopic;
+
+  /**
+   * What happens to the bucket, table, log groups and topic when they leave the stack.
+   * `DESTROY` suits the non-production environments this construct defaults to; use `RETAIN`
+   * for production history.
+   * @default RemovalPolicy.DESTROY
+   */
+  readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * Retention of every log group the construct creates.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+
+  /**
+   * Bucket for the artifact bucket's server access logs.
+   * @default - no access logging
+   */
+  readonly accessLogsBucket?: s3.IBucket;
+
+  /**
+   * Tags applied to every resource of the construct.
+   * @default - none
+   */
+  readonly tags?: { [key: string]: string };
+}
+
+/** The fixed stage names; users and dashboards key on them. */
+const STAGES = { source: 'Source', build: 'Build', deployBlue: 'Deploy-Blue', switchTraffic: 'Switch-Traffic' };
+const APPROVAL_STAGE = 'Approve';
+const ALIAS_NAME = 'live';
+const MAX_DEPLOYMENT_GROUP_ALARMS = 10;
+const STAGE_NAME_PATTERN = /^[A-Za-z0-9.@_-]{1,100}$/;
+const CONNECTION_ARN_PATTERN = /^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection\/[A-Za-z0-9-]+$/;
+const GITHUB_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,100}$/;
+const HIDDEN_FAILURE_PATTERN = /\|\|\s*(true|:|echo)\b|\|\|\s*:?\s*$/;
+
+const BOOTSTRAP_CODE = 'exports.handler = async () => ({ statusCode: 503, body: JSON.stringify({ message: "no release deployed yet" }) });';
+
+/**
+ * A four-stage CodePipeline that deploys a Lambda service blue/green:
+ * `Source` (GitHub) → `Build` (CodeBuild: compile, test) → `Deploy-Blue` (publish an immutable
+ * version that takes no traffic) → `Switch-Traffic` (CodeDeploy shifts the `live` alias, rolling
+ * back when the error-rate alarm fires). Every deployment is recorded in a DynamoDB table and
+ * announced on SNS.
+ */
+export class BlueGreenLambdaPipeline extends Construct {
+  /** The suffix every physical name carries. */
+  public readonly environmentSuffix: string;
+  /** The CodePipeline (V2). */
+  public readonly pipeline: codepipeline.Pipeline;
+  /** The CodeBuild project of the `Build` stage. */
+  public readonly buildProject: codebuild.PipelineProject;
+  /** The report group that receives the test results. */
+  public readonly testReportGroup: codebuild.ReportGroup;
+  /** The service function. */
+  public readonly serviceFunction: lambda.Function;
+  /** The version the `live` alias was created with, before any pipeline deployment. */
+  public readonly bootstrapVersion: lambda.Version;
+  /** The `live` alias that receives production traffic. */
+  public readonly alias: lambda.Alias;
+  /** The CodeDeploy application. */
+  public readonly application: codedeploy.LambdaApplication;
+  /** The CodeDeploy deployment group that shifts the alias. */
+  public readonly deploymentGroup: codedeploy.LambdaDeploymentGroup;
+  /** The error-rate alarm of the `live` alias. */
+  public readonly errorRateAlarm: cloudwatch.Alarm;
+  /** The deployment history table. */
+  public readonly historyTable: DeploymentHistory;
+  /** The artifact bucket. */
+  public readonly artifactBucket: s3.Bucket;
+  /** The lifecycle notification topic. */
+  public readonly notificationTopic: sns.ITopic;
+  /** The handler of the `Deploy-Blue` stage. */
+  public readonly deployBlueFunction: lambda.Function;
+  /** The handler of the `Switch-Traffic` stage. */
+  public readonly switchTrafficFunction: lambda.Function;
+  /** The built-in smoke-test hook, if one is configured. */
+  public readonly smokeTestFunction?: lambda.Function;
+  /** ARN of the CodeConnections connection the source uses. */
+  public readonly connectionArn: string;
+  /** The pipeline's console URL. */
+  public readonly pipelineConsoleUrl: string;
+
+  private readonly lastStageAfter = new Map<string, codepipeline.IStage>();
+  private readonly stageNames = new Set<string>();
+  private smokeTestHandler?: lambda.Function;
+
+  constructor(scope: Construct, id: string, props: BlueGreenLambdaPipelineProps) {
+    super(scope, id);
+    const names = ResourceNames.of(props.serviceName, props.environmentSuffix ?? 'dev');
+    this.environmentSuffix = names.environmentSuffix;
+    validateProps(props);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
+    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    const handlerSettings = { logRetention, removalPolicy };
+
+    for (const [key, value] of Object.entries(props.tags ?? {})) Tags.of(this).add(key, value);
+
+    // ---- service function, bootstrap version, live alias
+    this.serviceFunction = props.serviceFunction
+      ? props.serviceFunction as lambda.Function
+      : this.createServiceFunction(names, props.service ?? {}, handlerSettings);
+    // A fixed version (not `currentVersion`) so CloudFormation never moves the alias after the
+    // pipeline has: the alias is the pipeline's from its first deployment on.
+    this.bootstrapVersion = new lambda.Version(this, 'BootstrapVersion', {
+      lambda: this.serviceFunction,
+      description: 'Bootstrap version; the pipeline publishes the following ones',
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.alias = new lambda.Alias(this, 'LiveAlias', { aliasName: ALIAS_NAME, version: this.bootstrapVersion });
+
+    // ---- notifications, history, artifacts
+    this.notificationTopic = props.notificationTopic ?? new sns.Topic(this, 'NotificationTopic', {
+      topicName: names.notificationTopic,
+      displayName: `${names.serviceName} deployments (${names.environmentSuffix})`,
+      enforceSSL: true,
+    });
+    if (!props.notificationTopic) {
+      Validations.of(this.notificationTopic).acknowledge({
+        id: 'AwsSolutions-SNS2',
+        reason: 'CloudWatch alarms cannot publish to a topic encrypted with the AWS managed key; pass notificationTopic with a customer managed key to encrypt.',
+      });
+    }
+    this.historyTable = new DeploymentHistory(this, 'History', { tableName: names.historyTable, removalPolicy });
+    this.artifactBucket = new ArtifactBucket(this, 'Artifacts', {
+      removalPolicy,
+      serverAccessLogsBucket: props.accessLogsBucket,
+    }).bucket;
+    if (!props.accessLogsBucket) {
+      Validations.of(this.artifactBucket).acknowledge({
+        id: 'AwsSolutions-S1',
+        reason: 'Access logging needs a second bucket the user owns; pass accessLogsBucket to enable it. CloudTrail records pipeline access to artifacts.',
+      });
+    }
+
+    // ---- error-rate alarm and deployment group
+    this.errorRateAlarm = new ErrorRateAlarm(this, 'ErrorRate', {
+      alias: this.alias,
+      thresholdPercent: props.errorRateThreshold,
+      evaluationPeriods: props.evaluationPeriods,
+      period: props.alarmPeriod,
+      alarmName: names.errorRateAlarm,
+    }).alarm;
+    this.errorRateAlarm.addAlarmAction(new cloudwatchActions.SnsAction(this.notificationTopic));
+
+    this.application = new codedeploy.LambdaApplication(this, 'Application', { applicationName: names.codeDeployApplication });
+    const deploymentConfig = props.deploymentConfig ?? codedeploy.LambdaDeploymentConfig.LINEAR_10PERCENT_EVERY_10MINUTES;
+    this.deploymentGroup = new codedeploy.LambdaDeploymentGroup(this, 'DeploymentGroup', {
+      application: this.application,
+      deploymentGroupName: names.deploymentGroup,
+      alias: this.alias,
+      deploymentConfig,
+      alarms: [this.errorRateAlarm, ...(props.extraAlarms ?? [])],
+      autoRollback: { failedDeployment: true, deploymentInAlarm: true, stoppedDeployment: false },
+    });
+    // The group would make CloudFormation shift traffic whenever the template changes the alias;
+    // here the pipeline owns every shift, so CloudFormation must not.
+    (this.alias.node.defaultChild as lambda.CfnAlias).cfnOptions.updatePolicy = undefined;
+    Validations.of(this.deploymentGroup).acknowledge({
+      id: 'AwsSolutions-IAM4',
+      reason: 'AWSCodeDeployRoleForLambdaLimited is the AWS-maintained service-role policy for Lambda deployments; it is scoped to CodeDeploy\'s own needs.',
+    });
+
+    const preHook = this.bindHook(props.preTrafficHook, names, handlerSettings);
+    const postHook = this.bindHook(props.postTrafficHook, names, handlerSettings);
+    this.smokeTestFunction = this.smokeTestHandler;
+
+    // ---- handlers of Deploy-Blue and Switch-Traffic
+    const common = {
+      SERVICE_NAME: names.serviceName,
+      SERVICE_FUNCTION_NAME: this.serviceFunction.functionName,
+      SERVICE_ALIAS_NAME: ALIAS_NAME,
+      HISTORY_TABLE_NAME: this.historyTable.table.tableName,
+      NOTIFICATION_TOPIC_ARN: this.notificationTopic.topicArn,
+      NODE_OPTIONS: '--enable-source-maps',
+    };
+    this.deployBlueFunction = new DeployBlueFunction(this, 'DeployBlue', pipelineHandlerOptions(this, 'DeployBlue', {
+      ...handlerSettings,
+      functionName: names.handler('deploy-blue'),
+      description: `Deploy-Blue of ${names.pipeline}: publishes the build as a new version of ${names.serviceFunction}`,
+      timeout: Duration.minutes(10),
+      environment: common,
+    }));
+    this.switchTrafficFunction = new SwitchTrafficFunction(this, 'SwitchTraffic', pipelineHandlerOptions(this, 'SwitchTraffic', {
+      ...handlerSettings,
+      functionName: names.handler('switch-traffic'),
+      description: `Switch-Traffic of ${names.pipeline}: shifts ${ALIAS_NAME} with CodeDeploy and follows the deployment`,
+      timeout: Duration.minutes(2),
+      environment: {
+        ...common,
+        CODEDEPLOY_APPLICATION_NAME: this.application.applicationName,
+        CODEDEPLOY_DEPLOYMENT_GROUP_NAME: this.deploymentGroup.deploymentGroupName,
+        CODEDEPLOY_DEPLOYMENT_CONFIG_NAME: deploymentConfig.deploymentConfigName,
+        BEFORE_ALLOW_TRAFFIC_HOOK: preHook?.functionName ?? '',
+        AFTER_ALLOW_TRAFFIC_HOOK: postHook?.functionName ?? '',
+      },
+    }));
+    this.grantHandlerPermissions(deploymentConfig);
+
+    // ---- the pipeline
+    const sourceOutput = new codepipeline.Artifact('SourceOutput');
+    const buildOutput = new codepipeline.Artifact('BuildOutput');
+    this.connectionArn = props.source.connectionArn ?? new codeconnections.CfnConnection(this, 'GitHubConnection', {
+      connectionName: names.connection,
+      providerType: 'GitHub',
+    }).attrConnectionArn;
+    const branch = props.source.branch ?? 'main';
+    const sourceAction = new actions.CodeStarConnectionsSourceAction({
+      actionName: 'GitHub',
+      owner: props.source.owner,
+      repo: props.source.repo,
+      branch,
+      connectionArn: this.connectionArn,
+      output: sourceOutput,
+    });
+
+    const built = this.createBuildProject(names, props.build ?? {}, handlerSettings);
+    this.buildProject = built.project;
+    this.testReportGroup = built.reportGroup;
+
+    const deployBlueAction = new actions.LambdaInvokeAction({
+      actionName: 'PublishVersion',
+      lambda: this.deployBlueFunction,
+      inputs: [buildOutput],
+      variablesNamespace: 'DeployBlue',
+      userParameters: {
+        deploymentId: codepipeline.GlobalVariables.executionId,
+        commitId: sourceAction.variables.commitId,
+        repository: `${props.source.owner}/${props.source.repo}`,
+        branch,
+      },
+    });
+    const switchTrafficAction = new actions.LambdaInvokeAction({
+      actionName: 'ShiftTraffic',
+      lambda: this.switchTrafficFunction,
+      userParameters: {
+        deploymentId: codepipeline.GlobalVariables.executionId,
+        targetVersion: deployBlueAction.variable('targetVersion'),
+      },
+    });
+
+    this.pipeline = new codepipeline.Pipeline(this, 'Pipeline', {
+      pipelineName: names.pipeline,
+      pipelineType: codepipeline.PipelineType.V2,
+      artifactBucket: this.artifactBucket,
+      restartExecutionOnUpdate: false,
+      // One deployment at a time: two executions racing for one alias would fight.
+      executionMode: codepipeline.ExecutionMode.QUEUED,
+      triggers: [{
+        providerType: codepipeline.ProviderType.CODE_STAR_SOURCE_CONNECTION,
+        gitConfiguration: { sourceAction, pushFilter: [{ branchesIncludes: [branch] }] },
+      }],
+      stages: [
+        { stageName: STAGES.source, actions: [sourceAction] },
+        {
+          stageName: STAGES.build,
+          actions: [new actions.CodeBuildAction({ actionName: 'CompileAndTest', project: this.buildProject, input: sourceOutput, outputs: [buildOutput] })],
+        },
+        { stageName: STAGES.deployBlue, actions: [deployBlueAction] },
+        { stageName: STAGES.switchTraffic, actions: [switchTrafficAction] },
+      ],
+    });
+    Object.values(STAGES).forEach((name) => this.stageNames.add(name));
+    // CDK grants codestar-connections:UseConnection; connections with the newer
+    // codeconnections ARN prefix are authorized through codeconnections:UseConnection.
+    this.pipeline.role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['codeconnections:UseConnection'],
+      resources: [this.connectionArn],
+    }));
+
+    if (props.manualApproval) {
+      this.addApproval(props.manualApproval, deployBlueAction);
+    }
+    for (const stage of props.extraStages ?? []) this.addStage(stage);
+
+    this.acknowledgeInherentFindings();
+
+    this.pipelineConsoleUrl = `https://${Aws.REGION}.console.aws.amazon.com/codesuite/codepipeline/pipelines/${this.pipeline.pipelineName}/view?region=${Aws.REGION}`;
+    new CfnOutput(this, 'PipelineConsoleUrl', { value: this.pipelineConsoleUrl, description: 'The deployment pipeline in the AWS console' });
+    new CfnOutput(this, 'HistoryTableName', { value: this.historyTable.table.tableName, description: 'DynamoDB table recording every deployment' });
+    if (!props.source.connectionArn) {
+      new CfnOutput(this, 'ConnectionArn', { value: this.connectionArn, description: 'GitHub connection: complete its handshake in the console before the first run' });
+    }
+  }
+
+  /**
+   * Inserts an extra stage right after one of the four fixed stages. Several stages at the same
+   * placement keep the order they were added in.
+   */
+  public addStage(options: ExtraStageOptions): codepipeline.IStage {
+    if (!STAGE_NAME_PATTERN.test(options.stageName)) {
+      throw new Error(`extraStages: stageName must be 1-100 letters, digits, ".", "@", "-" or "_"; got "${options.stageName}"`);
+    }
+    if (this.stageNames.has(options.stageName)) {
+      throw new Error(`extraStages: a stage named "${options.stageName}" already exists; the fixed stages ${Object.values(STAGES).join(', ')} cannot be replaced, and extra stage names must be unique`);
+    }
+    if (options.actions.length === 0) {
+      throw new Error(`extraStages: stage "${options.stageName}" needs at least one action`);
+    }
+    const anchorName = options.placement.afterStageName;
+    const anchor = this.lastStageAfter.get(anchorName) ?? this.pipeline.stage(anchorName);
+    const stage = this.pipeline.addStage({ stageName: options.stageName, actions: options.actions, placement: { justAfter: anchor } });
+    this.lastStageAfter.set(anchorName, stage);
+    this.stageNames.add(options.stageName);
+    return stage;
+  }
+
+  /** Lets a principal read the deployment history. */
+  public grantReadHistory(grantee: iam.IGrantable): iam.Grant {
+    return this.historyTable.grantRead(grantee);
+  }
+
+  private createServiceFunction(names: ResourceNames, options: ServiceFunctionOptions, settings: { logRetention: logs.RetentionDays; removalPolicy: RemovalPolicy }): lambda.Function {
+    const logGroup = new logs.LogGroup(this, 'ServiceLogGroup', { retention: settings.logRetention, removalPolicy: settings.removalPolicy });
+    return new lambda.Function(this, 'Service', {
+      functionName: names.serviceFunction,
+      description: `${names.serviceName} (${names.environmentSuffix}), deployed by ${names.pipeline}`,
+      runtime: options.runtime ?? lambda.Runtime.NODEJS_22_X,
+      handler: options.handler ?? 'index.handler',
+      code: options.bootstrapCode ?? lambda.Code.fromInline(BOOTSTRAP_CODE),
+      memorySize: options.memorySize ?? 512,
+      timeout: options.timeout ?? Duration.seconds(10),
+      reservedConcurrentExecutions: options.reservedConcurrentExecutions,
+      environment: options.environment,
+      logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+    });
+  }
+
+  private bindHook(hook: TrafficHook | undefined, names: ResourceNames, settings: { logRetention: logs.RetentionDays; removalPolicy: RemovalPolicy }): lambda.IFunction | undefined {
+    if (!hook) return undefined;
+    let fn: lambda.IFunction;
+    if (hook.hookFunction) {
+      fn = hook.hookFunction;
+    } else {
+      if (this.smokeTestHandler) {
+        throw new Error('preTrafficHook and postTrafficHook cannot both be TrafficHook.smokeTest(); use it for one of them');
+      }
+      const smoke = new SmokeTestHookFunction(this, 'SmokeTest', pipelineHandlerOptions(this, 'SmokeTest', {
+        ...settings,
+        functionName: names.handler('smoke-test'),
+        description: `Smoke test of ${names.serviceFunction}: invokes the new version before it receives traffic`,
+        timeout: Duration.minutes(5),
+        environment: { SMOKE_TEST_EVENT: hook.smokeTestEvent ?? '{}' },
+      }));
+      this.serviceFunction.grantInvoke(smoke);
+      smoke.addToRolePolicy(new iam.PolicyStatement({ actions: ['codedeploy:GetDeployment'], resources: [this.deploymentGroup.deploymentGroupArn] }));
+      this.smokeTestHandler = smoke;
+      fn = smoke;
+    }
+    this.deploymentGroup.grantPutLifecycleEventHookExecutionStatus(fn);
+    fn.grantInvoke(this.deploymentGroup.role);
+    return fn;
+  }
+
+  private grantHandlerPermissions(deploymentConfig: codedeploy.ILambdaDeploymentConfig) {
+    const fn = this.serviceFunction;
+    const stack = Stack.of(this);
+    const serviceArns = [fn.functionArn, `${fn.functionArn}:*`];
+
+    this.deployBlueFunction.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['lambda:UpdateFunctionCode', 'lambda:PublishVersion', 'lambda:GetFunction', 'lambda:GetFunctionConfiguration', 'lambda:GetAlias'],
+      resources: serviceArns,
+    }));
+    this.switchTrafficFunction.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['lambda:GetAlias'],
+      resources: serviceArns,
+    }));
+    this.switchTrafficFunction.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['codedeploy:CreateDeployment', 'codedeploy:GetDeployment'],
+      resources: [this.deploymentGroup.deploymentGroupArn],
+    }));
+    this.switchTrafficFunction.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['codedeploy:GetDeploymentConfig'],
+      resources: [stack.formatArn({ service: 'codedeploy', resource: 'deploymentconfig', resourceName: deploymentConfig.deploymentConfigName, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
+    }));
+    this.switchTrafficFunction.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['codedeploy:GetApplicationRevision', 'codedeploy:RegisterApplicationRevision'],
+      resources: [this.application.applicationArn],
+    }));
+    for (const handler of [this.deployBlueFunction, this.switchTrafficFunction]) {
+      this.historyTable.grantRecord(handler);
+      this.notificationTopic.grantPublish(handler);
+    }
+  }
+
+  private createBuildProject(names: ResourceNames, build: BuildOptions, settings: { logRetention: logs.RetentionDays; removalPolicy: RemovalPolicy }) {
+    const commands = {
+      installCommands: build.installCommands ?? ['npm ci'],
+      buildCommands: build.buildCommands ?? ['npm run build'],
+      testCommands: build.testCommands ?? ['npm test'],
+    };
+    for (const [prop, list] of Object.entries(commands)) {
+      for (const command of list) {
+        if (HIDDEN_FAILURE_PATTERN.test(command)) {
+          throw new Error(`build.${prop}: "${command}" hides a failing command (|| true, || echo, || :); a failing compile or test must fail the Build stage`);
+        }
+      }
+    }
+    if (commands.testCommands.length === 0) {
+      throw new Error('build.testCommands must not be empty: the Build stage must run the service tests');
+    }
+    const reportGroup = new codebuild.ReportGroup(this, 'TestReports', {
+      reportGroupName: names.testReportGroup,
+      removalPolicy: settings.removalPolicy,
+      deleteReports: settings.removalPolicy === RemovalPolicy.DESTROY,
+    });
+    const logGroup = new logs.LogGroup(this, 'BuildLogGroup', { retention: settings.logRetention, removalPolicy: settings.removalPolicy });
+    const project = new codebuild.PipelineProject(this, 'BuildProject', {
+      projectName: names.buildProject,
+      description: `Compiles and tests ${names.serviceName}; a failing test fails the build`,
+      environment: {
+        buildImage: build.buildImage ?? codebuild.LinuxBuildImage.STANDARD_7_0,
+        computeType: codebuild.ComputeType.SMALL,
+        environmentVariables: build.environmentVariables,
+      },
+      timeout: Duration.minutes(30),
+      logging: { cloudWatch: { logGroup } },
+      buildSpec: codebuild.BuildSpec.fromObject({
+        version: '0.2',
+        env: { shell: 'bash' },
+        phases: {
+          install: { 'runtime-versions': { nodejs: build.nodeVersion ?? '22' }, 'commands': commands.installCommands, 'on-failure': 'ABORT' },
+          build: { 'commands': [...commands.buildCommands, ...commands.testCommands], 'on-failure': 'ABORT' },
+        },
+        reports: {
+          [reportGroup.reportGroupArn]: {
+            'files': build.testReportFiles ?? ['*.xml'],
+            'base-directory': build.testReportDirectory ?? 'test-reports',
+            'file-format': 'JUNITXML',
+          },
+        },
+        artifacts: { 'base-directory': build.artifactDirectory ?? 'dist', 'files': ['**/*'] },
+      }),
+    });
+    reportGroup.grantWrite(project);
+    Validations.of(project).acknowledge({
+      id: 'AwsSolutions-CB4',
+      reason: 'Build artifacts are encrypted at rest by the artifact bucket (SSE-S3); a customer managed key would cost every user a KMS key for no added control.',
+    });
+    return { project, reportGroup };
+  }
+
+  private addApproval(options: ManualApprovalOptions, deployBlueAction: actions.LambdaInvokeAction) {
+    const topic = this.notificationTopic;
+    for (const email of options.notifyEmails ?? []) {
+      if (!Token.isUnresolved(email) && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) {
+        throw new Error(`manualApproval.notifyEmails: "${email}" is not an email address`);
+      }
+      if (topic instanceof sns.Topic) topic.addSubscription(new subscriptions.EmailSubscription(email));
+    }
+    const stage = this.pipeline.addStage({
+      stageName: APPROVAL_STAGE,
+      placement: { rightBefore: this.pipeline.stage(STAGES.switchTraffic) },
+      actions: [new actions.ManualApprovalAction({
+        actionName: 'ApproveTrafficShift',
+        notificationTopic: topic,
+        additionalInformation: options.additionalInformation
+          ?? `Version ${deployBlueAction.variable('targetVersion')} of ${this.serviceFunction.functionName} is published and takes no traffic yet. Approve to shift ${ALIAS_NAME} onto it.`,
+      })],
+    });
+    this.stageNames.add(APPROVAL_STAGE);
+    return stage;
+  }
+
+  /** Findings that follow from what AWS allows, acknowledged where they arise. */
+  private acknowledgeInherentFindings() {
+    const handlers: IConstruct[] = [this.deployBlueFunction, this.switchTrafficFunction, ...(this.smokeTestFunction ? [this.smokeTestFunction] : [])];
+    for (const handler of handlers) {
+      Validations.of(handler).acknowledge({
+        id: 'AwsSolutions-IAM5',
+        reason: 'codepipeline:PutJobSuccessResult/PutJobFailureResult support no resource-level permissions; Lambda version ARNs (function:*) are unknown until published; log streams are created at run time.',
+      });
+    }
+    Validations.of(this.pipeline).acknowledge({
+      id: 'AwsSolutions-IAM5',
+      reason: 'CodePipeline writes artifacts under generated keys in its own bucket (bucket/*) and invokes the stage handlers by their qualified ARNs.',
+    });
+    Validations.of(this.buildProject).acknowledge({
+      id: 'AwsSolutions-IAM5',
+      reason: 'CodeBuild reads and writes artifacts under generated keys in the pipeline bucket (bucket/*) and creates log streams at run time.',
+    });
+  }
+}
+
+function validateProps(props: BlueGreenLambdaPipelineProps) {
+  const { owner, repo } = props.source ?? ({} as GitHubSourceProps);
+  for (const [field, value] of [['source.owner', owner], ['source.repo', repo]] as const) {
+    if (typeof value !== 'string' || value.trim() === '' || (!Token.isUnresolved(value) && !GITHUB_NAME_PATTERN.test(value))) {
+      throw new Error(`${field} must be a GitHub ${field === 'source.owner' ? 'user or organization' : 'repository'} name (letters, digits, "-", "_", "."); got "${value ?? ''}"`);
+    }
+  }
+  const branch = props.source.branch;
+  if (branch !== undefined && (branch.trim() === '' || /\s|\.\.|^\/|\/$/.test(branch))) {
+    throw new Error(`source.branch must be a Git branch name such as "main"; got "${branch}"`);
+  }
+  const arn = props.source.connectionArn;
+  if (arn !== undefined && !Token.isUnresolved(arn) && !CONNECTION_ARN_PATTERN.test(arn)) {
+    throw new Error(`source.connectionArn must be a CodeConnections connection ARN (arn:aws:codeconnections:<region>:<account>:connection/<id> or arn:aws:codestar-connections:...); got "${arn}"`);
+  }
+  if (props.service && props.serviceFunction) {
+    throw new Error('service and serviceFunction are mutually exclusive: pass settings for a new function, or an existing function, not both');
+  }
+  if (props.serviceFunction && !(props.serviceFunction instanceof lambda.Function)) {
+    throw new Error('serviceFunction must be a lambda.Function defined in this app; an imported function (fromFunctionArn/fromFunctionName) cannot get the versions and the alias the pipeline manages');
+  }
+  const memory = props.service?.memorySize;
+  if (memory !== undefined && !(Number.isInteger(memory) && memory >= 128 && memory <= 10240)) {
+    throw new Error(`service.memorySize must be a whole number of MB in [128, 10240]; got ${memory}`);
+  }
+  const reserved = props.service?.reservedConcurrentExecutions;
+  if (reserved !== undefined && !(Number.isInteger(reserved) && reserved >= 1)) {
+    throw new Error(`service.reservedConcurrentExecutions must be a whole number of at least 1; got ${reserved}`);
+  }
+  const alarms = 1 + (props.extraAlarms?.length ?? 0);
+  if (alarms > MAX_DEPLOYMENT_GROUP_ALARMS) {
+    throw new Error(`extraAlarms: CodeDeploy allows ${MAX_DEPLOYMENT_GROUP_ALARMS} alarms per deployment group, one of which is the error-rate alarm; got ${props.extraAlarms?.length} extra alarms (at most ${MAX_DEPLOYMENT_GROUP_ALARMS - 1})`);
+  }
+  for (const [prop, hook] of [['preTrafficHook', props.preTrafficHook], ['postTrafficHook', props.postTrafficHook]] as const) {
+    if (hook?.hookFunction && props.serviceFunction && hook.hookFunction === props.serviceFunction) {
+      throw new Error(`${prop} must not be the service function itself: a hook reports on the deployment, it is not the thing deployed`);
+    }
+  }
+}

@@ -1,0 +1,54 @@
+import { Token } from 'aws-cdk-lib';
+
+const SUFFIX_PATTERN = /^[a-z0-9]+(-[a-z0-9]+)*$/;
+const SERVICE_PATTERN = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
+const MAX_SUFFIX_LENGTH = 20;
+
+/** Physical names of everything the construct names, each `{service}-{purpose}-{suffix}`. */
+export class ResourceNames {
+  /** Checks `serviceName` and `environmentSuffix` and derives every physical name from them. */
+  public static of(serviceName: string, environmentSuffix: string): ResourceNames {
+    if (Token.isUnresolved(serviceName) || !SERVICE_PATTERN.test(serviceName)) {
+      throw new Error(`serviceName must be lowercase letters, digits and single hyphens, starting with a letter (for example "orders-api"); got "${serviceName}"`);
+    }
+    if (Token.isUnresolved(environmentSuffix) || !SUFFIX_PATTERN.test(environmentSuffix) || environmentSuffix.length > MAX_SUFFIX_LENGTH) {
+      throw new Error(`environmentSuffix must be 1-${MAX_SUFFIX_LENGTH} lowercase letters, digits and single hyphens (for example "dev" or "pr-42"), because it appears in resource names; got "${environmentSuffix}"`);
+    }
+    return new ResourceNames(serviceName, environmentSuffix);
+  }
+
+  private constructor(public readonly serviceName: string, public readonly environmentSuffix: string) {
+    // Lambda function names are the tightest limit (64 characters).
+    for (const name of [this.serviceFunction, this.handler('switch-traffic'), this.handler('deploy-blue'), this.handler('smoke-test')]) {
+      this.checkLength(name, 64, 'Lambda function name');
+    }
+  }
+
+  public get serviceFunction() { return this.name(); }
+  public handler(purpose: string) { return this.name(purpose); }
+  public get pipeline() { return this.name('pipeline'); }
+  public get buildProject() { return this.name('build'); }
+  public get testReportGroup() { return this.name('tests'); }
+  public get codeDeployApplication() { return this.name(); }
+  public get deploymentGroup() { return this.name('live'); }
+  public get historyTable() { return this.name('deployments'); }
+  public get notificationTopic() { return this.name('deployments'); }
+  public get errorRateAlarm() { return this.name('error-rate'); }
+
+  /** A CodeConnections connection name allows 32 characters; checked only when the construct creates one. */
+  public get connection() {
+    const name = this.name();
+    this.checkLength(name, 32, 'CodeConnections connection name (pass source.connectionArn to use an existing connection instead)');
+    return name;
+  }
+
+  private name(purpose?: string) {
+    return [this.serviceName, purpose, this.environmentSuffix].filter(Boolean).join('-');
+  }
+
+  private checkLength(name: string, max: number, what: string) {
+    if (name.length > max) {
+      throw new Error(`serviceName "${this.serviceName}" with environmentSuffix "${this.environmentSuffix}" gives the ${what} "${name}" (${name.length} characters); at most ${max} are allowed: shorten serviceName or environmentSuffix`);
+    }
+  }
+}

@@ -1,0 +1,114 @@
+import {
+  CodePipelineClient,
+  PutJobFailureResultCommand,
+  PutJobSuccessResultCommand,
+} from '@aws-sdk/client-codepipeline';
+
+/** An input artifact's S3 location, as CodePipeline hands it to a Lambda invoke action. */
+export interface ArtifactLocation {
+  readonly bucketName: string;
+  readonly objectKey: string;
+}
+
+/** The parts of a CodePipeline job event our handlers use. */
+export interface PipelineJob {
+  readonly id: string;
+  readonly userParameters: Record<string, string>;
+  readonly inputArtifacts: ArtifactLocation[];
+  readonly continuationToken?: string;
+}
+
+/** A job event that cannot be used; its message is reported to CodePipeline as the failure reason. */
+export class InvalidJobError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidJobError';
+  }
+}
+
+/** Returns the job id, or undefined when the event is not a CodePipeline job at all. */
+export function jobIdOf(event: unknown): string | undefined {
+  const job = (event as any)?.['CodePipeline.job'];
+  return typeof job?.id === 'string' && job.id.length > 0 ? job.id : undefined;
+}
+
+/**
+ * Parses a CodePipeline job event. `requiredParameters` name the UserParameters keys
+ * that must be present and non-empty.
+ */
+export function parseJob(event: unknown, requiredParameters: string[]): PipelineJob {
+  const id = jobIdOf(event);
+  if (!id) {
+    throw new InvalidJobError('event is not a CodePipeline job: "CodePipeline.job.id" is missing');
+  }
+  const data = (event as any)['CodePipeline.job'].data;
+  if (!data || typeof data !== 'object') {
+    throw new InvalidJobError(`job ${id}: "data" is missing`);
+  }
+  const raw = data.actionConfiguration?.configuration?.UserParameters;
+  if (typeof raw !== 'string' || raw.trim() === '') {
+    throw new InvalidJobError(`job ${id}: UserParameters is missing; expected a JSON object with ${requiredParameters.join(', ')}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new InvalidJobError(`job ${id}: UserParameters is not valid JSON: ${raw.slice(0, 200)}`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new InvalidJobError(`job ${id}: UserParameters must be a JSON object`);
+  }
+  const userParameters: Record<string, string> = {};
+  for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) {
+    if (value !== undefined && value !== null) userParameters[key] = String(value);
+  }
+  const missing = requiredParameters.filter((key) => !userParameters[key]);
+  if (missing.length > 0) {
+    throw new InvalidJobError(`job ${id}: UserParameters lacks ${missing.join(', ')}`);
+  }
+  const inputArtifacts: ArtifactLocation[] = [];
+  for (const artifact of Array.isArray(data.inputArtifacts) ? data.inputArtifacts : []) {
+    const s3 = artifact?.location?.s3Location;
+    if (typeof s3?.bucketName === 'string' && typeof s3?.objectKey === 'string') {
+      inputArtifacts.push({ bucketName: s3.bucketName, objectKey: s3.objectKey });
+    }
+  }
+  const token = data.continuationToken;
+  return {
+    id,
+    userParameters,
+    inputArtifacts,
+    continuationToken: typeof token === 'string' && token.length > 0 ? token : undefined,
+  };
+}
+
+/** Reports a job's outcome to CodePipeline. */
+export class JobReporter {
+  constructor(private readonly client: CodePipelineClient) {}
+
+  async succeed(jobId: string, options: { outputVariables?: Record<string, string>; continuationToken?: string } = {}) {
+    await this.client.send(new PutJobSuccessResultCommand({
+      jobId,
+      outputVariables: options.outputVariables,
+      continuationToken: options.continuationToken,
+    }));
+  }
+
+  async fail(jobId: string, message: string) {
+    // CodePipeline caps the message at 5000 characters.
+    await this.client.send(new PutJobFailureResultCommand({
+      jobId,
+      failureDetails: { type: 'JobFailed', message: message.slice(0, 5000) },
+    }));
+  }
+}
+
+/** A readable one-line description of any thrown value. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) {
+    return error.name && error.name !== 'Error' && !error.message.startsWith(error.name)
+      ? `${error.name}: ${error.message}`
+      : error.message;
+  }
+  return String(error);
+}

@@ -1,0 +1,40 @@
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+
+/** Options of the built-in smoke test. */
+export interface SmokeTestOptions {
+  /**
+   * The event the new version is invoked with. It fails the deployment if the invocation
+   * throws (a `FunctionError`); the response body is not inspected.
+   * @default {}
+   */
+  readonly testEvent?: { [key: string]: any };
+}
+
+/**
+ * A CodeDeploy lifecycle hook (`BeforeAllowTraffic` or `AfterAllowTraffic`) run around the
+ * traffic shift. The hook must report `Succeeded` or `Failed` with
+ * `PutLifecycleEventHookExecutionStatus`; the construct grants that permission.
+ *
+ * @see https://docs.aws.amazon.com/codedeploy/latest/userguide/reference-appspec-file-structure-hooks.html#appspec-hooks-lambda
+ */
+export class TrafficHook {
+  /**
+   * The built-in smoke test: invokes the newly published version once with `testEvent` and
+   * fails the deployment if the invocation throws.
+   */
+  public static smokeTest(options: SmokeTestOptions = {}): TrafficHook {
+    return new TrafficHook(undefined, JSON.stringify(options.testEvent ?? {}));
+  }
+
+  /** Your own hook function. */
+  public static fromFunction(hookFunction: lambda.IFunction): TrafficHook {
+    return new TrafficHook(hookFunction, undefined);
+  }
+
+  private constructor(
+    /** The user's function, for `fromFunction`. */
+    public readonly hookFunction: lambda.IFunction | undefined,
+    /** The smoke-test event as JSON, for `smokeTest`. */
+    public readonly smokeTestEvent: string | undefined,
+  ) {}
+}
