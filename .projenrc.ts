@@ -1,9 +1,12 @@
 import { awscdk, javascript } from 'projen';
 import { UpdateSnapshot } from 'projen/lib/javascript';
 
-// aws-cdk-lib floor: cdk-nag 3 needs >= 2.257.0. integ-tests-alpha only exists at some
-// versions on the registry; 2.245.0-alpha.0 peers on aws-cdk-lib ^2.245.0, so it pairs with it.
-const CDK_VERSION = '2.257.0';
+// aws-cdk-lib floor 2.269.0: cdk-nag 3 declares ^2.257.0, but its Validations plugin needs
+// IPolicyValidationContext.appConstruct (2.258.0), and the construct acknowledges findings by
+// their exact id (`AwsSolutions-IAM5[Resource::...]`), which Validations.acknowledge rejects
+// before 2.269.0 ("'::' delimiter is reserved").
+// integ-tests-alpha only exists at some registry versions; 2.245.0-alpha.0 peers on ^2.245.0.
+const CDK_VERSION = '2.269.0';
 const INTEG_TESTS_ALPHA_VERSION = '2.245.0-alpha.0';
 const AWS_SDK_VERSION = '^3.700.0';
 

@@ -48,7 +48,12 @@ export class DeploymentHistory extends Construct {
 
   /** Lets a principal record deployments: read, create and update single items, nothing else. */
   public grantRecord(grantee: iam.IGrantable): iam.Grant {
-    return this.table.grant(grantee, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+    // Table ARN only: the handlers never touch the index.
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      resourceArns: [this.table.tableArn],
+    });
   }
 
   /** Lets a principal read the history, including queries on the service index. */
