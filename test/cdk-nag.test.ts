@@ -41,7 +41,7 @@ describe('cdk-nag AwsSolutions', () => {
     }
   });
 
-  test('finds nothing with a user topic, an existing function and an access-log bucket', () => {
+  test('finds nothing when the construct creates the GitHub connection', () => {
     const synth = synthWithNag((app) => {
       const stack = newStack(app);
       const pipeline = new BlueGreenLambdaPipeline(stack, 'Pipeline', baseProps({
