@@ -1,6 +1,8 @@
 import { CodePipelineClient } from '@aws-sdk/client-codepipeline';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
+  GetFunctionCommand,
+  GetFunctionCommandOutput,
   LambdaClient,
   PublishVersionCommand,
   UpdateFunctionCodeCommand,
@@ -33,6 +35,24 @@ export interface StagedVersions {
   readonly targetVersion: string;
 }
 
+/** Waits until Lambda has finished applying new code; returns the function's revision id. */
+async function waitForCodeUpdate(lambda: LambdaClient, functionName: string, timeoutSeconds: number): Promise<string | undefined> {
+  try {
+    const ready = await waitUntilFunctionUpdatedV2(
+      { client: lambda, maxWaitTime: timeoutSeconds, minDelay: 2, maxDelay: 10 },
+      { FunctionName: functionName },
+    );
+    return (ready.reason as GetFunctionCommandOutput | undefined)?.Configuration?.RevisionId;
+  } catch (error) {
+    // The waiter's error is a JSON dump; read the function's state again for a readable reason.
+    const { Configuration: configuration } = await lambda.send(new GetFunctionCommand({ FunctionName: functionName }));
+    if (configuration?.LastUpdateStatus === 'Failed') {
+      throw new Error(`Lambda could not apply the new code to ${functionName}: ${configuration.LastUpdateStatusReasonCode ?? ''} ${configuration.LastUpdateStatusReason ?? ''}`.trim());
+    }
+    throw new Error(`the code update of ${functionName} did not finish within ${timeoutSeconds} s (last status ${configuration?.LastUpdateStatus ?? 'unknown'}: ${describeError(error).slice(0, 200)})`);
+  }
+}
+
 /** Builds the Deploy-Blue handler: uploads the build artifact and publishes it as a new version. */
 export function createDeployBlueHandler(deps: DeployBlueDependencies) {
   const reporter = new JobReporter(deps.codePipeline);
@@ -57,11 +77,7 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
         S3Bucket: artifact.bucketName,
         S3Key: artifact.objectKey,
       }));
-      const ready = await waitUntilFunctionUpdatedV2(
-        { client: deps.lambda, maxWaitTime: deps.updateTimeoutSeconds ?? 300, minDelay: 2, maxDelay: 10 },
-        { FunctionName: deps.functionName },
-      );
-      const revisionId = (ready.reason as any)?.Configuration?.RevisionId;
+      const revisionId = await waitForCodeUpdate(deps.lambda, deps.functionName, deps.updateTimeoutSeconds ?? 300);
       // Pinning the code hash (and revision) makes a concurrent change fail the publish instead of being shipped.
       const published = await deps.lambda.send(new PublishVersionCommand({
         FunctionName: deps.functionName,
