@@ -1,0 +1,316 @@
+import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as codebuild from 'aws-cdk-lib/aws-codebuild';
+import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
+import * as actions from 'aws-cdk-lib/aws-codepipeline-actions';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { BlueGreenLambdaPipeline, BlueGreenLambdaPipelineProps, StagePlacement, TrafficHook } from '../src';
+import { baseProps, CONNECTION_ARN, newStack } from './stack-fixture';
+
+function synth(overrides: Partial<BlueGreenLambdaPipelineProps> = {}, configure?: (stack: Stack) => Partial<BlueGreenLambdaPipelineProps>) {
+  const stack = newStack(new App());
+  const extra = configure?.(stack) ?? {};
+  const construct = new BlueGreenLambdaPipeline(stack, 'Pipeline', baseProps({ ...overrides, ...extra }));
+  return { stack, construct, template: Template.fromStack(stack) };
+}
+
+/** The buildspec as an object; the report group ARN (a token) becomes "TOKEN". */
+function buildSpecOf(template: Template): any {
+  const spec = only(template, 'AWS::CodeBuild::Project').props.Source.BuildSpec;
+  const text = typeof spec === 'string' ? spec : spec['Fn::Join'][1].map((part: unknown) => typeof part === 'string' ? part : 'TOKEN').join('');
+  return JSON.parse(text);
+}
+
+/** The single resource of a type, with its logical id. */
+function only(template: Template, type: string): { id: string; props: any } {
+  const found = template.findResources(type);
+  expect(Object.keys(found)).toHaveLength(1);
+  const [id, resource] = Object.entries(found)[0];
+  return { id, props: (resource as any).Properties };
+}
+
+describe('with defaults', () => {
+  const { template, construct } = synth();
+
+  test('the pipeline is V2 with exactly the four fixed stages, in order', () => {
+    const pipeline = only(template, 'AWS::CodePipeline::Pipeline').props;
+    expect(pipeline.PipelineType).toBe('V2');
+    expect(pipeline.Name).toBe('orders-api-pipeline-dev');
+    expect(pipeline.ExecutionMode).toBe('QUEUED');
+    expect(pipeline.Stages.map((s: any) => s.Name)).toEqual(['Source', 'Build', 'Deploy-Blue', 'Switch-Traffic']);
+    const [source, build, deployBlue, switchTraffic] = pipeline.Stages.map((s: any) => s.Actions[0]);
+    expect(source.ActionTypeId).toMatchObject({ Category: 'Source', Provider: 'CodeStarSourceConnection' });
+    expect(source.Configuration).toMatchObject({ ConnectionArn: CONNECTION_ARN, FullRepositoryId: 'example-org/orders-api', BranchName: 'main' });
+    expect(build.ActionTypeId).toMatchObject({ Category: 'Build', Provider: 'CodeBuild' });
+    // Lambda is deployed by our invoke actions, never by CodePipeline's CodeDeploy action (EC2/on-premises only).
+    expect(deployBlue.ActionTypeId).toMatchObject({ Category: 'Invoke', Provider: 'Lambda' });
+    expect(switchTraffic.ActionTypeId).toMatchObject({ Category: 'Invoke', Provider: 'Lambda' });
+    expect(JSON.stringify(pipeline.Stages)).not.toMatch(/"Provider":"CodeDeploy"/);
+    expect(deployBlue.InputArtifacts).toEqual([{ Name: 'BuildOutput' }]);
+    expect(deployBlue.Namespace).toBe('DeployBlue');
+    expect(JSON.parse(deployBlue.Configuration.UserParameters)).toEqual({
+      deploymentId: '#{codepipeline.PipelineExecutionId}',
+      commitId: expect.stringMatching(/^#\{Source_GitHub_NS\.CommitId\}$|CommitId/),
+      repository: 'example-org/orders-api',
+      branch: 'main',
+    });
+    expect(JSON.parse(switchTraffic.Configuration.UserParameters)).toEqual({
+      deploymentId: '#{codepipeline.PipelineExecutionId}',
+      targetVersion: '#{DeployBlue.targetVersion}',
+    });
+    expect(pipeline.Triggers).toEqual([{
+      ProviderType: 'CodeStarSourceConnection',
+      GitConfiguration: { SourceActionName: 'GitHub', Push: [{ Branches: { Includes: ['main'] } }] },
+    }]);
+  });
+
+  test('the build is a small CodeBuild project whose test failures fail the stage', () => {
+    const project = only(template, 'AWS::CodeBuild::Project').props;
+    expect(project.Name).toBe('orders-api-build-dev');
+    expect(project.Environment).toMatchObject({ ComputeType: 'BUILD_GENERAL1_SMALL', Image: 'aws/codebuild/standard:7.0' });
+    const spec = buildSpecOf(template);
+    expect(spec.phases.install).toMatchObject({ 'runtime-versions': { nodejs: '22' }, 'commands': ['npm ci'], 'on-failure': 'ABORT' });
+    expect(spec.phases.build).toEqual({ 'commands': ['npm run build', 'npm test'], 'on-failure': 'ABORT' });
+    expect(JSON.stringify(spec)).not.toMatch(/\|\|/);
+    expect(spec.artifacts).toEqual({ 'base-directory': 'dist', 'files': ['**/*'] });
+    const reportGroup = only(template, 'AWS::CodeBuild::ReportGroup');
+    expect(reportGroup.props).toMatchObject({ Name: 'orders-api-tests-dev', Type: 'TEST' });
+    expect(spec.reports.TOKEN).toEqual({ 'files': ['*.xml'], 'base-directory': 'test-reports', 'file-format': 'JUNITXML' });
+  });
+
+  test('the service function, its fixed bootstrap version and the live alias', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: 'orders-api-dev', Runtime: 'nodejs24.x', MemorySize: 512, Handler: 'index.handler',
+      LoggingConfig: { LogFormat: 'JSON', LogGroup: Match.anyValue() },
+    });
+    const version = only(template, 'AWS::Lambda::Version');
+    const alias = template.findResources('AWS::Lambda::Alias');
+    const [aliasResource] = Object.values<any>(alias);
+    expect(aliasResource.Properties).toMatchObject({ Name: 'live', FunctionVersion: { 'Fn::GetAtt': [version.id, 'Version'] } });
+    // the pipeline, not CloudFormation, shifts the alias
+    expect(aliasResource.UpdatePolicy).toBeUndefined();
+    expect(construct.alias.aliasName).toBe('live');
+  });
+
+  test('the deployment group is blue/green with traffic control, linear 10% by default, rolling back on failure and alarm', () => {
+    const group = only(template, 'AWS::CodeDeploy::DeploymentGroup').props;
+    expect(group).toMatchObject({
+      DeploymentGroupName: 'orders-api-live-dev',
+      DeploymentConfigName: 'CodeDeployDefault.LambdaLinear10PercentEvery10Minutes',
+      DeploymentStyle: { DeploymentType: 'BLUE_GREEN', DeploymentOption: 'WITH_TRAFFIC_CONTROL' },
+      AutoRollbackConfiguration: { Enabled: true, Events: ['DEPLOYMENT_FAILURE', 'DEPLOYMENT_STOP_ON_ALARM'] },
+      AlarmConfiguration: { Enabled: true, Alarms: [{ Name: { Ref: only(template, 'AWS::CloudWatch::Alarm').id } }] },
+    });
+    template.hasResourceProperties('AWS::CodeDeploy::Application', { ApplicationName: 'orders-api-dev', ComputePlatform: 'Lambda' });
+    template.hasResourceProperties('AWS::IAM::Role', {
+      ManagedPolicyArns: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/service-role/AWSCodeDeployRoleForLambdaLimited']] }],
+    });
+  });
+
+  test('the alarm watches the error RATE of the live alias and notifies the topic', () => {
+    const alarm = only(template, 'AWS::CloudWatch::Alarm').props;
+    expect(alarm).toMatchObject({
+      AlarmName: 'orders-api-error-rate-dev', Threshold: 5, EvaluationPeriods: 2, DatapointsToAlarm: 2,
+      ComparisonOperator: 'GreaterThanThreshold', TreatMissingData: 'notBreaching',
+      AlarmActions: [{ Ref: only(template, 'AWS::SNS::Topic').id }],
+    });
+    const expression = alarm.Metrics.find((m: any) => m.Expression);
+    expect(expression).toMatchObject({ Expression: 'IF(invocations > 0, 100 * errors / invocations, 0)', ReturnData: true });
+    for (const [id, metricName] of [['errors', 'Errors'], ['invocations', 'Invocations']]) {
+      const metric = alarm.Metrics.find((m: any) => m.Id === id).MetricStat;
+      expect(metric).toMatchObject({ Period: 60, Stat: 'Sum', Metric: { Namespace: 'AWS/Lambda', MetricName: metricName } });
+      expect(metric.Metric.Dimensions.map((d: any) => d.Name).sort()).toEqual(['FunctionName', 'Resource']);
+    }
+  });
+
+  test('the history table: deploymentId key, on demand, PITR, encrypted, service index', () => {
+    const table = only(template, 'AWS::DynamoDB::Table').props;
+    expect(table).toMatchObject({
+      TableName: 'orders-api-deployments-dev',
+      KeySchema: [{ AttributeName: 'deploymentId', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true },
+      GlobalSecondaryIndexes: [{ IndexName: 'byService', KeySchema: [{ AttributeName: 'service', KeyType: 'HASH' }, { AttributeName: 'startedAt', KeyType: 'RANGE' }], Projection: { ProjectionType: 'ALL' } }],
+    });
+    template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
+  });
+
+  test('the artifact bucket is versioned, encrypted, private, TLS only, old versions expire after 30 days', () => {
+    const bucket = only(template, 'AWS::S3::Bucket');
+    expect(bucket.props).toMatchObject({
+      VersioningConfiguration: { Status: 'Enabled' },
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      LifecycleConfiguration: { Rules: [expect.objectContaining({ NoncurrentVersionExpiration: { NoncurrentDays: 30 }, Status: 'Enabled' })] },
+    });
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: bucket.id },
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+    expect(only(template, 'AWS::CodePipeline::Pipeline').props.ArtifactStore).toMatchObject({ Location: { Ref: bucket.id }, Type: 'S3' });
+  });
+
+  test('every function has its own log group with retention, and no role uses a *FullAccess policy', () => {
+    const functions = template.findResources('AWS::Lambda::Function');
+    const logGroups = template.findResources('AWS::Logs::LogGroup');
+    const ours = Object.values<any>(functions).filter((f) => f.Properties.LoggingConfig);
+    expect(ours.length).toBe(3); // service, deploy-blue, switch-traffic
+    for (const fn of ours) {
+      const logGroupId = fn.Properties.LoggingConfig.LogGroup.Ref;
+      expect(logGroups[logGroupId].Properties.RetentionInDays).toBe(30);
+    }
+    expect(JSON.stringify(template.toJSON())).not.toMatch(/FullAccess/);
+  });
+
+  test('handlers get exactly the actions they need, on the resources they touch', () => {
+    const policies = template.findResources('AWS::IAM::Policy');
+    const statementsOf = (rolePrefix: string) => Object.values<any>(policies)
+      .filter((p) => p.Properties.Roles.some((r: any) => r.Ref.startsWith(rolePrefix)))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement);
+    const deployBlue = statementsOf('PipelineDeployBlueRole');
+    const switchTraffic = statementsOf('PipelineSwitchTrafficRole');
+    const actionsOf = (statements: any[]) => statements.flatMap((s) => [].concat(s.Action)).sort();
+    expect(actionsOf(deployBlue)).toEqual(expect.arrayContaining([
+      'lambda:UpdateFunctionCode', 'lambda:PublishVersion', 'lambda:GetAlias', 'dynamodb:UpdateItem', 'sns:Publish',
+      'codepipeline:PutJobSuccessResult', 'codepipeline:PutJobFailureResult', 'logs:PutLogEvents',
+    ]));
+    expect(actionsOf(switchTraffic)).toEqual(expect.arrayContaining(['codedeploy:CreateDeployment', 'codedeploy:GetDeployment', 'lambda:GetAlias']));
+    expect(actionsOf(switchTraffic)).not.toContain('lambda:UpdateFunctionCode');
+    for (const statement of [...deployBlue, ...switchTraffic]) {
+      if (statement.Resource === '*') expect([].concat(statement.Action).every((a: string) => a.startsWith('codepipeline:PutJob'))).toBe(true);
+    }
+    const historyStatement = deployBlue.find((s: any) => [].concat(s.Action).includes('dynamodb:UpdateItem'));
+    expect(historyStatement.Resource).toEqual({ 'Fn::GetAtt': [only(template, 'AWS::DynamoDB::Table').id, 'Arn'] });
+  });
+
+  test('the pipeline role may use both connection ARN prefixes', () => {
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'codestar-connections:UseConnection', Resource: CONNECTION_ARN })]) },
+    });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'codeconnections:UseConnection', Resource: CONNECTION_ARN })]) },
+    });
+  });
+
+  test('outputs the console URL and the history table name', () => {
+    const outputs = template.toJSON().Outputs;
+    const values = Object.values<any>(outputs).map((o) => JSON.stringify(o.Value));
+    expect(values.some((v) => v.includes('codesuite/codepipeline/pipelines/'))).toBe(true);
+    expect(values).toContain(JSON.stringify({ Ref: only(template, 'AWS::DynamoDB::Table').id }));
+  });
+
+  test('every unique physical name carries the environment suffix', () => {
+    const named: Array<[string, string]> = [
+      ['AWS::CodePipeline::Pipeline', 'Name'], ['AWS::CodeBuild::Project', 'Name'], ['AWS::CodeBuild::ReportGroup', 'Name'],
+      ['AWS::CodeDeploy::Application', 'ApplicationName'], ['AWS::CodeDeploy::DeploymentGroup', 'DeploymentGroupName'],
+      ['AWS::DynamoDB::Table', 'TableName'], ['AWS::SNS::Topic', 'TopicName'], ['AWS::CloudWatch::Alarm', 'AlarmName'],
+    ];
+    for (const [type, property] of named) {
+      for (const resource of Object.values<any>(template.findResources(type))) {
+        expect(resource.Properties[property]).toMatch(/-dev$/);
+      }
+    }
+    for (const fn of Object.values<any>(template.findResources('AWS::Lambda::Function'))) {
+      if (fn.Properties.FunctionName) expect(fn.Properties.FunctionName).toMatch(/-dev$/);
+    }
+  });
+
+  test('matches the snapshot (asset hashes stripped)', () => {
+    expect(template.toJSON()).toMatchSnapshot();
+  });
+});
+
+describe('options', () => {
+  test('deployment config, threshold, periods and extra alarms', () => {
+    const { template } = synth({
+      deploymentConfig: codedeploy.LambdaDeploymentConfig.CANARY_10PERCENT_5MINUTES,
+      errorRateThreshold: 1.5,
+      evaluationPeriods: 3,
+      alarmPeriod: Duration.minutes(5),
+    }, (stack) => {
+      const fn = lambda.Function.fromFunctionName(stack, 'Other', 'other');
+      return { extraAlarms: [fn.metricThrottles().createAlarm(stack, 'Throttles', { threshold: 1, evaluationPeriods: 1 })] };
+    });
+    const group = only(template, 'AWS::CodeDeploy::DeploymentGroup').props;
+    expect(group.DeploymentConfigName).toBe('CodeDeployDefault.LambdaCanary10Percent5Minutes');
+    expect(group.AlarmConfiguration.Alarms).toHaveLength(2);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'orders-api-error-rate-dev', Threshold: 1.5, EvaluationPeriods: 3, DatapointsToAlarm: 3 });
+    expect(JSON.stringify(template.findResources('AWS::CloudWatch::Alarm'))).toMatch(/"Period":300/);
+  });
+
+  test('a custom linear config works too', () => {
+    const { template } = synth({}, (stack) => ({
+      deploymentConfig: new codedeploy.LambdaDeploymentConfig(stack, 'Linear', {
+        trafficRouting: codedeploy.TrafficRouting.timeBasedLinear({ interval: Duration.minutes(2), percentage: 25 }),
+      }),
+    }));
+    template.hasResourceProperties('AWS::CodeDeploy::DeploymentConfig', {
+      TrafficRoutingConfig: { Type: 'TimeBasedLinear', TimeBasedLinear: { LinearInterval: 2, LinearPercentage: 25 } },
+    });
+  });
+
+  test('the smoke-test hook is named in Switch-Traffic and may be invoked by CodeDeploy', () => {
+    const { template, construct } = synth({ preTrafficHook: TrafficHook.smokeTest({ testEvent: { path: '/health' } }) });
+    expect(construct.smokeTestFunction).toBeDefined();
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: 'orders-api-smoke-test-dev', Environment: { Variables: Match.objectLike({ SMOKE_TEST_EVENT: '{"path":"/health"}' }) },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: 'orders-api-switch-traffic-dev',
+      Environment: { Variables: Match.objectLike({ BEFORE_ALLOW_TRAFFIC_HOOK: { Ref: Match.stringLikeRegexp('PipelineSmokeTest') }, AFTER_ALLOW_TRAFFIC_HOOK: '' }) },
+    });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'codedeploy:PutLifecycleEventHookExecutionStatus' })]) },
+    });
+  });
+
+  test('a user hook function is granted and named', () => {
+    const { template } = synth({}, (stack) => {
+      const hook = new lambda.Function(stack, 'MyHook', { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler=async()=>{}') });
+      return { postTrafficHook: TrafficHook.fromFunction(hook) };
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: 'orders-api-switch-traffic-dev',
+      Environment: { Variables: Match.objectLike({ AFTER_ALLOW_TRAFFIC_HOOK: { Ref: Match.stringLikeRegexp('MyHook') } }) },
+    });
+  });
+
+  test('manual approval sits between Deploy-Blue and Switch-Traffic; extra stages go where asked', () => {
+    const { template } = synth({ manualApproval: { notifyEmails: ['oncall@example.com'] } }, (stack) => {
+      const project = new codebuild.PipelineProject(stack, 'Scan');
+      const input = new (require('aws-cdk-lib/aws-codepipeline').Artifact)('SourceOutput');
+      return {
+        extraStages: [
+          { stageName: 'SecurityScan', placement: StagePlacement.AFTER_BUILD, actions: [new actions.CodeBuildAction({ actionName: 'Scan', project, input })] },
+          { stageName: 'Announce', placement: StagePlacement.AFTER_SWITCH_TRAFFIC, actions: [new actions.ManualApprovalAction({ actionName: 'Ack' })] },
+        ],
+      };
+    });
+    const stages = only(template, 'AWS::CodePipeline::Pipeline').props.Stages.map((s: any) => s.Name);
+    expect(stages).toEqual(['Source', 'Build', 'SecurityScan', 'Deploy-Blue', 'Approve', 'Switch-Traffic', 'Announce']);
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
+  });
+
+  test('an existing function, a created connection, RETAIN, tags and custom build commands', () => {
+    const { template } = synth({
+      source: { owner: 'example-org', repo: 'orders-api', branch: 'release' },
+      removalPolicy: RemovalPolicy.RETAIN,
+      tags: { team: 'payments' },
+      build: { buildImage: codebuild.LinuxBuildImage.STANDARD_7_0, nodeVersion: '20', testCommands: ['npm run test:ci'], artifactDirectory: 'build' },
+    }, (stack) => ({
+      serviceFunction: new lambda.Function(stack, 'Existing', { functionName: 'existing', runtime: lambda.Runtime.NODEJS_24_X, handler: 'app.handler', code: lambda.Code.fromInline('exports.handler=async()=>1') }),
+    }));
+    // the existing function and the two handlers; no service function created, no auto-delete provider under RETAIN
+    template.resourceCountIs('AWS::Lambda::Function', 3);
+    template.hasResourceProperties('AWS::CodeConnections::Connection', { ConnectionName: 'orders-api-dev', ProviderType: 'GitHub' });
+    template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain' });
+    template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Retain' });
+    template.hasResourceProperties('AWS::DynamoDB::Table', { Tags: Match.arrayWith([{ Key: 'team', Value: 'payments' }]) });
+    const spec = buildSpecOf(template);
+    expect(spec.phases.build.commands).toEqual(['npm run build', 'npm run test:ci']);
+    expect(spec.artifacts['base-directory']).toBe('build');
+    expect(spec.phases.install['runtime-versions'].nodejs).toBe('20');
+    template.hasResourceProperties('AWS::CodePipeline::Pipeline', { Triggers: [{ GitConfiguration: { Push: [{ Branches: { Includes: ['release'] } }] } }] });
+  });
+});

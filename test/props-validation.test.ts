@@ -1,0 +1,70 @@
+import { App, Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { BlueGreenLambdaPipeline, BlueGreenLambdaPipelineProps, StagePlacement, TrafficHook } from '../src';
+import { baseProps, newStack } from './stack-fixture';
+
+type Case = [string, (stack: ReturnType<typeof newStack>) => Partial<BlueGreenLambdaPipelineProps>, RegExp];
+
+const alarms = (stack: ReturnType<typeof newStack>, n: number) => Array.from({ length: n }, (_, i) =>
+  new cloudwatch.Alarm(stack, `A${i}`, { metric: new cloudwatch.Metric({ namespace: 'X', metricName: 'Y' }), threshold: 1, evaluationPeriods: 1 }));
+const fn = (stack: ReturnType<typeof newStack>, id = 'Fn') =>
+  new lambda.Function(stack, id, { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler=async()=>1') });
+
+const cases: Case[] = [
+  ['threshold of 0', () => ({ errorRateThreshold: 0 }), /errorRateThreshold must be a percentage in \(0, 100\]; got 0/],
+  ['threshold above 100', () => ({ errorRateThreshold: 101 }), /errorRateThreshold must be a percentage in \(0, 100\]; got 101/],
+  ['zero evaluation periods', () => ({ evaluationPeriods: 0 }), /evaluationPeriods must be a whole number of at least 1; got 0/],
+  ['fractional evaluation periods', () => ({ evaluationPeriods: 1.5 }), /evaluationPeriods must be a whole number/],
+  ['a 30 s alarm period', () => ({ alarmPeriod: Duration.seconds(30) }), /alarmPeriod must be a whole number of minutes/],
+  ['more than a day of evaluation', () => ({ alarmPeriod: Duration.hours(6), evaluationPeriods: 5 }), /must not exceed one day/],
+  ['10 extra alarms (11 in total)', (s) => ({ extraAlarms: alarms(s, 10) }), /extraAlarms: CodeDeploy allows 10 alarms per deployment group.*at most 9/],
+  ['an empty owner', () => ({ source: { owner: '', repo: 'r' } }), /source\.owner must be a GitHub user or organization name/],
+  ['an empty repo', () => ({ source: { owner: 'o', repo: ' ' } }), /source\.repo must be a GitHub repository name/],
+  ['an owner/repo pasted into owner', () => ({ source: { owner: 'o/r', repo: 'r' } }), /source\.owner/],
+  ['an empty branch', () => ({ source: { owner: 'o', repo: 'r', branch: '' } }), /source\.branch must be a Git branch name/],
+  ['a connection ARN of another service', () => ({ source: { owner: 'o', repo: 'r', connectionArn: 'arn:aws:codecommit:us-east-1:111111111111:repo' } }), /source\.connectionArn must be a CodeConnections connection ARN/],
+  ['a suffix with upper case', () => ({ environmentSuffix: 'Prod' }), /environmentSuffix must be 1-20 lowercase letters/],
+  ['a suffix with an underscore', () => ({ environmentSuffix: 'pr_42' }), /environmentSuffix must be/],
+  ['an empty suffix', () => ({ environmentSuffix: '' }), /environmentSuffix must be/],
+  ['a service name with spaces', () => ({ serviceName: 'orders api' }), /serviceName must be lowercase letters, digits and single hyphens/],
+  ['names too long for Lambda', () => ({ serviceName: 'a'.repeat(45), environmentSuffix: 'staging' }), /gives the Lambda function name ".*" \(\d+ characters\); at most 64/],
+  ['a created connection name over 32 characters', () => ({ serviceName: 'orders-api-for-the-emea-region', source: { owner: 'o', repo: 'r' } }), /CodeConnections connection name .* at most 32/],
+  ['both service and serviceFunction', (s) => ({ service: {}, serviceFunction: fn(s) }), /service and serviceFunction are mutually exclusive/],
+  ['an imported function', (s) => ({ serviceFunction: lambda.Function.fromFunctionArn(s, 'Imp', 'arn:aws:lambda:us-east-1:111111111111:function:x') }), /serviceFunction must be a lambda\.Function defined in this app/],
+  ['the service function as its own hook', (s) => { const f = fn(s); return { serviceFunction: f, preTrafficHook: TrafficHook.fromFunction(f) }; }, /preTrafficHook must not be the service function itself/],
+  ['two smoke tests', () => ({ preTrafficHook: TrafficHook.smokeTest(), postTrafficHook: TrafficHook.smokeTest() }), /cannot both be TrafficHook\.smokeTest/],
+  ['memory below 128 MB', () => ({ service: { memorySize: 64 } }), /service\.memorySize must be a whole number of MB in \[128, 10240\]/],
+  ['zero reserved concurrency', () => ({ service: { reservedConcurrentExecutions: 0 } }), /service\.reservedConcurrentExecutions must be a whole number of at least 1/],
+  ['a test command that hides failures', () => ({ build: { testCommands: ['npm test || true'] } }), /build\.testCommands: "npm test \|\| true" hides a failing command/],
+  ['a build command with || echo', () => ({ build: { buildCommands: ['tsc || echo "ignored"'] } }), /build\.buildCommands: .* hides a failing command/],
+  ['no test commands', () => ({ build: { testCommands: [] } }), /build\.testCommands must not be empty/],
+  ['an extra stage named like a fixed one', (s) => ({ extraStages: [{ stageName: 'Build', placement: StagePlacement.AFTER_SOURCE, actions: [approval(s)] }] }), /a stage named "Build" already exists/],
+  ['an extra stage with a bad name', (s) => ({ extraStages: [{ stageName: 'my stage', placement: StagePlacement.AFTER_SOURCE, actions: [approval(s)] }] }), /stageName must be 1-100 letters/],
+  ['an extra stage without actions', () => ({ extraStages: [{ stageName: 'Empty', placement: StagePlacement.AFTER_SOURCE, actions: [] }] }), /needs at least one action/],
+  ['an extra stage named Approve next to the manual approval', (s) => ({ manualApproval: {}, extraStages: [{ stageName: 'Approve', placement: StagePlacement.AFTER_BUILD, actions: [approval(s)] }] }), /a stage named "Approve" already exists/],
+  ['a malformed approval email', () => ({ manualApproval: { notifyEmails: ['not-an-email'] } }), /manualApproval\.notifyEmails: "not-an-email" is not an email address/],
+];
+
+function approval(_stack: unknown) {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const actions = require('aws-cdk-lib/aws-codepipeline-actions');
+  return new actions.ManualApprovalAction({ actionName: 'Ok' });
+}
+
+test.each(cases)('rejects %s at synth time, naming the prop and what is allowed', (_name, props, message) => {
+  const stack = newStack(new App());
+  expect(() => new BlueGreenLambdaPipeline(stack, 'Pipeline', baseProps(props(stack)))).toThrow(message);
+});
+
+test('accepts both connection ARN prefixes', () => {
+  for (const arn of ['arn:aws:codestar-connections:eu-west-1:111111111111:connection/abc-123', 'arn:aws:codeconnections:eu-west-1:111111111111:connection/abc-123']) {
+    const stack = newStack(new App());
+    expect(() => new BlueGreenLambdaPipeline(stack, 'Pipeline', baseProps({ source: { owner: 'o', repo: 'r', connectionArn: arn } }))).not.toThrow();
+  }
+});
+
+test('accepts the boundaries: threshold 100, one period, nine extra alarms', () => {
+  const stack = newStack(new App());
+  expect(() => new BlueGreenLambdaPipeline(stack, 'Pipeline', baseProps({ errorRateThreshold: 100, evaluationPeriods: 1, extraAlarms: alarms(stack, 9) }))).not.toThrow();
+});
