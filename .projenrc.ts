@@ -1,12 +1,10 @@
 import { awscdk, javascript } from 'projen';
 import { UpdateSnapshot } from 'projen/lib/javascript';
 
-// aws-cdk-lib floor 2.269.0: cdk-nag 3 declares ^2.257.0, but its Validations plugin needs
-// IPolicyValidationContext.appConstruct (2.258.0), and the construct acknowledges findings by
-// their exact id (`AwsSolutions-IAM5[Resource::...]`), which Validations.acknowledge rejects
-// before 2.269.0 ("'::' delimiter is reserved").
+// aws-cdk-lib 2.257.0: the floor cdk-nag 3 declares, and the last release writing cloud assembly
+// schema 53. 2.258.0+ write schema 54, which integ-runner 2.197.10 (the newest) cannot read.
 // integ-tests-alpha only exists at some registry versions; 2.245.0-alpha.0 peers on ^2.245.0.
-const CDK_VERSION = '2.269.0';
+const CDK_VERSION = '2.257.0';
 const INTEG_TESTS_ALPHA_VERSION = '2.245.0-alpha.0';
 const AWS_SDK_VERSION = '^3.700.0';
 
@@ -120,5 +118,6 @@ project.addTask('example', {
 });
 
 for (const [key, value] of Object.entries(silenceJsii)) project.tasks.addEnvironment(key, value);
+
 
 project.synth();

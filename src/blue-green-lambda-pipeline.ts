@@ -1,4 +1,4 @@
-import { ArnFormat, Aws, CfnOutput, CfnResource, Duration, RemovalPolicy, Stack, Tags, Token, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Aws, CfnOutput, CfnResource, Duration, RemovalPolicy, Stack, Tags, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
@@ -13,6 +13,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct, IConstruct } from 'constructs';
+import { acknowledgeFinding } from './acknowledge-finding';
 import { ArtifactBucket } from './artifact-bucket';
 import { BuildOptions } from './build-options';
 import { DeployBlueFunction } from './deploy-blue-function';
@@ -282,10 +283,8 @@ export class BlueGreenLambdaPipeline extends Construct {
       enforceSSL: true,
     });
     if (!props.notificationTopic) {
-      Validations.of(this.notificationTopic).acknowledge({
-        id: 'AwsSolutions-SNS2',
-        reason: 'CloudWatch alarms cannot publish to a topic encrypted with the AWS managed key; pass notificationTopic with a customer managed key to encrypt.',
-      });
+      acknowledgeFinding(this.notificationTopic, 'AwsSolutions-SNS2',
+        'CloudWatch alarms cannot publish to a topic encrypted with the AWS managed key; pass notificationTopic with a customer managed key to encrypt.');
     }
     this.historyTable = new DeploymentHistory(this, 'History', { tableName: names.historyTable, removalPolicy });
     this.artifactBucket = new ArtifactBucket(this, 'Artifacts', {
@@ -293,10 +292,8 @@ export class BlueGreenLambdaPipeline extends Construct {
       serverAccessLogsBucket: props.accessLogsBucket,
     }).bucket;
     if (!props.accessLogsBucket) {
-      Validations.of(this.artifactBucket).acknowledge({
-        id: 'AwsSolutions-S1',
-        reason: 'Access logging needs a second bucket the user owns; pass accessLogsBucket to enable it. CloudTrail records pipeline access to artifacts.',
-      });
+      acknowledgeFinding(this.artifactBucket, 'AwsSolutions-S1',
+        'Access logging needs a second bucket the user owns; pass accessLogsBucket to enable it. CloudTrail records pipeline access to artifacts.');
     }
 
     // ---- error-rate alarm and deployment group
@@ -322,10 +319,6 @@ export class BlueGreenLambdaPipeline extends Construct {
     // The group would make CloudFormation shift traffic whenever the template changes the alias;
     // here the pipeline owns every shift, so CloudFormation must not.
     (this.alias.node.defaultChild as lambda.CfnAlias).cfnOptions.updatePolicy = undefined;
-    Validations.of(this.deploymentGroup).acknowledge({
-      id: 'AwsSolutions-IAM4',
-      reason: 'AWSCodeDeployRoleForLambdaLimited is the AWS-maintained service-role policy for Lambda deployments; it is scoped to CodeDeploy\'s own needs.',
-    });
 
     const preHook = this.bindHook(props.preTrafficHook, names, handlerSettings);
     const postHook = this.bindHook(props.postTrafficHook, names, handlerSettings);
@@ -604,10 +597,8 @@ export class BlueGreenLambdaPipeline extends Construct {
       }),
     });
     reportGroup.grantWrite(project);
-    Validations.of(project).acknowledge({
-      id: 'AwsSolutions-CB4',
-      reason: 'Build artifacts are encrypted at rest by the artifact bucket (SSE-S3); a customer managed key would cost every user a KMS key for no added control.',
-    });
+    acknowledgeFinding(project, 'AwsSolutions-CB4',
+        'Build artifacts are encrypted at rest by the artifact bucket (SSE-S3); a customer managed key would cost every user a KMS key for no added control.');
     return { project, reportGroup };
   }
 
@@ -638,8 +629,7 @@ export class BlueGreenLambdaPipeline extends Construct {
    * causes them, each by its exact finding id (cdk-nag 3 matches `Rule[finding]`, not the bare rule).
    */
   private acknowledgeInherentFindings() {
-    const ack = (scope: IConstruct, finding: string, reason: string) =>
-      Validations.of(scope).acknowledge({ id: `AwsSolutions-${finding}`, reason });
+    const ack = (scope: IConstruct, finding: string, reason: string) => acknowledgeFinding(scope, `AwsSolutions-${finding}`, reason);
     const ref = (construct: IConstruct) => `<${Stack.of(this).resolve((construct.node.defaultChild as CfnResource).logicalId)}.Arn>`;
 
     ack(this.deploymentGroup, 'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSCodeDeployRoleForLambdaLimited]',

@@ -170,7 +170,7 @@ describe('with defaults', () => {
       .flatMap((p) => p.Properties.PolicyDocument.Statement);
     const deployBlue = statementsOf('PipelineDeployBlueRole');
     const switchTraffic = statementsOf('PipelineSwitchTrafficRole');
-    const actionsOf = (statements: any[]) => statements.flatMap((s) => [].concat(s.Action)).sort();
+    const actionsOf = (statements: any[]) => statements.flatMap((s) => ([] as string[]).concat(s.Action)).sort();
     expect(actionsOf(deployBlue)).toEqual(expect.arrayContaining([
       'lambda:UpdateFunctionCode', 'lambda:PublishVersion', 'lambda:GetAlias', 'dynamodb:UpdateItem', 'sns:Publish',
       'codepipeline:PutJobSuccessResult', 'codepipeline:PutJobFailureResult', 'logs:PutLogEvents',
@@ -178,9 +178,9 @@ describe('with defaults', () => {
     expect(actionsOf(switchTraffic)).toEqual(expect.arrayContaining(['codedeploy:CreateDeployment', 'codedeploy:GetDeployment', 'lambda:GetAlias']));
     expect(actionsOf(switchTraffic)).not.toContain('lambda:UpdateFunctionCode');
     for (const statement of [...deployBlue, ...switchTraffic]) {
-      if (statement.Resource === '*') expect([].concat(statement.Action).every((a: string) => a.startsWith('codepipeline:PutJob'))).toBe(true);
+      if (statement.Resource === '*') expect(([] as string[]).concat(statement.Action).every((a: string) => a.startsWith('codepipeline:PutJob'))).toBe(true);
     }
-    const historyStatement = deployBlue.find((s: any) => [].concat(s.Action).includes('dynamodb:UpdateItem'));
+    const historyStatement = deployBlue.find((s: any) => ([] as string[]).concat(s.Action).includes('dynamodb:UpdateItem'));
     expect(historyStatement.Resource).toEqual({ 'Fn::GetAtt': [only(template, 'AWS::DynamoDB::Table').id, 'Arn'] });
   });
 
