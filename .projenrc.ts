@@ -70,6 +70,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
   jestOptions: {
     // Snapshots are evidence, not output: the test task never rewrites them.
     updateSnapshot: UpdateSnapshot.NEVER,
+    passWithNoTests: false,
     jestConfig: {
       testTimeout: 30_000,
       snapshotSerializers: ['<rootDir>/test/asset-hash-serializer.ts'],
@@ -77,8 +78,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
   },
 
   tsconfigDevFile: 'tsconfig.dev.json',
+  eslintOptions: { dirs: ['src'], devdirs: ['test', 'examples', 'projenrc'], tsconfigPath: './tsconfig.dev.json' },
   tsconfigDev: {
-    include: ['examples/**/*.ts'],
+    include: ['examples/**/*.ts', '.projenrc.ts'],
     compilerOptions: {},
   },
 
@@ -91,6 +93,19 @@ const project = new awscdk.AwsCdkConstructLibrary({
   sampleCode: false,
 });
 
+
+// Handlers import @aws-sdk/* (devDependencies): esbuild bundles them as externals and the Lambda
+// runtime provides them; the published construct never loads these files.
+project.eslint?.addOverride({
+  files: ['src/*.lambda.ts', 'src/runtime/**/*.ts'],
+  rules: { 'import/no-extraneous-dependencies': ['error', { devDependencies: true, optionalDependencies: false, peerDependencies: true }] },
+});
+
+// Type-aware lint for src, test and examples through tsconfig.dev.json (the project service would
+// look for a tsconfig.json beside each file).
+const eslintrc = project.tryFindObjectFile('.eslintrc.json');
+eslintrc?.addOverride('parserOptions.projectService', undefined);
+eslintrc?.addOverride('parserOptions.project', './tsconfig.dev.json');
 
 // `test` must work on a fresh clone: the handler bundles are what the construct deploys.
 const bundle = project.tasks.tryFind('bundle');

@@ -143,7 +143,7 @@ export interface BlueGreenLambdaPipelineProps {
    * How the `Build` stage compiles and tests the service.
    * @default - `npm ci`, `npm run build`, `npm test` on `aws/codebuild/standard:7.0`, bundle in `dist/`
    */
-  readonly build?: BuildOptions;
+  readonly buildStage?: BuildOptions;
 
   /**
    * A manual approval, in a stage named `Approve`, between `Deploy-Blue` and `Switch-Traffic`.
@@ -189,6 +189,12 @@ export interface BlueGreenLambdaPipelineProps {
    * @default - none
    */
   readonly tags?: { [key: string]: string };
+}
+
+/** Retention of what the construct creates. */
+interface RetentionSettings {
+  readonly logRetention: logs.RetentionDays;
+  readonly removalPolicy: RemovalPolicy;
 }
 
 /** The fixed stage names; users and dashboards key on them. */
@@ -373,7 +379,7 @@ export class BlueGreenLambdaPipeline extends Construct {
       output: sourceOutput,
     });
 
-    const built = this.createBuildProject(names, props.build ?? {}, handlerSettings);
+    const built = this.createBuildProject(names, props.buildStage ?? {}, handlerSettings);
     this.buildProject = built.project;
     this.testReportGroup = built.reportGroup;
 
@@ -469,7 +475,7 @@ export class BlueGreenLambdaPipeline extends Construct {
     return this.historyTable.grantRead(grantee);
   }
 
-  private createServiceFunction(names: ResourceNames, options: ServiceFunctionOptions, settings: { logRetention: logs.RetentionDays; removalPolicy: RemovalPolicy }): lambda.Function {
+  private createServiceFunction(names: ResourceNames, options: ServiceFunctionOptions, settings: RetentionSettings): lambda.Function {
     const logGroup = new logs.LogGroup(this, 'ServiceLogGroup', { retention: settings.logRetention, removalPolicy: settings.removalPolicy });
     const role = new iam.Role(this, 'ServiceRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
@@ -492,7 +498,7 @@ export class BlueGreenLambdaPipeline extends Construct {
     });
   }
 
-  private bindHook(hook: TrafficHook | undefined, names: ResourceNames, settings: { logRetention: logs.RetentionDays; removalPolicy: RemovalPolicy }): lambda.IFunction | undefined {
+  private bindHook(hook: TrafficHook | undefined, names: ResourceNames, settings: RetentionSettings): lambda.IFunction | undefined {
     if (!hook) return undefined;
     let fn: lambda.IFunction;
     if (hook.hookFunction) {
@@ -547,7 +553,7 @@ export class BlueGreenLambdaPipeline extends Construct {
     }
   }
 
-  private createBuildProject(names: ResourceNames, build: BuildOptions, settings: { logRetention: logs.RetentionDays; removalPolicy: RemovalPolicy }) {
+  private createBuildProject(names: ResourceNames, build: BuildOptions, settings: RetentionSettings) {
     const commands = {
       installCommands: build.installCommands ?? ['npm ci'],
       buildCommands: build.buildCommands ?? ['npm run build'],
@@ -556,12 +562,12 @@ export class BlueGreenLambdaPipeline extends Construct {
     for (const [prop, list] of Object.entries(commands)) {
       for (const command of list) {
         if (HIDDEN_FAILURE_PATTERN.test(command)) {
-          throw new Error(`build.${prop}: "${command}" hides a failing command (|| true, || echo, || :); a failing compile or test must fail the Build stage`);
+          throw new Error(`buildStage.${prop}: "${command}" hides a failing command (|| true, || echo, || :); a failing compile or test must fail the Build stage`);
         }
       }
     }
     if (commands.testCommands.length === 0) {
-      throw new Error('build.testCommands must not be empty: the Build stage must run the service tests');
+      throw new Error('buildStage.testCommands must not be empty: the Build stage must run the service tests');
     }
     const reportGroup = new codebuild.ReportGroup(this, 'TestReports', {
       reportGroupName: names.testReportGroup,
@@ -598,7 +604,7 @@ export class BlueGreenLambdaPipeline extends Construct {
     });
     reportGroup.grantWrite(project);
     acknowledgeFinding(project, 'AwsSolutions-CB4',
-        'Build artifacts are encrypted at rest by the artifact bucket (SSE-S3); a customer managed key would cost every user a KMS key for no added control.');
+      'Build artifacts are encrypted at rest by the artifact bucket (SSE-S3); a customer managed key would cost every user a KMS key for no added control.');
     return { project, reportGroup };
   }
 

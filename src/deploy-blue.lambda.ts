@@ -115,7 +115,7 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
     try {
       staged = await stage(jobId, event);
     } catch (error) {
-      const message = describeError(error).replace(/^InvalidJobError: /, '');
+      const message = describeError(error);
       console.error(JSON.stringify({ message: 'job failed', jobId, reason: message }));
       await reporter.fail(jobId, message);
       return undefined;

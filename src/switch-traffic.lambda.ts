@@ -41,7 +41,9 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
 
   async function fail(deploymentId: string, reason: string, state: 'FAILED' | 'ROLLED_BACK', jobId: string, codeDeployDeploymentId?: string): Promise<SwitchOutcome> {
     try {
-      const { record, changed } = await deps.history.transition(deploymentId, state, { failureReason: reason, lastJobId: jobId, codeDeployDeploymentId });
+      const { record, changed } = await deps.history.transition(deploymentId, state, {
+        failureReason: reason, lastJobId: jobId, codeDeployDeploymentId,
+      });
       if (changed) await deps.notifier.announce(state, record);
     } catch (historyError) {
       console.error(JSON.stringify({ message: 'could not record failure', deploymentId, error: describeError(historyError) }));
@@ -137,7 +139,7 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
       job = parseJob(event, ['deploymentId', 'targetVersion']);
       outcome = job.continuationToken ? await poll(job, job.continuationToken) : await start(job);
     } catch (error) {
-      const reason = `Switch-Traffic failed: ${describeError(error).replace(/^InvalidJobError: /, '')}`;
+      const reason = `Switch-Traffic failed: ${describeError(error)}`;
       outcome = job ? await fail(job.userParameters.deploymentId, reason, 'FAILED', jobId) : { kind: 'failed', reason };
     }
 

@@ -2,6 +2,7 @@ import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
+import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
 import * as actions from 'aws-cdk-lib/aws-codepipeline-actions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { BlueGreenLambdaPipeline, BlueGreenLambdaPipelineProps, StagePlacement, TrafficHook } from '../src';
@@ -80,7 +81,10 @@ describe('with defaults', () => {
 
   test('the service function, its fixed bootstrap version and the live alias', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
-      FunctionName: 'orders-api-dev', Runtime: 'nodejs24.x', MemorySize: 512, Handler: 'index.handler',
+      FunctionName: 'orders-api-dev',
+      Runtime: 'nodejs24.x',
+      MemorySize: 512,
+      Handler: 'index.handler',
       LoggingConfig: { LogFormat: 'JSON', LogGroup: Match.anyValue() },
     });
     const version = only(template, 'AWS::Lambda::Version');
@@ -110,8 +114,12 @@ describe('with defaults', () => {
   test('the alarm watches the error RATE of the live alias and notifies the topic', () => {
     const alarm = only(template, 'AWS::CloudWatch::Alarm').props;
     expect(alarm).toMatchObject({
-      AlarmName: 'orders-api-error-rate-dev', Threshold: 5, EvaluationPeriods: 2, DatapointsToAlarm: 2,
-      ComparisonOperator: 'GreaterThanThreshold', TreatMissingData: 'notBreaching',
+      AlarmName: 'orders-api-error-rate-dev',
+      Threshold: 5,
+      EvaluationPeriods: 2,
+      DatapointsToAlarm: 2,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
       AlarmActions: [{ Ref: only(template, 'AWS::SNS::Topic').id }],
     });
     const expression = alarm.Metrics.find((m: any) => m.Expression);
@@ -279,7 +287,7 @@ describe('options', () => {
   test('manual approval sits between Deploy-Blue and Switch-Traffic; extra stages go where asked', () => {
     const { template } = synth({ manualApproval: { notifyEmails: ['oncall@example.com'] } }, (stack) => {
       const project = new codebuild.PipelineProject(stack, 'Scan');
-      const input = new (require('aws-cdk-lib/aws-codepipeline').Artifact)('SourceOutput');
+      const input = new codepipeline.Artifact('SourceOutput');
       return {
         extraStages: [
           { stageName: 'SecurityScan', placement: StagePlacement.AFTER_BUILD, actions: [new actions.CodeBuildAction({ actionName: 'Scan', project, input })] },
@@ -297,7 +305,7 @@ describe('options', () => {
       source: { owner: 'example-org', repo: 'orders-api', branch: 'release' },
       removalPolicy: RemovalPolicy.RETAIN,
       tags: { team: 'payments' },
-      build: { buildImage: codebuild.LinuxBuildImage.STANDARD_7_0, nodeVersion: '20', testCommands: ['npm run test:ci'], artifactDirectory: 'build' },
+      buildStage: { buildImage: codebuild.LinuxBuildImage.STANDARD_7_0, nodeVersion: '20', testCommands: ['npm run test:ci'], artifactDirectory: 'build' },
     }, (stack) => ({
       serviceFunction: new lambda.Function(stack, 'Existing', { functionName: 'existing', runtime: lambda.Runtime.NODEJS_24_X, handler: 'app.handler', code: lambda.Code.fromInline('exports.handler=async()=>1') }),
     }));

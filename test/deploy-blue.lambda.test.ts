@@ -1,8 +1,8 @@
 import { GetAliasCommand, GetFunctionCommand, PublishVersionCommand, UpdateFunctionCodeCommand } from '@aws-sdk/client-lambda';
-import { createDeployBlueHandler } from '../src/deploy-blue.lambda';
 import { HistoryTableFixture, startHistoryTable } from './dynalite-history-table';
 import { handlerHarness } from './handler-harness';
 import { pipelineJobEvent } from './pipeline-job-event';
+import { createDeployBlueHandler } from '../src/deploy-blue.lambda';
 
 let fixture: HistoryTableFixture;
 let h: ReturnType<typeof handlerHarness>;
@@ -54,8 +54,14 @@ test('uploads the artifact, publishes a pinned version, records STAGED and retur
     failures: [],
   });
   expect(await h.history.get(deploymentId)).toMatchObject({
-    state: 'STAGED', service: 'orders-api', commitId: 'c0ffee', repository: 'example-org/orders-api',
-    branch: 'main', currentVersion: '3', targetVersion: '4', lastJobId: 'job-1',
+    state: 'STAGED',
+    service: 'orders-api',
+    commitId: 'c0ffee',
+    repository: 'example-org/orders-api',
+    branch: 'main',
+    currentVersion: '3',
+    targetVersion: '4',
+    lastJobId: 'job-1',
   });
   expect(h.announced()).toEqual(['STAGED']);
 });
@@ -87,7 +93,7 @@ test('a missing artifact fails the job with a readable message', async () => {
   await handler(event({ artifact: null }));
   expect(h.jobResults().failures[0]).toMatchObject({
     jobId: 'job-1',
-    failureDetails: { type: 'JobFailed', message: expect.stringMatching(/no input artifact; Deploy-Blue needs the Build stage's output/) },
+    failureDetails: { type: 'JobFailed', message: "Deploy-Blue failed: job job-1: no input artifact; Deploy-Blue needs the Build stage's output" },
   });
   expect(h.mocks.lambda.commandCalls(UpdateFunctionCodeCommand)).toHaveLength(0);
   expect((await h.history.get(deploymentId))?.state).toBe('FAILED');

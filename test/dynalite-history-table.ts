@@ -1,8 +1,8 @@
 import { AddressInfo } from 'net';
-import { App } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import { BlueGreenLambdaPipeline } from '../src';
 import { baseProps, newStack } from './stack-fixture';
 // eslint-disable-next-line @typescript-eslint/no-require-imports

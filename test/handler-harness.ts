@@ -3,9 +3,9 @@ import { CodePipelineClient, PutJobFailureResultCommand, PutJobSuccessResultComm
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
+import { HistoryTableFixture } from './dynalite-history-table';
 import { DeploymentHistoryStore } from '../src/runtime/deployment-history-store';
 import { LifecycleNotifier } from '../src/runtime/lifecycle-notifier';
-import { HistoryTableFixture } from './dynalite-history-table';
 
 /**
  * Clients for handler tests: DynamoDB is real (dynalite); CodePipeline, CodeDeploy, Lambda and

@@ -1,9 +1,9 @@
 import { CreateDeploymentCommand, GetDeploymentCommand } from '@aws-sdk/client-codedeploy';
 import { GetAliasCommand } from '@aws-sdk/client-lambda';
-import { createSwitchTrafficHandler } from '../src/switch-traffic.lambda';
 import { HistoryTableFixture, startHistoryTable } from './dynalite-history-table';
 import { handlerHarness } from './handler-harness';
 import { pipelineJobEvent } from './pipeline-job-event';
+import { createSwitchTrafficHandler } from '../src/switch-traffic.lambda';
 
 let fixture: HistoryTableFixture;
 let h: ReturnType<typeof handlerHarness>;
@@ -111,7 +111,9 @@ test('a failed deployment with rollback is ROLLED_BACK; one stopped by a user wi
 
   deploymentId = `exec-${++executions}`;
   await h.history.transition(deploymentId, 'STAGED', { currentVersion: '3', targetVersion: '4' });
-  await start();
+  h.mocks.lambda.on(GetAliasCommand).resolves({ Name: 'live', FunctionVersion: '3' });
+  h.mocks.codeDeploy.on(CreateDeploymentCommand).resolves({ deploymentId: 'd-ABC' });
+  await expect(start()).resolves.toEqual({ kind: 'continue', codeDeployDeploymentId: 'd-ABC' });
   h.reset();
   codeDeployReports({ status: 'Stopped', errorInformation: { code: 'MANUAL_STOP', message: 'stopped by user' } });
   await poll();

@@ -105,6 +105,7 @@ export class JobReporter {
 
 /** A readable one-line description of any thrown value. */
 export function describeError(error: unknown): string {
+  if (error instanceof InvalidJobError) return error.message;
   if (error instanceof Error) {
     return error.name && error.name !== 'Error' && !error.message.startsWith(error.name)
       ? `${error.name}: ${error.message}`

@@ -43,6 +43,12 @@ export interface DeploymentRecord {
 
 type Attributes = Omit<Partial<DeploymentRecord>, 'deploymentId' | 'state' | 'startedAt' | 'updatedAt' | 'finishedAt'>;
 
+/** The record after a transition, and whether this call changed it. */
+export interface TransitionResult {
+  readonly record: DeploymentRecord;
+  readonly changed: boolean;
+}
+
 /** A transition the state machine does not allow. */
 export class HistoryConflictError extends Error {
   constructor(message: string) {
@@ -71,7 +77,7 @@ export class DeploymentHistoryStore {
    * Moves a deployment to `state`, writing `attributes` with it.
    * @returns the record after the write, and whether this call changed it
    */
-  async transition(deploymentId: string, state: DeploymentState, attributes: Attributes = {}): Promise<{ record: DeploymentRecord; changed: boolean }> {
+  async transition(deploymentId: string, state: DeploymentState, attributes: Attributes = {}): Promise<TransitionResult> {
     const now = this.now().toISOString();
     const names: Record<string, string> = { '#state': 'state', '#updatedAt': 'updatedAt', '#startedAt': 'startedAt' };
     const values: Record<string, unknown> = { ':state': state, ':now': now };
