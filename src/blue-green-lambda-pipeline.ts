@@ -532,6 +532,11 @@ export class BlueGreenLambdaPipeline extends Construct {
       actions: ['lambda:UpdateFunctionCode', 'lambda:PublishVersion', 'lambda:GetFunction', 'lambda:GetFunctionConfiguration'],
       resources: [fn.functionArn],
     }));
+    // UpdateFunctionCode reads the S3 object with the caller's permissions.
+    this.deployBlueFunction.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['s3:GetObject', 's3:GetObjectVersion'],
+      resources: [this.artifactBucket.arnForObjects('*')],
+    }));
     for (const handler of [this.deployBlueFunction, this.switchTrafficFunction]) {
       handler.addToRolePolicy(new iam.PolicyStatement({ actions: ['lambda:GetAlias'], resources: [fn.functionArn, this.alias.functionArn] }));
     }

@@ -185,6 +185,9 @@ describe('with defaults', () => {
     ]));
     expect(actionsOf(switchTraffic)).toEqual(expect.arrayContaining(['codedeploy:CreateDeployment', 'codedeploy:GetDeployment', 'lambda:GetAlias']));
     expect(actionsOf(switchTraffic)).not.toContain('lambda:UpdateFunctionCode');
+    // UpdateFunctionCode reads the artifact with the caller's permissions
+    const readArtifact = deployBlue.find((s: any) => ([] as string[]).concat(s.Action).includes('s3:GetObject'));
+    expect(readArtifact.Resource).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [only(template, 'AWS::S3::Bucket').id, 'Arn'] }, '/*']] });
     for (const statement of [...deployBlue, ...switchTraffic]) {
       if (statement.Resource === '*') expect(([] as string[]).concat(statement.Action).every((a: string) => a.startsWith('codepipeline:PutJob'))).toBe(true);
     }
