@@ -49,6 +49,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
   lambdaOptions: {
     runtime: awscdk.LambdaRuntime.NODEJS_24_X,
     bundlingOptions: { sourcemap: false },
+    // AWS_NODEJS_CONNECTION_REUSE_ENABLED is an SDK v2 switch; v3 reuses connections by default.
+    awsSdkConnectionReuse: false,
   },
 
   devDeps: [

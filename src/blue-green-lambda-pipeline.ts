@@ -278,7 +278,6 @@ export class BlueGreenLambdaPipeline extends Construct {
     this.bootstrapVersion = new lambda.Version(this, 'BootstrapVersion', {
       lambda: this.serviceFunction,
       description: 'Bootstrap version; the pipeline publishes the following ones',
-      removalPolicy: RemovalPolicy.RETAIN,
     });
     this.alias = new lambda.Alias(this, 'LiveAlias', { aliasName: ALIAS_NAME, version: this.bootstrapVersion });
 
@@ -337,7 +336,6 @@ export class BlueGreenLambdaPipeline extends Construct {
       SERVICE_ALIAS_NAME: ALIAS_NAME,
       HISTORY_TABLE_NAME: this.historyTable.table.tableName,
       NOTIFICATION_TOPIC_ARN: this.notificationTopic.topicArn,
-      NODE_OPTIONS: '--enable-source-maps',
     };
     this.deployBlueFunction = new DeployBlueFunction(this, 'DeployBlue', pipelineHandlerOptions(this, 'DeployBlue', {
       ...handlerSettings,
