@@ -124,6 +124,16 @@ project.addTask('integ:update', {
 });
 project.testTask.spawn(integVerify);
 
+// The library must run on Node 20, 22 and 24: the jest suite again under the other two, with
+// Node binaries from the npm registry (the `node` package).
+project.addTask('test:node-versions', {
+  description: 'Run the jest suite under Node 22 and Node 24',
+  steps: ['22', '24'].map((major) => ({
+    exec: `npx -y -p node@${major} -- node node_modules/jest/bin/jest.js --ci --coverage=false --silent`,
+    name: `jest on Node ${major}`,
+  })),
+});
+
 // The reference example: synthesizes the template and prints a one-screen summary.
 project.addTask('example', {
   description: 'Synthesize the reference example app to cdk.out/reference and print a summary',
