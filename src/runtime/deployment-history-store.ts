@@ -113,12 +113,11 @@ export class DeploymentHistoryStore {
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException) && (error as Error)?.name !== 'ConditionalCheckFailedException') throw error;
       const existing = await this.get(deploymentId);
-      if (existing && existing.state === state && !FINAL_STATES.includes(state)) {
-        // A replay of a write that already happened: idempotent only if it says the same thing.
-        const conflicting = Object.entries(attributes).filter(([key, value]) =>
-          value !== undefined && key !== 'lastJobId' && key !== 'failureReason' && (existing as any)[key] !== undefined && (existing as any)[key] !== value);
-        if (conflicting.length === 0) return { record: existing, changed: false };
-      } else if (existing && existing.state === state) {
+      // A replay of a write that already happened is a no-op, as long as it says the same thing.
+      const conflicting = Object.entries(attributes).filter(([key, value]) => value !== undefined
+        && key !== 'lastJobId' && key !== 'failureReason'
+        && (existing as any)?.[key] !== undefined && (existing as any)?.[key] !== value);
+      if (existing?.state === state && (FINAL_STATES.includes(state) || conflicting.length === 0)) {
         return { record: existing, changed: false };
       }
       throw new HistoryConflictError(
