@@ -109,6 +109,9 @@ const eslintrc = project.tryFindObjectFile('.eslintrc.json');
 eslintrc?.addOverride('parserOptions.projectService', undefined);
 eslintrc?.addOverride('parserOptions.project', './tsconfig.dev.json');
 
+// Snapshots are updated only on purpose, with `npx projen test -u`; no task passes --updateSnapshot.
+project.tasks.removeTask('test:update');
+
 // `test` must work on a fresh clone: the handler bundles are what the construct deploys.
 const bundle = project.tasks.tryFind('bundle');
 if (bundle) project.testTask.prependSpawn(bundle);

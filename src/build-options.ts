@@ -2,7 +2,7 @@ import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 
 /**
  * How the `Build` stage compiles and tests the service. Any failing command fails the stage;
- * commands that hide failures (`|| true`, `|| echo ...`) are rejected at synth time.
+ * commands that end in an OR-fallback to `true`, `echo` or `:` (hiding the failure) are rejected at synth time.
  */
 export interface BuildOptions {
   /**
