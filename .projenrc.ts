@@ -67,6 +67,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
     `@aws-cdk/integ-tests-alpha@${INTEG_TESTS_ALPHA_VERSION}`,
     '@aws-cdk/integ-runner@^2',
     'ts-node@^10',
+    // hoisted so jsii-pacmak resolves them from the root; see the overrides below
+    '@aws-cdk/cloud-assembly-schema@53.27.0',
+    '@aws-cdk/asset-node-proxy-agent-v6@2.1.2',
   ],
 
   jestOptions: {
@@ -90,6 +93,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'cdk.out/',
     // integ snapshots are committed, asset bodies are not (they are rebuilt by `bundle`)
     'test/*.snapshot/asset.*',
+    'examples/java/target/',
   ],
   npmIgnoreOptions: { ignorePatterns: ['examples/', 'cdk.out/'] },
   sampleCode: false,
@@ -144,6 +148,71 @@ project.addTask('example', {
     { spawn: 'bundle' },
     { exec: 'ts-node --project tsconfig.dev.json examples/typescript/reference-app.ts' },
     { exec: 'ts-node --project tsconfig.dev.json examples/summarize-template.ts cdk.out/reference' },
+  ],
+});
+
+// jsii-pacmak makes the Go package require each jsii dependency's Go module at the npm package's
+// version. The Go module proxy does not serve cloud-assembly-schema-go v53.28.0 or
+// nodeproxyagentv6 v2.1.3 (403), so pin the npm packages to versions it serves.
+project.package.addField('overrides', {
+  '@aws-cdk/cloud-assembly-schema': '$@aws-cdk/cloud-assembly-schema',
+  '@aws-cdk/asset-node-proxy-agent-v6': '$@aws-cdk/asset-node-proxy-agent-v6',
+});
+
+// ---- Python, Java and Go packages, and the consumer apps that prove them ----
+
+// The Go module proxy reachable here serves aws-cdk-go v2.257.0 and cloud-assembly-schema-go
+// v53.27.0, but its checksum database has no entry for them (404). Only these two module paths skip
+// the checksum database; examples/go/go.sum pins their hashes.
+const goNoSumDb = { GONOSUMDB: 'github.com/aws/aws-cdk-go,github.com/cdklabs/cloud-assembly-schema-go' };
+project.tasks.tryFind('package:go')?.env('GONOSUMDB', goNoSumDb.GONOSUMDB);
+
+// Every language this machine has a toolchain for; .NET only where the dotnet SDK exists.
+const packageAll = project.tasks.tryFind('package-all')!;
+packageAll.reset();
+for (const language of ['js', 'python', 'java', 'go']) packageAll.spawn(project.tasks.tryFind(`package:${language}`)!);
+packageAll.spawn(project.tasks.tryFind('package:dotnet')!, { condition: 'command -v dotnet >/dev/null' });
+packageAll.exec('echo "package:dotnet skipped: no dotnet SDK on this machine, so no NuGet package was built"', {
+  condition: '! command -v dotnet >/dev/null',
+});
+
+const examplePython = project.addTask('example:python', {
+  description: 'Synthesize the reference pipeline from Python, with the wheel in dist/python (run package:python first)',
+  steps: [
+    { exec: 'test -x cdk.out/venv-python/bin/python || python3 -m venv cdk.out/venv-python' },
+    { exec: 'cdk.out/venv-python/bin/pip install --quiet --disable-pip-version-check -r examples/python/requirements.txt' },
+    { exec: 'cdk.out/venv-python/bin/pip install --quiet --disable-pip-version-check --force-reinstall --no-deps dist/python/blue_green_lambda_pipeline-*.whl' },
+    { exec: 'CDK_OUTDIR=cdk.out/python cdk.out/venv-python/bin/python examples/python/app.py' },
+  ],
+});
+const exampleJava = project.addTask('example:java', {
+  description: 'Synthesize the reference pipeline from Java, with the Maven repository in dist/java (run package:java first)',
+  steps: [
+    // Maven never re-reads a release version it has cached: drop our own artifact (only ours) so
+    // the jar just built in dist/java is the one used.
+    { exec: 'rm -rf "$HOME/.m2/repository/io/github/blue-green-lambda-pipeline"' },
+    { exec: 'mvn --batch-mode --quiet compile exec:java', cwd: 'examples/java', env: { CDK_OUTDIR: '../../cdk.out/java' } },
+  ],
+});
+const exampleGo = project.addTask('example:go', {
+  description: 'Synthesize the reference pipeline from Go, with the module in dist/go (run package:go first)',
+  env: { ...goNoSumDb, CDK_OUTDIR: '../../cdk.out/go' },
+  steps: [{ exec: 'go run .', cwd: 'examples/go' }],
+});
+const exampleParity = project.addTask('example:parity', {
+  description: 'Assert the Python, Java and Go templates equal the TypeScript one (asset hashes and paths normalized)',
+  exec: 'ts-node --project tsconfig.dev.json examples/template-parity.ts cdk.out/reference python=cdk.out/python java=cdk.out/java go=cdk.out/go',
+});
+project.addTask('parity', {
+  description: 'Build every language package, synthesize the reference pipeline in each and compare the templates',
+  steps: [
+    { spawn: 'example' },
+    { spawn: 'compile' },
+    { spawn: packageAll.name },
+    { spawn: examplePython.name },
+    { spawn: exampleJava.name },
+    { spawn: exampleGo.name },
+    { spawn: exampleParity.name },
   ],
 });
 

@@ -23,7 +23,7 @@ export class TrafficHook {
    * fails the deployment if the invocation throws.
    */
   public static smokeTest(options: SmokeTestOptions = {}): TrafficHook {
-    return new TrafficHook(undefined, JSON.stringify(options.testEvent ?? {}));
+    return new TrafficHook(undefined, JSON.stringify(sortKeys(options.testEvent ?? {})));
   }
 
   /** Your own hook function. */
@@ -37,4 +37,14 @@ export class TrafficHook {
     /** The smoke-test event as JSON, for `smokeTest`. */
     public readonly smokeTestEvent: string | undefined,
   ) {}
+}
+
+/**
+ * Keys sorted at every level: a Java `Map.of` or a Go map has no key order, and the event is
+ * synthesized into the template, so the same event must give the same template in every language.
+ */
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.keys(value).sort().map((key) => [key, sortKeys((value as Record<string, unknown>)[key])]));
 }

@@ -276,6 +276,20 @@ describe('options', () => {
     });
   });
 
+  test('the smoke-test event is synthesized with sorted keys, whatever order the caller built it in', () => {
+    // Java's Map.of and Go maps have no key order; the template must not depend on it.
+    const smokeTestEvent = (testEvent: Record<string, unknown>): string => {
+      const functions = synth({ preTrafficHook: TrafficHook.smokeTest({ testEvent }) }).template.findResources('AWS::Lambda::Function', {
+        Properties: { FunctionName: 'orders-api-smoke-test-dev' },
+      });
+      return Object.values(functions)[0].Properties.Environment.Variables.SMOKE_TEST_EVENT;
+    };
+    const a = smokeTestEvent({ b: { y: 1, x: [{ q: 1, p: 2 }] }, a: 'first' });
+    const b = smokeTestEvent({ a: 'first', b: { x: [{ p: 2, q: 1 }], y: 1 } });
+    expect(a).toBe('{"a":"first","b":{"x":[{"p":2,"q":1}],"y":1}}');
+    expect(b).toBe(a);
+  });
+
   test('a user hook function is granted and named', () => {
     const { template } = synth({}, (stack) => {
       const hook = new lambda.Function(stack, 'MyHook', { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler=async()=>{}') });
