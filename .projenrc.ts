@@ -94,6 +94,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
     // integ snapshots are committed, asset bodies are not (they are rebuilt by `bundle`)
     'test/*.snapshot/asset.*',
     'examples/java/target/',
+    '.jsii.tabl.json',
   ],
   npmIgnoreOptions: { ignorePatterns: ['examples/', 'cdk.out/'] },
   sampleCode: false,
@@ -175,6 +176,14 @@ packageAll.spawn(project.tasks.tryFind('package:dotnet')!, { condition: 'command
 packageAll.exec('echo "package:dotnet skipped: no dotnet SDK on this machine, so no NuGet package was built"', {
   condition: '! command -v dotnet >/dev/null',
 });
+
+// Every TypeScript snippet in README.md compiles (rosetta/default.ts-fixture), and the tablet it
+// writes gives jsii-pacmak the Python, Java, Go and C# translations of those snippets.
+const rosetta = project.addTask('rosetta:extract', {
+  description: 'Compile the README\'s TypeScript snippets with jsii-rosetta (strict) and write the translation tablet',
+  exec: 'jsii-rosetta extract --strict',
+});
+project.tasks.tryFind('post-compile')?.spawn(rosetta);
 
 const examplePython = project.addTask('example:python', {
   description: 'Synthesize the reference pipeline from Python, with the wheel in dist/python (run package:python first)',
