@@ -64,6 +64,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'aws-sdk-client-mock@^4',
     'dynalite@^4',
     'cdk-nag@^3',
+    '@cdklabs/cdk-validator-cfnguard@^0.0.62',
     `@aws-cdk/integ-tests-alpha@${INTEG_TESTS_ALPHA_VERSION}`,
     '@aws-cdk/integ-runner@^2',
     'ts-node@^10',
@@ -83,9 +84,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
   },
 
   tsconfigDevFile: 'tsconfig.dev.json',
-  eslintOptions: { dirs: ['src'], devdirs: ['test', 'examples', 'projenrc'], tsconfigPath: './tsconfig.dev.json' },
+  eslintOptions: { dirs: ['src'], devdirs: ['test', 'examples', 'validation', 'projenrc'], tsconfigPath: './tsconfig.dev.json' },
   tsconfigDev: {
-    include: ['examples/**/*.ts', '.projenrc.ts'],
+    include: ['examples/**/*.ts', 'validation/**/*.ts', '.projenrc.ts'],
     compilerOptions: {},
   },
 
@@ -96,7 +97,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'examples/java/target/',
     '.jsii.tabl.json',
   ],
-  npmIgnoreOptions: { ignorePatterns: ['examples/', 'cdk.out/'] },
+  npmIgnoreOptions: { ignorePatterns: ['examples/', 'validation/', 'rosetta/', 'cdk.out/', '.cfnlintrc.yaml'] },
   sampleCode: false,
 });
 
@@ -160,6 +161,17 @@ project.package.addField('overrides', {
   '@aws-cdk/asset-node-proxy-agent-v6': '$@aws-cdk/asset-node-proxy-agent-v6',
 });
 
+// ---- Independent validators on the reference template and the integ snapshot ----
+project.addTask('validate', {
+  description: 'cfn-lint, checkov, cfn-guard (Control Tower rules) and cdk-nag (AwsSolutions, Serverless); one line of counts each',
+  steps: [
+    { spawn: 'bundle' },
+    { exec: '[ -x cdk.out/venv-validators/bin/python ] || python3 -m venv cdk.out/venv-validators' },
+    { exec: 'cdk.out/venv-validators/bin/pip install --quiet --disable-pip-version-check -r validation/requirements.txt' },
+    { exec: 'ts-node --project tsconfig.dev.json validation/run-validators.ts cdk.out/venv-validators/bin' },
+  ],
+});
+
 // ---- Python, Java and Go packages, and the consumer apps that prove them ----
 
 // The Go module proxy reachable here serves aws-cdk-go v2.257.0 and cloud-assembly-schema-go
@@ -188,7 +200,7 @@ project.tasks.tryFind('post-compile')?.spawn(rosetta);
 const examplePython = project.addTask('example:python', {
   description: 'Synthesize the reference pipeline from Python, with the wheel in dist/python (run package:python first)',
   steps: [
-    { exec: 'test -x cdk.out/venv-python/bin/python || python3 -m venv cdk.out/venv-python' },
+    { exec: '[ -x cdk.out/venv-python/bin/python ] || python3 -m venv cdk.out/venv-python' },
     { exec: 'cdk.out/venv-python/bin/pip install --quiet --disable-pip-version-check -r examples/python/requirements.txt' },
     { exec: 'cdk.out/venv-python/bin/pip install --quiet --disable-pip-version-check --force-reinstall --no-deps dist/python/blue_green_lambda_pipeline-*.whl' },
     { exec: 'CDK_OUTDIR=cdk.out/python cdk.out/venv-python/bin/python examples/python/app.py' },
@@ -200,7 +212,7 @@ const exampleJava = project.addTask('example:java', {
     // Maven never re-reads a release version it has cached: drop our own artifact (only ours) so
     // the jar just built in dist/java is the one used.
     { exec: 'rm -rf "$HOME/.m2/repository/io/github/blue-green-lambda-pipeline"' },
-    { exec: 'mvn --batch-mode --quiet compile exec:java', cwd: 'examples/java', env: { CDK_OUTDIR: '../../cdk.out/java' } },
+    { exec: 'mvn --batch-mode --quiet -Dstyle.color=never compile exec:java', cwd: 'examples/java', env: { CDK_OUTDIR: '../../cdk.out/java' } },
   ],
 });
 const exampleGo = project.addTask('example:go', {

@@ -13,7 +13,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct, IConstruct } from 'constructs';
-import { acknowledgeFinding } from './acknowledge-finding';
+import { acknowledgeFinding, acknowledgeTemplateFindings } from './acknowledge-finding';
 import { ArtifactBucket } from './artifact-bucket';
 import { BuildOptions } from './build-options';
 import { DeployBlueFunction } from './deploy-blue-function';
@@ -59,6 +59,11 @@ export interface ServiceFunctionOptions {
    * @default - none
    */
   readonly environment?: { [key: string]: string };
+  /**
+   * X-Ray tracing of the service.
+   * @default lambda.Tracing.ACTIVE
+   */
+  readonly tracing?: lambda.Tracing;
   /**
    * The code the function starts with, before the pipeline's first deployment. Later pipeline
    * deployments replace it; CloudFormation puts it back only if you change this prop.
@@ -173,8 +178,9 @@ export interface BlueGreenLambdaPipelineProps {
   readonly removalPolicy?: RemovalPolicy;
 
   /**
-   * Retention of every log group the construct creates.
-   * @default logs.RetentionDays.ONE_MONTH
+   * Retention of every log group the construct creates. The handler and build logs are the
+   * deployment audit trail; AWS Control Tower's CT.CLOUDWATCH.PR.2 asks for at least a year.
+   * @default logs.RetentionDays.ONE_YEAR
    */
   readonly logRetention?: logs.RetentionDays;
 
@@ -196,6 +202,9 @@ interface RetentionSettings {
   readonly logRetention: logs.RetentionDays;
   readonly removalPolicy: RemovalPolicy;
 }
+
+/** What the pipeline handlers get besides retention: the topic their failed invocations go to. */
+type HandlerSettings = RetentionSettings & { readonly deadLetterTopic: sns.ITopic };
 
 /** The fixed stage names; users and dashboards key on them. */
 const STAGES = { source: 'Source', build: 'Build', deployBlue: 'Deploy-Blue', switchTraffic: 'Switch-Traffic' };
@@ -257,6 +266,8 @@ export class BlueGreenLambdaPipeline extends Construct {
   private readonly lastStageAfter = new Map<string, codepipeline.IStage>();
   private readonly stageNames = new Set<string>();
   private smokeTestHandler?: lambda.Function;
+  /** The service function when the construct created it (not a user's). */
+  private readonly createdServiceFunction?: lambda.Function;
 
   constructor(scope: Construct, id: string, props: BlueGreenLambdaPipelineProps) {
     super(scope, id);
@@ -264,15 +275,14 @@ export class BlueGreenLambdaPipeline extends Construct {
     this.environmentSuffix = names.environmentSuffix;
     validateProps(props);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
-    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
     const handlerSettings = { logRetention, removalPolicy };
 
     for (const [key, value] of Object.entries(props.tags ?? {})) Tags.of(this).add(key, value);
 
     // ---- service function, bootstrap version, live alias
-    this.serviceFunction = props.serviceFunction
-      ? props.serviceFunction as lambda.Function
-      : this.createServiceFunction(names, props.service ?? {}, handlerSettings);
+    this.createdServiceFunction = props.serviceFunction ? undefined : this.createServiceFunction(names, props.service ?? {}, handlerSettings);
+    this.serviceFunction = this.createdServiceFunction ?? props.serviceFunction as lambda.Function;
     // A fixed version (not `currentVersion`) so CloudFormation never moves the alias after the
     // pipeline has: the alias is the pipeline's from its first deployment on.
     this.bootstrapVersion = new lambda.Version(this, 'BootstrapVersion', {
@@ -325,8 +335,11 @@ export class BlueGreenLambdaPipeline extends Construct {
     // here the pipeline owns every shift, so CloudFormation must not.
     (this.alias.node.defaultChild as lambda.CfnAlias).cfnOptions.updatePolicy = undefined;
 
-    const preHook = this.bindHook(props.preTrafficHook, names, handlerSettings);
-    const postHook = this.bindHook(props.postTrafficHook, names, handlerSettings);
+    // CodePipeline and CodeDeploy invoke the handlers asynchronously: an invocation that dies
+    // before reporting (timeout, crash) lands on the notification topic after Lambda's retries.
+    const pipelineHandlerSettings = { ...handlerSettings, deadLetterTopic: this.notificationTopic };
+    const preHook = this.bindHook(props.preTrafficHook, names, pipelineHandlerSettings);
+    const postHook = this.bindHook(props.postTrafficHook, names, pipelineHandlerSettings);
     this.smokeTestFunction = this.smokeTestHandler;
 
     // ---- handlers of Deploy-Blue and Switch-Traffic
@@ -338,14 +351,14 @@ export class BlueGreenLambdaPipeline extends Construct {
       NOTIFICATION_TOPIC_ARN: this.notificationTopic.topicArn,
     };
     this.deployBlueFunction = new DeployBlueFunction(this, 'DeployBlue', pipelineHandlerOptions(this, 'DeployBlue', {
-      ...handlerSettings,
+      ...pipelineHandlerSettings,
       functionName: names.handler('deploy-blue'),
       description: `Deploy-Blue of ${names.pipeline}: publishes the build as a new version of ${names.serviceFunction}`,
       timeout: Duration.minutes(10),
       environment: common,
     }));
     this.switchTrafficFunction = new SwitchTrafficFunction(this, 'SwitchTraffic', pipelineHandlerOptions(this, 'SwitchTraffic', {
-      ...handlerSettings,
+      ...pipelineHandlerSettings,
       functionName: names.handler('switch-traffic'),
       description: `Switch-Traffic of ${names.pipeline}: shifts ${ALIAS_NAME} with CodeDeploy and follows the deployment`,
       timeout: Duration.minutes(2),
@@ -437,6 +450,7 @@ export class BlueGreenLambdaPipeline extends Construct {
     for (const stage of props.extraStages ?? []) this.addStage(stage);
 
     this.acknowledgeInherentFindings();
+    this.acknowledgeTemplateFindings(props);
 
     this.pipelineConsoleUrl = `https://${Aws.REGION}.console.aws.amazon.com/codesuite/codepipeline/pipelines/${this.pipeline.pipelineName}/view?region=${Aws.REGION}`;
     new CfnOutput(this, 'PipelineConsoleUrl', { value: this.pipelineConsoleUrl, description: 'The deployment pipeline in the AWS console' });
@@ -491,12 +505,13 @@ export class BlueGreenLambdaPipeline extends Construct {
       timeout: options.timeout ?? Duration.seconds(10),
       reservedConcurrentExecutions: options.reservedConcurrentExecutions,
       environment: options.environment,
+      tracing: options.tracing ?? lambda.Tracing.ACTIVE,
       logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
     });
   }
 
-  private bindHook(hook: TrafficHook | undefined, names: ResourceNames, settings: RetentionSettings): lambda.IFunction | undefined {
+  private bindHook(hook: TrafficHook | undefined, names: ResourceNames, settings: HandlerSettings): lambda.IFunction | undefined {
     if (!hook) return undefined;
     let fn: lambda.IFunction;
     if (hook.hookFunction) {
@@ -617,7 +632,11 @@ export class BlueGreenLambdaPipeline extends Construct {
       if (!Token.isUnresolved(email) && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) {
         throw new Error(`manualApproval.notifyEmails: "${email}" is not an email address`);
       }
-      if (topic instanceof sns.Topic) topic.addSubscription(new subscriptions.EmailSubscription(email));
+      if (topic instanceof sns.Topic) {
+        const subscription = topic.addSubscription(new subscriptions.EmailSubscription(email));
+        acknowledgeFinding(subscription, 'Serverless-SNSRedrivePolicy',
+          'An approval email that cannot be delivered needs no replay: the approval waits in CodePipeline (up to 7 days) and can be given in the console.');
+      }
     }
     const stage = this.pipeline.addStage({
       stageName: APPROVAL_STAGE,
@@ -644,7 +663,12 @@ export class BlueGreenLambdaPipeline extends Construct {
     ack(this.deploymentGroup, 'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSCodeDeployRoleForLambdaLimited]',
       'The AWS-maintained service-role policy for CodeDeploy Lambda deployments; it lets CodeDeploy update aliases and invoke only CodeDeployHook_* functions (our hooks get their own scoped grant).');
     for (const handler of [this.deployBlueFunction, this.switchTrafficFunction]) {
-      ack(handler.role!, 'IAM5[Resource::*]', 'codepipeline:PutJobSuccessResult and PutJobFailureResult support no resource-level permissions.');
+      ack(handler.role!, 'IAM5[Resource::*]', 'codepipeline:PutJobSuccessResult/PutJobFailureResult and xray:PutTraceSegments/PutTelemetryRecords support no resource-level permissions.');
+    }
+    for (const traced of [this.smokeTestFunction, this.createdServiceFunction]) {
+      if (traced?.role && (traced.node.defaultChild as lambda.CfnFunction).tracingConfig) {
+        ack(traced.role, 'IAM5[Resource::*]', 'X-Ray tracing: xray:PutTraceSegments and PutTelemetryRecords support no resource-level permissions.');
+      }
     }
     ack(this.pipeline, 'IAM5[Resource::*]', 'Added by aws-cdk-lib LambdaInvokeAction: lambda:ListFunctions supports no resource-level permissions.');
     if (this.smokeTestFunction) {
@@ -664,6 +688,63 @@ export class BlueGreenLambdaPipeline extends Construct {
     // Bucket grants from aws-cdk-lib (pipeline, CodeBuild, action roles, Deploy-Blue): artifact keys are generated per execution.
     for (const finding of ['Action::s3:GetObject*', 'Action::s3:GetBucket*', 'Action::s3:List*', 'Action::s3:DeleteObject*', 'Action::s3:Abort*', `Resource::${ref(this.artifactBucket)}/*`]) {
       ack(this, `IAM5[${finding}]`, 'aws-cdk-lib bucket grants limited to the pipeline\'s own artifact bucket, whose object keys CodePipeline generates per execution.');
+    }
+  }
+
+  /**
+   * Findings of the template validators (checkov, cfn-guard with the Control Tower rules) that
+   * follow from the design, acknowledged on the resource with the reason. Findings caused by a
+   * user's choice (a short logRetention, their own function) are left for them to see.
+   */
+  private acknowledgeTemplateFindings(props: BlueGreenLambdaPipelineProps) {
+    const handlers = [this.deployBlueFunction, this.switchTrafficFunction, ...(this.smokeTestFunction ? [this.smokeTestFunction] : [])];
+    const noVpc = 'Calls only public AWS API endpoints; a VPC would need a NAT gateway or interface endpoints and protects nothing here.';
+    for (const handler of handlers) {
+      acknowledgeTemplateFindings(handler, { checkov: ['CKV_AWS_117'], guard: ['lambda_inside_vpc_check'] }, noVpc);
+      acknowledgeTemplateFindings(handler, { checkov: ['CKV_AWS_115'] },
+        'Reserved concurrency comes out of the account\'s unreserved pool (accounts at the default limit cannot reserve any); the pipeline runs one execution at a time.');
+      acknowledgeTemplateFindings(handler, { checkov: ['CKV_AWS_173'] },
+        'The variables hold resource names and ARNs, no secrets; Lambda encrypts them at rest with an AWS managed key.');
+    }
+    const service = this.createdServiceFunction;
+    if (service) {
+      acknowledgeTemplateFindings(service, { checkov: ['CKV_AWS_117'], guard: ['lambda_inside_vpc_check'] },
+        'The construct-created service function has no VPC; to run the service in one, pass your own serviceFunction.');
+      acknowledgeTemplateFindings(service, { checkov: ['CKV_AWS_116'] },
+        'Callers invoke the service synchronously through the live alias and see its errors; a dead-letter queue applies only to asynchronous invocations.');
+      acknowledgeFinding(service, 'Serverless-LambdaDLQ',
+        'Callers invoke the service synchronously through the live alias and see its errors; a dead-letter queue applies only to asynchronous invocations.');
+      if (props.service?.reservedConcurrentExecutions === undefined) {
+        acknowledgeTemplateFindings(service, { checkov: ['CKV_AWS_115'] },
+          'Unreserved by default: reserved concurrency comes out of the account\'s pool; set service.reservedConcurrentExecutions to cap the service.');
+      }
+    }
+    for (const logGroup of this.node.findAll().filter((c): c is logs.LogGroup => c instanceof logs.LogGroup)) {
+      acknowledgeTemplateFindings(logGroup, { checkov: ['CKV_AWS_158'], guard: ['cloudwatch_log_group_encrypted_check'] },
+        'CloudWatch Logs encrypts every log group at rest; these logs carry no secrets, and a customer managed key would add a key policy and a monthly cost.');
+    }
+    acknowledgeTemplateFindings(this.artifactBucket, { guard: ['s3_bucket_default_encryption_kms_check'] },
+      'Artifacts are encrypted with SSE-S3; SSE-KMS would need key grants for every action role and adds per-request cost without adding control here.');
+    acknowledgeTemplateFindings(this.artifactBucket, { guard: ['s3_bucket_object_lock_enabled_check'] },
+      'Artifacts are transient: Object Lock would defeat the 30-day noncurrent-version expiry and removalPolicy DESTROY.');
+    acknowledgeTemplateFindings(this.artifactBucket, { guard: ['s3_event_notifications_enabled_check'] },
+      'Nothing consumes artifact events; CodePipeline tracks its own artifacts.');
+    if (!props.accessLogsBucket) {
+      acknowledgeTemplateFindings(this.artifactBucket, { checkov: ['CKV_AWS_18'], guard: ['s3_bucket_logging_enabled_check'] },
+        'Access logging needs a second bucket the user owns; pass accessLogsBucket to enable it. CloudTrail records pipeline access to artifacts.');
+    }
+    if (!props.notificationTopic) {
+      acknowledgeTemplateFindings(this.notificationTopic, { checkov: ['CKV_AWS_26'] },
+        'CloudWatch alarms cannot publish to a topic encrypted with the AWS managed key; pass notificationTopic with a customer managed key to encrypt.');
+    }
+    acknowledgeTemplateFindings(this.historyTable.table, { checkov: ['CKV_AWS_119'] },
+      'Encrypted at rest with the AWS managed key (aws/dynamodb); the history holds deployment metadata, no secrets.');
+
+    // aws-cdk-lib's singleton provider that empties the versioned artifact bucket on DESTROY.
+    const autoDelete = Stack.of(this).node.tryFindChild('Custom::S3AutoDeleteObjectsCustomResourceProvider')?.node.tryFindChild('Handler');
+    if (autoDelete) {
+      const reason = 'aws-cdk-lib\'s auto-delete-objects provider, run only by CloudFormation on stack deletion; it calls only the S3 API and CloudFormation fails the operation if it errors.';
+      acknowledgeTemplateFindings(autoDelete, { checkov: ['CKV_AWS_115', 'CKV_AWS_116', 'CKV_AWS_117'], guard: ['lambda_inside_vpc_check'] }, reason);
     }
   }
 }

@@ -2,6 +2,7 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 
 /** What every pipeline handler gets besides its code. */
@@ -12,11 +13,14 @@ export interface PipelineHandlerSettings {
   readonly environment: { [key: string]: string };
   readonly logRetention: logs.RetentionDays;
   readonly removalPolicy: RemovalPolicy;
+  /** Receives invocations that failed all of Lambda's asynchronous retries. */
+  readonly deadLetterTopic: sns.ITopic;
 }
 
 /**
  * Production settings for a handler: its own log group with retention, a role that may write to
- * that log group and nothing else yet (callers add scoped grants), JSON logs.
+ * that log group and nothing else yet (callers add scoped grants), JSON logs, X-Ray tracing and
+ * a dead-letter topic.
  */
 export function pipelineHandlerOptions(scope: Construct, id: string, settings: PipelineHandlerSettings): lambda.FunctionOptions {
   const logGroup = new logs.LogGroup(scope, `${id}LogGroup`, {
@@ -37,5 +41,7 @@ export function pipelineHandlerOptions(scope: Construct, id: string, settings: P
     logGroup,
     role,
     loggingFormat: lambda.LoggingFormat.JSON,
+    tracing: lambda.Tracing.ACTIVE,
+    deadLetterTopic: settings.deadLetterTopic,
   };
 }

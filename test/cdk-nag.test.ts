@@ -1,22 +1,24 @@
 import { App, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { IConstruct } from 'constructs';
 import { BlueGreenLambdaPipeline, TrafficHook } from '../src';
 import { baseProps, newStack } from './stack-fixture';
 
 /**
- * Runs the AwsSolutions pack over the app and returns the unacknowledged findings as
- * `rule @ construct path`. `validateScope` is cdk-nag 3's entry point for aws-cdk-lib releases
+ * Runs the AwsSolutions and Serverless packs over the app and returns the unacknowledged findings
+ * as `rule @ construct path`. `validateScope` is cdk-nag 3's entry point for aws-cdk-lib releases
  * whose validation context has no construct tree (before 2.258.0); it applies the same rules and
  * reads the same acknowledgements as `Validations.of(app).addPlugins(...)`.
  */
 function nagFindings(configure: (app: App) => void): string[] {
   const app = new App();
   configure(app);
-  const report = new AwsSolutionsChecks(app).validateScope(app);
-  return report.violations.flatMap((v) => v.violatingResources.map((r: any) => `${v.ruleName} @ ${r.constructPath}`));
+  return [new AwsSolutionsChecks(app), new ServerlessChecks(app)]
+    .flatMap((pack) => pack.validateScope(app).violations)
+    .flatMap((v) => v.violatingResources.map((r: any) => `${v.ruleName} @ ${r.constructPath}`));
 }
 
 function acknowledgements(root: IConstruct): Array<{ path: string; id: string; reason: string }> {
@@ -25,7 +27,7 @@ function acknowledgements(root: IConstruct): Array<{ path: string; id: string; r
     .flatMap((m) => Object.entries(m.data as Record<string, string>).map(([id, reason]) => ({ path: c.node.path, id, reason }))));
 }
 
-describe('cdk-nag AwsSolutions', () => {
+describe('cdk-nag AwsSolutions and Serverless', () => {
   test('finds nothing unacknowledged in the full-featured pipeline', () => {
     let construct: BlueGreenLambdaPipeline | undefined;
     const findings = nagFindings((app) => {
@@ -41,7 +43,7 @@ describe('cdk-nag AwsSolutions', () => {
     expect(acks.length).toBeGreaterThan(0);
     for (const ack of acks) {
       expect(ack.path.startsWith('TestStack/Pipeline')).toBe(true);
-      expect(ack.id).toMatch(/AwsSolutions-[A-Z]+\d+/);
+      expect(ack.id).toMatch(/^(AwsSolutions-[A-Z]+\d+|Serverless-[A-Za-z]+)/);
       expect(ack.reason.length).toBeGreaterThan(30);
     }
   });
@@ -65,10 +67,13 @@ describe('cdk-nag AwsSolutions', () => {
       const user = new iam.User(stack, 'Careless');
       user.addToPolicy(new iam.PolicyStatement({ actions: ['s3:*'], resources: ['*'] }));
       new s3.Bucket(stack, 'PlainBucket');
+      new lambda.Function(stack, 'PlainFunction', { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler=async()=>{}') });
     });
     expect(findings).toEqual(expect.arrayContaining([
       'AwsSolutions-IAM5[Action::s3:*] @ TestStack/Careless/DefaultPolicy/Resource',
       'AwsSolutions-S10 @ TestStack/PlainBucket/Resource',
+      'Serverless-LambdaTracing @ TestStack/PlainFunction/Resource',
+      'Serverless-LambdaDLQ @ TestStack/PlainFunction/Resource',
     ]));
     expect(findings.every((f) => !f.includes('TestStack/Pipeline/'))).toBe(true);
   });
