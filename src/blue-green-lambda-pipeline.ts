@@ -447,7 +447,13 @@ export class BlueGreenLambdaPipeline extends Construct {
     if (props.manualApproval) {
       this.addApproval(props.manualApproval, deployBlueAction);
     }
-    for (const stage of props.extraStages ?? []) this.addStage(stage);
+    for (const stage of props.extraStages ?? []) {
+      const approves = stage.actions.some((a) => a instanceof actions.ManualApprovalAction);
+      if (props.manualApproval && approves && stage.placement.afterStageName === STAGES.deployBlue) {
+        throw new Error(`extraStages: stage "${stage.stageName}" adds a manual approval after Deploy-Blue, where manualApproval already puts one; configure the approval once (manualApproval, or your own stage without manualApproval)`);
+      }
+      this.addStage(stage);
+    }
 
     this.acknowledgeInherentFindings();
     this.acknowledgeTemplateFindings(props);

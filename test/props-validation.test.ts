@@ -43,6 +43,7 @@ const cases: Case[] = [
   ['an extra stage with a bad name', (s) => ({ extraStages: [{ stageName: 'my stage', placement: StagePlacement.AFTER_SOURCE, actions: [approval(s)] }] }), /stageName must be 1-100 letters/],
   ['an extra stage without actions', () => ({ extraStages: [{ stageName: 'Empty', placement: StagePlacement.AFTER_SOURCE, actions: [] }] }), /needs at least one action/],
   ['an extra stage named Approve next to the manual approval', (s) => ({ manualApproval: {}, extraStages: [{ stageName: 'Approve', placement: StagePlacement.AFTER_BUILD, actions: [approval(s)] }] }), /a stage named "Approve" already exists/],
+  ['a manual approval configured twice (prop and extra stage)', (s) => ({ manualApproval: {}, extraStages: [{ stageName: 'SecondApproval', placement: StagePlacement.AFTER_DEPLOY_BLUE, actions: [approval(s)] }] }), /stage "SecondApproval" adds a manual approval after Deploy-Blue, where manualApproval already puts one/],
   ['a malformed approval email', () => ({ manualApproval: { notifyEmails: ['not-an-email'] } }), /manualApproval\.notifyEmails: "not-an-email" is not an email address/],
 ];
 

@@ -1,0 +1,183 @@
+// The handler fault matrix: what the pipeline does when AWS or its input misbehaves. Faults the
+// per-handler suites already cover are listed in SECURITY.md; this file holds the rest. CodeDeploy
+// faults go through a real SDK client and a scripted HTTP endpoint, so the SDK's own retry
+// strategy (with the production CLIENT_CONFIG) is what is tested.
+import { CodeDeployClient, GetDeploymentCommand } from '@aws-sdk/client-codedeploy';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetAliasCommand, GetFunctionCommand, PublishVersionCommand, UpdateFunctionCodeCommand } from '@aws-sdk/client-lambda';
+import { PublishCommand } from '@aws-sdk/client-sns';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { HistoryTableFixture, startHistoryTable } from './dynalite-history-table';
+import { closedPort, internalError, ScriptedResponse, startFakeAwsEndpoint, throttled, unavailable } from './fake-aws-endpoint';
+import { handlerHarness } from './handler-harness';
+import { pipelineJobEvent } from './pipeline-job-event';
+import { createDeployBlueHandler } from '../src/deploy-blue.lambda';
+import { DeploymentHistoryStore } from '../src/runtime/deployment-history-store';
+import { CLIENT_CONFIG } from '../src/runtime/handler-environment';
+import { createSwitchTrafficHandler } from '../src/switch-traffic.lambda';
+
+let fixture: HistoryTableFixture;
+let h: ReturnType<typeof handlerHarness>;
+let executions = 0;
+let deploymentId: string;
+
+beforeAll(async () => {
+  fixture = await startHistoryTable();
+  h = handlerHarness(fixture);
+});
+afterAll(() => fixture.stop());
+
+beforeEach(() => {
+  h.reset();
+  deploymentId = `fault-${++executions}`;
+  h.mocks.lambda.on(GetAliasCommand).resolves({ Name: 'live', FunctionVersion: '3' });
+  h.mocks.lambda.on(UpdateFunctionCodeCommand).resolves({ CodeSha256: 'sha-new' });
+  h.mocks.lambda.on(GetFunctionCommand).resolves({ Configuration: { LastUpdateStatus: 'Successful', RevisionId: 'rev-2' } });
+  h.mocks.lambda.on(PublishVersionCommand).resolves({ Version: '4' });
+});
+
+const fakeCredentials = { accessKeyId: 'test', secretAccessKey: 'test' };
+
+/** A history store whose DynamoDB does not answer (nothing listens on the port). */
+async function unreachableHistory() {
+  const client = new DynamoDBClient({ ...CLIENT_CONFIG, region: 'us-east-1', endpoint: `http://127.0.0.1:${await closedPort()}`, credentials: fakeCredentials });
+  return new DeploymentHistoryStore(DynamoDBDocumentClient.from(client), 'history-under-test');
+}
+
+function switchTraffic(codeDeploy: CodeDeployClient, history = h.history) {
+  return createSwitchTrafficHandler({
+    lambda: h.clients.lambda,
+    codeDeploy,
+    codePipeline: h.clients.codePipeline,
+    history,
+    notifier: h.notifier,
+    functionName: 'orders-api-dev',
+    aliasName: 'live',
+    applicationName: 'orders-api-dev',
+    deploymentGroupName: 'orders-api-live-dev',
+  });
+}
+
+function deployBlue(history = h.history) {
+  return createDeployBlueHandler({
+    lambda: h.clients.lambda,
+    codePipeline: h.clients.codePipeline,
+    history,
+    notifier: h.notifier,
+    functionName: 'orders-api-dev',
+    aliasName: 'live',
+    serviceName: 'orders-api',
+    updateTimeoutSeconds: 5,
+  });
+}
+
+/** Switch-Traffic's first invocation against a CodeDeploy endpoint answering from `script`. */
+async function startShiftAgainst(script: (call: number) => ScriptedResponse) {
+  await h.history.transition(deploymentId, 'STAGED', { service: 'orders-api', currentVersion: '3', targetVersion: '4' });
+  const endpoint = await startFakeAwsEndpoint((call) => script(call));
+  const codeDeploy = new CodeDeployClient({ ...CLIENT_CONFIG, region: 'us-east-1', endpoint: endpoint.url, credentials: fakeCredentials });
+  try {
+    const outcome = await switchTraffic(codeDeploy)(pipelineJobEvent({ artifact: null, userParameters: { deploymentId, targetVersion: '4' } }));
+    return { outcome, calls: endpoint.calls };
+  } finally {
+    codeDeploy.destroy();
+    await endpoint.stop();
+  }
+}
+
+const created: ScriptedResponse = { status: 200, body: { deploymentId: 'd-RETRIED' } };
+
+describe('CodeDeploy throttling and 5xx', () => {
+  test('throttling is retried with backoff and the traffic shift starts', async () => {
+    const { outcome, calls } = await startShiftAgainst((call) => (call <= 2 ? throttled : created));
+    expect(outcome).toEqual({ kind: 'continue', codeDeployDeploymentId: 'd-RETRIED' });
+    expect(calls.map((c) => c.target)).toEqual(Array(3).fill('CodeDeploy_20141006.CreateDeployment'));
+    expect(h.jobResults()).toEqual({ successes: [{ jobId: 'job-1', continuationToken: 'd-RETRIED' }], failures: [] });
+    expect(await h.history.get(deploymentId)).toMatchObject({ state: 'SHIFTING', codeDeployDeploymentId: 'd-RETRIED' });
+  });
+
+  test('500 and 503 answers are retried and the traffic shift starts', async () => {
+    const { outcome, calls } = await startShiftAgainst((call) => [internalError, unavailable][call - 1] ?? created);
+    expect(outcome).toMatchObject({ kind: 'continue' });
+    expect(calls).toHaveLength(3);
+  });
+
+  test('retries are bounded: after CLIENT_CONFIG.maxAttempts the job fails with CodeDeploy\'s message and history says FAILED', async () => {
+    const { outcome, calls } = await startShiftAgainst(() => throttled);
+    expect(CLIENT_CONFIG.maxAttempts).toBe(5);
+    expect(calls).toHaveLength(5);
+    expect(outcome).toEqual({ kind: 'failed', reason: 'Switch-Traffic failed: ThrottlingException: Rate exceeded' });
+    expect(h.jobResults().failures).toEqual([{ jobId: 'job-1', failureDetails: expect.objectContaining({ message: 'Switch-Traffic failed: ThrottlingException: Rate exceeded' }) }]);
+    expect(await h.history.get(deploymentId)).toMatchObject({ state: 'FAILED', failureReason: 'Switch-Traffic failed: ThrottlingException: Rate exceeded' });
+  }, 60_000);
+});
+
+describe('Deploy-Blue faults', () => {
+  const event = () => pipelineJobEvent({ userParameters: { deploymentId } });
+
+  test('an artifact that is not a zip fails the job with Lambda\'s reason, records FAILED and publishes nothing', async () => {
+    h.mocks.lambda.on(UpdateFunctionCodeCommand).rejects(Object.assign(
+      new Error('Could not unzip uploaded file. Please check your file, then try to upload again.'), { name: 'InvalidParameterValueException' }));
+    await deployBlue()(event());
+    const message = 'Deploy-Blue failed: InvalidParameterValueException: Could not unzip uploaded file. Please check your file, then try to upload again.';
+    expect(h.jobResults().failures[0].failureDetails?.message).toBe(message);
+    expect(await h.history.get(deploymentId)).toMatchObject({ state: 'FAILED', failureReason: message });
+    expect(h.mocks.lambda.commandCalls(PublishVersionCommand)).toHaveLength(0);
+  });
+
+  test('DynamoDB unavailable: the job still fails with a readable reason (never left hanging), and the published version takes no traffic', async () => {
+    await deployBlue(await unreachableHistory())(event());
+    const failures = h.jobResults().failures;
+    expect(failures).toHaveLength(1);
+    expect(failures[0].failureDetails?.message).toMatch(/^Deploy-Blue failed: .*(ECONNREFUSED|connect)/);
+    expect(h.jobResults().successes).toEqual([]);
+    // The version exists but nothing points at it; a retry publishes the same code as the same version.
+    expect(h.mocks.lambda.commandCalls(PublishVersionCommand)).toHaveLength(1);
+  }, 60_000);
+
+  test('a job event without "data" fails the job and names the missing field', async () => {
+    const broken = pipelineJobEvent({ userParameters: { deploymentId } }) as any;
+    delete broken['CodePipeline.job'].data;
+    await deployBlue()(broken);
+    expect(h.jobResults().failures[0].failureDetails?.message).toBe('job job-1: "data" is missing');
+    expect(h.mocks.lambda.calls()).toHaveLength(0);
+  });
+
+  test('a job event whose UserParameters are absent fails the job and says what is expected', async () => {
+    const broken = pipelineJobEvent({ userParameters: { deploymentId } }) as any;
+    delete broken['CodePipeline.job'].data.actionConfiguration;
+    await deployBlue()(broken);
+    expect(h.jobResults().failures[0].failureDetails?.message).toBe('job job-1: UserParameters is missing; expected a JSON object with deploymentId');
+  });
+});
+
+describe('Switch-Traffic faults', () => {
+  test('DynamoDB unavailable: the job fails with a readable reason and no traffic shift starts without a record', async () => {
+    const endpoint = await startFakeAwsEndpoint(() => created);
+    const codeDeploy = new CodeDeployClient({ region: 'us-east-1', endpoint: endpoint.url, credentials: fakeCredentials });
+    try {
+      const outcome = await switchTraffic(codeDeploy, await unreachableHistory())(
+        pipelineJobEvent({ artifact: null, userParameters: { deploymentId, targetVersion: '4' } }));
+      expect(outcome).toMatchObject({ kind: 'failed', reason: expect.stringMatching(/^Switch-Traffic failed: .*(ECONNREFUSED|connect)/) });
+      expect(h.jobResults().failures).toHaveLength(1);
+      expect(endpoint.calls).toHaveLength(0);
+    } finally {
+      codeDeploy.destroy();
+      await endpoint.stop();
+    }
+  }, 60_000);
+
+  test('SNS failing does not lose the result: the job succeeds and history says SUCCEEDED', async () => {
+    await h.history.transition(deploymentId, 'STAGED', { service: 'orders-api', currentVersion: '3', targetVersion: '4' });
+    await h.history.transition(deploymentId, 'SHIFTING', { codeDeployDeploymentId: 'd-1' });
+    h.mocks.sns.reset();
+    h.mocks.sns.on(PublishCommand).rejects(Object.assign(new Error('Topic is being deleted'), { name: 'InternalErrorException' }));
+    h.mocks.codeDeploy.on(GetDeploymentCommand).resolves({ deploymentInfo: { status: 'Succeeded' } });
+    const outcome = await switchTraffic(h.clients.codeDeploy)(
+      pipelineJobEvent({ jobId: 'job-2', artifact: null, userParameters: { deploymentId, targetVersion: '4' }, continuationToken: 'd-1' }));
+    expect(outcome).toMatchObject({ kind: 'succeeded' });
+    expect(h.jobResults()).toEqual({ successes: [{ jobId: 'job-2' }], failures: [] });
+    expect(await h.history.get(deploymentId)).toMatchObject({ state: 'SUCCEEDED' });
+    expect(h.mocks.sns.commandCalls(PublishCommand)).toHaveLength(1);
+  });
+});
