@@ -31,15 +31,18 @@ export function acknowledgeTemplateFindings(scope: IConstruct, findings: Templat
   if (!resource || !CfnResource.isCfnResource(resource)) {
     throw new Error(`acknowledgeTemplateFindings: ${scope.node.path} has no CloudFormation resource to carry the acknowledgement`);
   }
-  if (findings.checkov?.length) {
+  // Idempotent: two pipelines in one stack share aws-cdk-lib's singleton providers.
+  const checkov = (findings.checkov ?? []).filter((id) => !(resource.getMetadata('checkov')?.skip ?? []).some((s: { id: string }) => s.id === id));
+  if (checkov.length) {
     const skip = resource.getMetadata('checkov')?.skip ?? [];
-    resource.addMetadata('checkov', { skip: [...skip, ...findings.checkov.map((id) => ({ id, comment: reason }))] });
+    resource.addMetadata('checkov', { skip: [...skip, ...checkov.map((id) => ({ id, comment: reason }))] });
   }
-  if (findings.guard?.length) {
-    const guard = resource.getMetadata('guard') ?? { SuppressedRules: [], Reasons: {} };
+  const guard = resource.getMetadata('guard') ?? { SuppressedRules: [], Reasons: {} };
+  const rules = (findings.guard ?? []).filter((rule) => !guard.SuppressedRules.includes(rule));
+  if (rules.length) {
     resource.addMetadata('guard', {
-      SuppressedRules: [...guard.SuppressedRules, ...findings.guard],
-      Reasons: { ...guard.Reasons, ...Object.fromEntries(findings.guard.map((rule) => [rule, reason])) },
+      SuppressedRules: [...guard.SuppressedRules, ...rules],
+      Reasons: { ...guard.Reasons, ...Object.fromEntries(rules.map((rule) => [rule, reason])) },
     });
   }
 }

@@ -45,6 +45,16 @@ describe('checkov and cfn-guard acknowledgements', () => {
     expect(checkovSkips(service)).not.toContain('CKV_AWS_115');
   });
 
+  test('two pipelines in one stack acknowledge the shared aws-cdk-lib provider once', () => {
+    const stack = newStack(new App());
+    new BlueGreenLambdaPipeline(stack, 'One', baseProps());
+    new BlueGreenLambdaPipeline(stack, 'Two', baseProps({ serviceName: 'billing-api' }));
+    const resources: Resources = Template.fromStack(stack).toJSON().Resources;
+    const [[, provider]] = Object.entries(resources).filter(([id]) => id.startsWith('CustomS3AutoDeleteObjectsCustomResourceProviderHandler'));
+    expect(checkovSkips(provider).sort()).toEqual(['CKV_AWS_115', 'CKV_AWS_116', 'CKV_AWS_117']);
+    expect(provider.Metadata.guard.SuppressedRules).toEqual(['lambda_inside_vpc_check']);
+  });
+
   test('a user\'s own service function is left for its owner to judge', () => {
     const resources = synth({}, (stack) => ({
       serviceFunction: new lambda.Function(stack, 'Mine', { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler=async()=>{}') }),
