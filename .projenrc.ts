@@ -161,13 +161,18 @@ project.package.addField('overrides', {
   '@aws-cdk/asset-node-proxy-agent-v6': '$@aws-cdk/asset-node-proxy-agent-v6',
 });
 
+/** Steps that create (once) a Python virtual environment and install requirements into it. */
+const pythonVenv = (dir: string, requirements: string) => [
+  { exec: `[ -x ${dir}/bin/python ] || python3 -m venv ${dir}` },
+  { exec: `${dir}/bin/pip install --quiet --disable-pip-version-check -r ${requirements}` },
+];
+
 // ---- Independent validators on the reference template and the integ snapshot ----
 project.addTask('validate', {
   description: 'cfn-lint, checkov, cfn-guard (Control Tower rules) and cdk-nag (AwsSolutions, Serverless); one line of counts each',
   steps: [
     { spawn: 'bundle' },
-    { exec: '[ -x cdk.out/venv-validators/bin/python ] || python3 -m venv cdk.out/venv-validators' },
-    { exec: 'cdk.out/venv-validators/bin/pip install --quiet --disable-pip-version-check -r validation/requirements.txt' },
+    ...pythonVenv('cdk.out/venv-validators', 'validation/requirements.txt'),
     { exec: 'ts-node --project tsconfig.dev.json validation/run-validators.ts cdk.out/venv-validators/bin' },
   ],
 });
@@ -200,8 +205,7 @@ project.tasks.tryFind('post-compile')?.spawn(rosetta);
 const examplePython = project.addTask('example:python', {
   description: 'Synthesize the reference pipeline from Python, with the wheel in dist/python (run package:python first)',
   steps: [
-    { exec: '[ -x cdk.out/venv-python/bin/python ] || python3 -m venv cdk.out/venv-python' },
-    { exec: 'cdk.out/venv-python/bin/pip install --quiet --disable-pip-version-check -r examples/python/requirements.txt' },
+    ...pythonVenv('cdk.out/venv-python', 'examples/python/requirements.txt'),
     { exec: 'cdk.out/venv-python/bin/pip install --quiet --disable-pip-version-check --force-reinstall --no-deps dist/python/blue_green_lambda_pipeline-*.whl' },
     { exec: 'CDK_OUTDIR=cdk.out/python cdk.out/venv-python/bin/python examples/python/app.py' },
   ],

@@ -32,9 +32,9 @@ export function acknowledgeTemplateFindings(scope: IConstruct, findings: Templat
     throw new Error(`acknowledgeTemplateFindings: ${scope.node.path} has no CloudFormation resource to carry the acknowledgement`);
   }
   // Idempotent: two pipelines in one stack share aws-cdk-lib's singleton providers.
-  const checkov = (findings.checkov ?? []).filter((id) => !(resource.getMetadata('checkov')?.skip ?? []).some((s: { id: string }) => s.id === id));
+  const skip: Array<{ id: string }> = resource.getMetadata('checkov')?.skip ?? [];
+  const checkov = (findings.checkov ?? []).filter((id) => !skip.some((s) => s.id === id));
   if (checkov.length) {
-    const skip = resource.getMetadata('checkov')?.skip ?? [];
     resource.addMetadata('checkov', { skip: [...skip, ...checkov.map((id) => ({ id, comment: reason }))] });
   }
   const guard = resource.getMetadata('guard') ?? { SuppressedRules: [], Reasons: {} };

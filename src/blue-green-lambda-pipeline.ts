@@ -297,19 +297,11 @@ export class BlueGreenLambdaPipeline extends Construct {
       displayName: `${names.serviceName} deployments (${names.environmentSuffix})`,
       enforceSSL: true,
     });
-    if (!props.notificationTopic) {
-      acknowledgeFinding(this.notificationTopic, 'AwsSolutions-SNS2',
-        'CloudWatch alarms cannot publish to a topic encrypted with the AWS managed key; pass notificationTopic with a customer managed key to encrypt.');
-    }
     this.historyTable = new DeploymentHistory(this, 'History', { tableName: names.historyTable, removalPolicy });
     this.artifactBucket = new ArtifactBucket(this, 'Artifacts', {
       removalPolicy,
       serverAccessLogsBucket: props.accessLogsBucket,
     }).bucket;
-    if (!props.accessLogsBucket) {
-      acknowledgeFinding(this.artifactBucket, 'AwsSolutions-S1',
-        'Access logging needs a second bucket the user owns; pass accessLogsBucket to enable it. CloudTrail records pipeline access to artifacts.');
-    }
 
     // ---- error-rate alarm and deployment group
     this.errorRateAlarm = new ErrorRateAlarm(this, 'ErrorRate', {
@@ -698,9 +690,9 @@ export class BlueGreenLambdaPipeline extends Construct {
   }
 
   /**
-   * Findings of the template validators (checkov, cfn-guard with the Control Tower rules) that
-   * follow from the design, acknowledged on the resource with the reason. Findings caused by a
-   * user's choice (a short logRetention, their own function) are left for them to see.
+   * Findings of the template validators (checkov, cfn-guard with the Control Tower rules), and the
+   * cdk-nag findings that share their cause, acknowledged on the resource with the reason. Findings
+   * caused by a user's choice (a short logRetention, their own function) are left for them to see.
    */
   private acknowledgeTemplateFindings(props: BlueGreenLambdaPipelineProps) {
     const handlers = [this.deployBlueFunction, this.switchTrafficFunction, ...(this.smokeTestFunction ? [this.smokeTestFunction] : [])];
@@ -716,10 +708,9 @@ export class BlueGreenLambdaPipeline extends Construct {
     if (service) {
       acknowledgeTemplateFindings(service, { checkov: ['CKV_AWS_117'], guard: ['lambda_inside_vpc_check'] },
         'The construct-created service function has no VPC; to run the service in one, pass your own serviceFunction.');
-      acknowledgeTemplateFindings(service, { checkov: ['CKV_AWS_116'] },
-        'Callers invoke the service synchronously through the live alias and see its errors; a dead-letter queue applies only to asynchronous invocations.');
-      acknowledgeFinding(service, 'Serverless-LambdaDLQ',
-        'Callers invoke the service synchronously through the live alias and see its errors; a dead-letter queue applies only to asynchronous invocations.');
+      const synchronous = 'Callers invoke the service synchronously through the live alias and see its errors; a dead-letter queue applies only to asynchronous invocations.';
+      acknowledgeTemplateFindings(service, { checkov: ['CKV_AWS_116'] }, synchronous);
+      acknowledgeFinding(service, 'Serverless-LambdaDLQ', synchronous);
       if (props.service?.reservedConcurrentExecutions === undefined) {
         acknowledgeTemplateFindings(service, { checkov: ['CKV_AWS_115'] },
           'Unreserved by default: reserved concurrency comes out of the account\'s pool; set service.reservedConcurrentExecutions to cap the service.');
@@ -736,12 +727,14 @@ export class BlueGreenLambdaPipeline extends Construct {
     acknowledgeTemplateFindings(this.artifactBucket, { guard: ['s3_event_notifications_enabled_check'] },
       'Nothing consumes artifact events; CodePipeline tracks its own artifacts.');
     if (!props.accessLogsBucket) {
-      acknowledgeTemplateFindings(this.artifactBucket, { checkov: ['CKV_AWS_18'], guard: ['s3_bucket_logging_enabled_check'] },
-        'Access logging needs a second bucket the user owns; pass accessLogsBucket to enable it. CloudTrail records pipeline access to artifacts.');
+      const noAccessLogs = 'Access logging needs a second bucket the user owns; pass accessLogsBucket to enable it. CloudTrail records pipeline access to artifacts.';
+      acknowledgeTemplateFindings(this.artifactBucket, { checkov: ['CKV_AWS_18'], guard: ['s3_bucket_logging_enabled_check'] }, noAccessLogs);
+      acknowledgeFinding(this.artifactBucket, 'AwsSolutions-S1', noAccessLogs);
     }
     if (!props.notificationTopic) {
-      acknowledgeTemplateFindings(this.notificationTopic, { checkov: ['CKV_AWS_26'] },
-        'CloudWatch alarms cannot publish to a topic encrypted with the AWS managed key; pass notificationTopic with a customer managed key to encrypt.');
+      const unencryptedTopic = 'CloudWatch alarms cannot publish to a topic encrypted with the AWS managed key; pass notificationTopic with a customer managed key to encrypt.';
+      acknowledgeTemplateFindings(this.notificationTopic, { checkov: ['CKV_AWS_26'] }, unencryptedTopic);
+      acknowledgeFinding(this.notificationTopic, 'AwsSolutions-SNS2', unencryptedTopic);
     }
     acknowledgeTemplateFindings(this.historyTable.table, { checkov: ['CKV_AWS_119'] },
       'Encrypted at rest with the AWS managed key (aws/dynamodb); the history holds deployment metadata, no secrets.');

@@ -94,6 +94,6 @@ const app = referenceApp(REFERENCE_OUT);
 const assembly = app.synth();
 const templates = [...assembly.stacks.map((s) => s.templateFullPath), INTEG_TEMPLATE];
 console.log(`validating ${templates.join(', ')}`);
-const results = [cfnLint(templates), checkov(templates), cfnGuard(templates), cdkNag(referenceApp(REFERENCE_OUT))];
+const results = [cfnLint(templates), checkov(templates), cfnGuard(templates), cdkNag(app)];
 for (const r of results) console.log(`${r.ok ? 'PASS' : 'FAIL'} ${r.line}`);
 if (results.some((r) => !r.ok)) process.exit(1);
