@@ -10,6 +10,14 @@ export interface ArtifactBucketProps {
    */
   readonly removalPolicy?: RemovalPolicy;
   /**
+   * How long an artifact stays current. CodePipeline writes a new object key for every
+   * execution, so artifacts are rarely overwritten and a noncurrent-version rule alone would
+   * almost never delete anything; this expires them (on a versioned bucket expiry makes the
+   * object noncurrent, and `noncurrentVersionExpiration` then deletes it).
+   * @default Duration.days(30)
+   */
+  readonly artifactExpiration?: Duration;
+  /**
    * How long superseded object versions are kept.
    * @default Duration.days(30)
    */
@@ -22,7 +30,11 @@ export interface ArtifactBucketProps {
 }
 
 /**
- * The pipeline's artifact store: private, encrypted, TLS only, versioned, with old versions expiring.
+ * The pipeline's artifact store: private, encrypted, TLS only, versioned; artifacts expire, and
+ * so do the versions they leave behind.
+ *
+ * The bucket's default encryption is SSE-S3, but CodePipeline and CodeBuild write every artifact
+ * with SSE-KMS under the AWS managed key `aws/s3`, because the pipeline names no key of its own.
  */
 export class ArtifactBucket extends Construct {
   /** The bucket. */
@@ -38,6 +50,7 @@ export class ArtifactBucket extends Construct {
       enforceSSL: true,
       versioned: true,
       lifecycleRules: [{
+        expiration: props.artifactExpiration ?? Duration.days(30),
         noncurrentVersionExpiration: props.noncurrentVersionExpiration ?? Duration.days(30),
         abortIncompleteMultipartUploadAfter: Duration.days(7),
       }],

@@ -1,4 +1,4 @@
-import { ArnFormat, Aws, CfnOutput, CfnResource, Duration, RemovalPolicy, Stack, Tags, Token } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, Aws, CfnOutput, CfnResource, Duration, RemovalPolicy, Stack, Tags, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
@@ -22,12 +22,20 @@ import { ErrorRateAlarm } from './error-rate-alarm';
 import { GitHubSourceProps } from './github-source';
 import { pipelineHandlerOptions } from './pipeline-handler';
 import { ResourceNames } from './resource-names';
+import { checkShiftFitsAction } from './shift-duration';
 import { SmokeTestHookFunction } from './smoke-test-hook-function';
 import { ExtraStageOptions, ManualApprovalOptions } from './stage-placement';
 import { SwitchTrafficFunction } from './switch-traffic-function';
 import { TrafficHook } from './traffic-hook';
 
-/** Settings of the service function when the construct creates it. */
+/**
+ * Settings of the service function when the construct creates it.
+ *
+ * Changes to these settings reach live traffic only with the next pipeline deployment:
+ * CloudFormation updates the function's unpublished `$LATEST`, and the `live` alias keeps serving
+ * the immutable version the pipeline published last. The bootstrap version and the alias never
+ * change with these settings, so no stack update moves live traffic.
+ */
 export interface ServiceFunctionOptions {
   /**
    * The runtime.
@@ -55,7 +63,9 @@ export interface ServiceFunctionOptions {
    */
   readonly reservedConcurrentExecutions?: number;
   /**
-   * Environment variables.
+   * Environment variables. Like every other setting here, a change reaches live traffic only
+   * with the next pipeline deployment: CloudFormation updates the unpublished function
+   * (`$LATEST`), and the `live` alias keeps serving the published version it points to.
    * @default - none
    */
   readonly environment?: { [key: string]: string };
@@ -96,13 +106,19 @@ export interface BlueGreenLambdaPipelineProps {
 
   /**
    * An existing function (a `lambda.Function` defined in this app) to deploy instead of creating one.
-   * The construct adds a bootstrap version and the `live` alias to it.
+   * The construct adds a bootstrap version and the `live` alias to it. It must have an explicit
+   * `functionName`: CloudFormation refuses to replace a resource with a fixed name, so no stack
+   * update can swap the function (and the alias with it) back to a bootstrap version behind
+   * CodeDeploy's back. Its first pipeline release shifts gradually like every other.
    * @default - the construct creates the function
    */
   readonly serviceFunction?: lambda.IFunction;
 
   /**
-   * How CodeDeploy shifts traffic. Any predefined or custom Lambda configuration.
+   * How CodeDeploy shifts traffic. Any predefined or custom Lambda configuration whose whole shift
+   * takes less than 24 hours (the longest a Lambda invoke action may run). The first release,
+   * while `live` still serves the construct's placeholder, goes live at once
+   * (`CodeDeployDefault.LambdaAllAtOnce`; hooks still run): nothing real is live yet.
    * @default codedeploy.LambdaDeploymentConfig.LINEAR_10PERCENT_EVERY_10MINUTES
    */
   readonly deploymentConfig?: codedeploy.ILambdaDeploymentConfig;
@@ -164,10 +180,30 @@ export interface BlueGreenLambdaPipelineProps {
 
   /**
    * Topic for deployment lifecycle events (staged, started, succeeded, rolled back, failed,
-   * skipped), alarm notifications and approval requests.
+   * skipped), alarm notifications and approval requests. CloudWatch delivers alarm
+   * notifications only if the topic's resource policy lets `cloudwatch.amazonaws.com` publish:
+   * the construct adds that statement (scoped to its alarm with `aws:SourceArn`) to a topic
+   * defined in this app; to an imported topic it cannot, and you must add it yourself.
    * @default - a new topic
    */
   readonly notificationTopic?: sns.ITopic;
+
+  /**
+   * How many published versions of the service to keep. After each successful shift,
+   * Switch-Traffic deletes older versions (published code counts toward Lambda's regional
+   * code-storage quota), never one an alias points to, the bootstrap version, or the versions
+   * of the deployment in progress.
+   * @default 10
+   */
+  readonly keepVersions?: number;
+
+  /**
+   * How long a pipeline artifact stays in the artifact bucket. CodePipeline writes new object
+   * keys for every execution; expired artifacts become noncurrent versions, which are deleted 30
+   * days later.
+   * @default Duration.days(30)
+   */
+  readonly artifactExpiration?: Duration;
 
   /**
    * What happens to the bucket, table, log groups and topic when they leave the stack.
@@ -215,6 +251,10 @@ const STAGE_NAME_PATTERN = /^[A-Za-z0-9.@_-]{1,100}$/;
 const CONNECTION_ARN_PATTERN = /^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection\/[A-Za-z0-9-]+$/;
 const GITHUB_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,100}$/;
 const HIDDEN_FAILURE_PATTERN = /\|\|\s*(true|:|echo)\b|\|\|\s*:?\s*$/;
+const DEFAULT_KEEP_VERSIONS = 10;
+const FIRST_RELEASE_CONFIG = 'CodeDeployDefault.LambdaAllAtOnce';
+/** The Node.js major CodeBuild installs when the service runtime is not Node.js. */
+const FALLBACK_BUILD_NODE_VERSION = '22';
 
 const BOOTSTRAP_CODE = 'exports.handler = async () => ({ statusCode: 503, body: JSON.stringify({ message: "no release deployed yet" }) });';
 
@@ -258,6 +298,18 @@ export class BlueGreenLambdaPipeline extends Construct {
   public readonly switchTrafficFunction: lambda.Function;
   /** The built-in smoke-test hook, if one is configured. */
   public readonly smokeTestFunction?: lambda.Function;
+  /**
+   * The `Source` stage's output: the repository at the pushed commit. Use it as the input of
+   * actions you add with `addStage()`.
+   */
+  public readonly sourceOutput: codepipeline.Artifact;
+  /**
+   * The `Build` stage's output: the deployable bundle. Use it as the input of actions you add
+   * with `addStage()`.
+   */
+  public readonly buildOutput: codepipeline.Artifact;
+  /** The role the `Source` action runs with; it may use the connection. */
+  public readonly sourceActionRole: iam.Role;
   /** ARN of the CodeConnections connection the source uses. */
   public readonly connectionArn: string;
   /** The pipeline's console URL. */
@@ -292,15 +344,22 @@ export class BlueGreenLambdaPipeline extends Construct {
     this.alias = new lambda.Alias(this, 'LiveAlias', { aliasName: ALIAS_NAME, version: this.bootstrapVersion });
 
     // ---- notifications, history, artifacts
-    this.notificationTopic = props.notificationTopic ?? new sns.Topic(this, 'NotificationTopic', {
-      topicName: names.notificationTopic,
-      displayName: `${names.serviceName} deployments (${names.environmentSuffix})`,
-      enforceSSL: true,
-    });
+    if (props.notificationTopic) {
+      this.notificationTopic = props.notificationTopic;
+    } else {
+      const topic = new sns.Topic(this, 'NotificationTopic', {
+        topicName: names.notificationTopic,
+        displayName: `${names.serviceName} deployments (${names.environmentSuffix})`,
+        enforceSSL: true,
+      });
+      topic.applyRemovalPolicy(removalPolicy);
+      this.notificationTopic = topic;
+    }
     this.historyTable = new DeploymentHistory(this, 'History', { tableName: names.historyTable, removalPolicy });
     this.artifactBucket = new ArtifactBucket(this, 'Artifacts', {
       removalPolicy,
       serverAccessLogsBucket: props.accessLogsBucket,
+      artifactExpiration: props.artifactExpiration,
     }).bucket;
 
     // ---- error-rate alarm and deployment group
@@ -312,9 +371,11 @@ export class BlueGreenLambdaPipeline extends Construct {
       alarmName: names.errorRateAlarm,
     }).alarm;
     this.errorRateAlarm.addAlarmAction(new cloudwatchActions.SnsAction(this.notificationTopic));
+    this.allowAlarmNotifications(this.errorRateAlarm);
 
     this.application = new codedeploy.LambdaApplication(this, 'Application', { applicationName: names.codeDeployApplication });
     const deploymentConfig = props.deploymentConfig ?? codedeploy.LambdaDeploymentConfig.LINEAR_10PERCENT_EVERY_10MINUTES;
+    checkShiftFitsAction(deploymentConfig, 'deploymentConfig');
     this.deploymentGroup = new codedeploy.LambdaDeploymentGroup(this, 'DeploymentGroup', {
       application: this.application,
       deploymentGroupName: names.deploymentGroup,
@@ -361,18 +422,31 @@ export class BlueGreenLambdaPipeline extends Construct {
         CODEDEPLOY_DEPLOYMENT_CONFIG_NAME: deploymentConfig.deploymentConfigName,
         BEFORE_ALLOW_TRAFFIC_HOOK: preHook?.functionName ?? '',
         AFTER_ALLOW_TRAFFIC_HOOK: postHook?.functionName ?? '',
+        // The construct's own placeholder serves nothing real: its first release goes live at once.
+        // A user's function may already serve real traffic, so it always shifts gradually.
+        ...(this.createdServiceFunction ? { BOOTSTRAP_VERSION: this.bootstrapVersion.version } : {}),
+        KEEP_VERSIONS: String(props.keepVersions ?? DEFAULT_KEEP_VERSIONS),
       },
     }));
     this.grantHandlerPermissions(deploymentConfig);
 
     // ---- the pipeline
-    const sourceOutput = new codepipeline.Artifact('SourceOutput');
-    const buildOutput = new codepipeline.Artifact('BuildOutput');
+    const sourceOutput = this.sourceOutput = new codepipeline.Artifact('SourceOutput');
+    const buildOutput = this.buildOutput = new codepipeline.Artifact('BuildOutput');
     this.connectionArn = props.source.connectionArn ?? new codeconnections.CfnConnection(this, 'GitHubConnection', {
       connectionName: names.connection,
       providerType: 'GitHub',
     }).attrConnectionArn;
     const branch = props.source.branch ?? 'main';
+    // The Source action runs as this role, not as the pipeline role: the connection grant goes here.
+    this.sourceActionRole = new iam.Role(this, 'SourceActionRole', {
+      assumedBy: new iam.AccountRootPrincipal(),
+      description: `Source action of ${names.pipeline}: reads ${props.source.owner}/${props.source.repo} through the connection`,
+    });
+    this.sourceActionRole.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: connectionActions(props.source.connectionArn),
+      resources: [this.connectionArn],
+    }));
     const sourceAction = new actions.CodeStarConnectionsSourceAction({
       actionName: 'GitHub',
       owner: props.source.owner,
@@ -380,9 +454,10 @@ export class BlueGreenLambdaPipeline extends Construct {
       branch,
       connectionArn: this.connectionArn,
       output: sourceOutput,
+      role: this.sourceActionRole,
     });
 
-    const built = this.createBuildProject(names, props.buildStage ?? {}, handlerSettings);
+    const built = this.createBuildProject(names, props.buildStage ?? {}, handlerSettings, this.serviceFunction.runtime);
     this.buildProject = built.project;
     this.testReportGroup = built.reportGroup;
 
@@ -429,12 +504,6 @@ export class BlueGreenLambdaPipeline extends Construct {
       ],
     });
     Object.values(STAGES).forEach((name) => this.stageNames.add(name));
-    // CDK grants codestar-connections:UseConnection; connections with the newer
-    // codeconnections ARN prefix are authorized through codeconnections:UseConnection.
-    this.pipeline.role.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: ['codeconnections:UseConnection'],
-      resources: [this.connectionArn],
-    }));
 
     if (props.manualApproval) {
       this.addApproval(props.manualApproval, deployBlueAction);
@@ -480,6 +549,29 @@ export class BlueGreenLambdaPipeline extends Construct {
     return stage;
   }
 
+  /**
+   * CloudWatch publishes alarm notifications through the topic's resource policy, which a
+   * TopicPolicy (here: the enforceSSL deny) replaces wholesale: allow this alarm explicitly.
+   */
+  private allowAlarmNotifications(alarm: cloudwatch.IAlarm) {
+    const stack = Stack.of(this);
+    const added = this.notificationTopic.addToResourcePolicy(new iam.PolicyStatement({
+      // Unique per alarm: several pipelines may share one topic.
+      sid: `AllowAlarmNotifications${alarm.node.addr}`,
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['sns:Publish'],
+      resources: [this.notificationTopic.topicArn],
+      conditions: {
+        ArnLike: { 'aws:SourceArn': alarm.alarmArn },
+        StringEquals: { 'aws:SourceAccount': stack.account },
+      },
+    }));
+    if (!added.statementAdded) {
+      Annotations.of(this).addWarningV2('blue-green-lambda-pipeline:notificationTopicPolicy',
+        `notificationTopic is imported, so its resource policy cannot be changed here: add a statement allowing cloudwatch.amazonaws.com to sns:Publish to it (condition aws:SourceArn = the alarm ${alarm.node.path}), or CloudWatch cannot deliver alarm notifications`);
+    }
+  }
+
   /** Lets a principal read the deployment history. */
   public grantReadHistory(grantee: iam.IGrantable): iam.Grant {
     return this.historyTable.grantRead(grantee);
@@ -502,7 +594,8 @@ export class BlueGreenLambdaPipeline extends Construct {
       memorySize: options.memorySize ?? 512,
       timeout: options.timeout ?? Duration.seconds(10),
       reservedConcurrentExecutions: options.reservedConcurrentExecutions,
-      environment: options.environment,
+      // Sorted: a Java Map.of or a Go map has no key order, and the template must not change with it.
+      environment: options.environment && Object.fromEntries(Object.keys(options.environment).sort().map((key) => [key, options.environment![key]])),
       tracing: options.tracing ?? lambda.Tracing.ACTIVE,
       logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
@@ -527,6 +620,8 @@ export class BlueGreenLambdaPipeline extends Construct {
       }));
       this.serviceFunction.grantInvoke(smoke);
       smoke.addToRolePolicy(new iam.PolicyStatement({ actions: ['codedeploy:GetDeployment'], resources: [this.deploymentGroup.deploymentGroupArn] }));
+      // GetDeployment never returns the AppSpec text; the hook reads it from the application's revision.
+      smoke.addToRolePolicy(new iam.PolicyStatement({ actions: ['codedeploy:GetApplicationRevision'], resources: [this.application.applicationArn] }));
       this.smokeTestHandler = smoke;
       fn = smoke;
     }
@@ -555,9 +650,21 @@ export class BlueGreenLambdaPipeline extends Construct {
       actions: ['codedeploy:CreateDeployment', 'codedeploy:GetDeployment'],
       resources: [this.deploymentGroup.deploymentGroupArn],
     }));
+    // The group's configuration, and all-at-once for the first release from the placeholder.
+    const configs = [deploymentConfig.deploymentConfigName, ...(this.createdServiceFunction ? [FIRST_RELEASE_CONFIG] : [])];
     this.switchTrafficFunction.addToRolePolicy(new iam.PolicyStatement({
       actions: ['codedeploy:GetDeploymentConfig'],
-      resources: [stack.formatArn({ service: 'codedeploy', resource: 'deploymentconfig', resourceName: deploymentConfig.deploymentConfigName, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
+      resources: [...new Set(configs)].map((name) => stack.formatArn({ service: 'codedeploy', resource: 'deploymentconfig', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME })),
+    }));
+    // Version retention: list versions and aliases, delete old versions. Only qualified ARNs may be
+    // deleted, so the function itself can never be.
+    this.switchTrafficFunction.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['lambda:ListVersionsByFunction', 'lambda:ListAliases'],
+      resources: [fn.functionArn],
+    }));
+    this.switchTrafficFunction.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['lambda:DeleteFunction'],
+      resources: [`${fn.functionArn}:*`],
     }));
     this.switchTrafficFunction.addToRolePolicy(new iam.PolicyStatement({
       actions: ['codedeploy:GetApplicationRevision', 'codedeploy:RegisterApplicationRevision'],
@@ -569,7 +676,7 @@ export class BlueGreenLambdaPipeline extends Construct {
     }
   }
 
-  private createBuildProject(names: ResourceNames, build: BuildOptions, settings: RetentionSettings) {
+  private createBuildProject(names: ResourceNames, build: BuildOptions, settings: RetentionSettings, serviceRuntime: lambda.Runtime) {
     const commands = {
       installCommands: build.installCommands ?? ['npm ci'],
       buildCommands: build.buildCommands ?? ['npm run build'],
@@ -605,7 +712,7 @@ export class BlueGreenLambdaPipeline extends Construct {
         version: '0.2',
         env: { shell: 'bash' },
         phases: {
-          install: { 'runtime-versions': { nodejs: build.nodeVersion ?? '22' }, 'commands': commands.installCommands, 'on-failure': 'ABORT' },
+          install: { 'runtime-versions': { nodejs: build.nodeVersion ?? nodeMajorOf(serviceRuntime) }, 'commands': commands.installCommands, 'on-failure': 'ABORT' },
           build: { 'commands': [...commands.buildCommands, ...commands.testCommands], 'on-failure': 'ABORT' },
         },
         reports: {
@@ -620,7 +727,7 @@ export class BlueGreenLambdaPipeline extends Construct {
     });
     reportGroup.grantWrite(project);
     acknowledgeFinding(project, 'AwsSolutions-CB4',
-      'Build artifacts are encrypted at rest by the artifact bucket (SSE-S3); a customer managed key would cost every user a KMS key for no added control.');
+      'CodeBuild encrypts the build output with the AWS managed key aws/s3 (SSE-KMS), as CodePipeline does every artifact; a customer managed key would cost every user a KMS key and its grants for no added control.');
     return { project, reportGroup };
   }
 
@@ -673,6 +780,8 @@ export class BlueGreenLambdaPipeline extends Construct {
       ack(this.smokeTestFunction.role!, `IAM5[Resource::${ref(this.serviceFunction)}:*]`,
         'The smoke test invokes the version being deployed, whose number is only known at run time.');
     }
+    ack(this.switchTrafficFunction.role!, `IAM5[Resource::${ref(this.serviceFunction)}:*]`,
+      'Version retention deletes old published versions of the service, whose numbers are only known at run time; the qualified-ARN pattern cannot match the function itself.');
     ack(this.pipeline, `IAM5[Resource::${ref(this.deployBlueFunction)}:*]`, 'Added by aws-cdk-lib LambdaInvokeAction (invoke on the function and its versions); the function itself is fixed.');
     ack(this.pipeline, `IAM5[Resource::${ref(this.switchTrafficFunction)}:*]`, 'Added by aws-cdk-lib LambdaInvokeAction (invoke on the function and its versions); the function itself is fixed.');
     const buildProject = Stack.of(this).resolve((this.buildProject.node.defaultChild as CfnResource).logicalId);
@@ -721,7 +830,7 @@ export class BlueGreenLambdaPipeline extends Construct {
         'CloudWatch Logs encrypts every log group at rest; these logs carry no secrets, and a customer managed key would add a key policy and a monthly cost.');
     }
     acknowledgeTemplateFindings(this.artifactBucket, { guard: ['s3_bucket_default_encryption_kms_check'] },
-      'Artifacts are encrypted with SSE-S3; SSE-KMS would need key grants for every action role and adds per-request cost without adding control here.');
+      'CodePipeline and CodeBuild write every artifact with SSE-KMS under the AWS managed key aws/s3 (the bucket default, SSE-S3, covers anything else); a customer managed key would need key grants for every action role and a monthly cost without adding control here.');
     acknowledgeTemplateFindings(this.artifactBucket, { guard: ['s3_bucket_object_lock_enabled_check'] },
       'Artifacts are transient: Object Lock would defeat the 30-day noncurrent-version expiry and removalPolicy DESTROY.');
     acknowledgeTemplateFindings(this.artifactBucket, { guard: ['s3_event_notifications_enabled_check'] },
@@ -777,6 +886,17 @@ function validateProps(props: BlueGreenLambdaPipelineProps) {
   if (reserved !== undefined && !(Number.isInteger(reserved) && reserved >= 1)) {
     throw new Error(`service.reservedConcurrentExecutions must be a whole number of at least 1; got ${reserved}`);
   }
+  if (props.serviceFunction instanceof lambda.Function) {
+    // An unnamed function's name is a lazy token that resolves to nothing (CloudFormation names it).
+    const name = Stack.of(props.serviceFunction).resolve((props.serviceFunction.node.defaultChild as lambda.CfnFunction).functionName);
+    if (name === undefined) {
+      throw new Error('serviceFunction must have an explicit functionName: CloudFormation refuses to replace a function with a fixed name, so no stack update can replace it (and move the live alias back to a bootstrap version outside CodeDeploy)');
+    }
+  }
+  const keep = props.keepVersions;
+  if (keep !== undefined && !(Number.isInteger(keep) && keep >= 1 && keep <= 1000)) {
+    throw new Error(`keepVersions must be a whole number in [1, 1000] (published versions kept after each successful shift); got ${keep}`);
+  }
   const alarms = 1 + (props.extraAlarms?.length ?? 0);
   if (alarms > MAX_DEPLOYMENT_GROUP_ALARMS) {
     throw new Error(`extraAlarms: CodeDeploy allows ${MAX_DEPLOYMENT_GROUP_ALARMS} alarms per deployment group, one of which is the error-rate alarm; got ${props.extraAlarms?.length} extra alarms (at most ${MAX_DEPLOYMENT_GROUP_ALARMS - 1})`);
@@ -786,4 +906,21 @@ function validateProps(props: BlueGreenLambdaPipelineProps) {
       throw new Error(`${prop} must not be the service function itself: a hook reports on the deployment, it is not the thing deployed`);
     }
   }
+}
+
+/**
+ * The UseConnection action whose service prefix matches the connection ARN's: IAM matches
+ * `codeconnections:` only to `arn:aws:codeconnections:` and `codestar-connections:` only to the old
+ * prefix. The construct's own connection (AWS::CodeConnections::Connection) has the new one; an
+ * ARN known only at deploy time may have either.
+ */
+function connectionActions(userArn: string | undefined): string[] {
+  if (userArn === undefined) return ['codeconnections:UseConnection'];
+  if (Token.isUnresolved(userArn)) return ['codeconnections:UseConnection', 'codestar-connections:UseConnection'];
+  return [`${userArn.split(':')[2]}:UseConnection`];
+}
+
+/** The Node.js major version of a Lambda runtime (`nodejs24.x` → `24`), for CodeBuild's runtime-versions. */
+function nodeMajorOf(runtime: lambda.Runtime): string {
+  return /^nodejs(\d+)\.x$/.exec(runtime.name)?.[1] ?? FALLBACK_BUILD_NODE_VERSION;
 }

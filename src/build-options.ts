@@ -11,8 +11,9 @@ export interface BuildOptions {
    */
   readonly buildImage?: codebuild.IBuildImage;
   /**
-   * The Node.js major version the image installs (`runtime-versions`).
-   * @default "22"
+   * The Node.js major version the image installs (`runtime-versions`). Build on the version the
+   * service runs on, so the tests exercise the runtime that will serve traffic.
+   * @default - the service runtime's major version (`nodejs24.x` builds on "24"); "22" for a non-Node.js runtime
    */
   readonly nodeVersion?: string;
   /**

@@ -1,10 +1,12 @@
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { plainJson } from './plain-json';
 
 /** Options of the built-in smoke test. */
 export interface SmokeTestOptions {
   /**
-   * The event the new version is invoked with. It fails the deployment if the invocation
-   * throws (a `FunctionError`); the response body is not inspected.
+   * The event the new version is invoked with: plain JSON (objects, arrays, strings, finite
+   * numbers, booleans, null). It fails the deployment if the invocation throws (a
+   * `FunctionError`); the response body is not inspected.
    * @default {}
    */
   readonly testEvent?: { [key: string]: any };
@@ -23,7 +25,7 @@ export class TrafficHook {
    * fails the deployment if the invocation throws.
    */
   public static smokeTest(options: SmokeTestOptions = {}): TrafficHook {
-    return new TrafficHook(undefined, JSON.stringify(sortKeys(options.testEvent ?? {})));
+    return new TrafficHook(undefined, JSON.stringify(plainJson(options.testEvent ?? {}, 'testEvent')));
   }
 
   /** Your own hook function. */
@@ -37,14 +39,4 @@ export class TrafficHook {
     /** The smoke-test event as JSON, for `smokeTest`. */
     public readonly smokeTestEvent: string | undefined,
   ) {}
-}
-
-/**
- * Keys sorted at every level: a Java `Map.of` or a Go map has no key order, and the event is
- * synthesized into the template, so the same event must give the same template in every language.
- */
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value === null || typeof value !== 'object') return value;
-  return Object.fromEntries(Object.keys(value).sort().map((key) => [key, sortKeys((value as Record<string, unknown>)[key])]));
 }

@@ -1,10 +1,11 @@
 import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
 import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
 import * as actions from 'aws-cdk-lib/aws-codepipeline-actions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { BlueGreenLambdaPipeline, BlueGreenLambdaPipelineProps, StagePlacement, TrafficHook } from '../src';
 import { baseProps, CONNECTION_ARN, newStack } from './stack-fixture';
 
@@ -70,7 +71,8 @@ describe('with defaults', () => {
     expect(project.Name).toBe('orders-api-build-dev');
     expect(project.Environment).toMatchObject({ ComputeType: 'BUILD_GENERAL1_SMALL', Image: 'aws/codebuild/standard:7.0' });
     const spec = buildSpecOf(template);
-    expect(spec.phases.install).toMatchObject({ 'runtime-versions': { nodejs: '22' }, 'commands': ['npm ci'], 'on-failure': 'ABORT' });
+    // The service runs on nodejs24.x by default, so its tests run on Node 24 too.
+    expect(spec.phases.install).toMatchObject({ 'runtime-versions': { nodejs: '24' }, 'commands': ['npm ci'], 'on-failure': 'ABORT' });
     expect(spec.phases.build).toEqual({ 'commands': ['npm run build', 'npm test'], 'on-failure': 'ABORT' });
     expect(JSON.stringify(spec)).not.toMatch(/\|\|/);
     expect(spec.artifacts).toEqual({ 'base-directory': 'dist', 'files': ['**/*'] });
@@ -144,13 +146,14 @@ describe('with defaults', () => {
     template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
   });
 
-  test('the artifact bucket is versioned, encrypted, private, TLS only, old versions expire after 30 days', () => {
+  test('the artifact bucket is versioned, encrypted, private, TLS only; artifacts and old versions expire after 30 days', () => {
     const bucket = only(template, 'AWS::S3::Bucket');
     expect(bucket.props).toMatchObject({
       VersioningConfiguration: { Status: 'Enabled' },
       BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
       PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
-      LifecycleConfiguration: { Rules: [expect.objectContaining({ NoncurrentVersionExpiration: { NoncurrentDays: 30 }, Status: 'Enabled' })] },
+      // CodePipeline writes a new key per execution: current objects must expire too, not only old versions.
+      LifecycleConfiguration: { Rules: [expect.objectContaining({ ExpirationInDays: 30, NoncurrentVersionExpiration: { NoncurrentDays: 30 }, Status: 'Enabled' })] },
     });
     template.hasResourceProperties('AWS::S3::BucketPolicy', {
       Bucket: { Ref: bucket.id },
@@ -198,13 +201,52 @@ describe('with defaults', () => {
     expect(historyStatement.Resource).toEqual({ 'Fn::GetAtt': [only(template, 'AWS::DynamoDB::Table').id, 'Arn'] });
   });
 
-  test('the pipeline role may use both connection ARN prefixes', () => {
-    template.hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'codestar-connections:UseConnection', Resource: CONNECTION_ARN })]) },
+  test('the Source action runs as its own role, which may use the connection with the ARN\'s own service prefix', () => {
+    const source = only(template, 'AWS::CodePipeline::Pipeline').props.Stages[0].Actions[0];
+    const roleId = source.RoleArn['Fn::GetAtt'][0];
+    expect(roleId).toBe(Stack.of(construct).resolve((construct.sourceActionRole.node.defaultChild as any).logicalId));
+    const statementsOf = (role: string) => Object.values<any>(template.findResources('AWS::IAM::Policy'))
+      .filter((p) => p.Properties.Roles.some((r: any) => r.Ref === role))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement);
+    // IAM matches codeconnections:UseConnection to arn:aws:codeconnections:... ARNs only.
+    expect(statementsOf(roleId)).toEqual(expect.arrayContaining([expect.objectContaining({ Action: 'codeconnections:UseConnection', Resource: CONNECTION_ARN })]));
+    // The pipeline role does not run the Source action: it gets no connection grant.
+    const pipelineRole = only(template, 'AWS::CodePipeline::Pipeline').props.RoleArn['Fn::GetAtt'][0];
+    expect(JSON.stringify(statementsOf(pipelineRole))).not.toMatch(/UseConnection/);
+  });
+
+  test('CloudWatch may deliver the alarm to the topic: the topic policy allows it, scoped to the alarm', () => {
+    const topicPolicy = only(template, 'AWS::SNS::TopicPolicy').props;
+    const alarmId = only(template, 'AWS::CloudWatch::Alarm').id;
+    const allow = topicPolicy.PolicyDocument.Statement.filter((st: any) => st.Effect === 'Allow');
+    expect(allow).toEqual([expect.objectContaining({
+      Action: 'sns:Publish',
+      Principal: { Service: 'cloudwatch.amazonaws.com' },
+      Resource: { Ref: only(template, 'AWS::SNS::Topic').id },
+      Condition: { ArnLike: { 'aws:SourceArn': { 'Fn::GetAtt': [alarmId, 'Arn'] } }, StringEquals: { 'aws:SourceAccount': '111111111111' } },
+    })]);
+    // The TLS-only deny still stands beside it.
+    expect(topicPolicy.PolicyDocument.Statement).toEqual(expect.arrayContaining([expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]));
+  });
+
+  test('Switch-Traffic knows the bootstrap version (first release goes live at once) and how many versions to keep', () => {
+    const version = only(template, 'AWS::Lambda::Version');
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: 'orders-api-switch-traffic-dev',
+      Environment: { Variables: Match.objectLike({ BOOTSTRAP_VERSION: { 'Fn::GetAtt': [version.id, 'Version'] }, KEEP_VERSIONS: '10' }) },
     });
-    template.hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'codeconnections:UseConnection', Resource: CONNECTION_ARN })]) },
-    });
+    const statements = Object.values<any>(template.findResources('AWS::IAM::Policy'))
+      .filter((p) => p.Properties.Roles.some((r: any) => r.Ref.startsWith('PipelineSwitchTrafficRole')))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement);
+    const serviceArn = { 'Fn::GetAtt': [Object.keys(template.findResources('AWS::Lambda::Function', { Properties: { FunctionName: 'orders-api-dev' } }))[0], 'Arn'] };
+    expect(statements).toEqual(expect.arrayContaining([
+      expect.objectContaining({ Action: ['lambda:ListVersionsByFunction', 'lambda:ListAliases'], Resource: serviceArn }),
+      // only qualified ARNs: the function itself can never be deleted
+      expect.objectContaining({ Action: 'lambda:DeleteFunction', Resource: { 'Fn::Join': ['', [serviceArn, ':*']] } }),
+    ]));
+    const configs = statements.find((st: any) => st.Action === 'codedeploy:GetDeploymentConfig').Resource;
+    expect(JSON.stringify(configs)).toMatch(/deploymentconfig:CodeDeployDefault\.LambdaLinear10PercentEvery10Minutes/);
+    expect(JSON.stringify(configs)).toMatch(/deploymentconfig:CodeDeployDefault\.LambdaAllAtOnce/);
   });
 
   test('outputs the console URL and the history table name', () => {
@@ -340,5 +382,101 @@ describe('options', () => {
     expect(spec.artifacts['base-directory']).toBe('build');
     expect(spec.phases.install['runtime-versions'].nodejs).toBe('20');
     template.hasResourceProperties('AWS::CodePipeline::Pipeline', { Triggers: [{ GitConfiguration: { Push: [{ Branches: { Includes: ['release'] } }] } }] });
+  });
+
+  test('RETAIN reaches the notification topic too', () => {
+    const { template } = synth({ removalPolicy: RemovalPolicy.RETAIN });
+    template.hasResource('AWS::SNS::Topic', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    template.hasResource('AWS::SNS::Topic', Match.not({ DeletionPolicy: 'Delete' }));
+  });
+
+  test('a user\'s own function always shifts gradually: no bootstrap shortcut, no all-at-once grant', () => {
+    const { template } = synth({}, (stack) => ({
+      serviceFunction: new lambda.Function(stack, 'Existing', { functionName: 'existing', runtime: lambda.Runtime.NODEJS_22_X, handler: 'app.handler', code: lambda.Code.fromInline('exports.handler=async()=>1') }),
+      keepVersions: 3,
+    }));
+    const [switchTraffic] = Object.values<any>(template.findResources('AWS::Lambda::Function', { Properties: { FunctionName: 'orders-api-switch-traffic-dev' } }));
+    expect(switchTraffic.Properties.Environment.Variables.BOOTSTRAP_VERSION).toBeUndefined();
+    expect(switchTraffic.Properties.Environment.Variables.KEEP_VERSIONS).toBe('3');
+    expect(JSON.stringify(template.findResources('AWS::IAM::Policy'))).not.toMatch(/LambdaAllAtOnce/);
+    // built on the runtime the service runs on
+    expect(buildSpecOf(template).phases.install['runtime-versions'].nodejs).toBe('22');
+  });
+
+  test('a service on a non-Node.js runtime builds on Node 22 unless told otherwise', () => {
+    const { template } = synth({ service: { runtime: lambda.Runtime.PYTHON_3_13 } });
+    expect(buildSpecOf(template).phases.install['runtime-versions'].nodejs).toBe('22');
+  });
+
+  test('a topic of the user\'s gets the alarm statement; an imported one gets a warning naming what to add', () => {
+    const own = synth({}, (stack) => ({ notificationTopic: new sns.Topic(stack, 'Mine') }));
+    own.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [{ Ref: Match.stringLikeRegexp('^Mine') }],
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: 'sns:Publish' })]) },
+    });
+    const imported = synth({}, (stack) => ({ notificationTopic: sns.Topic.fromTopicArn(stack, 'Imported', 'arn:aws:sns:us-east-1:111111111111:ops') }));
+    imported.template.resourceCountIs('AWS::SNS::TopicPolicy', 0);
+    const warnings = Annotations.fromStack(imported.stack).findWarning('*', Match.stringLikeRegexp('notificationTopic is imported.*cloudwatch\\.amazonaws\\.com to sns:Publish'));
+    expect(warnings).toHaveLength(1);
+  });
+
+  test('the connection grant follows the ARN\'s prefix: old codestar-connections ARNs, created connections', () => {
+    const actionsOnSourceRole = (template: Template) => Object.values<any>(template.findResources('AWS::IAM::Policy'))
+      .filter((p) => p.Properties.Roles.some((r: any) => r.Ref.startsWith('PipelineSourceActionRole')))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement).flatMap((st: any) => [].concat(st.Action))
+      .filter((a: string) => a.endsWith(':UseConnection'));
+    const old = 'arn:aws:codestar-connections:us-east-1:111111111111:connection/0a1b2c3d-4e5f-6789-abcd-ef0123456789';
+    // aws-cdk-lib's action adds codestar-connections:UseConnection itself; we add nothing of the other prefix.
+    expect(actionsOnSourceRole(synth({ source: { owner: 'o', repo: 'r', connectionArn: old } }).template)).toEqual(['codestar-connections:UseConnection']);
+    expect(actionsOnSourceRole(synth({ source: { owner: 'o', repo: 'r' } }).template).sort()).toEqual(['codeconnections:UseConnection', 'codestar-connections:UseConnection']);
+  });
+
+  test('extra stages can use the pipeline\'s source and build artifacts through addStage()', () => {
+    const stack = newStack(new App());
+    const construct = new BlueGreenLambdaPipeline(stack, 'Pipeline', baseProps());
+    const project = new codebuild.PipelineProject(stack, 'IntegrationTests');
+    construct.addStage({
+      stageName: 'IntegrationTests',
+      placement: StagePlacement.AFTER_BUILD,
+      actions: [new actions.CodeBuildAction({ actionName: 'Run', project, input: construct.sourceOutput, extraInputs: [construct.buildOutput] })],
+    });
+    const stages = Template.fromStack(stack).toJSON().Resources;
+    const pipeline: any = Object.values(stages).find((r: any) => r.Type === 'AWS::CodePipeline::Pipeline');
+    const added = pipeline.Properties.Stages.find((st: any) => st.Name === 'IntegrationTests').Actions[0];
+    expect(added.InputArtifacts).toEqual([{ Name: 'SourceOutput' }, { Name: 'BuildOutput' }]);
+    expect(pipeline.Properties.Stages.map((st: any) => st.Name)).toEqual(['Source', 'Build', 'IntegrationTests', 'Deploy-Blue', 'Switch-Traffic']);
+  });
+
+  test('service.environment is synthesized with sorted keys, whatever order the caller built it in', () => {
+    const variablesOf = (environment: Record<string, string>) => {
+      const [service] = Object.values<any>(synth({ service: { environment } }).template.findResources('AWS::Lambda::Function', { Properties: { FunctionName: 'orders-api-dev' } }));
+      return JSON.stringify(service.Properties.Environment.Variables);
+    };
+    expect(variablesOf({ ZONE: 'a', API: 'b', MIDDLE: 'c' })).toBe('{"API":"b","MIDDLE":"c","ZONE":"a"}');
+    expect(variablesOf({ MIDDLE: 'c', ZONE: 'a', API: 'b' })).toBe(variablesOf({ ZONE: 'a', API: 'b', MIDDLE: 'c' }));
+  });
+
+  test('no service setting moves live traffic: the bootstrap version and the alias are the same whatever the settings', () => {
+    const aliasAndVersion = (overrides: Partial<BlueGreenLambdaPipelineProps>) => {
+      const { template } = synth(overrides);
+      return JSON.stringify([template.findResources('AWS::Lambda::Version'), template.findResources('AWS::Lambda::Alias')]);
+    };
+    const baseline = aliasAndVersion({});
+    const changes: Array<Partial<BlueGreenLambdaPipelineProps>> = [
+      { service: { runtime: lambda.Runtime.NODEJS_22_X } },
+      { service: { memorySize: 1024, timeout: Duration.seconds(30), handler: 'app.main' } },
+      { service: { environment: { STAGE: 'prod' }, tracing: lambda.Tracing.DISABLED, reservedConcurrentExecutions: 5 } },
+      { service: { bootstrapCode: lambda.Code.fromInline('exports.handler = async () => ({ statusCode: 200 })') } },
+      { deploymentConfig: codedeploy.LambdaDeploymentConfig.ALL_AT_ONCE, errorRateThreshold: 1, keepVersions: 3 },
+      { preTrafficHook: TrafficHook.smokeTest(), manualApproval: {} },
+    ];
+    for (const change of changes) expect(aliasAndVersion(change)).toBe(baseline);
+    // The bootstrap version names no code hash: a code change cannot make CloudFormation republish it.
+    expect(baseline).not.toMatch(/CodeSha256/);
+  });
+
+  test('artifact expiry is a prop', () => {
+    const { template } = synth({ artifactExpiration: Duration.days(7) });
+    template.hasResourceProperties('AWS::S3::Bucket', { LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: 7, NoncurrentVersionExpiration: { NoncurrentDays: 30 } })] } });
   });
 });

@@ -1,5 +1,6 @@
 import { App, Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { BlueGreenLambdaPipeline, BlueGreenLambdaPipelineProps, StagePlacement, TrafficHook } from '../src';
 import { baseProps, newStack } from './stack-fixture';
@@ -9,7 +10,9 @@ type Case = [string, (stack: ReturnType<typeof newStack>) => Partial<BlueGreenLa
 const alarms = (stack: ReturnType<typeof newStack>, n: number) => Array.from({ length: n }, (_, i) =>
   new cloudwatch.Alarm(stack, `A${i}`, { metric: new cloudwatch.Metric({ namespace: 'X', metricName: 'Y' }), threshold: 1, evaluationPeriods: 1 }));
 const fn = (stack: ReturnType<typeof newStack>, id = 'Fn') =>
-  new lambda.Function(stack, id, { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler=async()=>1') });
+  new lambda.Function(stack, id, { functionName: `fn-${id.toLowerCase()}`, runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler=async()=>1') });
+const linear = (stack: ReturnType<typeof newStack>, interval: number, percentage: number) =>
+  new codedeploy.LambdaDeploymentConfig(stack, 'Slow', { trafficRouting: codedeploy.TrafficRouting.timeBasedLinear({ interval: Duration.minutes(interval), percentage }) });
 
 const cases: Case[] = [
   ['threshold of 0', () => ({ errorRateThreshold: 0 }), /errorRateThreshold must be a percentage in \(0, 100\]; got 0/],
@@ -44,6 +47,15 @@ const cases: Case[] = [
   ['an extra stage without actions', () => ({ extraStages: [{ stageName: 'Empty', placement: StagePlacement.AFTER_SOURCE, actions: [] }] }), /needs at least one action/],
   ['an extra stage named Approve next to the manual approval', (s) => ({ manualApproval: {}, extraStages: [{ stageName: 'Approve', placement: StagePlacement.AFTER_BUILD, actions: [approval(s)] }] }), /a stage named "Approve" already exists/],
   ['a manual approval configured twice (prop and extra stage)', (s) => ({ manualApproval: {}, extraStages: [{ stageName: 'SecondApproval', placement: StagePlacement.AFTER_DEPLOY_BLUE, actions: [approval(s)] }] }), /stage "SecondApproval" adds a manual approval after Deploy-Blue, where manualApproval already puts one/],
+  ['a service function CloudFormation may replace (no functionName)', (s) => ({ serviceFunction: new lambda.Function(s, 'Unnamed', { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler=async()=>1') }) }), /serviceFunction must have an explicit functionName: CloudFormation refuses to replace a function with a fixed name/],
+  ['keepVersions of 0', () => ({ keepVersions: 0 }), /keepVersions must be a whole number in \[1, 1000\].*got 0/],
+  ['fractional keepVersions', () => ({ keepVersions: 2.5 }), /keepVersions must be a whole number/],
+  ['a linear shift longer than a Lambda action may run (99 steps of 20 min)', (s) => ({ deploymentConfig: linear(s, 20, 1) }), /deploymentConfig: .* shifts traffic over 1980 minutes, but Switch-Traffic is a Lambda invoke action, which CodePipeline stops after 24 hours/],
+  ['a canary that bakes for 25 hours', (s) => ({ deploymentConfig: new codedeploy.LambdaDeploymentConfig(s, 'Bake', { trafficRouting: codedeploy.TrafficRouting.timeBasedCanary({ interval: Duration.hours(25), percentage: 10 }) }) }), /shifts traffic over 1500 minutes/],
+  ['a smoke-test event holding a Date', () => ({ preTrafficHook: TrafficHook.smokeTest({ testEvent: { at: new Date(0) } }) }), /testEvent\.at must be plain JSON .*got an instance of Date/],
+  ['a smoke-test event holding a Duration', () => ({ preTrafficHook: TrafficHook.smokeTest({ testEvent: { wait: [Duration.seconds(5)] } }) }), /testEvent\.wait\[0\] must be plain JSON .*got an instance of Duration/],
+  ['a smoke-test event holding NaN', () => ({ preTrafficHook: TrafficHook.smokeTest({ testEvent: { n: NaN } }) }), /testEvent\.n must be plain JSON .*got NaN/],
+  ['a smoke-test event holding a function', () => ({ preTrafficHook: TrafficHook.smokeTest({ testEvent: { f: () => 1 } }) }), /testEvent\.f must be plain JSON .*got a function/],
   ['a malformed approval email', () => ({ manualApproval: { notifyEmails: ['not-an-email'] } }), /manualApproval\.notifyEmails: "not-an-email" is not an email address/],
 ];
 
@@ -56,6 +68,17 @@ function approval(_stack: unknown) {
 test.each(cases)('rejects %s at synth time, naming the prop and what is allowed', (_name, props, message) => {
   const stack = newStack(new App());
   expect(() => new BlueGreenLambdaPipeline(stack, 'Pipeline', baseProps(props(stack)))).toThrow(message);
+});
+
+test('accepts the longest shifts that fit a Lambda action: 23 h 58 min linear, a 23-hour canary', () => {
+  for (const config of [(s: ReturnType<typeof newStack>) => linear(s, 1439, 50), (s: ReturnType<typeof newStack>) => linear(s, 2, 0.2)]) {
+    const stack = newStack(new App());
+    expect(() => new BlueGreenLambdaPipeline(stack, 'Pipeline', baseProps({ deploymentConfig: config(stack) }))).not.toThrow();
+  }
+  const stack = newStack(new App());
+  const canary = codedeploy.LambdaDeploymentConfig.fromLambdaDeploymentConfigName(stack, 'Imported', 'my-config');
+  // An imported configuration's duration is unknown at synth time: accepted.
+  expect(() => new BlueGreenLambdaPipeline(stack, 'Pipeline', baseProps({ deploymentConfig: canary }))).not.toThrow();
 });
 
 test('accepts both connection ARN prefixes', () => {
