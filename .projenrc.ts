@@ -133,6 +133,24 @@ project.addTask('integ:update', {
 });
 project.testTask.spawn(integVerify);
 
+/** Steps that create (once) a Python virtual environment and install requirements into it. */
+const pythonVenv = (dir: string, requirements: string) => [
+  { exec: `[ -x ${dir}/bin/python ] || python3 -m venv ${dir}` },
+  { exec: `${dir}/bin/pip install --quiet --disable-pip-version-check -r ${requirements}` },
+];
+
+// The bundled handlers (esbuild output) against moto's server (Lambda, S3, DynamoDB, SNS, SQS) and
+// small fakes of CodePipeline, CodeDeploy and Lambda Invoke, on loopback: no Docker, no AWS account.
+project.addTask('test:local-aws', {
+  description: 'Run the bundled stage handlers against moto\'s server and fakes of CodePipeline and CodeDeploy (offline)',
+  env: { MOTO_SERVER_BIN: 'cdk.out/venv-moto/bin/moto_server' },
+  steps: [
+    { spawn: 'bundle' },
+    ...pythonVenv('cdk.out/venv-moto', 'test/local-aws/requirements.txt'),
+    { exec: 'jest --ci --coverage=false --testMatch \'<rootDir>/test/local-aws/**/*.local-aws.ts\'' },
+  ],
+});
+
 // The library must run on Node 20, 22 and 24: the jest suite again under the other two, with
 // Node binaries from the npm registry (the `node` package).
 project.addTask('test:node-versions', {
@@ -161,15 +179,9 @@ project.package.addField('overrides', {
   '@aws-cdk/asset-node-proxy-agent-v6': '$@aws-cdk/asset-node-proxy-agent-v6',
 });
 
-/** Steps that create (once) a Python virtual environment and install requirements into it. */
-const pythonVenv = (dir: string, requirements: string) => [
-  { exec: `[ -x ${dir}/bin/python ] || python3 -m venv ${dir}` },
-  { exec: `${dir}/bin/pip install --quiet --disable-pip-version-check -r ${requirements}` },
-];
-
 // ---- Independent validators on the reference template and the integ snapshot ----
 project.addTask('validate', {
-  description: 'cfn-lint, checkov, cfn-guard (Control Tower rules) and cdk-nag (AwsSolutions, Serverless); one line of counts each',
+  description: 'cfn-lint, checkov, cfn-guard (Control Tower rules), cdk-nag (AwsSolutions, Serverless) and parliament (IAM); one line of counts each',
   steps: [
     { spawn: 'bundle' },
     ...pythonVenv('cdk.out/venv-validators', 'validation/requirements.txt'),
