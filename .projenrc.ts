@@ -143,7 +143,8 @@ const pythonVenv = (dir: string, requirements: string) => [
 // small fakes of CodePipeline, CodeDeploy and Lambda Invoke, on loopback: no Docker, no AWS account.
 project.addTask('test:local-aws', {
   description: 'Run the bundled stage handlers against moto\'s server and fakes of CodePipeline and CodeDeploy (offline)',
-  env: { MOTO_SERVER_BIN: 'cdk.out/venv-moto/bin/moto_server' },
+  // Its own JUnit file: test-reports/junit.xml stays the main suite's.
+  env: { MOTO_SERVER_BIN: 'cdk.out/venv-moto/bin/moto_server', JEST_JUNIT_OUTPUT_NAME: 'local-aws.xml' },
   steps: [
     { spawn: 'bundle' },
     ...pythonVenv('cdk.out/venv-moto', 'test/local-aws/requirements.txt'),
