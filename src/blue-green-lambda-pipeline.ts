@@ -625,7 +625,14 @@ export class BlueGreenLambdaPipeline extends Construct {
       this.smokeTestHandler = smoke;
       fn = smoke;
     }
-    this.deploymentGroup.grantPutLifecycleEventHookExecutionStatus(fn);
+    // PutLifecycleEventHookExecutionStatus has no resource-level permissions (Service Authorization
+    // Reference): aws-cdk-lib's grantPutLifecycleEventHookExecutionStatus scopes it to the deployment
+    // group, which IAM never matches, so the hook's report would be denied.
+    iam.Grant.addToPrincipal({ grantee: fn, actions: ['codedeploy:PutLifecycleEventHookExecutionStatus'], resourceArns: ['*'] });
+    if (fn.role) {
+      acknowledgeFinding(fn.role, 'AwsSolutions-IAM5[Resource::*]',
+        'codedeploy:PutLifecycleEventHookExecutionStatus supports no resource-level permissions (nor do the X-Ray writes of a traced hook); the hook reports on deployments it is handed.');
+    }
     // CodeDeploy invokes hooks unqualified; no need for the version wildcard grantInvoke adds.
     this.deploymentGroup.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fn.functionArn] }));
     return fn;
@@ -770,10 +777,9 @@ export class BlueGreenLambdaPipeline extends Construct {
     for (const handler of [this.deployBlueFunction, this.switchTrafficFunction]) {
       ack(handler.role!, 'IAM5[Resource::*]', 'codepipeline:PutJobSuccessResult/PutJobFailureResult and xray:PutTraceSegments/PutTelemetryRecords support no resource-level permissions.');
     }
-    for (const traced of [this.smokeTestFunction, this.createdServiceFunction]) {
-      if (traced?.role && (traced.node.defaultChild as lambda.CfnFunction).tracingConfig) {
-        ack(traced.role, 'IAM5[Resource::*]', 'X-Ray tracing: xray:PutTraceSegments and PutTelemetryRecords support no resource-level permissions.');
-      }
+    const service = this.createdServiceFunction;
+    if (service?.role && (service.node.defaultChild as lambda.CfnFunction).tracingConfig) {
+      ack(service.role, 'IAM5[Resource::*]', 'X-Ray tracing: xray:PutTraceSegments and PutTelemetryRecords support no resource-level permissions.');
     }
     ack(this.pipeline, 'IAM5[Resource::*]', 'Added by aws-cdk-lib LambdaInvokeAction: lambda:ListFunctions supports no resource-level permissions.');
     if (this.smokeTestFunction) {

@@ -316,8 +316,12 @@ describe('options', () => {
       FunctionName: 'orders-api-switch-traffic-dev',
       Environment: { Variables: Match.objectLike({ BEFORE_ALLOW_TRAFFIC_HOOK: { Ref: Match.stringLikeRegexp('PipelineSmokeTest') }, AFTER_ALLOW_TRAFFIC_HOOK: '' }) },
     });
+    // The action has no resource-level permissions: scoped to the deployment group, IAM would deny it.
     template.hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'codedeploy:PutLifecycleEventHookExecutionStatus' })]) },
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'codedeploy:PutLifecycleEventHookExecutionStatus', Resource: '*' })]) },
+    });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'codedeploy:GetApplicationRevision', Resource: Match.anyValue() })]) },
     });
   });
 

@@ -57,7 +57,7 @@ describe('checkov and cfn-guard acknowledgements', () => {
 
   test('a user\'s own service function is left for its owner to judge', () => {
     const resources = synth({}, (stack) => ({
-      serviceFunction: new lambda.Function(stack, 'Mine', { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler=async()=>{}') }),
+      serviceFunction: new lambda.Function(stack, 'Mine', { functionName: 'mine', runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler=async()=>{}') }),
     }));
     const [[, mine]] = ofType(resources, 'AWS::Lambda::Function').filter(([id]) => id.startsWith('Mine'));
     expect(mine.Metadata?.checkov).toBeUndefined();
