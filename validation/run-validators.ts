@@ -1,5 +1,5 @@
-// Runs the four independent validators on the reference example and the integ snapshot and
-// prints one line of counts per tool. Exits non-zero on any unacknowledged finding.
+// Runs the five independent validators on the reference example and the integ snapshot and
+// prints one line of counts per tool (parliament, the fifth, lives in iam-policies.ts). Exits non-zero on any unacknowledged finding.
 // Usage: run-validators.ts <python-venv-bin-dir>
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -7,6 +7,7 @@ import * as path from 'path';
 import { CfnGuardValidator } from '@cdklabs/cdk-validator-cfnguard';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, NagPack, ServerlessChecks } from 'cdk-nag';
+import { parliamentValidator } from './iam-policies';
 import { referenceApp } from '../examples/typescript/reference-app';
 
 const venvBin = process.argv[2] ?? 'cdk.out/venv-validators/bin';
@@ -94,6 +95,6 @@ const app = referenceApp(REFERENCE_OUT);
 const assembly = app.synth();
 const templates = [...assembly.stacks.map((s) => s.templateFullPath), INTEG_TEMPLATE];
 console.log(`validating ${templates.join(', ')}`);
-const results = [cfnLint(templates), checkov(templates), cfnGuard(templates), cdkNag(app)];
+const results = [cfnLint(templates), checkov(templates), cfnGuard(templates), cdkNag(app), parliamentValidator(venvBin, templates)];
 for (const r of results) console.log(`${r.ok ? 'PASS' : 'FAIL'} ${r.line}`);
 if (results.some((r) => !r.ok)) process.exit(1);
