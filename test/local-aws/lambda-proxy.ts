@@ -1,0 +1,330 @@
+import * as http from 'http';
+import { AddressInfo } from 'net';
+import * as vm from 'vm';
+import { motoRequest } from './moto-server';
+
+/** A Lambda API call a handler made through the proxy. */
+export interface LambdaCall {
+  readonly operation: string;
+  readonly functionName: string;
+  readonly qualifier?: string;
+  readonly status: number;
+  readonly errorType?: string;
+  readonly body?: any;
+  readonly response?: any;
+  readonly at: number;
+}
+
+/** One Invoke the proxy answered. */
+export interface Invocation {
+  readonly functionName: string;
+  readonly qualifier?: string;
+  readonly executedVersion: string;
+  readonly functionError?: string;
+  readonly payload: string;
+  readonly at: number;
+}
+
+export interface LambdaProxyOptions {
+  /**
+   * How long Lambda reports `LastUpdateStatus: InProgress` after UpdateFunctionCode. 0 (the
+   * default) keeps moto's instant update; > 0 makes the proxy answer like Lambda during an
+   * update: GetFunction(Configuration) say InProgress, and another UpdateFunctionCode or a
+   * PublishVersion answer ResourceConflictException.
+   */
+  updateWindowMs?: number;
+}
+
+/** Splits a FunctionName path parameter (name, name:qualifier, partial or full ARN). */
+function parseFunctionName(raw: string): { name: string; qualifier?: string } {
+  const decoded = decodeURIComponent(raw);
+  const arn = decoded.match(/^arn:[^:]+:lambda:[^:]+:\d+:function:([^:]+)(?::(.+))?$/);
+  if (arn) return { name: arn[1], qualifier: arn[2] };
+  const partial = decoded.match(/^(?:\d+:function:)?([^:]+)(?::(.+))?$/);
+  return { name: partial?.[1] ?? decoded, qualifier: partial?.[2] };
+}
+
+function lambdaError(res: http.ServerResponse, status: number, type: string, message: string) {
+  res.writeHead(status, { 'content-type': 'application/json', 'x-amzn-errortype': type, 'x-amzn-requestid': 'proxy' });
+  res.end(JSON.stringify({ Type: 'User', Message: message, message }));
+}
+
+/**
+ * The Lambda endpoint the handlers see: moto behind a small proxy. moto models functions,
+ * versions and aliases but cannot Invoke without Docker, and it differs from Lambda in a few
+ * documented behaviours the proxy restores:
+ * - Invoke: runs the version's code (the test registers each zip's source by CodeSha256) in a
+ *   `vm` context; a throw answers 200 with `X-Amz-Function-Error: Unhandled` and the error as
+ *   the payload, like Lambda (https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html,
+ *   https://docs.aws.amazon.com/lambda/latest/dg/nodejs-exceptions.html).
+ * - DeleteFunction with a Qualifier: "You can't delete a version that an alias references"
+ *   (https://docs.aws.amazon.com/lambda/latest/api/API_DeleteFunction.html): Lambda answers 409
+ *   ResourceConflictException "Unable to delete version because the following aliases reference it: [live]";
+ *   moto deletes it. `$LATEST` cannot be deleted by qualifier (InvalidParameterValueException).
+ * - PublishVersion with CodeSha256: "Only publish a version if the hash value matches"
+ *   (https://docs.aws.amazon.com/lambda/latest/api/API_PublishVersion.html): a mismatch answers
+ *   400 InvalidParameterValueException "CodeSHA256 (...) is different from current CodeSHA256 in $LATEST";
+ *   moto ignores it.
+ * - PublishVersion of unchanged code: "Lambda doesn't publish a version if the function's
+ *   configuration and code haven't changed since the last version" (API_PublishVersion): it
+ *   answers the last version. moto publishes a new one after any UpdateFunctionCode, even of
+ *   identical code; the proxy answers the last version when CodeSha256 and configuration match.
+ * - Deleted versions: moto 5.2.5 numbers a new version `len(versions) + 1`, so after a
+ *   DeleteFunction(Qualifier) it reuses numbers (publishes a second "5"); Lambda never reuses a
+ *   version number. The proxy therefore keeps deleted versions in moto and hides them: they are
+ *   left out of ListVersionsByFunction, and GetFunction(Configuration)/Invoke/aliases on them
+ *   answer ResourceNotFoundException. Deleting an absent version answers 204 like Lambda.
+ * - Optional update window (see {@link LambdaProxyOptions.updateWindowMs}), per
+ *   https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html.
+ * Everything else is forwarded to moto unchanged.
+ */
+export async function startLambdaProxy(motoUrl: string, sources: Map<string, string>, options: LambdaProxyOptions = {}) {
+  const calls: LambdaCall[] = [];
+  const invocations: Invocation[] = [];
+  const updatingUntil = new Map<string, number>();
+  const deleted = new Map<string, Set<string>>();
+  const isDeleted = (name: string, version?: string | null) => !!version && (deleted.get(name)?.has(version) ?? false);
+  const CONFIG_FIELDS = ['CodeSha256', 'Handler', 'Runtime', 'MemorySize', 'Timeout', 'Role'];
+
+  const moto = async (method: string, requestPath: string, body?: string) => {
+    const response = await motoRequest(motoUrl, 'lambda', method, requestPath, body, body ? { 'content-type': 'application/json' } : {});
+    let parsed: any;
+    try {
+      parsed = response.body ? JSON.parse(response.body) : undefined;
+    } catch {
+      parsed = response.body;
+    }
+    return { status: response.status, body: parsed };
+  };
+
+  /** The most recently published version that still exists (moto lists versions in publish order). */
+  async function lastVersion(name: string): Promise<any | undefined> {
+    const all: any[] = [];
+    let marker: string | undefined;
+    do {
+      const page = await moto('GET', `/2015-03-31/functions/${encodeURIComponent(name)}/versions${marker ? `?Marker=${encodeURIComponent(marker)}` : ''}`);
+      if (page.status !== 200) return undefined;
+      all.push(...(page.body.Versions ?? []));
+      marker = page.body.NextMarker;
+    } while (marker);
+    const published = all.filter((v) => v.Version !== '$LATEST' && !isDeleted(name, v.Version));
+    return published.sort((a, b) => Number(a.Version) - Number(b.Version)).pop();
+  }
+
+  async function forward(req: http.IncomingMessage, body: Buffer, res: http.ServerResponse, rewrite?: (json: any) => any) {
+    const target = new URL(req.url ?? '/', motoUrl);
+    await new Promise<void>((resolve, reject) => {
+      const headers = { ...req.headers, host: target.host };
+      const upstream = http.request(target, { method: req.method, headers }, (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => {
+          let out = Buffer.concat(chunks);
+          const outHeaders = { ...response.headers };
+          if (rewrite && response.statusCode === 200 && out.length > 0) {
+            out = Buffer.from(JSON.stringify(rewrite(JSON.parse(out.toString('utf8')))));
+            outHeaders['content-length'] = String(out.length);
+          }
+          res.writeHead(response.statusCode ?? 502, outHeaders);
+          res.end(out);
+          resolve();
+        });
+      });
+      upstream.on('error', reject);
+      upstream.end(body);
+    });
+  }
+
+  async function invoke(name: string, qualifier: string | undefined, payload: Buffer, res: http.ServerResponse) {
+    let version = qualifier ?? '$LATEST';
+    if (!/^(\d+|\$LATEST)$/.test(version)) {
+      const alias = await moto('GET', `/2015-03-31/functions/${encodeURIComponent(name)}/aliases/${encodeURIComponent(version)}`);
+      if (alias.status < 200 || alias.status >= 300) return lambdaError(res, 404, 'ResourceNotFoundException', `Function not found: ${name}:${version}`);
+      version = alias.body.FunctionVersion;
+      let draw = Math.random();
+      for (const [weighted, weight] of Object.entries<number>(alias.body.RoutingConfig?.AdditionalVersionWeights ?? {})) {
+        if (draw < weight) {
+          version = weighted;
+          break;
+        }
+        draw -= weight;
+      }
+    }
+    const config = await moto('GET', `/2015-03-31/functions/${encodeURIComponent(name)}/configuration?Qualifier=${encodeURIComponent(version)}`);
+    if (config.status !== 200 || isDeleted(name, version)) return lambdaError(res, 404, 'ResourceNotFoundException', `Function not found: arn:aws:lambda:us-east-1:123456789012:function:${name}:${version}`);
+    const source = sources.get(config.body.CodeSha256);
+    if (source === undefined) {
+      return lambdaError(res, 502, 'InvalidZipFileException', `the test registered no source for CodeSha256 ${config.body.CodeSha256} of ${name}:${version}`);
+    }
+    let result: string;
+    let functionError: string | undefined;
+    try {
+      const module = { exports: {} as any };
+      vm.runInNewContext(source, { module, exports: module.exports, console: { log() {}, error() {} } }, { timeout: 1000 });
+      const event = payload.length ? JSON.parse(payload.toString('utf8')) : {};
+      const value = await module.exports.handler(event, { functionName: name, functionVersion: version });
+      result = JSON.stringify(value ?? null);
+    } catch (error) {
+      functionError = 'Unhandled';
+      const e = error as Error;
+      result = JSON.stringify({ errorType: e?.name ?? 'Error', errorMessage: e?.message ?? String(error), trace: [] });
+    }
+    invocations.push({ functionName: name, qualifier, executedVersion: version, functionError, payload: result, at: Date.now() });
+    res.writeHead(200, {
+      'content-type': 'application/json',
+      'x-amz-executed-version': version,
+      ...(functionError ? { 'x-amz-function-error': functionError } : {}),
+    });
+    res.end(result);
+  }
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      void (async () => {
+        const body = Buffer.concat(chunks);
+        const url = new URL(req.url ?? '/', 'http://proxy');
+        const match = url.pathname.match(/^\/2015-03-31\/functions\/([^/]+)(\/.*)?$/);
+        const fn = match ? parseFunctionName(match[1]) : undefined;
+        const rest = match?.[2] ?? '';
+        const qualifier = url.searchParams.get('Qualifier') ?? fn?.qualifier;
+        const method = req.method ?? 'GET';
+        const operation = !fn ? `${method} ${url.pathname}`
+          : method === 'POST' && rest === '/invocations' ? 'Invoke'
+            : method === 'PUT' && rest === '/code' ? 'UpdateFunctionCode'
+              : method === 'PUT' && rest === '/configuration' ? 'UpdateFunctionConfiguration'
+                : method === 'POST' && rest === '/versions' ? 'PublishVersion'
+                  : method === 'GET' && rest === '/versions' ? 'ListVersionsByFunction'
+                    : method === 'DELETE' && rest === '' ? 'DeleteFunction'
+                      : method === 'GET' && rest === '' ? 'GetFunction'
+                        : method === 'GET' && rest === '/configuration' ? 'GetFunctionConfiguration'
+                          : method === 'GET' && rest.startsWith('/aliases/') ? 'GetAlias'
+                            : method === 'GET' && rest === '/aliases' ? 'ListAliases'
+                              : method === 'PUT' && rest.startsWith('/aliases/') ? 'UpdateAlias'
+                                : method === 'POST' && rest === '/aliases' ? 'CreateAlias'
+                                  : `${method} ${rest || '/'}`;
+        let parsedBody: any;
+        try {
+          parsedBody = body.length && operation !== 'Invoke' ? JSON.parse(body.toString('utf8')) : undefined;
+        } catch {
+          parsedBody = undefined;
+        }
+        // Record what the handler asked and what it was answered.
+        const record = (status: number, errorType?: string, response?: any) => calls.push({
+          operation, functionName: fn?.name ?? '', qualifier: qualifier ?? undefined, status, errorType, body: parsedBody, response, at: Date.now(),
+        });
+        const originalWriteHead = res.writeHead.bind(res);
+        (res as any).writeHead = (status: number, headers?: any) => {
+          record(status, headers?.['x-amzn-errortype'] ?? headers?.['X-Amzn-ErrorType']);
+          return originalWriteHead(status, headers);
+        };
+        try {
+          if (!fn) return await forward(req, body, res);
+          const name = fn.name;
+          const updating = (updatingUntil.get(name) ?? 0) > Date.now();
+          const arn = `arn:aws:lambda:us-east-1:123456789012:function:${name}`;
+          switch (operation) {
+            case 'Invoke':
+              return await invoke(name, qualifier ?? undefined, body, res);
+            case 'UpdateFunctionCode':
+            case 'UpdateFunctionConfiguration':
+            case 'PublishVersion': {
+              if (updating) {
+                return lambdaError(res, 409, 'ResourceConflictException', `The operation cannot be performed at this time. An update is in progress for resource: ${arn}`);
+              }
+              if (operation === 'PublishVersion' && parsedBody?.CodeSha256) {
+                const latest = await moto('GET', `/2015-03-31/functions/${encodeURIComponent(name)}/configuration`);
+                if (latest.status === 200 && latest.body.CodeSha256 !== parsedBody.CodeSha256) {
+                  return lambdaError(res, 400, 'InvalidParameterValueException',
+                    `CodeSHA256 (${parsedBody.CodeSha256}) is different from current CodeSHA256 in $LATEST (${latest.body.CodeSha256}). Please try again with the CodeSHA256 in $LATEST.`);
+                }
+              }
+              if (operation === 'PublishVersion') {
+                const last = await lastVersion(name);
+                const latest = await moto('GET', `/2015-03-31/functions/${encodeURIComponent(name)}/configuration`);
+                if (last && latest.status === 200 && CONFIG_FIELDS.every((f) => JSON.stringify(last[f]) === JSON.stringify(latest.body[f]))
+                  && JSON.stringify(last.Environment ?? {}) === JSON.stringify(latest.body.Environment ?? {})) {
+                  res.writeHead(201, { 'content-type': 'application/json' });
+                  return res.end(JSON.stringify(last));
+                }
+              }
+              if (operation !== 'PublishVersion' && (options.updateWindowMs ?? 0) > 0) {
+                updatingUntil.set(name, Date.now() + options.updateWindowMs!);
+                return await forward(req, body, res, (json) => ({ ...json, LastUpdateStatus: 'InProgress', LastUpdateStatusReason: 'The function is being created.' }));
+              }
+              return await forward(req, body, res);
+            }
+            case 'GetFunction':
+            case 'GetFunctionConfiguration':
+              if (isDeleted(name, qualifier)) return lambdaError(res, 404, 'ResourceNotFoundException', `Function not found: ${arn}:${qualifier}`);
+              if (updating && (!qualifier || qualifier === '$LATEST')) {
+                return await forward(req, body, res, (json) => operation === 'GetFunction'
+                  ? { ...json, Configuration: { ...json.Configuration, LastUpdateStatus: 'InProgress' } }
+                  : { ...json, LastUpdateStatus: 'InProgress' });
+              }
+              return await forward(req, body, res);
+            case 'DeleteFunction': {
+              if (qualifier === '$LATEST') {
+                return lambdaError(res, 400, 'InvalidParameterValueException', '$LATEST version cannot be deleted without deleting the function.');
+              }
+              if (qualifier) {
+                const aliases = await moto('GET', `/2015-03-31/functions/${encodeURIComponent(name)}/aliases`);
+                const referencing = (aliases.body?.Aliases ?? []).filter((a: any) => a.FunctionVersion === qualifier
+                  || Object.keys(a.RoutingConfig?.AdditionalVersionWeights ?? {}).includes(qualifier)).map((a: any) => a.Name);
+                if (referencing.length > 0) {
+                  return lambdaError(res, 409, 'ResourceConflictException', `Unable to delete version because the following aliases reference it: [${referencing.join(', ')}]`);
+                }
+                const exists = await moto('GET', `/2015-03-31/functions/${encodeURIComponent(name)}/configuration?Qualifier=${encodeURIComponent(qualifier)}`);
+                if (exists.status === 200) {
+                  if (!deleted.has(name)) deleted.set(name, new Set());
+                  deleted.get(name)!.add(qualifier);
+                }
+                res.writeHead(204, {});
+                return res.end();
+              }
+              return await forward(req, body, res);
+            }
+            case 'ListVersionsByFunction':
+              return await forward(req, body, res, (json) => ({
+                ...json,
+                Versions: (json.Versions ?? []).filter((v: any) => !isDeleted(name, v.Version)),
+              }));
+            case 'CreateAlias':
+            case 'UpdateAlias': {
+              const versions = [parsedBody?.FunctionVersion, ...Object.keys(parsedBody?.RoutingConfig?.AdditionalVersionWeights ?? {})];
+              const gone = versions.find((v) => isDeleted(name, v));
+              if (gone) return lambdaError(res, 404, 'ResourceNotFoundException', `Function not found: ${arn}:${gone}`);
+              return await forward(req, body, res);
+            }
+            default:
+              return await forward(req, body, res);
+          }
+        } catch (error) {
+          if (!res.headersSent) lambdaError(res, 500, 'ServiceException', `proxy: ${String(error)}`);
+        }
+      })();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    calls,
+    invocations,
+    /** Versions deleted through the proxy (hidden from moto's answers). */
+    deletedVersions(name: string): string[] {
+      return [...(deleted.get(name) ?? [])];
+    },
+    /** Successful calls of one operation (what really changed something). */
+    succeeded(operation: string) {
+      return calls.filter((c) => c.operation === operation && c.status >= 200 && c.status < 300);
+    },
+    stop: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+export type LambdaProxy = Awaited<ReturnType<typeof startLambdaProxy>>;

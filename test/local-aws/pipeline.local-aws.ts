@@ -1,0 +1,482 @@
+/**
+ * The three bundled stage handlers (assets/*.lambda/index.js, as `npx projen bundle` writes them)
+ * against local AWS: moto's server for Lambda, S3, DynamoDB, SNS and SQS, a Lambda proxy that
+ * answers Invoke, and fakes for CodePipeline job results and CodeDeploy shifts and hooks. The
+ * test plays CodePipeline (jobs, continuation tokens, duplicate deliveries) and CodeDeploy's
+ * clock. Run with `npx projen test:local-aws` (see README.md in this folder).
+ */
+import * as path from 'path';
+import { CreateAliasCommand } from '@aws-sdk/client-lambda';
+import { constructModel } from './construct-model';
+import { JobResult } from './fake-codepipeline';
+import { MotoServer } from './moto-server';
+import { ScenarioReport } from './scenario-report';
+import { ASSETS_DIR, brokenSource, goodSource, SharedAws, startSharedAws, World } from './world';
+import { BlueGreenLambdaPipelineProps, TrafficHook } from '../../src';
+import { pipelineJobEvent } from '../pipeline-job-event';
+
+jest.setTimeout(60_000);
+
+const LINEAR = 'CodeDeployDefault.LambdaLinear10PercentEvery10Minutes';
+const ALL_AT_ONCE = 'CodeDeployDefault.LambdaAllAtOnce';
+const SMOKE_EVENT = { path: '/health', source: 'local-aws' };
+
+const report = new ScenarioReport();
+let shared: (SharedAws & { moto: MotoServer }) | undefined;
+const worlds: World[] = [];
+
+let startError: Error | undefined;
+
+beforeAll(async () => {
+  try {
+    shared = await startSharedAws(path.resolve(__dirname, '..', '..', 'cdk.out', 'local-aws'));
+  } catch (error) {
+    startError = error as Error;
+    throw error;
+  }
+}, 60_000);
+
+afterEach(async () => {
+  await Promise.all(worlds.splice(0).map((w) => w.stop()));
+});
+
+afterAll(async () => {
+  await shared?.moto.stop();
+  const bundles = `${path.relative(process.cwd(), ASSETS_DIR) || '.'}/*.lambda/index.js`;
+  report.print(`local AWS integration: bundled handlers from ${bundles} on moto ${shared?.moto.version ?? '?'}; handler logs in cdk.out/local-aws/`,
+    startError ? `not run: ${startError.message.split('.')[0]}` : undefined);
+});
+
+function scenario(name: string, body: () => Promise<void>, timeout = 60_000) {
+  report.register(name);
+  test(name, () => report.run(name, body), timeout);
+}
+
+async function world(tag: string, options: { hooks?: 'smoke' | 'none'; props?: Partial<BlueGreenLambdaPipelineProps>; updateWindowMs?: number } = {}) {
+  if (!shared) throw new Error(`local AWS did not start: ${startError?.message ?? 'see beforeAll'}`);
+  const props: Partial<BlueGreenLambdaPipelineProps> = {
+    ...(options.hooks === 'smoke' ? { preTrafficHook: TrafficHook.smokeTest({ testEvent: SMOKE_EVENT }) } : {}),
+    ...options.props,
+  };
+  const w = await World.create(shared, tag, constructModel(props), { updateWindowMs: options.updateWindowMs });
+  worlds.push(w);
+  return w;
+}
+
+// ------------------------------------------------------------------ assertions with readable failures
+
+function succeeded(result: JobResult | undefined, what: string): asserts result is JobResult {
+  if (result?.kind !== 'success') throw new Error(`${what}: expected the job to succeed, CodePipeline recorded ${JSON.stringify(result)}`);
+}
+
+function failed(result: JobResult | undefined, what: string): string {
+  if (result?.kind !== 'failure') throw new Error(`${what}: expected the job to fail, CodePipeline recorded ${JSON.stringify(result)}`);
+  return result.failureDetails?.message ?? '';
+}
+
+/** No handler threw, and no handler called an API the fakes do not model or sent a request they refused as malformed. */
+function expectNoHandlerThrew(w: World) {
+  expect(w.thrown().map((i) => `${i.functionName} threw ${i.error?.name}: ${i.error?.message}`)).toEqual([]);
+  const malformed = [...w.codeDeploy.calls, ...w.pipeline.calls].filter((c) => c.error === 'UnknownOperationException' || c.error === 'ValidationException');
+  expect(malformed.map((c) => `${c.operation}: ${c.error}: ${c.errorMessage}`)).toEqual([]);
+  expect(w.proxy.calls.filter((c) => c.status >= 500).map((c) => `${c.operation}: ${c.status} ${c.errorType}`)).toEqual([]);
+}
+
+/** Every job got exactly one accepted result; every refused one was InvalidJobStateException (a duplicate). */
+function expectOneResultPerJob(w: World, jobIds: string[]) {
+  for (const jobId of jobIds) {
+    expect({ jobId, accepted: w.pipeline.acceptedFor(jobId).length }).toEqual({ jobId, accepted: 1 });
+    expect(w.pipeline.rejectedFor(jobId).map((c) => c.error)).toEqual(w.pipeline.rejectedFor(jobId).map(() => 'InvalidJobStateException'));
+  }
+}
+
+function counts(w: World) {
+  return {
+    updateFunctionCode: w.proxy.succeeded('UpdateFunctionCode').length,
+    publishVersion: w.proxy.succeeded('PublishVersion').length,
+    createDeployment: w.codeDeploy.calledOperations('CreateDeployment').length,
+  };
+}
+
+function delta(before: ReturnType<typeof counts>, after: ReturnType<typeof counts>) {
+  return {
+    updateFunctionCode: after.updateFunctionCode - before.updateFunctionCode,
+    publishVersion: after.publishVersion - before.publishVersion,
+    createDeployment: after.createDeployment - before.createDeployment,
+  };
+}
+
+/** The user deployment CodeDeploy ran for a pipeline deployment (from the history record). */
+function codeDeployDeploymentOf(w: World, history: Record<string, any> | undefined) {
+  const id = history?.codeDeployDeploymentId;
+  const deployment = id ? w.codeDeploy.deployments.get(id) : undefined;
+  if (!deployment) throw new Error(`history ${JSON.stringify(history)} names no CodeDeploy deployment the fake knows`);
+  return deployment;
+}
+
+async function expectAlias(w: World, version: string) {
+  const alias = await w.alias();
+  expect({ version: alias.FunctionVersion, weights: alias.RoutingConfig?.AdditionalVersionWeights ?? {} }).toEqual({ version, weights: {} });
+}
+
+async function releaseOk(w: World, source: string, what: string) {
+  const r = await w.release(source);
+  succeeded(r.deployBlue.result, `${what} Deploy-Blue`);
+  succeeded(r.switchTraffic?.final, `${what} Switch-Traffic`);
+  return r;
+}
+
+// ------------------------------------------------------------------ scenarios
+
+scenario('1. happy path with the smoke hook', async () => {
+  const w = await world('s1', { hooks: 'smoke' });
+  expect(w.environments[w.names.smokeTest!].SMOKE_TEST_EVENT).toBe(JSON.stringify(SMOKE_EVENT));
+  await releaseOk(w, goodSource('A'), 'first release');
+  const r = await releaseOk(w, goodSource('B'), 'second release');
+
+  expect(r.deployBlue.result?.outputVariables).toEqual({ currentVersion: '2', targetVersion: '3' });
+  const history = await w.history(r.deploymentId);
+  expect(history).toMatchObject({
+    deploymentId: r.deploymentId,
+    state: 'SUCCEEDED',
+    service: 'orders-api',
+    currentVersion: '2',
+    targetVersion: '3',
+    repository: 'example-org/orders-api',
+    branch: 'main',
+    deploymentConfig: LINEAR,
+  });
+  expect(history?.commitId).toMatch(/^[0-9a-f]{32}$/);
+  expect(history?.startedAt).toBeDefined();
+  expect(history?.finishedAt).toBeDefined();
+  const byService = await w.historyByService();
+  expect(byService.map((h) => h.state)).toEqual(['SUCCEEDED', 'SUCCEEDED']);
+  expect(byService[0].deploymentId).toBe(r.deploymentId);
+
+  // CodeDeploy: the hook ran before any traffic, invoked the target version with the configured event, reported once.
+  const deployment = codeDeployDeploymentOf(w, history);
+  expect(deployment.spec).toMatchObject({ functionName: w.names.serviceFunction, alias: 'live', currentVersion: '2', targetVersion: '3', before: w.names.smokeTest });
+  expect(deployment.hooks.map((h) => [h.hook, h.status, h.reports])).toEqual([['BeforeAllowTraffic', 'Succeeded', 1]]);
+  const smoke = w.proxy.invocations.filter((i) => i.functionName === w.names.serviceFunction && i.executedVersion === '3');
+  expect(smoke).toHaveLength(1);
+  expect(smoke[0].functionError).toBeUndefined();
+  expect(JSON.parse(smoke[0].payload).body).toContain('/health');
+  const shift = w.codeDeploy.traffic.filter((t) => t.deploymentId === deployment.id);
+  expect(shift.map((t) => t.weights['3'] ?? (t.functionVersion === '3' ? 1 : 0))).toEqual([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1]);
+  expect(smoke[0].at).toBeLessThanOrEqual(shift[0].at);
+  await expectAlias(w, '3');
+
+  // Jobs: one result each, progress through continuation tokens, then plain success.
+  expectOneResultPerJob(w, [r.deployBlue.jobId, ...r.switchTraffic!.jobs]);
+  expect(r.switchTraffic!.results.slice(0, -1).every((x) => x.kind === 'success' && x.continuationToken)).toBe(true);
+  expect(r.switchTraffic!.final.continuationToken).toBeUndefined();
+  expect(await w.events(r.deploymentId)).toEqual(['STAGED', 'STARTED', 'SUCCEEDED']);
+  expect(w.codeDeploy.calls.filter((c) => c.error).map((c) => `${c.operation}: ${c.error}`)).toEqual([]);
+  expectNoHandlerThrew(w);
+});
+
+scenario('2. happy path without hooks', async () => {
+  const w = await world('s2');
+  const r = await releaseOk(w, goodSource('A'), 'release');
+  expect(r.deployBlue.result?.outputVariables).toEqual({ currentVersion: '1', targetVersion: '2' });
+  const history = await w.history(r.deploymentId);
+  expect(history).toMatchObject({ state: 'SUCCEEDED', currentVersion: '1', targetVersion: '2' });
+  const deployment = codeDeployDeploymentOf(w, history);
+  expect(deployment.spec.before).toBeUndefined();
+  expect(deployment.spec.after).toBeUndefined();
+  expect(deployment.hooks).toEqual([]);
+  expect(w.proxy.invocations).toEqual([]);
+  await expectAlias(w, '2');
+  expect(await w.versions()).toEqual(['1', '2']);
+  expectOneResultPerJob(w, [r.deployBlue.jobId, ...r.switchTraffic!.jobs]);
+  expect(await w.events(r.deploymentId)).toEqual(['STAGED', 'STARTED', 'SUCCEEDED']);
+  expectNoHandlerThrew(w);
+});
+
+scenario('3. first release all-at-once, later release linear', async () => {
+  const w = await world('s3');
+  expect(w.environments[w.switchTrafficFn.functionName]).toMatchObject({ BOOTSTRAP_VERSION: '1', CODEDEPLOY_DEPLOYMENT_CONFIG_NAME: LINEAR });
+  const first = await releaseOk(w, goodSource('A'), 'first release');
+  const [firstCreate] = w.codeDeploy.calledOperations('CreateDeployment');
+  expect(firstCreate.input.deploymentConfigName).toBe(ALL_AT_ONCE);
+  const firstHistory = await w.history(first.deploymentId);
+  expect(firstHistory?.deploymentConfig).toBe(ALL_AT_ONCE);
+  const firstDeployment = codeDeployDeploymentOf(w, firstHistory);
+  expect(firstDeployment.deploymentConfigName).toBe(ALL_AT_ONCE);
+  expect(w.codeDeploy.traffic.filter((t) => t.deploymentId === firstDeployment.id).map((t) => [t.functionVersion, t.weights])).toEqual([['2', {}]]);
+
+  const second = await releaseOk(w, goodSource('B'), 'second release');
+  const secondCreate = w.codeDeploy.calledOperations('CreateDeployment')[1];
+  expect([undefined, LINEAR]).toContain(secondCreate.input.deploymentConfigName);
+  const secondHistory = await w.history(second.deploymentId);
+  expect(secondHistory?.deploymentConfig).toBe(LINEAR);
+  const secondDeployment = codeDeployDeploymentOf(w, secondHistory);
+  expect(secondDeployment.deploymentConfigName).toBe(LINEAR);
+  expect(w.codeDeploy.traffic.filter((t) => t.deploymentId === secondDeployment.id)).toHaveLength(10);
+  expect(second.switchTraffic!.jobs.length).toBeGreaterThanOrEqual(11);
+  await expectAlias(w, '3');
+  expectNoHandlerThrew(w);
+});
+
+scenario('4. alarm mid-shift rolls back; ROLLED_BACK only once the rollback finished', async () => {
+  const w = await world('s4');
+  await releaseOk(w, goodSource('A'), 'first release');
+  const artifact = await w.artifact(goodSource('B'));
+  const deploymentId = 'exec-s4-0000-0000-000000000002';
+  const db = await w.deployBlue({ deploymentId, commitId: 'b'.repeat(40), repository: 'example-org/orders-api', branch: 'main' }, { artifact });
+  succeeded(db.result, 'Deploy-Blue');
+  const snapshots: Array<{ poll: number; original: string; rollback?: string; history?: string; events: string[] }> = [];
+  let originalId: string | undefined;
+  const run = await w.switchTraffic({ deploymentId, targetVersion: '3' }, {
+    between: async (poll) => {
+      const history = await w.history(deploymentId);
+      originalId ??= history?.codeDeployDeploymentId;
+      const original = originalId ? w.codeDeploy.deployments.get(originalId) : undefined;
+      const shifted = w.codeDeploy.traffic.filter((t) => t.deploymentId === originalId);
+      if (shifted.length === 3) w.codeDeploy.raiseAlarm(w.names.alarms[0]);
+      const rollbackId = original?.rollbackInfo?.rollbackDeploymentId;
+      snapshots.push({
+        poll,
+        original: original?.status ?? '?',
+        rollback: rollbackId ? w.codeDeploy.deployments.get(rollbackId)?.status : undefined,
+        history: history?.state,
+        events: await w.events(deploymentId),
+      });
+    },
+  });
+  const message = failed(run.final, 'Switch-Traffic after the alarm');
+  expect(message).toMatch(/alarm/i);
+
+  const original = w.codeDeploy.deployments.get(originalId!)!;
+  expect(original.status).toBe('Stopped');
+  expect(original.errorInformation?.code).toBe('ALARM_ACTIVE');
+  const rollback = w.codeDeploy.deployments.get(original.rollbackInfo!.rollbackDeploymentId!)!;
+  // The handler may only settle the job once the rollback deployment is final (no more steps after the last job).
+  expect({ rollbackStatusWhenJobFailed: rollback.status }).toEqual({ rollbackStatusWhenJobFailed: 'Succeeded' });
+  // While the rollback was in progress, history still said SHIFTING and nobody announced ROLLED_BACK.
+  const duringRollback = snapshots.filter((s) => s.rollback === 'InProgress');
+  expect(duringRollback.length).toBeGreaterThan(0);
+  for (const s of duringRollback) expect({ poll: s.poll, history: s.history, rolledBackAnnounced: s.events.includes('ROLLED_BACK') }).toEqual({ poll: s.poll, history: 'SHIFTING', rolledBackAnnounced: false });
+
+  await expectAlias(w, '2');
+  const shift = w.codeDeploy.traffic.filter((t) => t.deploymentId === original.id);
+  expect(Math.max(...shift.map((t) => t.weights['3'] ?? 0))).toBeCloseTo(0.3);
+  const history = await w.history(deploymentId);
+  expect(history).toMatchObject({ state: 'ROLLED_BACK', currentVersion: '2', targetVersion: '3' });
+  expect(history?.failureReason).toMatch(/alarm/i);
+  expect(await w.events(deploymentId)).toEqual(['STAGED', 'STARTED', 'ROLLED_BACK']);
+  expectOneResultPerJob(w, run.jobs);
+  expectNoHandlerThrew(w);
+});
+
+scenario('5. smoke test fails: rollback, the target never got traffic', async () => {
+  const w = await world('s5', { hooks: 'smoke' });
+  await releaseOk(w, goodSource('A'), 'first release');
+  const r = await w.release(brokenSource('B'));
+  succeeded(r.deployBlue.result, 'Deploy-Blue of the broken build');
+  expect(r.targetVersion).toBe('3');
+  const message = failed(r.switchTraffic?.final, 'Switch-Traffic with a failing smoke test');
+  expect(message).toMatch(/hook|smoke|BeforeAllowTraffic/i);
+
+  const history = await w.history(r.deploymentId);
+  const deployment = codeDeployDeploymentOf(w, history);
+  expect(deployment.status).toBe('Failed');
+  expect(deployment.errorInformation?.code).toBe('HOOK_EXECUTION_FAILURE');
+  expect(deployment.hooks.map((h) => [h.hook, h.status, h.reports])).toEqual([['BeforeAllowTraffic', 'Failed', 1]]);
+  const invoked = w.proxy.invocations.filter((i) => i.executedVersion === '3');
+  expect(invoked.map((i) => i.functionError)).toEqual(['Unhandled']);
+  // Not one alias change ever routed anything to version 3.
+  expect(w.codeDeploy.traffic.filter((t) => t.functionVersion === '3' || t.weights['3'] !== undefined)).toEqual([]);
+  await expectAlias(w, '2');
+  const rollback = w.codeDeploy.deployments.get(deployment.rollbackInfo!.rollbackDeploymentId!)!;
+  expect(rollback.status).toBe('Succeeded');
+  expect(['ROLLED_BACK', 'FAILED']).toContain(history?.state);
+  expect(history?.failureReason).toMatch(/hook|smoke|BeforeAllowTraffic/i);
+  expect(await w.events(r.deploymentId)).toEqual(['STAGED', 'STARTED', history?.state]);
+  expectOneResultPerJob(w, [r.deployBlue.jobId, ...r.switchTraffic!.jobs]);
+  expectNoHandlerThrew(w);
+});
+
+async function duplicateDeliveries(tag: string, mode: 'sequential' | 'concurrent') {
+  const w = await world(tag, { hooks: 'smoke', updateWindowMs: mode === 'concurrent' ? 300 : 0 });
+  await releaseOk(w, goodSource('A'), 'first release');
+  const before = counts(w);
+  const notificationsBefore = (await w.notifications()).length;
+  w.codeDeploy.setHookDelivery(mode === 'concurrent' ? 'twice-concurrent' : 'twice-sequential');
+  const r = await w.release(goodSource('B'), { deployDelivery: mode, switch: { first: mode, duplicatePoll: 2, pollDelivery: mode } });
+
+  expectNoHandlerThrew(w);
+  succeeded(r.deployBlue.result, `Deploy-Blue delivered twice (${mode})`);
+  expect(r.deployBlue.result.outputVariables).toEqual({ currentVersion: '2', targetVersion: '3' });
+  succeeded(r.switchTraffic?.final, `Switch-Traffic with duplicate deliveries (${mode})`);
+  expect(delta(before, counts(w))).toEqual({ updateFunctionCode: 1, publishVersion: 1, createDeployment: 1 });
+  expectOneResultPerJob(w, [r.deployBlue.jobId, ...r.switchTraffic!.jobs]);
+  expect(r.deployBlue.invocations).toHaveLength(2);
+  if (mode === 'concurrent') {
+    // The two deliveries really overlapped: Lambda gave each its own execution environment.
+    expect(new Set(r.deployBlue.invocations.map((i) => i.environment)).size).toBe(2);
+    expect(new Set(w.switchTrafficFn.invocations.filter((i) => (i.event as any)['CodePipeline.job'].id === r.switchTraffic!.jobs[0]).map((i) => i.environment)).size).toBe(2);
+  }
+
+  const history = await w.history(r.deploymentId);
+  expect(history).toMatchObject({ state: 'SUCCEEDED', currentVersion: '2', targetVersion: '3' });
+  const deployment = codeDeployDeploymentOf(w, history);
+  const [hook] = deployment.hooks;
+  expect(hook.status).toBe('Succeeded');
+  const reports = w.codeDeploy.calledOperations('PutLifecycleEventHookExecutionStatus').filter((c) => c.input.deploymentId === deployment.id);
+  expect(reports.filter((c) => !c.error)).toHaveLength(1);
+  expect(reports.filter((c) => c.error).map((c) => c.error)).toEqual(reports.filter((c) => c.error).map(() => 'LifecycleEventAlreadyCompletedException'));
+  expect(w.smokeTestFn!.invocations.filter((i) => (i.event as any).DeploymentId === deployment.id)).toHaveLength(2);
+  await expectAlias(w, '3');
+  expect(await w.versions()).toEqual(['1', '2', '3']);
+  const events = (await w.notifications()).slice(notificationsBefore).map((n) => n.event);
+  expect(events).toEqual(['STAGED', 'STARTED', 'SUCCEEDED']);
+}
+
+scenario('6a. duplicate deliveries, sequential replays', () => duplicateDeliveries('s6a', 'sequential'));
+scenario('6b. duplicate deliveries, concurrent (Promise.all)', () => duplicateDeliveries('s6b', 'concurrent'));
+
+scenario('7. Deploy-Blue job redelivered while Switch-Traffic shifts', async () => {
+  const w = await world('s7');
+  await releaseOk(w, goodSource('A'), 'first release');
+  const before = counts(w);
+  const artifact = await w.artifact(goodSource('B'));
+  const deploymentId = 'exec-s7-0000-0000-000000000002';
+  const parameters = { deploymentId, commitId: 'c'.repeat(40), repository: 'example-org/orders-api', branch: 'main' };
+  const db = await w.deployBlue(parameters, { artifact });
+  succeeded(db.result, 'Deploy-Blue');
+  const location = { bucketName: artifact.bucketName, objectKey: artifact.objectKey };
+  const replayEvent = pipelineJobEvent({ jobId: db.jobId, userParameters: parameters, artifact: location });
+  const run = await w.switchTraffic({ deploymentId, targetVersion: '3' }, {
+    between: async (poll) => {
+      if (poll === 3) await w.deployBlueFn.invoke(replayEvent);
+    },
+  });
+  expectNoHandlerThrew(w);
+  expect(w.deployBlueFn.invocations.filter((i) => (i.event as any)['CodePipeline.job'].id === db.jobId)).toHaveLength(2);
+  succeeded(run.final, 'Switch-Traffic after the replayed Deploy-Blue');
+  const history = await w.history(deploymentId);
+  expect(history).toMatchObject({ state: 'SUCCEEDED', currentVersion: '2', targetVersion: '3' });
+  expect(history?.failureReason).toBeUndefined();
+  expect(delta(before, counts(w))).toEqual({ updateFunctionCode: 1, publishVersion: 1, createDeployment: 1 });
+  expectOneResultPerJob(w, [db.jobId, ...run.jobs]);
+  await expectAlias(w, '3');
+  expect(await w.events(deploymentId)).toEqual(['STAGED', 'STARTED', 'SUCCEEDED']);
+  expectNoHandlerThrew(w);
+});
+
+scenario('8. split alias: readable failure, nothing deployed', async () => {
+  const w = await world('s8');
+  await releaseOk(w, goodSource('A'), 'first release');
+  // An interrupted deployment left live on 2 with 50 % on 1.
+  await w.splitAlias('2', { 1: 0.5 });
+  let before = counts(w);
+  const r = await w.release(goodSource('B'));
+  const message = failed(r.deployBlue.result, 'Deploy-Blue on a split alias');
+  expect(message).toContain('live');
+  expect(message).toMatch(/rout|weight|split/i);
+  expect(delta(before, counts(w))).toEqual({ updateFunctionCode: 0, publishVersion: 0, createDeployment: 0 });
+  const alias = await w.alias();
+  expect(alias.RoutingConfig?.AdditionalVersionWeights).toEqual({ 1: 0.5 });
+  const history = await w.history(r.deploymentId);
+  expect([undefined, 'FAILED']).toContain(history?.state);
+  expect(await w.events(r.deploymentId)).toEqual(history ? ['FAILED'] : []);
+
+  // The alias split between Deploy-Blue and Switch-Traffic: Switch-Traffic refuses too.
+  await w.splitAlias('2', {});
+  const artifact = await w.artifact(goodSource('C'));
+  const deploymentId = 'exec-s8-0000-0000-000000000003';
+  const db = await w.deployBlue({ deploymentId, commitId: 'd'.repeat(40), repository: 'example-org/orders-api', branch: 'main' }, { artifact });
+  succeeded(db.result, 'Deploy-Blue of C');
+  await w.splitAlias('2', { 1: 0.25 });
+  before = counts(w);
+  const run = await w.switchTraffic({ deploymentId, targetVersion: db.result.outputVariables!.targetVersion });
+  const switchMessage = failed(run.final, 'Switch-Traffic on a split alias');
+  expect(switchMessage).toContain('live');
+  expect(switchMessage).toMatch(/rout|weight|split/i);
+  expect(delta(before, counts(w)).createDeployment).toBe(0);
+  expect((await w.history(deploymentId))?.state).toBe('FAILED');
+  expectNoHandlerThrew(w);
+});
+
+scenario('9. target already live: SKIPPED, job succeeds', async () => {
+  const w = await world('s9');
+  await releaseOk(w, goodSource('A'), 'first release');
+  const before = counts(w);
+  const r = await w.release(goodSource('A'));
+  succeeded(r.deployBlue.result, 'Deploy-Blue of unchanged code');
+  expect(r.deployBlue.result.outputVariables).toEqual({ currentVersion: '2', targetVersion: '2' });
+  succeeded(r.switchTraffic?.final, 'Switch-Traffic of the live version');
+  expect(r.switchTraffic!.jobs).toHaveLength(1);
+  expect(r.switchTraffic!.final.continuationToken).toBeUndefined();
+  expect(delta(before, counts(w)).createDeployment).toBe(0);
+  expect((await w.history(r.deploymentId))?.state).toBe('SKIPPED');
+  expect(await w.events(r.deploymentId)).toEqual(['STAGED', 'SKIPPED']);
+  await expectAlias(w, '2');
+  expect(await w.versions()).toEqual(['1', '2']);
+  expectNoHandlerThrew(w);
+});
+
+scenario('10. malformed jobs fail with a message naming the field', async () => {
+  const w = await world('s10');
+  const artifact = await w.artifact(goodSource('A'));
+  const ok = { deploymentId: 'exec-s10', commitId: 'e'.repeat(40), repository: 'example-org/orders-api', branch: 'main' };
+  const cases: Array<{ name: string; field: RegExp; run: () => Promise<JobResult | undefined> }> = [
+    {
+      name: 'Deploy-Blue without data',
+      field: /data/,
+      run: async () => {
+        const jobId = w.pipeline.issueJob();
+        return (await w.deployBlue(ok, { jobId, event: { 'CodePipeline.job': { id: jobId, accountId: '123456789012' } } })).result;
+      },
+    },
+    { name: 'Deploy-Blue with UserParameters not JSON', field: /UserParameters/, run: async () => (await w.deployBlue('{deploymentId: oops', { artifact })).result },
+    { name: 'Deploy-Blue without deploymentId', field: /deploymentId/, run: async () => (await w.deployBlue({ commitId: 'x' }, { artifact })).result },
+    { name: 'Deploy-Blue without an input artifact', field: /artifact/i, run: async () => (await w.deployBlue(ok, { artifact: null })).result },
+    {
+      name: 'Switch-Traffic without targetVersion',
+      field: /targetVersion/,
+      run: async () => (await w.switchTraffic({ deploymentId: 'exec-s10-b' })).final,
+    },
+    {
+      name: 'Switch-Traffic for a deployment Deploy-Blue never staged',
+      field: /exec-s10-never-staged/,
+      run: async () => (await w.switchTraffic({ deploymentId: 'exec-s10-never-staged', targetVersion: '7' })).final,
+    },
+  ];
+  const outcomes: string[] = [];
+  for (const c of cases) {
+    const result = await c.run();
+    const message = result?.kind === 'failure' ? result.failureDetails?.message ?? '' : '';
+    outcomes.push(`${c.name}: ${result?.kind === 'failure' && c.field.test(message) ? 'ok' : `got ${JSON.stringify(result)}`}`);
+  }
+  expect(outcomes).toEqual(cases.map((c) => `${c.name}: ok`));
+  expect(counts(w)).toEqual({ updateFunctionCode: 0, publishVersion: 0, createDeployment: 0 });
+  await expectAlias(w, '1');
+  expectNoHandlerThrew(w);
+});
+
+scenario('11. version retention (keepVersions 2)', async () => {
+  const w = await world('s11', { props: { keepVersions: 2 } });
+  expect(w.environments[w.switchTrafficFn.functionName].KEEP_VERSIONS).toBe('2');
+  const seen: Array<[string, string[]]> = [];
+  for (const [release, pin] of [['A', true], ['B', false], ['C', false], ['D', false], ['E', false]] as const) {
+    await releaseOk(w, goodSource(release), `release ${release}`);
+    // Someone pins version 2 with an alias of their own: it must survive pruning.
+    if (pin) await w.lambda.send(new CreateAliasCommand({ FunctionName: w.names.serviceFunction, Name: 'pinned', FunctionVersion: '2' }));
+    seen.push([release, await w.versions()]);
+  }
+  expect(seen).toEqual([
+    ['A', ['1', '2']],
+    ['B', ['1', '2', '3']],
+    ['C', ['1', '2', '3', '4']],
+    ['D', ['1', '2', '4', '5']],
+    ['E', ['1', '2', '5', '6']],
+  ]);
+  await expectAlias(w, '6');
+  const deletes = w.proxy.calls.filter((c) => c.operation === 'DeleteFunction');
+  expect(deletes.filter((c) => !c.qualifier).length).toBe(0);
+  expect(deletes.filter((c) => ['1', '2'].includes(c.qualifier ?? '')).map((c) => c.qualifier)).toEqual([]);
+  expect(deletes.filter((c) => c.status >= 300).map((c) => `${c.qualifier}: ${c.errorType}`)).toEqual([]);
+  expectNoHandlerThrew(w);
+}, 90_000);
