@@ -10,9 +10,9 @@ import {
 } from '@aws-sdk/client-lambda';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { describeError, InvalidJobError, JobReporter, jobIdOf, parseJob } from './runtime/codepipeline-job';
-import { DeploymentHistoryStore } from './runtime/deployment-history-store';
-import { CLIENT_CONFIG, requireEnv } from './runtime/handler-environment';
+import { describeError, InvalidJobError, JobReporter, jobIdOf, parseJob, PipelineJob } from './runtime/codepipeline-job';
+import { ClaimResult, claimLapsed, DeploymentHistoryStore, DeploymentRecord } from './runtime/deployment-history-store';
+import { CLAIM_MARGIN_MS, CLIENT_CONFIG, InvocationContext, remainingMs, requireEnv } from './runtime/handler-environment';
 import { LifecycleNotifier } from './runtime/lifecycle-notifier';
 import { liveVersionOf } from './runtime/live-alias';
 
@@ -27,7 +27,21 @@ export interface DeployBlueDependencies {
   readonly serviceName: string;
   /** Longest wait for the code update to finish. */
   readonly updateTimeoutSeconds?: number;
+  /**
+   * The function's timeout, for how long a claim holds when no Lambda context tells.
+   * @default 10 minutes (what the construct configures)
+   */
+  readonly invocationTimeoutMs?: number;
+  /** How often a delivery that finds the item claimed re-reads it. @default 5000 */
+  readonly claimPollMs?: number;
+  readonly now?: () => Date;
+  readonly sleep?: (ms: number) => Promise<void>;
 }
+
+const DEFAULT_TIMEOUT_MS = 10 * 60_000;
+
+/** Time a waiting delivery keeps for itself to report before Lambda ends it. */
+const RESERVE_MS = 15_000;
 
 /** Output variables of the Deploy-Blue action. */
 export interface StagedVersions {
@@ -53,23 +67,25 @@ async function waitForCodeUpdate(lambda: LambdaClient, functionName: string, tim
   }
 }
 
-/** Builds the Deploy-Blue handler: uploads the build artifact and publishes it as a new version. */
+/** Jobs that ever claimed an item for Deploy-Blue. */
+const JOB_SET = 'deployBlueJobIds';
+
+/**
+ * Builds the Deploy-Blue handler: uploads the build artifact and publishes it as a new version.
+ * It claims the history item (STAGING) before touching Lambda, so a duplicate or stale delivery
+ * of a job publishes nothing and never rewrites a record another stage has moved on.
+ */
 export function createDeployBlueHandler(deps: DeployBlueDependencies) {
   const reporter = new JobReporter(deps.codePipeline);
+  const now = deps.now ?? (() => new Date());
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const log = (message: string, fields: Record<string, unknown>) => console.log(JSON.stringify({ message, ...fields }));
 
-  async function stage(jobId: string, event: unknown): Promise<StagedVersions> {
-    const job = parseJob(event, ['deploymentId']);
-    const { deploymentId } = job.userParameters;
-    const context = {
-      service: deps.serviceName,
-      commitId: job.userParameters.commitId,
-      repository: job.userParameters.repository,
-      branch: job.userParameters.branch,
-      lastJobId: jobId,
-    };
+  /** Publishes the artifact under this job's claim; returns the versions, or the failure reason. */
+  async function stage(job: PipelineJob, deploymentId: string): Promise<StagedVersions | { reason: string }> {
     try {
       const artifact = job.inputArtifacts[0];
-      if (!artifact) throw new InvalidJobError(`job ${jobId}: no input artifact; Deploy-Blue needs the Build stage's output`);
+      if (!artifact) throw new InvalidJobError(`job ${job.id}: no input artifact; Deploy-Blue needs the Build stage's output`);
 
       const currentVersion = await liveVersionOf(deps.lambda, deps.functionName, deps.aliasName);
       const updated = await deps.lambda.send(new UpdateFunctionCodeCommand({
@@ -83,45 +99,123 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
         FunctionName: deps.functionName,
         CodeSha256: updated.CodeSha256,
         RevisionId: revisionId,
-        Description: `deployment ${deploymentId}${context.commitId ? ` commit ${context.commitId}` : ''}`.slice(0, 256),
+        Description: `deployment ${deploymentId}${job.userParameters.commitId ? ` commit ${job.userParameters.commitId}` : ''}`.slice(0, 256),
       }));
       if (!published.Version || published.Version === '$LATEST') {
         throw new Error(`PublishVersion returned no numbered version for ${deps.functionName}`);
       }
       const targetVersion = published.Version;
-      const { record } = await deps.history.transition(deploymentId, 'STAGED', { ...context, currentVersion, targetVersion });
+      const { record } = await deps.history.transition(deploymentId, 'STAGED',
+        { currentVersion, targetVersion, lastJobId: job.id }, { from: ['STAGING'], claimJobId: job.id });
       await deps.notifier.announce('STAGED', record);
       return { currentVersion, targetVersion };
     } catch (error) {
       const reason = `Deploy-Blue failed: ${describeError(error)}`;
-      // Record the failure, but never let a history problem hide the original reason.
+      // Only this job's own claim may become FAILED; a history problem must not hide the reason.
       try {
-        const { record } = await deps.history.transition(deploymentId, 'FAILED', { ...context, failureReason: reason });
+        const { record } = await deps.history.transition(deploymentId, 'FAILED',
+          { failureReason: reason, lastJobId: job.id }, { from: ['STAGING'], claimJobId: job.id });
         await deps.notifier.announce('FAILED', record);
       } catch (historyError) {
         console.error(JSON.stringify({ message: 'could not record failure', deploymentId, error: describeError(historyError) }));
       }
-      throw new Error(reason);
+      return { reason };
     }
   }
 
-  return async (event: unknown): Promise<StagedVersions | undefined> => {
+  /** Another delivery holds or has settled the item: answer from the record, act on nothing. */
+  async function answerFromRecord(jobId: string, deploymentId: string, record: DeploymentRecord | undefined): Promise<StagedVersions | undefined> {
+    if (record?.state === 'STAGING') {
+      if (record.claimJobId === jobId) {
+        // Should the holder have died, Lambda's retry of its event takes over once the claim lapses.
+        log('duplicate delivery: this job is already staging; leaving it to that invocation', { jobId, deploymentId, claimExpiresAt: record.claimExpiresAt });
+      } else {
+        await reporter.fail(jobId, `Deploy-Blue failed: deployment ${deploymentId} is being staged by job ${record.claimJobId} ` +
+          `(claim held until ${record.claimExpiresAt}); retry the stage after that`);
+      }
+      return undefined;
+    }
+    if (record?.state === 'STAGED' && record.currentVersion && record.targetVersion) {
+      // Staged already (by this job, or by one whose result was lost): the same answer, nothing redone.
+      const staged = { currentVersion: record.currentVersion, targetVersion: record.targetVersion };
+      await reporter.succeed(jobId, { outputVariables: { ...staged } });
+      log('already staged', { jobId, deploymentId, ...staged });
+      return staged;
+    }
+    if (record?.state === 'FAILED' && !record.switchTrafficJobIds) {
+      await reporter.fail(jobId, record.failureReason ?? `Deploy-Blue failed: deployment ${deploymentId} is FAILED`);
+      return undefined;
+    }
+    // Switch-Traffic has moved the item on: this delivery is stale and its job long settled.
+    log('stale delivery: the deployment has moved past Deploy-Blue; nothing to do', { jobId, deploymentId, state: record?.state });
+    return undefined;
+  }
+
+  return async (event: unknown, context?: InvocationContext): Promise<StagedVersions | undefined> => {
     const jobId = jobIdOf(event);
     if (!jobId) {
       // Without a job id there is nothing to report to; fail the invocation loudly instead.
       throw new InvalidJobError('event is not a CodePipeline job: "CodePipeline.job.id" is missing');
     }
-    let staged: StagedVersions;
+    let job: PipelineJob;
     try {
-      staged = await stage(jobId, event);
+      job = parseJob(event, ['deploymentId']);
     } catch (error) {
       const message = describeError(error);
       console.error(JSON.stringify({ message: 'job failed', jobId, reason: message }));
       await reporter.fail(jobId, message);
       return undefined;
     }
+    const { deploymentId } = job.userParameters;
+    const deadline = now().getTime() + remainingMs(context, deps.invocationTimeoutMs ?? DEFAULT_TIMEOUT_MS);
+
+    for (;;) {
+      let claim: ClaimResult;
+      try {
+        claim = await deps.history.claim(deploymentId, {
+          state: 'STAGING',
+          jobId,
+          jobSet: JOB_SET,
+          // A retry (new job) may start again after a Deploy-Blue failure, never after Switch-Traffic began.
+          from: ['NEW', 'FAILED', 'STAGING'],
+          absent: ['switchTrafficJobIds'],
+          holdMs: Math.max(deadline - now().getTime(), 0) + CLAIM_MARGIN_MS,
+          attributes: {
+            service: deps.serviceName,
+            commitId: job.userParameters.commitId,
+            repository: job.userParameters.repository,
+            branch: job.userParameters.branch,
+          },
+        });
+      } catch (error) {
+        const reason = `Deploy-Blue failed: could not claim deployment ${deploymentId} in the history table, so nothing was published: ${describeError(error)}`;
+        console.error(JSON.stringify({ message: 'job failed', jobId, reason }));
+        await reporter.fail(jobId, reason);
+        return undefined;
+      }
+      if (claim.claimed) break;
+
+      // Another invocation is staging: wait for its answer, or for its claim to lapse (it died) and take over.
+      let record = claim.record;
+      const held = (r: DeploymentRecord | undefined) => r?.state === 'STAGING' && !claimLapsed(r, now());
+      const wasHeld = held(record);
+      const pollMs = deps.claimPollMs ?? 5000;
+      while (held(record) && now().getTime() + pollMs <= deadline - RESERVE_MS) {
+        await sleep(pollMs);
+        record = await deps.history.get(deploymentId);
+      }
+      if (wasHeld && record?.state === 'STAGING' && !held(record)) continue;
+      return answerFromRecord(jobId, deploymentId, record);
+    }
+
+    const staged = await stage(job, deploymentId);
+    if ('reason' in staged) {
+      console.error(JSON.stringify({ message: 'job failed', jobId, reason: staged.reason }));
+      await reporter.fail(jobId, staged.reason);
+      return undefined;
+    }
     await reporter.succeed(jobId, { outputVariables: { ...staged } });
-    console.log(JSON.stringify({ message: 'staged', jobId, ...staged }));
+    log('staged', { jobId, ...staged });
     return staged;
   };
 }
@@ -139,10 +233,10 @@ function fromEnvironment(): DeployBlueDependencies {
   };
 }
 
-let handlerFromEnvironment: ((event: unknown) => Promise<StagedVersions | undefined>) | undefined;
+let handlerFromEnvironment: ReturnType<typeof createDeployBlueHandler> | undefined;
 
 /** The Lambda entry point. */
-export async function handler(event: unknown) {
+export async function handler(event: unknown, context?: InvocationContext) {
   handlerFromEnvironment ??= createDeployBlueHandler(fromEnvironment());
-  return handlerFromEnvironment(event);
+  return handlerFromEnvironment(event, context);
 }

@@ -1,6 +1,8 @@
 import {
   CodeDeployClient,
+  GetApplicationRevisionCommand,
   GetDeploymentCommand,
+  LifecycleEventAlreadyCompletedException,
   LifecycleEventStatus,
   PutLifecycleEventHookExecutionStatusCommand,
 } from '@aws-sdk/client-codedeploy';
@@ -28,11 +30,34 @@ export interface LifecycleHookEvent {
  * reports Failed if it throws, so CodeDeploy never shifts traffic onto a version that cannot answer.
  */
 export function createSmokeTestHandler(deps: SmokeTestDependencies) {
+  /** GetDeployment never returns the AppSpec text (its SDK doc comment says so); GetApplicationRevision does. */
+  async function appSpecOf(deploymentId: string): Promise<string | { failure: string }> {
+    const { deploymentInfo } = await deps.codeDeploy.send(new GetDeploymentCommand({ deploymentId }));
+    const applicationName = deploymentInfo?.applicationName;
+    const revision = deploymentInfo?.revision;
+    if (!applicationName || revision?.revisionType !== 'AppSpecContent' || !revision.appSpecContent?.sha256) {
+      return {
+        failure: `deployment ${deploymentId} has no AppSpecContent revision to read ` +
+          `(applicationName ${applicationName ?? 'missing'}, revisionType ${revision?.revisionType ?? 'missing'}, ` +
+          `appSpecContent.sha256 ${revision?.appSpecContent?.sha256 ? 'present' : 'missing'})`,
+      };
+    }
+    // The revision is named by its sha256; AWS left its content null.
+    const stored = await deps.codeDeploy.send(new GetApplicationRevisionCommand({
+      applicationName,
+      revision: { revisionType: 'AppSpecContent', appSpecContent: { sha256: revision.appSpecContent.sha256 } },
+    }));
+    const content = stored.revision?.appSpecContent?.content;
+    if (!content) {
+      return { failure: `application ${applicationName} returned no appSpecContent.content for the revision of deployment ${deploymentId}` };
+    }
+    return content;
+  }
+
   async function check(event: LifecycleHookEvent): Promise<string | undefined> {
-    const { deploymentInfo } = await deps.codeDeploy.send(new GetDeploymentCommand({ deploymentId: event.DeploymentId }));
-    const content = deploymentInfo?.revision?.appSpecContent?.content;
-    if (!content) return `deployment ${event.DeploymentId} has no AppSpec content`;
-    const { functionName, targetVersion } = parseAppSpec(content);
+    const appSpec = await appSpecOf(event.DeploymentId);
+    if (typeof appSpec !== 'string') return appSpec.failure;
+    const { functionName, targetVersion } = parseAppSpec(appSpec);
     const result = await deps.lambda.send(new InvokeCommand({
       FunctionName: functionName,
       Qualifier: targetVersion,
@@ -57,11 +82,17 @@ export function createSmokeTestHandler(deps: SmokeTestDependencies) {
     }
     const status = failure ? LifecycleEventStatus.FAILED : LifecycleEventStatus.SUCCEEDED;
     console.log(JSON.stringify({ message: 'smoke test', deploymentId: event.DeploymentId, status, failure }));
-    await deps.codeDeploy.send(new PutLifecycleEventHookExecutionStatusCommand({
-      deploymentId: event.DeploymentId,
-      lifecycleEventHookExecutionId: event.LifecycleEventHookExecutionId,
-      status,
-    }));
+    try {
+      await deps.codeDeploy.send(new PutLifecycleEventHookExecutionStatusCommand({
+        deploymentId: event.DeploymentId,
+        lifecycleEventHookExecutionId: event.LifecycleEventHookExecutionId,
+        status,
+      }));
+    } catch (error) {
+      // Hooks are delivered at least once: a duplicate finds the hook already reported.
+      if (!(error instanceof LifecycleEventAlreadyCompletedException) && (error as Error)?.name !== 'LifecycleEventAlreadyCompletedException') throw error;
+      console.log(JSON.stringify({ message: 'hook already reported; this result is dropped', deploymentId: event.DeploymentId, status, detail: (error as Error).message }));
+    }
     return status;
   };
 }

@@ -1,8 +1,18 @@
-import { GetAliasCommand, GetFunctionCommand, PublishVersionCommand, UpdateFunctionCodeCommand } from '@aws-sdk/client-lambda';
+import { InvalidJobStateException, PutJobSuccessResultCommand } from '@aws-sdk/client-codepipeline';
+import {
+  GetAliasCommand,
+  GetFunctionCommand,
+  PreconditionFailedException,
+  PublishVersionCommand,
+  ServiceException,
+  UpdateFunctionCodeCommand,
+} from '@aws-sdk/client-lambda';
 import { HistoryTableFixture, startHistoryTable } from './dynalite-history-table';
-import { handlerHarness } from './handler-harness';
+import { aliasAnswer, functionConfiguration, getFunctionAnswer, handlerHarness, shiftingRecord } from './handler-harness';
 import { pipelineJobEvent } from './pipeline-job-event';
-import { createDeployBlueHandler } from '../src/deploy-blue.lambda';
+import { createDeployBlueHandler, DeployBlueDependencies } from '../src/deploy-blue.lambda';
+import { JobReporter } from '../src/runtime/codepipeline-job';
+import { DeploymentHistoryStore } from '../src/runtime/deployment-history-store';
 
 let fixture: HistoryTableFixture;
 let h: ReturnType<typeof handlerHarness>;
@@ -10,34 +20,46 @@ let handler: ReturnType<typeof createDeployBlueHandler>;
 let executions = 0;
 let deploymentId: string;
 
+const deployBlue = (overrides: Partial<DeployBlueDependencies> = {}) => createDeployBlueHandler({
+  lambda: h.clients.lambda,
+  codePipeline: h.clients.codePipeline,
+  history: h.history,
+  notifier: h.notifier,
+  functionName: 'orders-api-dev',
+  aliasName: 'live',
+  serviceName: 'orders-api',
+  updateTimeoutSeconds: 5,
+  claimPollMs: 10,
+  ...overrides,
+});
+
 beforeAll(async () => {
   fixture = await startHistoryTable();
   h = handlerHarness(fixture);
-  handler = createDeployBlueHandler({
-    lambda: h.clients.lambda,
-    codePipeline: h.clients.codePipeline,
-    history: h.history,
-    notifier: h.notifier,
-    functionName: 'orders-api-dev',
-    aliasName: 'live',
-    serviceName: 'orders-api',
-    updateTimeoutSeconds: 5,
-  });
+  handler = deployBlue();
 });
 afterAll(() => fixture.stop());
 
 beforeEach(() => {
   h.reset();
   deploymentId = `exec-${++executions}`;
-  h.mocks.lambda.on(GetAliasCommand).resolves({ Name: 'live', FunctionVersion: '3' });
-  h.mocks.lambda.on(UpdateFunctionCodeCommand).resolves({ CodeSha256: 'sha-new', LastUpdateStatus: 'InProgress' });
-  h.mocks.lambda.on(GetFunctionCommand).resolves({ Configuration: { LastUpdateStatus: 'Successful', RevisionId: 'rev-2' } });
-  h.mocks.lambda.on(PublishVersionCommand).resolves({ Version: '4' });
+  // GetAlias: AliasArn/Name/FunctionVersion/RevisionId, no RoutingConfig unless set (GetAliasCommand.d.ts example).
+  h.mocks.lambda.on(GetAliasCommand).resolves(aliasAnswer('3'));
+  // UpdateFunctionCode answers the $LATEST configuration with the new hash, update still in progress (FunctionConfiguration).
+  h.mocks.lambda.on(UpdateFunctionCodeCommand).resolves(functionConfiguration({ codeSha256: 'sha-new', revisionId: 'rev-1', lastUpdateStatus: 'InProgress' }));
+  // GetFunction (what the FunctionUpdatedV2 waiter polls) answers Configuration + Code (GetFunctionCommand.d.ts).
+  h.mocks.lambda.on(GetFunctionCommand).resolves(getFunctionAnswer({ codeSha256: 'sha-new', revisionId: 'rev-2' }));
+  // PublishVersion answers the new version's configuration: Version, its ARN, CodeSha256, RevisionId (FunctionConfiguration).
+  h.mocks.lambda.on(PublishVersionCommand).resolves(functionConfiguration({ version: '4', codeSha256: 'sha-new', revisionId: 'rev-3' }));
 });
 
 const event = (overrides: Parameters<typeof pipelineJobEvent>[0] = {}) => pipelineJobEvent({
   userParameters: { deploymentId, commitId: 'c0ffee', repository: 'example-org/orders-api', branch: 'main' },
   ...overrides,
+});
+const lambdaWrites = () => ({
+  updates: h.mocks.lambda.commandCalls(UpdateFunctionCodeCommand).length,
+  publishes: h.mocks.lambda.commandCalls(PublishVersionCommand).length,
 });
 
 test('uploads the artifact, publishes a pinned version, records STAGED and returns both versions', async () => {
@@ -53,7 +75,8 @@ test('uploads the artifact, publishes a pinned version, records STAGED and retur
     successes: [{ jobId: 'job-1', outputVariables: { currentVersion: '3', targetVersion: '4' } }],
     failures: [],
   });
-  expect(await h.history.get(deploymentId)).toMatchObject({
+  const record = await h.history.get(deploymentId);
+  expect(record).toMatchObject({
     state: 'STAGED',
     service: 'orders-api',
     commitId: 'c0ffee',
@@ -62,23 +85,25 @@ test('uploads the artifact, publishes a pinned version, records STAGED and retur
     currentVersion: '3',
     targetVersion: '4',
     lastJobId: 'job-1',
+    deployBlueJobIds: new Set(['job-1']),
   });
+  expect(record?.claimJobId).toBeUndefined();
   expect(h.announced()).toEqual(['STAGED']);
 });
 
 test('publishes only after the code update has finished', async () => {
   h.mocks.lambda.on(GetFunctionCommand)
-    .resolvesOnce({ Configuration: { LastUpdateStatus: 'InProgress' } })
-    .resolves({ Configuration: { LastUpdateStatus: 'Successful', RevisionId: 'rev-3' } });
+    .resolvesOnce(getFunctionAnswer({ lastUpdateStatus: 'InProgress', revisionId: 'rev-2' }))
+    .resolves(getFunctionAnswer({ lastUpdateStatus: 'Successful', revisionId: 'rev-3' }));
   await handler(event());
   expect(h.mocks.lambda.commandCalls(GetFunctionCommand).length).toBe(2);
   expect(h.mocks.lambda.commandCalls(PublishVersionCommand)[0].args[0].input.RevisionId).toBe('rev-3');
 });
 
 test('a failed code update fails the job with Lambda\'s reason and records FAILED', async () => {
-  h.mocks.lambda.on(GetFunctionCommand).resolves({
-    Configuration: { LastUpdateStatus: 'Failed', LastUpdateStatusReasonCode: 'InvalidZipFileException', LastUpdateStatusReason: 'Could not unzip uploaded file' },
-  });
+  h.mocks.lambda.on(GetFunctionCommand).resolves(getFunctionAnswer({
+    lastUpdateStatus: 'Failed', lastUpdateStatusReasonCode: 'InvalidZipFileException', lastUpdateStatusReason: 'Could not unzip uploaded file',
+  }));
   await handler(event());
   expect(h.mocks.lambda.commandCalls(PublishVersionCommand)).toHaveLength(0);
   const { failures, successes } = h.jobResults();
@@ -100,14 +125,19 @@ test('a missing artifact fails the job with a readable message', async () => {
 });
 
 test('a code hash changed by someone else between update and publish fails the job', async () => {
-  const conflict = Object.assign(new Error('CodeSha256 does not match'), { name: 'PreconditionFailedException' });
-  h.mocks.lambda.on(PublishVersionCommand).rejects(conflict);
+  // PublishVersion with a stale RevisionId/CodeSha256 answers PreconditionFailedException (PublishVersionCommand.d.ts @throws).
+  h.mocks.lambda.on(PublishVersionCommand).rejects(new PreconditionFailedException({
+    message: 'The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id',
+    Type: 'User',
+    $metadata: { httpStatusCode: 412 },
+  }));
   await handler(event());
-  expect(h.jobResults().failures[0].failureDetails?.message).toBe('Deploy-Blue failed: PreconditionFailedException: CodeSha256 does not match');
+  expect(h.jobResults().failures[0].failureDetails?.message).toBe(
+    'Deploy-Blue failed: PreconditionFailedException: The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id');
 });
 
 test('an alias left split by an interrupted deployment fails the job and says how to repair it', async () => {
-  h.mocks.lambda.on(GetAliasCommand).resolves({ Name: 'live', FunctionVersion: '3', RoutingConfig: { AdditionalVersionWeights: { 4: 0.3 } } });
+  h.mocks.lambda.on(GetAliasCommand).resolves(aliasAnswer('3', { 4: 0.3 }));
   await handler(event());
   expect(h.jobResults().failures[0].failureDetails?.message).toMatch(/still routes traffic to \{"4":0.3\}.*update-alias/);
   expect(h.mocks.lambda.commandCalls(UpdateFunctionCodeCommand)).toHaveLength(0);
@@ -127,11 +157,120 @@ test('an event that is not a CodePipeline job throws (there is no job to fail)',
   expect(h.mocks.codePipeline.calls()).toHaveLength(0);
 });
 
-test('a duplicate invocation of the same job stages the same version once', async () => {
-  await handler(event());
-  await handler(event());
-  expect(h.jobResults().successes).toHaveLength(2);
-  expect(await h.history.get(deploymentId)).toMatchObject({ state: 'STAGED', targetVersion: '4' });
+describe('at-least-once delivery', () => {
+  test('a duplicate delivery of a staged job publishes nothing, announces nothing and does not throw', async () => {
+    await handler(event());
+    await expect(handler(event())).resolves.toEqual({ currentVersion: '3', targetVersion: '4' });
+    expect(lambdaWrites()).toEqual({ updates: 1, publishes: 1 });
+    expect(h.announced()).toEqual(['STAGED']);
+    expect(await h.history.get(deploymentId)).toMatchObject({ state: 'STAGED', targetVersion: '4' });
+  });
+
+  test('two deliveries of the same job at once stage once and report no failure', async () => {
+    await Promise.all([handler(event()), handler(event())]);
+    expect(lambdaWrites()).toEqual({ updates: 1, publishes: 1 });
+    expect(h.jobResults().failures).toEqual([]);
+    // the loser either leaves the job to the winner or repeats its answer (which CodePipeline drops)
+    for (const success of h.jobResults().successes) {
+      expect(success).toMatchObject({ jobId: 'job-1', outputVariables: { currentVersion: '3', targetVersion: '4' } });
+    }
+    expect(h.announced()).toEqual(['STAGED']);
+  });
+
+  test('a duplicate delivered while Switch-Traffic is shifting changes nothing (history stays SHIFTING)', async () => {
+    await shiftingRecord(h.history, deploymentId, { service: 'orders-api', currentVersion: '3', targetVersion: '4', codeDeployDeploymentId: 'd-ABC' }, 'switch-job');
+    const before = await h.history.get(deploymentId);
+    // were the duplicate to run again and fail, the old code moved SHIFTING to FAILED
+    h.mocks.lambda.on(UpdateFunctionCodeCommand).rejects(new ServiceException({ message: 'internal error', Type: 'Service', $metadata: { httpStatusCode: 500 } }));
+    await expect(handler(event({ jobId: `deploy-${deploymentId}` }))).resolves.toBeUndefined();
+    expect(await h.history.get(deploymentId)).toEqual(before);
+    expect(lambdaWrites()).toEqual({ updates: 0, publishes: 0 });
+    expect(h.announced()).toEqual([]);
+    expect(h.jobResults()).toEqual({ successes: [], failures: [] });
+  });
+
+  test('a stale job of an earlier failed attempt changes nothing once a retry has staged the deployment', async () => {
+    // ServiceException: Lambda's 5xx (UpdateFunctionCodeCommand.d.ts @throws)
+    h.mocks.lambda.on(UpdateFunctionCodeCommand)
+      .rejectsOnce(new ServiceException({ message: 'internal error', Type: 'Service', $metadata: { httpStatusCode: 500 } }))
+      .resolves(functionConfiguration({ lastUpdateStatus: 'InProgress' }));
+    await handler(event({ jobId: 'job-1' }));
+    expect((await h.history.get(deploymentId))?.state).toBe('FAILED');
+    await handler(event({ jobId: 'job-2' })); // the pipeline's retry: a new job id, same execution
+    expect(await h.history.get(deploymentId)).toMatchObject({ state: 'STAGED', lastJobId: 'job-2', deployBlueJobIds: new Set(['job-1', 'job-2']) });
+    await handler(event({ jobId: 'job-1' })); // job-1 delivered again, late
+    expect(lambdaWrites()).toEqual({ updates: 2, publishes: 1 });
+    expect(await h.history.get(deploymentId)).toMatchObject({ state: 'STAGED', lastJobId: 'job-2' });
+    expect(h.announced()).toEqual(['FAILED', 'STAGED']);
+  });
+
+  test('a retry (new job id) after a failed Deploy-Blue starts again from FAILED', async () => {
+    h.mocks.lambda.on(PublishVersionCommand)
+      .rejectsOnce(new PreconditionFailedException({ message: 'CodeSha256 does not match', Type: 'User', $metadata: { httpStatusCode: 412 } }))
+      .resolves(functionConfiguration({ version: '4', codeSha256: 'sha-new', revisionId: 'rev-3' }));
+    await handler(event({ jobId: 'job-1' }));
+    await expect(handler(event({ jobId: 'job-2' }))).resolves.toEqual({ currentVersion: '3', targetVersion: '4' });
+    const record = await h.history.get(deploymentId);
+    expect(record).toMatchObject({ state: 'STAGED', targetVersion: '4' });
+    expect(record?.failureReason).toBeUndefined();
+  });
+
+  test('a duplicate of a failed job reports the same failure and publishes nothing', async () => {
+    h.mocks.lambda.on(PublishVersionCommand).rejectsOnce(new PreconditionFailedException({ message: 'CodeSha256 does not match', Type: 'User', $metadata: { httpStatusCode: 412 } }));
+    await handler(event());
+    await expect(handler(event())).resolves.toBeUndefined();
+    expect(lambdaWrites()).toEqual({ updates: 1, publishes: 1 });
+    expect(h.jobResults().failures.map((f) => f.failureDetails?.message)).toEqual([
+      'Deploy-Blue failed: PreconditionFailedException: CodeSha256 does not match',
+      'Deploy-Blue failed: PreconditionFailedException: CodeSha256 does not match',
+    ]);
+    expect(h.announced()).toEqual(['FAILED']);
+  });
+
+  test('a result CodePipeline already has (InvalidJobStateException) is logged, not thrown', async () => {
+    // PutJobSuccessResult on a job that has a result answers InvalidJobStateException (PutJobSuccessResultCommand.d.ts @throws).
+    h.mocks.codePipeline.on(PutJobSuccessResultCommand).rejects(new InvalidJobStateException({ message: 'Job job-1 is not in state InProgress', $metadata: { httpStatusCode: 400 } }));
+    await expect(new JobReporter(h.clients.codePipeline).succeed('job-1')).resolves.toBe(false);
+    await expect(handler(event())).resolves.toEqual({ currentVersion: '3', targetVersion: '4' });
+  });
+
+  describe('a claim held by an invocation that died', () => {
+    let clock: number;
+    let history: DeploymentHistoryStore;
+    let run: ReturnType<typeof createDeployBlueHandler>;
+    const remaining = (ms: number) => ({ getRemainingTimeInMillis: () => ms });
+    beforeEach(async () => {
+      clock = Date.parse('2026-11-22T10:00:00Z');
+      const now = () => new Date(clock);
+      history = new DeploymentHistoryStore(fixture.doc, fixture.tableName, now);
+      run = deployBlue({ history, now, sleep: async (ms) => { clock += ms; }, claimPollMs: 5_000 });
+      // job-1's first invocation claimed the item with its whole 10-minute timeout, then died
+      await history.claim(deploymentId, { state: 'STAGING', jobId: 'job-1', jobSet: 'deployBlueJobIds', from: ['NEW'], holdMs: 610_000 });
+    });
+
+    test('a duplicate that cannot outwait the claim leaves the job to its holder: nothing published, nothing reported', async () => {
+      clock += 20_000;
+      await expect(run(event({ jobId: 'job-1' }), remaining(60_000))).resolves.toBeUndefined();
+      expect(lambdaWrites()).toEqual({ updates: 0, publishes: 0 });
+      expect(h.jobResults()).toEqual({ successes: [], failures: [] });
+    });
+
+    test('Lambda\'s retry of the same event waits for the claim to lapse, then takes over and stages once', async () => {
+      clock += 120_000;
+      await expect(run(event({ jobId: 'job-1' }), remaining(600_000))).resolves.toEqual({ currentVersion: '3', targetVersion: '4' });
+      expect(clock).toBeGreaterThan(Date.parse('2026-11-22T10:10:10Z'));
+      expect(lambdaWrites()).toEqual({ updates: 1, publishes: 1 });
+      expect(await history.get(deploymentId)).toMatchObject({ state: 'STAGED', lastJobId: 'job-1' });
+    });
+
+    test('a retry job that cannot outwait the claim fails with a readable reason, and nothing is published', async () => {
+      clock += 20_000;
+      await run(event({ jobId: 'job-2' }), remaining(60_000));
+      expect(lambdaWrites()).toEqual({ updates: 0, publishes: 0 });
+      expect(h.jobResults().failures[0].failureDetails?.message).toBe(`Deploy-Blue failed: deployment ${deploymentId} is being staged by job job-1 ` +
+        '(claim held until 2026-11-22T10:10:10.000Z); retry the stage after that');
+    });
+  });
 });
 
 test('a failing notification does not fail the deployment', async () => {

@@ -34,6 +34,8 @@ export async function startFakeAwsEndpoint(script: (call: number, target: string
   };
 }
 
+// ThrottlingException is in CodeDeploy's model (CreateDeploymentCommand.d.ts @throws); InternalFailure
+// (500) and ServiceUnavailable (503) are the common errors every AWS JSON API may answer.
 export const throttled: ScriptedResponse = { status: 400, body: { __type: 'ThrottlingException', message: 'Rate exceeded' } };
 export const internalError: ScriptedResponse = { status: 500, body: { __type: 'InternalFailure', message: 'We encountered an internal error. Please try again.' } };
 export const unavailable: ScriptedResponse = { status: 503, body: { __type: 'ServiceUnavailable', message: 'Service unavailable' } };

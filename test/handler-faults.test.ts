@@ -4,12 +4,20 @@
 // strategy (with the production CLIENT_CONFIG) is what is tested.
 import { CodeDeployClient, GetDeploymentCommand } from '@aws-sdk/client-codedeploy';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GetAliasCommand, GetFunctionCommand, PublishVersionCommand, UpdateFunctionCodeCommand } from '@aws-sdk/client-lambda';
-import { PublishCommand } from '@aws-sdk/client-sns';
+import {
+  GetAliasCommand,
+  GetFunctionCommand,
+  InvalidParameterValueException,
+  ListAliasesCommand,
+  ListVersionsByFunctionCommand,
+  PublishVersionCommand,
+  UpdateFunctionCodeCommand,
+} from '@aws-sdk/client-lambda';
+import { InternalErrorException, PublishCommand } from '@aws-sdk/client-sns';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { HistoryTableFixture, startHistoryTable } from './dynalite-history-table';
 import { closedPort, internalError, ScriptedResponse, startFakeAwsEndpoint, throttled, unavailable } from './fake-aws-endpoint';
-import { handlerHarness } from './handler-harness';
+import { aliasAnswer, deploymentInfo, functionConfiguration, getFunctionAnswer, handlerHarness, shiftingRecord, stagedRecord } from './handler-harness';
 import { pipelineJobEvent } from './pipeline-job-event';
 import { createDeployBlueHandler } from '../src/deploy-blue.lambda';
 import { DeploymentHistoryStore } from '../src/runtime/deployment-history-store';
@@ -30,10 +38,13 @@ afterAll(() => fixture.stop());
 beforeEach(() => {
   h.reset();
   deploymentId = `fault-${++executions}`;
-  h.mocks.lambda.on(GetAliasCommand).resolves({ Name: 'live', FunctionVersion: '3' });
-  h.mocks.lambda.on(UpdateFunctionCodeCommand).resolves({ CodeSha256: 'sha-new' });
-  h.mocks.lambda.on(GetFunctionCommand).resolves({ Configuration: { LastUpdateStatus: 'Successful', RevisionId: 'rev-2' } });
-  h.mocks.lambda.on(PublishVersionCommand).resolves({ Version: '4' });
+  // Answers shaped as the Lambda SDK model documents them (see handler-harness.ts for each).
+  h.mocks.lambda.on(GetAliasCommand).resolves(aliasAnswer('3'));
+  h.mocks.lambda.on(UpdateFunctionCodeCommand).resolves(functionConfiguration({ codeSha256: 'sha-new', lastUpdateStatus: 'InProgress' }));
+  h.mocks.lambda.on(GetFunctionCommand).resolves(getFunctionAnswer({ codeSha256: 'sha-new', revisionId: 'rev-2' }));
+  h.mocks.lambda.on(PublishVersionCommand).resolves(functionConfiguration({ version: '4', codeSha256: 'sha-new', revisionId: 'rev-3' }));
+  h.mocks.lambda.on(ListVersionsByFunctionCommand).resolves({ Versions: ['$LATEST', '3', '4'].map((version) => functionConfiguration({ version })) });
+  h.mocks.lambda.on(ListAliasesCommand).resolves({ Aliases: [aliasAnswer('4')] });
 });
 
 const fakeCredentials = { accessKeyId: 'test', secretAccessKey: 'test' };
@@ -73,7 +84,7 @@ function deployBlue(history = h.history) {
 
 /** Switch-Traffic's first invocation against a CodeDeploy endpoint answering from `script`. */
 async function startShiftAgainst(script: (call: number) => ScriptedResponse) {
-  await h.history.transition(deploymentId, 'STAGED', { service: 'orders-api', currentVersion: '3', targetVersion: '4' });
+  await stagedRecord(h.history, deploymentId, { service: 'orders-api', currentVersion: '3', targetVersion: '4' });
   const endpoint = await startFakeAwsEndpoint((call) => script(call));
   const codeDeploy = new CodeDeployClient({ ...CLIENT_CONFIG, region: 'us-east-1', endpoint: endpoint.url, credentials: fakeCredentials });
   try {
@@ -116,8 +127,8 @@ describe('Deploy-Blue faults', () => {
   const event = () => pipelineJobEvent({ userParameters: { deploymentId } });
 
   test('an artifact that is not a zip fails the job with Lambda\'s reason, records FAILED and publishes nothing', async () => {
-    h.mocks.lambda.on(UpdateFunctionCodeCommand).rejects(Object.assign(
-      new Error('Could not unzip uploaded file. Please check your file, then try to upload again.'), { name: 'InvalidParameterValueException' }));
+    // A non-zip artifact answers InvalidParameterValueException (UpdateFunctionCodeCommand.d.ts @throws).
+    h.mocks.lambda.on(UpdateFunctionCodeCommand).rejects(new InvalidParameterValueException({ message: 'Could not unzip uploaded file. Please check your file, then try to upload again.', Type: 'User', $metadata: { httpStatusCode: 400 } }));
     await deployBlue()(event());
     const message = 'Deploy-Blue failed: InvalidParameterValueException: Could not unzip uploaded file. Please check your file, then try to upload again.';
     expect(h.jobResults().failures[0].failureDetails?.message).toBe(message);
@@ -125,14 +136,15 @@ describe('Deploy-Blue faults', () => {
     expect(h.mocks.lambda.commandCalls(PublishVersionCommand)).toHaveLength(0);
   });
 
-  test('DynamoDB unavailable: the job still fails with a readable reason (never left hanging), and the published version takes no traffic', async () => {
+  test('DynamoDB unavailable: the job still fails with a readable reason (never left hanging), and nothing is published without a claim', async () => {
     await deployBlue(await unreachableHistory())(event());
     const failures = h.jobResults().failures;
     expect(failures).toHaveLength(1);
-    expect(failures[0].failureDetails?.message).toMatch(/^Deploy-Blue failed: .*(ECONNREFUSED|connect)/);
+    expect(failures[0].failureDetails?.message).toMatch(
+      new RegExp(`^Deploy-Blue failed: could not claim deployment ${deploymentId} in the history table, so nothing was published: .*(ECONNREFUSED|connect)`));
     expect(h.jobResults().successes).toEqual([]);
-    // The version exists but nothing points at it; a retry publishes the same code as the same version.
-    expect(h.mocks.lambda.commandCalls(PublishVersionCommand)).toHaveLength(1);
+    expect(h.mocks.lambda.commandCalls(UpdateFunctionCodeCommand)).toHaveLength(0);
+    expect(h.mocks.lambda.commandCalls(PublishVersionCommand)).toHaveLength(0);
   }, 60_000);
 
   test('a job event without "data" fails the job and names the missing field', async () => {
@@ -168,11 +180,11 @@ describe('Switch-Traffic faults', () => {
   }, 60_000);
 
   test('SNS failing does not lose the result: the job succeeds and history says SUCCEEDED', async () => {
-    await h.history.transition(deploymentId, 'STAGED', { service: 'orders-api', currentVersion: '3', targetVersion: '4' });
-    await h.history.transition(deploymentId, 'SHIFTING', { codeDeployDeploymentId: 'd-1' });
+    await shiftingRecord(h.history, deploymentId, { service: 'orders-api', currentVersion: '3', targetVersion: '4', codeDeployDeploymentId: 'd-1' });
     h.mocks.sns.reset();
-    h.mocks.sns.on(PublishCommand).rejects(Object.assign(new Error('Topic is being deleted'), { name: 'InternalErrorException' }));
-    h.mocks.codeDeploy.on(GetDeploymentCommand).resolves({ deploymentInfo: { status: 'Succeeded' } });
+    // Publish's server fault is InternalErrorException (PublishCommand.d.ts @throws).
+    h.mocks.sns.on(PublishCommand).rejects(new InternalErrorException({ message: 'Topic is being deleted', $metadata: { httpStatusCode: 500 } }));
+    h.mocks.codeDeploy.on(GetDeploymentCommand).resolves({ deploymentInfo: deploymentInfo({ deploymentId: 'd-1', status: 'Succeeded' }) });
     const outcome = await switchTraffic(h.clients.codeDeploy)(
       pipelineJobEvent({ jobId: 'job-2', artifact: null, userParameters: { deploymentId, targetVersion: '4' }, continuationToken: 'd-1' }));
     expect(outcome).toMatchObject({ kind: 'succeeded' });

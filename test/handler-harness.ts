@@ -1,22 +1,34 @@
-import { CodeDeployClient } from '@aws-sdk/client-codedeploy';
-import { CodePipelineClient, PutJobFailureResultCommand, PutJobSuccessResultCommand } from '@aws-sdk/client-codepipeline';
-import { LambdaClient } from '@aws-sdk/client-lambda';
+import { CodeDeployClient, DeploymentInfo, DeploymentStatus } from '@aws-sdk/client-codedeploy';
+import {
+  CodePipelineClient,
+  InvalidJobStateException,
+  PutJobFailureResultCommand,
+  PutJobFailureResultCommandInput,
+  PutJobSuccessResultCommand,
+  PutJobSuccessResultCommandInput,
+} from '@aws-sdk/client-codepipeline';
+import { AliasConfiguration, FunctionConfiguration, LambdaClient } from '@aws-sdk/client-lambda';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { HistoryTableFixture } from './dynalite-history-table';
-import { DeploymentHistoryStore } from '../src/runtime/deployment-history-store';
+import { Attributes, DeploymentHistoryStore } from '../src/runtime/deployment-history-store';
 import { LifecycleNotifier } from '../src/runtime/lifecycle-notifier';
+
+export const REGION = 'us-east-1';
+export const ACCOUNT = '111111111111';
+export const FUNCTION_NAME = 'orders-api-dev';
+export const FUNCTION_ARN = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${FUNCTION_NAME}`;
 
 /**
  * Clients for handler tests: DynamoDB is real (dynalite); CodePipeline, CodeDeploy, Lambda and
- * SNS, which no local emulator models, are mocked.
+ * SNS, which no local emulator models, are mocked with answers shaped as the SDK documents them.
  */
 export function handlerHarness(fixture: HistoryTableFixture) {
   const clients = {
-    lambda: new LambdaClient({ region: 'us-east-1' }),
-    codeDeploy: new CodeDeployClient({ region: 'us-east-1' }),
-    codePipeline: new CodePipelineClient({ region: 'us-east-1' }),
-    sns: new SNSClient({ region: 'us-east-1' }),
+    lambda: new LambdaClient({ region: REGION }),
+    codeDeploy: new CodeDeployClient({ region: REGION }),
+    codePipeline: new CodePipelineClient({ region: REGION }),
+    sns: new SNSClient({ region: REGION }),
   };
   const mocks = {
     lambda: mockClient(clients.lambda),
@@ -25,17 +37,142 @@ export function handlerHarness(fixture: HistoryTableFixture) {
     sns: mockClient(clients.sns),
   };
   const history = new DeploymentHistoryStore(fixture.doc, fixture.tableName);
-  const notifier = new LifecycleNotifier(clients.sns, 'arn:aws:sns:us-east-1:111111111111:orders-api-deployments-dev');
+  const notifier = new LifecycleNotifier(clients.sns, `arn:aws:sns:${REGION}:${ACCOUNT}:orders-api-deployments-dev`);
+  const settledJobs = new Set<string>();
+  // A job takes one result; a second PutJobSuccessResult/PutJobFailureResult answers
+  // InvalidJobStateException (@throws in PutJobSuccessResultCommand.d.ts / PutJobFailureResultCommand.d.ts).
+  // A success with a continuation token settles the job too: the next poll comes as a new job.
+  const acceptOnce = async (input: PutJobSuccessResultCommandInput | PutJobFailureResultCommandInput) => {
+    if (settledJobs.has(input.jobId!)) {
+      throw new InvalidJobStateException({ message: `Job ${input.jobId} is not in state InProgress`, $metadata: { httpStatusCode: 400 } });
+    }
+    settledJobs.add(input.jobId!);
+    return {}; // both outputs carry only $metadata (PutJobSuccessResultCommand.d.ts)
+  };
   const reset = () => {
     Object.values(mocks).forEach((m) => m.reset());
-    mocks.codePipeline.on(PutJobSuccessResultCommand).resolves({});
-    mocks.codePipeline.on(PutJobFailureResultCommand).resolves({});
-    mocks.sns.on(PublishCommand).resolves({ MessageId: 'm-1' });
+    settledJobs.clear();
+    mocks.codePipeline.on(PutJobSuccessResultCommand).callsFake(acceptOnce);
+    mocks.codePipeline.on(PutJobFailureResultCommand).callsFake(acceptOnce);
+    // Publish answers MessageId (PublishCommand.d.ts; SequenceNumber only for FIFO topics).
+    mocks.sns.on(PublishCommand).resolves({ MessageId: '5b2b1c2d-0000-4000-8000-000000000001' });
   };
+  /** Every result the handlers tried to report, accepted or not. */
   const jobResults = () => ({
     successes: mocks.codePipeline.commandCalls(PutJobSuccessResultCommand).map((c) => c.args[0].input),
     failures: mocks.codePipeline.commandCalls(PutJobFailureResultCommand).map((c) => c.args[0].input),
   });
   const announced = () => mocks.sns.commandCalls(PublishCommand).map((c) => c.args[0].input.MessageAttributes?.event?.StringValue);
   return { clients, mocks, history, notifier, reset, jobResults, announced };
+}
+
+/** Writes a record as Deploy-Blue leaves it: claimed by its job, then STAGED. */
+export async function stagedRecord(history: DeploymentHistoryStore, deploymentId: string, attributes: Attributes, jobId = `deploy-${deploymentId}`) {
+  await history.claim(deploymentId, { state: 'STAGING', jobId, jobSet: 'deployBlueJobIds', from: ['NEW'], holdMs: 600_000 });
+  return history.transition(deploymentId, 'STAGED', attributes, { claimJobId: jobId });
+}
+
+/** Writes a record as Switch-Traffic leaves it after CreateDeployment: SHIFTING. */
+export async function shiftingRecord(history: DeploymentHistoryStore, deploymentId: string,
+  attributes: Attributes & { targetVersion: string; codeDeployDeploymentId: string }, jobId = `switch-${deploymentId}`) {
+  const { service, currentVersion, targetVersion } = attributes;
+  await stagedRecord(history, deploymentId, { service, currentVersion, targetVersion });
+  await history.claim(deploymentId, {
+    state: 'STARTING', jobId, jobSet: 'switchTrafficJobIds', from: ['STAGED'], matching: { targetVersion: attributes.targetVersion }, holdMs: 120_000,
+  });
+  return history.transition(deploymentId, 'SHIFTING', attributes, { claimJobId: jobId });
+}
+
+/**
+ * GetAlias's answer (AliasConfiguration in GetAliasCommand.d.ts and its documented example):
+ * RoutingConfig appears only when the alias splits traffic.
+ */
+export function aliasAnswer(version: string, weights?: Record<string, number>, name = 'live'): AliasConfiguration {
+  return {
+    AliasArn: `${FUNCTION_ARN}:${name}`,
+    Name: name,
+    FunctionVersion: version,
+    Description: '',
+    RevisionId: '594f41fb-0000-4c20-95c7-6ca5f2a92c93',
+    ...(weights ? { RoutingConfig: { AdditionalVersionWeights: weights } } : {}),
+  };
+}
+
+/**
+ * A FunctionConfiguration as UpdateFunctionCode, GetFunction, PublishVersion and
+ * ListVersionsByFunction return it (FunctionConfiguration in the Lambda SDK model). An
+ * unpublished function is version $LATEST; a published one has its number in Version and ARN.
+ */
+export function functionConfiguration(options: {
+  version?: string;
+  codeSha256?: string;
+  revisionId?: string;
+  lastUpdateStatus?: 'Successful' | 'Failed' | 'InProgress';
+  lastUpdateStatusReason?: string;
+  lastUpdateStatusReasonCode?: FunctionConfiguration['LastUpdateStatusReasonCode'];
+} = {}): FunctionConfiguration {
+  const version = options.version ?? '$LATEST';
+  return {
+    FunctionName: FUNCTION_NAME,
+    FunctionArn: version === '$LATEST' ? FUNCTION_ARN : `${FUNCTION_ARN}:${version}`,
+    Runtime: 'nodejs22.x',
+    Role: `arn:aws:iam::${ACCOUNT}:role/orders-api-service-dev`,
+    Handler: 'index.handler',
+    CodeSize: 2048,
+    Description: '',
+    Timeout: 10,
+    MemorySize: 512,
+    LastModified: '2026-11-22T10:00:00.000+0000',
+    CodeSha256: options.codeSha256 ?? 'sha-new',
+    Version: version,
+    TracingConfig: { Mode: 'Active' },
+    RevisionId: options.revisionId ?? 'rev-1',
+    State: 'Active',
+    LastUpdateStatus: options.lastUpdateStatus ?? 'Successful',
+    ...(options.lastUpdateStatusReason ? { LastUpdateStatusReason: options.lastUpdateStatusReason } : {}),
+    ...(options.lastUpdateStatusReasonCode ? { LastUpdateStatusReasonCode: options.lastUpdateStatusReasonCode } : {}),
+    PackageType: 'Zip',
+    Architectures: ['x86_64'],
+  };
+}
+
+/** GetFunction's answer: the configuration plus where the code is (GetFunctionCommand.d.ts). */
+export function getFunctionAnswer(options: Parameters<typeof functionConfiguration>[0] = {}) {
+  return {
+    Configuration: functionConfiguration(options),
+    Code: { RepositoryType: 'S3', Location: 'https://awslambda-us-east-1-tasks.s3.us-east-1.amazonaws.com/snapshots/presigned' },
+  };
+}
+
+/**
+ * GetDeployment's deploymentInfo for a Lambda deployment (GetDeploymentCommand.d.ts): the revision
+ * carries appSpecContent.sha256 but never its content, which AWS always leaves null.
+ */
+export function deploymentInfo(options: {
+  deploymentId: string;
+  status: DeploymentStatus;
+  creator?: DeploymentInfo['creator'];
+  errorInformation?: DeploymentInfo['errorInformation'];
+  rollbackInfo?: DeploymentInfo['rollbackInfo'];
+  deploymentConfigName?: string;
+  sha256?: string;
+}): DeploymentInfo {
+  const ended = ['Succeeded', 'Failed', 'Stopped'].includes(options.status);
+  return {
+    applicationName: 'orders-api-dev',
+    deploymentGroupName: 'orders-api-live-dev',
+    deploymentConfigName: options.deploymentConfigName ?? 'CodeDeployDefault.LambdaLinear10PercentEvery10Minutes',
+    deploymentId: options.deploymentId,
+    revision: { revisionType: 'AppSpecContent', appSpecContent: { sha256: options.sha256 ?? 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' } },
+    status: options.status,
+    ...(options.errorInformation ? { errorInformation: options.errorInformation } : {}),
+    createTime: new Date('2026-11-22T10:00:00Z'),
+    ...(options.status !== 'Created' ? { startTime: new Date('2026-11-22T10:00:01Z') } : {}),
+    ...(ended ? { completeTime: new Date('2026-11-22T10:30:00Z') } : {}),
+    creator: options.creator ?? 'user',
+    autoRollbackConfiguration: { enabled: true, events: ['DEPLOYMENT_FAILURE', 'DEPLOYMENT_STOP_ON_ALARM'] },
+    ...(options.rollbackInfo ? { rollbackInfo: options.rollbackInfo } : {}),
+    deploymentStyle: { deploymentType: 'BLUE_GREEN', deploymentOption: 'WITH_TRAFFIC_CONTROL' },
+    computePlatform: 'Lambda',
+  };
 }

@@ -1,6 +1,14 @@
-import { CodeDeployClient, GetDeploymentCommand, PutLifecycleEventHookExecutionStatusCommand } from '@aws-sdk/client-codedeploy';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import {
+  CodeDeployClient,
+  DeploymentDoesNotExistException,
+  GetApplicationRevisionCommand,
+  GetDeploymentCommand,
+  LifecycleEventAlreadyCompletedException,
+  PutLifecycleEventHookExecutionStatusCommand,
+} from '@aws-sdk/client-codedeploy';
+import { InvokeCommand, LambdaClient, LambdaServiceException } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
+import { deploymentInfo } from './handler-harness';
 import { renderAppSpec } from '../src/runtime/appspec';
 import { createSmokeTestHandler } from '../src/smoke-test-hook.lambda';
 
@@ -13,18 +21,32 @@ const handler = createSmokeTestHandler({
 });
 const hookEvent = { DeploymentId: 'd-ABC', LifecycleEventHookExecutionId: 'hook-1' };
 const reported = () => codeDeploy.commandCalls(PutLifecycleEventHookExecutionStatusCommand).map((c) => c.args[0].input);
+const { content, sha256 } = renderAppSpec({ functionName: 'orders-api-dev', aliasName: 'live', currentVersion: '3', targetVersion: '4' });
+const encode = (text: string) => new TextEncoder().encode(text) as any;
 
 beforeEach(() => {
   lambda.reset();
   codeDeploy.reset();
-  const { content, sha256 } = renderAppSpec({ functionName: 'orders-api-dev', aliasName: 'live', currentVersion: '3', targetVersion: '4' });
-  codeDeploy.on(GetDeploymentCommand).resolves({ deploymentInfo: { revision: { revisionType: 'AppSpecContent', appSpecContent: { content, sha256 } } } });
-  codeDeploy.on(PutLifecycleEventHookExecutionStatusCommand).resolves({});
+  // GetDeployment names the revision by sha256 and leaves appSpecContent.content null (GetDeploymentCommand.d.ts note).
+  codeDeploy.on(GetDeploymentCommand).resolves({ deploymentInfo: deploymentInfo({ deploymentId: 'd-ABC', status: 'InProgress', sha256 }) });
+  // GetApplicationRevision returns the stored revision with its content (GetApplicationRevisionCommand.d.ts).
+  codeDeploy.on(GetApplicationRevisionCommand).resolves({
+    applicationName: 'orders-api-dev',
+    revision: { revisionType: 'AppSpecContent', appSpecContent: { content, sha256 } },
+    revisionInfo: { deploymentGroups: ['orders-api-live-dev'], firstUsedTime: new Date('2026-11-22T10:00:00Z'), lastUsedTime: new Date('2026-11-22T10:00:00Z'), registerTime: new Date('2026-11-22T10:00:00Z') },
+  });
+  // PutLifecycleEventHookExecutionStatus echoes the hook execution id (PutLifecycleEventHookExecutionStatusCommand.d.ts).
+  codeDeploy.on(PutLifecycleEventHookExecutionStatusCommand).resolves({ lifecycleEventHookExecutionId: 'hook-1' });
+  // A synchronous Invoke answers StatusCode 200, the version it ran and the payload (InvokeCommand.d.ts).
+  lambda.on(InvokeCommand).resolves({ StatusCode: 200, ExecutedVersion: '4', Payload: encode('{"statusCode":200}') });
 });
 
-test('invokes the target version with the test event and reports Succeeded', async () => {
-  lambda.on(InvokeCommand).resolves({ StatusCode: 200, Payload: new TextEncoder().encode('{"statusCode":200}') as any });
+test('reads the AppSpec with GetApplicationRevision, invokes the target version with the test event and reports Succeeded', async () => {
   await expect(handler(hookEvent)).resolves.toBe('Succeeded');
+  expect(codeDeploy.commandCalls(GetApplicationRevisionCommand)[0].args[0].input).toEqual({
+    applicationName: 'orders-api-dev',
+    revision: { revisionType: 'AppSpecContent', appSpecContent: { sha256 } },
+  });
   const invoke = lambda.commandCalls(InvokeCommand)[0].args[0].input;
   expect(invoke).toMatchObject({ FunctionName: 'orders-api-dev', Qualifier: '4' });
   expect(new TextDecoder().decode(invoke.Payload as Uint8Array)).toBe('{"rawPath":"/health"}');
@@ -32,21 +54,67 @@ test('invokes the target version with the test event and reports Succeeded', asy
 });
 
 test('a function error in the new version reports Failed', async () => {
-  lambda.on(InvokeCommand).resolves({ StatusCode: 200, FunctionError: 'Unhandled', Payload: new TextEncoder().encode('{"errorMessage":"boom"}') as any });
+  // An unhandled error still answers 200, with FunctionError and the error document as payload (InvokeCommand.d.ts).
+  lambda.on(InvokeCommand).resolves({
+    StatusCode: 200,
+    FunctionError: 'Unhandled',
+    ExecutedVersion: '4',
+    Payload: encode('{"errorType":"Error","errorMessage":"boom","trace":[]}'),
+  });
   await expect(handler(hookEvent)).resolves.toBe('Failed');
   expect(reported()[0].status).toBe('Failed');
 });
 
 test('an invocation that cannot be made reports Failed rather than leaving CodeDeploy waiting', async () => {
-  lambda.on(InvokeCommand).rejects(new Error('AccessDeniedException'));
+  // IAM denial is not in Lambda's model; the SDK surfaces it as LambdaServiceException named AccessDeniedException.
+  lambda.on(InvokeCommand).rejects(new LambdaServiceException({
+    name: 'AccessDeniedException',
+    $fault: 'client',
+    $metadata: { httpStatusCode: 403 },
+    message: 'User: arn:aws:sts::111111111111:assumed-role/smoke-test/x is not authorized to perform: lambda:InvokeFunction',
+  }));
   await expect(handler(hookEvent)).resolves.toBe('Failed');
   expect(reported()[0].status).toBe('Failed');
 });
 
-test('a deployment without AppSpec content reports Failed', async () => {
-  codeDeploy.on(GetDeploymentCommand).resolves({ deploymentInfo: {} });
+test('a deployment whose revision is not AppSpecContent reports Failed and names what is missing', async () => {
+  const info = deploymentInfo({ deploymentId: 'd-ABC', status: 'InProgress' });
+  codeDeploy.on(GetDeploymentCommand).resolves({ deploymentInfo: { ...info, revision: { revisionType: 'S3', s3Location: { bucket: 'b', key: 'k', bundleType: 'zip' } } } });
   await expect(handler(hookEvent)).resolves.toBe('Failed');
   expect(lambda.calls()).toHaveLength(0);
+  expect(codeDeploy.commandCalls(GetApplicationRevisionCommand)).toHaveLength(0);
+});
+
+test('a deployment that does not exist reports Failed with CodeDeploy\'s reason', async () => {
+  codeDeploy.on(GetDeploymentCommand).rejects(new DeploymentDoesNotExistException({ message: 'The deployment d-ABC could not be found', $metadata: { httpStatusCode: 400 } }));
+  await expect(handler(hookEvent)).resolves.toBe('Failed');
+  expect(lambda.calls()).toHaveLength(0);
+});
+
+test('a duplicate hook delivery whose status is already reported does not throw', async () => {
+  await handler(hookEvent);
+  // A second status for a completed hook answers LifecycleEventAlreadyCompletedException
+  // (PutLifecycleEventHookExecutionStatusCommand.d.ts @throws).
+  codeDeploy.on(PutLifecycleEventHookExecutionStatusCommand).rejects(new LifecycleEventAlreadyCompletedException({
+    message: 'The lifecycle event hook execution hook-1 has already completed', $metadata: { httpStatusCode: 400 },
+  }));
+  await expect(handler(hookEvent)).resolves.toBe('Succeeded');
+  expect(reported()).toHaveLength(2);
+});
+
+test('two deliveries of the same hook at once: one status is taken, neither delivery throws', async () => {
+  let taken = false;
+  codeDeploy.on(PutLifecycleEventHookExecutionStatusCommand).callsFake(async () => {
+    if (taken) throw new LifecycleEventAlreadyCompletedException({ message: 'The lifecycle event hook execution hook-1 has already completed', $metadata: { httpStatusCode: 400 } });
+    taken = true;
+    return { lifecycleEventHookExecutionId: 'hook-1' };
+  });
+  await expect(Promise.all([handler(hookEvent), handler(hookEvent)])).resolves.toEqual(['Succeeded', 'Succeeded']);
+});
+
+test('other reporting errors still throw, so Lambda retries the hook', async () => {
+  codeDeploy.on(PutLifecycleEventHookExecutionStatusCommand).rejects(new DeploymentDoesNotExistException({ message: 'The deployment d-ABC could not be found', $metadata: { httpStatusCode: 400 } }));
+  await expect(handler(hookEvent)).rejects.toThrow(/could not be found/);
 });
 
 test('an event that is not a lifecycle hook throws', async () => {

@@ -1,9 +1,22 @@
-import { CreateDeploymentCommand, GetDeploymentCommand } from '@aws-sdk/client-codedeploy';
-import { GetAliasCommand } from '@aws-sdk/client-lambda';
+import {
+  CreateDeploymentCommand,
+  DeploymentInfo,
+  DeploymentLimitExceededException,
+  DeploymentStatus,
+  GetDeploymentCommand,
+} from '@aws-sdk/client-codedeploy';
+import {
+  DeleteFunctionCommand,
+  GetAliasCommand,
+  ListAliasesCommand,
+  ListVersionsByFunctionCommand,
+  TooManyRequestsException,
+} from '@aws-sdk/client-lambda';
 import { HistoryTableFixture, startHistoryTable } from './dynalite-history-table';
-import { handlerHarness } from './handler-harness';
+import { aliasAnswer, deploymentInfo, functionConfiguration, handlerHarness, stagedRecord } from './handler-harness';
 import { pipelineJobEvent } from './pipeline-job-event';
-import { createSwitchTrafficHandler } from '../src/switch-traffic.lambda';
+import { DeploymentHistoryStore } from '../src/runtime/deployment-history-store';
+import { createSwitchTrafficHandler, SwitchTrafficDependencies } from '../src/switch-traffic.lambda';
 
 let fixture: HistoryTableFixture;
 let h: ReturnType<typeof handlerHarness>;
@@ -11,42 +24,88 @@ let handler: ReturnType<typeof createSwitchTrafficHandler>;
 let executions = 0;
 let deploymentId: string;
 
+const LINEAR = 'CodeDeployDefault.LambdaLinear10PercentEvery10Minutes';
+const ALL_AT_ONCE = 'CodeDeployDefault.LambdaAllAtOnce';
+const switchTraffic = (overrides: Partial<SwitchTrafficDependencies> = {}) => createSwitchTrafficHandler({
+  lambda: h.clients.lambda,
+  codeDeploy: h.clients.codeDeploy,
+  codePipeline: h.clients.codePipeline,
+  history: h.history,
+  notifier: h.notifier,
+  functionName: 'orders-api-dev',
+  aliasName: 'live',
+  applicationName: 'orders-api-dev',
+  deploymentGroupName: 'orders-api-live-dev',
+  deploymentConfigName: LINEAR,
+  beforeAllowTrafficHook: 'orders-api-smoke-test-dev',
+  claimPollMs: 10,
+  ...overrides,
+});
+
 beforeAll(async () => {
   fixture = await startHistoryTable();
   h = handlerHarness(fixture);
-  handler = createSwitchTrafficHandler({
-    lambda: h.clients.lambda,
-    codeDeploy: h.clients.codeDeploy,
-    codePipeline: h.clients.codePipeline,
-    history: h.history,
-    notifier: h.notifier,
-    functionName: 'orders-api-dev',
-    aliasName: 'live',
-    applicationName: 'orders-api-dev',
-    deploymentGroupName: 'orders-api-live-dev',
-    deploymentConfigName: 'CodeDeployDefault.LambdaLinear10PercentEvery10Minutes',
-    beforeAllowTrafficHook: 'orders-api-smoke-test-dev',
-  });
+  handler = switchTraffic();
 });
 afterAll(() => fixture.stop());
+
+/** The deployment group's one active deployment, as CodeDeploy tracks it. */
+let active: string | undefined;
+let nextDeploymentIds: string[];
 
 beforeEach(async () => {
   h.reset();
   deploymentId = `exec-${++executions}`;
-  await h.history.transition(deploymentId, 'STAGED', { service: 'orders-api', currentVersion: '3', targetVersion: '4' });
-  h.mocks.lambda.on(GetAliasCommand).resolves({ Name: 'live', FunctionVersion: '3' });
-  h.mocks.codeDeploy.on(CreateDeploymentCommand).resolves({ deploymentId: 'd-ABC' });
+  await stagedRecord(h.history, deploymentId, { service: 'orders-api', currentVersion: '3', targetVersion: '4' });
+  // GetAlias: AliasArn/Name/FunctionVersion/RevisionId, RoutingConfig only when set (GetAliasCommand.d.ts example).
+  h.mocks.lambda.on(GetAliasCommand).resolves(aliasAnswer('3'));
+  active = undefined;
+  nextDeploymentIds = ['d-ABC', 'd-RETRY'];
+  // CreateDeployment answers { deploymentId }; a second active deployment in the group answers
+  // DeploymentLimitExceededException (CreateDeploymentCommand.d.ts @throws).
+  h.mocks.codeDeploy.on(CreateDeploymentCommand).callsFake(async () => {
+    if (active) {
+      throw new DeploymentLimitExceededException({
+        message: `The Deployment Group 'orders-api-live-dev' already has an active Deployment '${active}'`, $metadata: { httpStatusCode: 400 },
+      });
+    }
+    active = nextDeploymentIds.shift();
+    return { deploymentId: active };
+  });
+  // A function with versions 1..4 and the alias on 3 (ListVersionsByFunction lists $LATEST too).
+  h.mocks.lambda.on(ListVersionsByFunctionCommand).resolves({ Versions: ['$LATEST', '1', '2', '3', '4'].map((version) => functionConfiguration({ version })) });
+  h.mocks.lambda.on(ListAliasesCommand).resolves({ Aliases: [aliasAnswer('4')] });
+  h.mocks.lambda.on(DeleteFunctionCommand).resolves({ StatusCode: 204 });
 });
 
-const start = (jobId = 'job-1') => handler(pipelineJobEvent({ jobId, artifact: null, userParameters: { deploymentId, targetVersion: '4' } }));
-const poll = (jobId = 'job-2') => handler(pipelineJobEvent({ jobId, artifact: null, userParameters: { deploymentId, targetVersion: '4' }, continuationToken: 'd-ABC' }));
-const codeDeployReports = (deploymentInfo: object) => h.mocks.codeDeploy.on(GetDeploymentCommand).resolves({ deploymentInfo });
+const start = (jobId = 'job-1', run = handler, context?: { getRemainingTimeInMillis(): number }) =>
+  run(pipelineJobEvent({ jobId, artifact: null, userParameters: { deploymentId, targetVersion: '4' } }), context);
+const poll = (jobId = 'job-2', token = 'd-ABC') =>
+  handler(pipelineJobEvent({ jobId, artifact: null, userParameters: { deploymentId, targetVersion: '4' }, continuationToken: token }));
+
+/** GetDeployment's answer for one deployment (deploymentInfo in GetDeploymentCommand.d.ts). */
+function codeDeployReports(id: string, status: DeploymentStatus, extra: Partial<Parameters<typeof deploymentInfo>[0]> = {}) {
+  if (['Succeeded', 'Failed', 'Stopped'].includes(status) && active === id) active = undefined;
+  h.mocks.codeDeploy.on(GetDeploymentCommand, { deploymentId: id })
+    .resolves({ deploymentInfo: deploymentInfo({ deploymentId: id, status, ...extra }) });
+}
+/** An alarm stopped d-ABC and CodeDeploy started rollback d-ROLLBACK (creator codeDeployRollback). */
+function alarmRollback(rollbackStatus: DeploymentStatus, rollbackError?: DeploymentInfo['errorInformation']) {
+  codeDeployReports('d-ABC', 'Stopped', {
+    errorInformation: { code: 'ALARM_ACTIVE', message: 'One or more alarms have been activated: orders-api-error-rate-dev' },
+    rollbackInfo: { rollbackDeploymentId: 'd-ROLLBACK', rollbackMessage: 'Deployment was stopped because an alarm was activated' },
+  });
+  codeDeployReports('d-ROLLBACK', rollbackStatus, {
+    creator: 'codeDeployRollback', rollbackInfo: { rollbackTriggeringDeploymentId: 'd-ABC' }, ...(rollbackError ? { errorInformation: rollbackError } : {}),
+  });
+}
 
 test('starts a CodeDeploy deployment of the live alias, current -> target, and continues with its id', async () => {
   await expect(start()).resolves.toEqual({ kind: 'continue', codeDeployDeploymentId: 'd-ABC' });
 
   const input = h.mocks.codeDeploy.commandCalls(CreateDeploymentCommand)[0].args[0].input;
   expect(input).toMatchObject({ applicationName: 'orders-api-dev', deploymentGroupName: 'orders-api-live-dev' });
+  expect(input.deploymentConfigName).toBeUndefined(); // the group's configured shift
   expect(input.revision?.revisionType).toBe('AppSpecContent');
   const content = input.revision!.appSpecContent!.content!;
   expect(content).toMatch(/^\{"version":0\.0,/);
@@ -56,16 +115,18 @@ test('starts a CodeDeploy deployment of the live alias, current -> target, and c
     Hooks: [{ BeforeAllowTraffic: 'orders-api-smoke-test-dev' }],
   });
   expect(h.jobResults()).toEqual({ successes: [{ jobId: 'job-1', continuationToken: 'd-ABC' }], failures: [] });
-  expect(await h.history.get(deploymentId)).toMatchObject({
-    state: 'SHIFTING', codeDeployDeploymentId: 'd-ABC', deploymentConfig: 'CodeDeployDefault.LambdaLinear10PercentEvery10Minutes',
+  const record = await h.history.get(deploymentId);
+  expect(record).toMatchObject({
+    state: 'SHIFTING', codeDeployDeploymentId: 'd-ABC', deploymentConfig: LINEAR, switchTrafficJobIds: new Set(['job-1']),
   });
+  expect(record?.claimJobId).toBeUndefined();
   expect(h.announced()).toEqual(['STARTED']);
 });
 
-test.each(['Created', 'Queued', 'InProgress', 'Baking', 'Ready'])('keeps polling while the deployment is %s', async (status) => {
+test.each(['Created', 'Queued', 'InProgress', 'Baking', 'Ready'] as DeploymentStatus[])('keeps polling while the deployment is %s', async (status) => {
   await start();
   h.reset();
-  codeDeployReports({ status });
+  codeDeployReports('d-ABC', status);
   await expect(poll()).resolves.toEqual({ kind: 'continue', codeDeployDeploymentId: 'd-ABC' });
   expect(h.jobResults().successes).toEqual([{ jobId: 'job-2', continuationToken: 'd-ABC' }]);
   expect((await h.history.get(deploymentId))?.state).toBe('SHIFTING');
@@ -74,55 +135,92 @@ test.each(['Created', 'Queued', 'InProgress', 'Baking', 'Ready'])('keeps polling
 test('a succeeded deployment succeeds the job, records SUCCEEDED and announces it once', async () => {
   await start();
   h.reset();
-  codeDeployReports({ status: 'Succeeded' });
+  codeDeployReports('d-ABC', 'Succeeded');
   await expect(poll()).resolves.toMatchObject({ kind: 'succeeded' });
   expect(h.jobResults()).toEqual({ successes: [{ jobId: 'job-2' }], failures: [] });
   expect(await h.history.get(deploymentId)).toMatchObject({ state: 'SUCCEEDED', finishedAt: expect.any(String) });
   expect(h.announced()).toEqual(['SUCCEEDED']);
 
   // the same poll delivered again: same answer, no second announcement
-  await poll('job-3');
-  expect(h.jobResults().successes).toEqual([{ jobId: 'job-2' }, { jobId: 'job-3' }]);
+  await poll('job-2');
+  expect(h.jobResults().successes).toEqual([{ jobId: 'job-2' }, { jobId: 'job-2' }]);
   expect(h.announced()).toEqual(['SUCCEEDED']);
 });
 
-test('an alarm-triggered rollback fails the job with CodeDeploy\'s reason and records ROLLED_BACK', async () => {
-  await start();
-  h.reset();
-  codeDeployReports({
-    status: 'Stopped',
-    errorInformation: { code: 'ALARM_ACTIVE', message: 'One or more alarms have been activated: orders-api-error-rate-dev' },
-    rollbackInfo: { rollbackDeploymentId: 'd-ROLLBACK', rollbackMessage: 'Deployment was stopped because an alarm was activated' },
+describe('rollbacks', () => {
+  test('an alarm-triggered rollback keeps the job polling until the rollback deployment has finished', async () => {
+    await start();
+    h.reset();
+    alarmRollback('InProgress');
+    await expect(poll('job-2')).resolves.toEqual({ kind: 'continue', codeDeployDeploymentId: 'd-ABC' });
+    expect(h.jobResults()).toEqual({ successes: [{ jobId: 'job-2', continuationToken: 'd-ABC' }], failures: [] });
+    expect((await h.history.get(deploymentId))?.state).toBe('SHIFTING');
+    expect(h.announced()).toEqual([]);
   });
-  await expect(poll()).resolves.toMatchObject({ kind: 'failed' });
-  const message = h.jobResults().failures[0].failureDetails?.message;
-  expect(message).toBe('CodeDeploy deployment d-ABC stopped: ALARM_ACTIVE: One or more alarms have been activated: orders-api-error-rate-dev; ' +
-    'traffic rolled back by d-ROLLBACK (Deployment was stopped because an alarm was activated)');
-  expect(await h.history.get(deploymentId)).toMatchObject({ state: 'ROLLED_BACK', failureReason: message });
-  expect(h.announced()).toEqual(['ROLLED_BACK']);
-});
 
-test('a failed deployment with rollback is ROLLED_BACK; one stopped by a user without rollback is FAILED', async () => {
-  await start();
-  h.reset();
-  codeDeployReports({ status: 'Failed', errorInformation: { code: 'HOOK_EXECUTION_FAILURE', message: 'BeforeAllowTraffic failed' }, rollbackInfo: { rollbackDeploymentId: 'd-RB' } });
-  await poll();
-  expect((await h.history.get(deploymentId))?.state).toBe('ROLLED_BACK');
+  test('a rollback that succeeded fails the job with CodeDeploy\'s reason and records ROLLED_BACK', async () => {
+    await start();
+    h.reset();
+    alarmRollback('Succeeded');
+    await expect(poll('job-3')).resolves.toMatchObject({ kind: 'failed' });
+    const message = h.jobResults().failures[0].failureDetails?.message;
+    expect(message).toBe('CodeDeploy deployment d-ABC stopped: ALARM_ACTIVE: One or more alarms have been activated: orders-api-error-rate-dev; ' +
+      'traffic rolled back by d-ROLLBACK (Deployment was stopped because an alarm was activated)');
+    expect(await h.history.get(deploymentId)).toMatchObject({ state: 'ROLLED_BACK', failureReason: message, rollbackDeploymentId: 'd-ROLLBACK' });
+    expect(h.announced()).toEqual(['ROLLED_BACK']);
+  });
 
-  deploymentId = `exec-${++executions}`;
-  await h.history.transition(deploymentId, 'STAGED', { currentVersion: '3', targetVersion: '4' });
-  h.mocks.lambda.on(GetAliasCommand).resolves({ Name: 'live', FunctionVersion: '3' });
-  h.mocks.codeDeploy.on(CreateDeploymentCommand).resolves({ deploymentId: 'd-ABC' });
-  await expect(start()).resolves.toEqual({ kind: 'continue', codeDeployDeploymentId: 'd-ABC' });
-  h.reset();
-  codeDeployReports({ status: 'Stopped', errorInformation: { code: 'MANUAL_STOP', message: 'stopped by user' } });
-  await poll();
-  expect(h.jobResults().failures[0].failureDetails?.message).toBe('CodeDeploy deployment d-ABC stopped: MANUAL_STOP: stopped by user');
-  expect((await h.history.get(deploymentId))?.state).toBe('FAILED');
+  test.each(['Failed', 'Stopped'] as DeploymentStatus[])('a rollback that %s records FAILED and says the alias may be split and how to repair it', async (status) => {
+    await start();
+    h.reset();
+    alarmRollback(status, { code: 'INTERNAL_ERROR', message: 'An internal error occurred' });
+    await poll('job-3');
+    const message = h.jobResults().failures[0].failureDetails?.message;
+    expect(message).toBe('CodeDeploy deployment d-ABC stopped: ALARM_ACTIVE: One or more alarms have been activated: orders-api-error-rate-dev ' +
+      `(Deployment was stopped because an alarm was activated); its rollback d-ROLLBACK ${status.toLowerCase()}: INTERNAL_ERROR: An internal error occurred. ` +
+      'Alias orders-api-dev:live may still split traffic between versions 3 and 4. ' +
+      'Repair it with "aws lambda update-alias --function-name orders-api-dev --name live --function-version 3 --routing-config \'{}\'", then retry the stage');
+    expect(await h.history.get(deploymentId)).toMatchObject({ state: 'FAILED', failureReason: message, rollbackDeploymentId: 'd-ROLLBACK' });
+    expect(h.announced()).toEqual(['FAILED']);
+  });
+
+  test('a deployment stopped by a user without rollback is FAILED', async () => {
+    await start();
+    h.reset();
+    codeDeployReports('d-ABC', 'Stopped', { errorInformation: { code: 'MANUAL_STOP', message: 'stopped by user' } });
+    await poll();
+    expect(h.jobResults().failures[0].failureDetails?.message).toBe('CodeDeploy deployment d-ABC stopped: MANUAL_STOP: stopped by user');
+    expect((await h.history.get(deploymentId))?.state).toBe('FAILED');
+  });
+
+  test('a retried stage (new job) after a rollback starts a new deployment', async () => {
+    await start('job-1');
+    alarmRollback('Succeeded');
+    await poll('job-2');
+    await expect(start('job-3')).resolves.toEqual({ kind: 'continue', codeDeployDeploymentId: 'd-RETRY' });
+    expect(await h.history.get(deploymentId)).toMatchObject({ state: 'SHIFTING', codeDeployDeploymentId: 'd-RETRY' });
+  });
+
+  test('a late poll of the first attempt does not overwrite the retry\'s shift', async () => {
+    await start('job-1');
+    alarmRollback('Succeeded');
+    await poll('job-2');
+    await start('job-3');
+    await poll('job-2'); // job-2 delivered again, after the retry started d-RETRY
+    expect(await h.history.get(deploymentId)).toMatchObject({ state: 'SHIFTING', codeDeployDeploymentId: 'd-RETRY' });
+  });
+
+  test('a late poll of another CodeDeploy deployment gets that deployment\'s answer and leaves history alone', async () => {
+    await start('job-1');
+    codeDeployReports('d-EARLIER', 'Succeeded');
+    await expect(poll('job-0', 'd-EARLIER')).resolves.toEqual({ kind: 'succeeded' });
+    expect(await h.history.get(deploymentId)).toMatchObject({ state: 'SHIFTING', codeDeployDeploymentId: 'd-ABC' });
+    expect(h.mocks.lambda.commandCalls(DeleteFunctionCommand)).toHaveLength(0);
+  });
 });
 
 test('the same version already live is SKIPPED: no deployment, job succeeds', async () => {
-  h.mocks.lambda.on(GetAliasCommand).resolves({ Name: 'live', FunctionVersion: '4' });
+  h.mocks.lambda.on(GetAliasCommand).resolves(aliasAnswer('4'));
   await expect(start()).resolves.toMatchObject({ kind: 'skipped' });
   expect(h.mocks.codeDeploy.commandCalls(CreateDeploymentCommand)).toHaveLength(0);
   expect(h.jobResults()).toEqual({ successes: [{ jobId: 'job-1' }], failures: [] });
@@ -130,36 +228,130 @@ test('the same version already live is SKIPPED: no deployment, job succeeds', as
   expect(h.announced()).toEqual(['SKIPPED']);
 });
 
-test('a CodeDeploy API error fails the job with the error and records FAILED', async () => {
-  h.mocks.codeDeploy.on(CreateDeploymentCommand).rejects(Object.assign(new Error('The deployment group is in use'), { name: 'DeploymentLimitExceededException' }));
-  await start();
-  const message = 'Switch-Traffic failed: DeploymentLimitExceededException: The deployment group is in use';
+test('another active deployment in the group fails the job with CodeDeploy\'s error and what to do; a retry can start again', async () => {
+  active = 'd-SOMEONE-ELSE';
+  await start('job-1');
+  const message = 'Switch-Traffic failed: DeploymentLimitExceededException: The Deployment Group \'orders-api-live-dev\' already has an active Deployment ' +
+    '\'d-SOMEONE-ELSE\'. Deployment group orders-api-live-dev already has an active deployment (CodeDeploy runs one at a time); ' +
+    'wait for it to finish or stop it, then retry the stage';
   expect(h.jobResults()).toEqual({ successes: [], failures: [{ jobId: 'job-1', failureDetails: { type: 'JobFailed', message } }] });
   expect(await h.history.get(deploymentId)).toMatchObject({ state: 'FAILED', failureReason: message });
+  active = undefined;
+  await expect(start('job-2')).resolves.toEqual({ kind: 'continue', codeDeployDeploymentId: 'd-ABC' });
 });
 
-test('a duplicate first invocation resumes the running deployment instead of starting another', async () => {
-  await start('job-1');
-  codeDeployReports({ status: 'InProgress' });
-  await expect(start('job-1')).resolves.toEqual({ kind: 'continue', codeDeployDeploymentId: 'd-ABC' });
-  expect(h.mocks.codeDeploy.commandCalls(CreateDeploymentCommand)).toHaveLength(1);
+describe('at-least-once delivery', () => {
+  test('a duplicate first invocation resumes the running deployment instead of starting another', async () => {
+    await start('job-1');
+    codeDeployReports('d-ABC', 'InProgress');
+    await expect(start('job-1')).resolves.toEqual({ kind: 'continue', codeDeployDeploymentId: 'd-ABC' });
+    expect(h.mocks.codeDeploy.commandCalls(CreateDeploymentCommand)).toHaveLength(1);
+    expect(h.jobResults().failures).toEqual([]);
+  });
+
+  test('two deliveries of the first job at once start one deployment, and neither fails the job', async () => {
+    codeDeployReports('d-ABC', 'InProgress');
+    const outcomes = await Promise.all([start('job-1'), start('job-1')]);
+    expect(h.mocks.codeDeploy.commandCalls(CreateDeploymentCommand)).toHaveLength(1);
+    expect(outcomes).toEqual([
+      { kind: 'continue', codeDeployDeploymentId: 'd-ABC' },
+      { kind: 'continue', codeDeployDeploymentId: 'd-ABC' },
+    ]);
+    expect(h.jobResults().failures).toEqual([]);
+    expect(h.jobResults().successes).toEqual([
+      { jobId: 'job-1', continuationToken: 'd-ABC' },
+      { jobId: 'job-1', continuationToken: 'd-ABC' },
+    ]);
+    expect(await h.history.get(deploymentId)).toMatchObject({ state: 'SHIFTING', codeDeployDeploymentId: 'd-ABC' });
+    expect(h.announced()).toEqual(['STARTED']);
+  });
+
+  test('a delivery that finds the start claimed by a crashed invocation leaves it alone until the claim lapses, then takes over', async () => {
+    let clock = Date.parse('2026-11-22T10:00:00Z');
+    const now = () => new Date(clock);
+    const history = new DeploymentHistoryStore(fixture.doc, fixture.tableName, now);
+    const run = switchTraffic({ history, now, sleep: async (ms) => { clock += ms; }, claimPollMs: 5_000 });
+    // job-1's first invocation claimed the start with its whole 2-minute timeout, then died
+    await history.claim(deploymentId, {
+      state: 'STARTING', jobId: 'job-1', jobSet: 'switchTrafficJobIds', from: ['STAGED'], matching: { targetVersion: '4' }, holdMs: 130_000,
+    });
+
+    // a duplicate delivery in the meantime waits what it can, then leaves the job to the holder
+    clock += 20_000;
+    await expect(start('job-1', run, { getRemainingTimeInMillis: () => 60_000 })).resolves.toMatchObject({ kind: 'left' });
+    expect(h.mocks.codeDeploy.commandCalls(CreateDeploymentCommand)).toHaveLength(0);
+    expect(h.jobResults()).toEqual({ successes: [], failures: [] });
+
+    // Lambda retries the crashed event a minute later; it waits for the claim to lapse and takes over
+    clock += 40_000;
+    await expect(start('job-1', run, { getRemainingTimeInMillis: () => 120_000 })).resolves.toEqual({ kind: 'continue', codeDeployDeploymentId: 'd-ABC' });
+    expect(h.mocks.codeDeploy.commandCalls(CreateDeploymentCommand)).toHaveLength(1);
+    expect(h.jobResults()).toEqual({ successes: [{ jobId: 'job-1', continuationToken: 'd-ABC' }], failures: [] });
+  });
+
+  test('a duplicate of a failed job reports the same failure and starts nothing new', async () => {
+    active = 'd-SOMEONE-ELSE';
+    await start('job-1');
+    active = undefined;
+    await start('job-1');
+    expect(h.mocks.codeDeploy.commandCalls(CreateDeploymentCommand)).toHaveLength(1);
+    const [first, second] = h.jobResults().failures.map((f) => f.failureDetails?.message);
+    expect(second).toBe(first);
+  });
 });
 
-test('a duplicate of a failed job reports the same failure and starts nothing new', async () => {
-  h.mocks.codeDeploy.on(CreateDeploymentCommand).rejectsOnce(new Error('boom'));
-  await start('job-1');
-  await start('job-1');
-  expect(h.mocks.codeDeploy.commandCalls(CreateDeploymentCommand)).toHaveLength(1);
-  expect(h.jobResults().failures.map((f) => f.failureDetails?.message)).toEqual(['Switch-Traffic failed: boom', 'Switch-Traffic failed: boom']);
+describe('first release (BOOTSTRAP_VERSION)', () => {
+  test('while the alias serves the bootstrap version, the shift goes all at once, hooks included, and history says so', async () => {
+    h.mocks.lambda.on(GetAliasCommand).resolves(aliasAnswer('1'));
+    await start('job-1', switchTraffic({ bootstrapVersion: '1' }));
+    const input = h.mocks.codeDeploy.commandCalls(CreateDeploymentCommand)[0].args[0].input;
+    expect(input.deploymentConfigName).toBe(ALL_AT_ONCE);
+    expect(JSON.parse(input.revision!.appSpecContent!.content!).Hooks).toEqual([{ BeforeAllowTraffic: 'orders-api-smoke-test-dev' }]);
+    expect(await h.history.get(deploymentId)).toMatchObject({ state: 'SHIFTING', currentVersion: '1', deploymentConfig: ALL_AT_ONCE });
+  });
+
+  test.each([
+    ['a later release', '1', '3'],
+    ['no BOOTSTRAP_VERSION (the user brought the function)', undefined, '1'],
+  ])('%s uses the group\'s configured shift', async (_name, bootstrapVersion, live) => {
+    h.mocks.lambda.on(GetAliasCommand).resolves(aliasAnswer(live!));
+    await start('job-1', switchTraffic({ bootstrapVersion }));
+    expect(h.mocks.codeDeploy.commandCalls(CreateDeploymentCommand)[0].args[0].input.deploymentConfigName).toBeUndefined();
+    expect((await h.history.get(deploymentId))?.deploymentConfig).toBe(LINEAR);
+  });
 });
 
-test('a retried stage (new job) after a rollback starts a new deployment', async () => {
-  await start('job-1');
-  codeDeployReports({ status: 'Failed', rollbackInfo: { rollbackDeploymentId: 'd-RB' } });
-  await poll('job-2');
-  h.mocks.codeDeploy.on(CreateDeploymentCommand).resolves({ deploymentId: 'd-RETRY' });
-  await expect(start('job-3')).resolves.toEqual({ kind: 'continue', codeDeployDeploymentId: 'd-RETRY' });
-  expect((await h.history.get(deploymentId))?.codeDeployDeploymentId).toBe('d-RETRY');
+describe('version retention (KEEP_VERSIONS)', () => {
+  test('after a successful shift, versions beyond the newest N are deleted, never the protected ones', async () => {
+    const run = switchTraffic({ keepVersions: '2', bootstrapVersion: '1' });
+    await start('job-1', run);
+    codeDeployReports('d-ABC', 'Succeeded');
+    h.mocks.lambda.on(ListVersionsByFunctionCommand).resolves({ Versions: ['$LATEST', '1', '2', '3', '4', '5'].map((version) => functionConfiguration({ version })) });
+    await run(pipelineJobEvent({ jobId: 'job-2', artifact: null, userParameters: { deploymentId, targetVersion: '4' }, continuationToken: 'd-ABC' }));
+    // newest two are 5 and 4; 3 was live before (current), 1 is the bootstrap version, 5 is newer than the target
+    expect(h.mocks.lambda.commandCalls(DeleteFunctionCommand).map((c) => c.args[0].input)).toEqual([{ FunctionName: 'orders-api-dev', Qualifier: '2' }]);
+    // a duplicate of the poll does not prune again
+    await run(pipelineJobEvent({ jobId: 'job-2', artifact: null, userParameters: { deploymentId, targetVersion: '4' }, continuationToken: 'd-ABC' }));
+    expect(h.mocks.lambda.commandCalls(DeleteFunctionCommand)).toHaveLength(1);
+  });
+
+  test('a pruning failure is logged and never fails the job', async () => {
+    await start('job-1', switchTraffic({ keepVersions: '1' }));
+    codeDeployReports('d-ABC', 'Succeeded');
+    h.mocks.lambda.on(ListVersionsByFunctionCommand).rejects(new TooManyRequestsException({ message: 'Rate exceeded', Type: 'User', $metadata: { httpStatusCode: 429 } }));
+    await expect(poll('job-2')).resolves.toMatchObject({ kind: 'succeeded' });
+    expect(h.jobResults().failures).toEqual([]);
+    expect(h.mocks.lambda.commandCalls(DeleteFunctionCommand)).toHaveLength(0);
+  });
+
+  test('an invalid KEEP_VERSIONS skips pruning without failing the job', async () => {
+    const run = switchTraffic({ keepVersions: 'ten' });
+    await start('job-1', run);
+    codeDeployReports('d-ABC', 'Succeeded');
+    await run(pipelineJobEvent({ jobId: 'job-2', artifact: null, userParameters: { deploymentId, targetVersion: '4' }, continuationToken: 'd-ABC' }));
+    expect(h.jobResults().failures).toEqual([]);
+    expect(h.mocks.lambda.commandCalls(DeleteFunctionCommand)).toHaveLength(0);
+  });
 });
 
 test('a deployment Deploy-Blue never staged fails the job', async () => {
@@ -169,11 +361,19 @@ test('a deployment Deploy-Blue never staged fails the job', async () => {
   expect(h.mocks.codeDeploy.calls()).toHaveLength(0);
 });
 
+test('a job for another version than the one staged fails without touching history', async () => {
+  const before = await h.history.get(deploymentId);
+  await handler(pipelineJobEvent({ artifact: null, userParameters: { deploymentId, targetVersion: '5' } }));
+  expect(h.jobResults().failures[0].failureDetails?.message).toBe(`deployment ${deploymentId} staged version 4, but Switch-Traffic was asked for 5`);
+  expect(await h.history.get(deploymentId)).toEqual(before);
+});
+
 test('an alias left split by an interrupted deployment fails the job before CodeDeploy is called', async () => {
-  h.mocks.lambda.on(GetAliasCommand).resolves({ Name: 'live', FunctionVersion: '3', RoutingConfig: { AdditionalVersionWeights: { 2: 0.5 } } });
+  h.mocks.lambda.on(GetAliasCommand).resolves(aliasAnswer('3', { 2: 0.5 }));
   await start();
   expect(h.jobResults().failures[0].failureDetails?.message).toMatch(/interrupted deployment/);
   expect(h.mocks.codeDeploy.calls()).toHaveLength(0);
+  expect((await h.history.get(deploymentId))?.state).toBe('FAILED');
 });
 
 test('a job without targetVersion fails with the missing field named', async () => {

@@ -1,5 +1,6 @@
 import {
   CodePipelineClient,
+  InvalidJobStateException,
   PutJobFailureResultCommand,
   PutJobSuccessResultCommand,
 } from '@aws-sdk/client-codepipeline';
@@ -82,24 +83,41 @@ export function parseJob(event: unknown, requiredParameters: string[]): Pipeline
   };
 }
 
-/** Reports a job's outcome to CodePipeline. */
+/**
+ * Reports a job's outcome to CodePipeline. A job takes one result: a second one answers
+ * InvalidJobStateException (PutJobSuccessResultCommand / PutJobFailureResultCommand in
+ * @aws-sdk/client-codepipeline), which for a duplicate delivery means "already reported".
+ */
 export class JobReporter {
   constructor(private readonly client: CodePipelineClient) {}
 
-  async succeed(jobId: string, options: { outputVariables?: Record<string, string>; continuationToken?: string } = {}) {
-    await this.client.send(new PutJobSuccessResultCommand({
+  /** @returns false when the job already had a result */
+  async succeed(jobId: string, options: { outputVariables?: Record<string, string>; continuationToken?: string } = {}): Promise<boolean> {
+    return this.report(jobId, 'success', () => this.client.send(new PutJobSuccessResultCommand({
       jobId,
       outputVariables: options.outputVariables,
       continuationToken: options.continuationToken,
-    }));
+    })));
   }
 
-  async fail(jobId: string, message: string) {
+  /** @returns false when the job already had a result */
+  async fail(jobId: string, message: string): Promise<boolean> {
     // CodePipeline caps the message at 5000 characters.
-    await this.client.send(new PutJobFailureResultCommand({
+    return this.report(jobId, 'failure', () => this.client.send(new PutJobFailureResultCommand({
       jobId,
       failureDetails: { type: 'JobFailed', message: message.slice(0, 5000) },
-    }));
+    })));
+  }
+
+  private async report(jobId: string, result: string, send: () => Promise<unknown>): Promise<boolean> {
+    try {
+      await send();
+      return true;
+    } catch (error) {
+      if (!(error instanceof InvalidJobStateException) && (error as Error)?.name !== 'InvalidJobStateException') throw error;
+      console.log(JSON.stringify({ message: 'job already has a result; this one is dropped', jobId, result, detail: (error as Error).message }));
+      return false;
+    }
   }
 }
 

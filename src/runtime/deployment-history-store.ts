@@ -1,23 +1,42 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 
-/** The states of one pipeline deployment. */
-export type DeploymentState = 'STAGED' | 'SHIFTING' | 'SUCCEEDED' | 'ROLLED_BACK' | 'FAILED' | 'SKIPPED';
+/**
+ * The states of one pipeline deployment:
+ *
+ *   (none) -> STAGING -> STAGED -> STARTING -> SHIFTING -> SUCCEEDED | ROLLED_BACK | FAILED
+ *                                  STARTING -> SKIPPED
+ *   STAGING | STARTING -> FAILED
+ *
+ * STAGING and STARTING are claims: the job named in `claimJobId` owns the item until
+ * `claimExpiresAt` (after which the Lambda invocation that holds it is certainly over), and only
+ * that job may move it on. A claim is taken with one conditional write before any AWS side
+ * effect, so duplicate or concurrent deliveries of a job act once. Each stage remembers every job
+ * that ever claimed the item (`deployBlueJobIds`, `switchTrafficJobIds`): a job seen before is a
+ * duplicate or a stale delivery and never claims again; a new job id is a pipeline retry.
+ */
+export type DeploymentState =
+  | 'STAGING' | 'STAGED' | 'STARTING' | 'SHIFTING' | 'SUCCEEDED' | 'ROLLED_BACK' | 'FAILED' | 'SKIPPED';
 
 /** Marks a state that may also be the first one of a new item. */
 const NEW = 'NEW';
 
+/** States that are claims held by one job. */
+export const CLAIM_STATES: ReadonlySet<DeploymentState> = new Set<DeploymentState>(['STAGING', 'STARTING']);
+
 /**
  * Which states each state may be entered from. A retried stage starts a new attempt, so FAILED
- * and ROLLED_BACK may move on again; SUCCEEDED and SKIPPED are final.
+ * and ROLLED_BACK may be claimed again; SUCCEEDED and SKIPPED are final.
  */
 const PREDECESSORS: Record<DeploymentState, Array<DeploymentState | typeof NEW>> = {
-  STAGED: [NEW, 'STAGED', 'FAILED'],
-  SHIFTING: ['STAGED', 'FAILED', 'ROLLED_BACK'],
+  STAGING: [NEW, 'FAILED', 'STAGING'],
+  STAGED: ['STAGING'],
+  STARTING: ['STAGED', 'FAILED', 'ROLLED_BACK', 'STARTING'],
+  SHIFTING: ['STARTING'],
   SUCCEEDED: ['SHIFTING'],
   ROLLED_BACK: ['SHIFTING'],
-  FAILED: [NEW, 'STAGED', 'SHIFTING'],
-  SKIPPED: ['STAGED', 'FAILED', 'ROLLED_BACK'],
+  FAILED: ['STAGING', 'STARTING', 'SHIFTING'],
+  SKIPPED: ['STARTING'],
 };
 
 export const FINAL_STATES: DeploymentState[] = ['SUCCEEDED', 'SKIPPED'];
@@ -36,18 +55,64 @@ export interface DeploymentRecord {
   readonly currentVersion?: string;
   readonly targetVersion?: string;
   readonly codeDeployDeploymentId?: string;
+  readonly rollbackDeploymentId?: string;
   readonly deploymentConfig?: string;
   readonly failureReason?: string;
   readonly lastJobId?: string;
+  /** The job holding a STAGING or STARTING claim. */
+  readonly claimJobId?: string;
+  /** When that claim lapses (ISO 8601). */
+  readonly claimExpiresAt?: string;
+  /** Every Deploy-Blue job that claimed this item. */
+  readonly deployBlueJobIds?: Set<string>;
+  /** Every Switch-Traffic job that claimed this item. */
+  readonly switchTrafficJobIds?: Set<string>;
 }
 
-type Attributes = Omit<Partial<DeploymentRecord>, 'deploymentId' | 'state' | 'startedAt' | 'updatedAt' | 'finishedAt'>;
+/** The attributes a caller may write. */
+export type Attributes = Omit<Partial<DeploymentRecord>,
+'deploymentId' | 'state' | 'startedAt' | 'updatedAt' | 'finishedAt' | 'claimJobId' | 'claimExpiresAt' | 'deployBlueJobIds' | 'switchTrafficJobIds'>;
+
+/** The attributes that hold the job ids of each stage's claims. */
+export type JobSetAttribute = 'deployBlueJobIds' | 'switchTrafficJobIds';
 
 /** The record after a transition, and whether this call changed it. */
 export interface TransitionResult {
   readonly record: DeploymentRecord;
   readonly changed: boolean;
 }
+
+/** Options of {@link DeploymentHistoryStore.transition}. */
+export interface TransitionOptions {
+  /** The states this write may leave; a subset of what the state machine allows. */
+  readonly from?: DeploymentState[];
+  /** The job holding the claim; without it, no claim state can be left. */
+  readonly claimJobId?: string;
+  /** Attributes the item must already have with exactly these values. */
+  readonly matching?: Partial<Record<keyof DeploymentRecord, string>>;
+}
+
+/** What a stage asks for when it claims an item. */
+export interface ClaimRequest {
+  readonly state: 'STAGING' | 'STARTING';
+  readonly jobId: string;
+  /** Where this stage records the jobs that claimed the item. */
+  readonly jobSet: JobSetAttribute;
+  /** The unclaimed states the claim may be taken from. */
+  readonly from: Array<DeploymentState | typeof NEW>;
+  /** How long the claim holds; past it, Lambda's retry of the same event (or a new job) may take over. */
+  readonly holdMs: number;
+  readonly attributes?: Attributes;
+  /** Attributes the item must already have with exactly these values. */
+  readonly matching?: Partial<Record<keyof DeploymentRecord, string>>;
+  /** Attributes the item must not have. */
+  readonly absent?: Array<keyof DeploymentRecord>;
+}
+
+/** The outcome of a claim: the record, and whether this job now holds it. */
+export type ClaimResult =
+  | { readonly claimed: true; readonly record: DeploymentRecord }
+  | { readonly claimed: false; readonly record?: DeploymentRecord };
 
 /** A transition the state machine does not allow. */
 export class HistoryConflictError extends Error {
@@ -57,9 +122,40 @@ export class HistoryConflictError extends Error {
   }
 }
 
+function isConditionalCheckFailure(error: unknown): boolean {
+  return error instanceof ConditionalCheckFailedException || (error as Error)?.name === 'ConditionalCheckFailedException';
+}
+
+/** Parenthesises a compound term; DynamoDB rejects parentheses around a single one as redundant. */
+function term(expression: string): string {
+  return / (AND|OR) /.test(expression) ? `(${expression})` : expression;
+}
+const anyOf = (terms: string[]) => terms.length === 1 ? terms[0] : terms.map(term).join(' OR ');
+const allOf = (terms: string[]) => terms.length === 1 ? terms[0] : terms.map(term).join(' AND ');
+
+/** Collects the names and values of one update expression. */
+class Expression {
+  readonly names: Record<string, string> = {};
+  readonly values: Record<string, unknown> = {};
+  private counter = 0;
+
+  name(attribute: string): string {
+    const placeholder = `#${attribute}`;
+    this.names[placeholder] = attribute;
+    return placeholder;
+  }
+
+  value(value: unknown): string {
+    const placeholder = `:v${this.counter++}`;
+    this.values[placeholder] = value;
+    return placeholder;
+  }
+}
+
 /**
- * The deployment history table. Every write is conditional on the previous state, so a
- * replayed invocation is a no-op and an out-of-order one is refused instead of overwriting.
+ * The deployment history table. Every write is conditional on the previous state (and, for a
+ * claimed item, on the claiming job), so a replayed invocation is a no-op and an out-of-order one
+ * is refused instead of overwriting. Nothing here knows which service an item belongs to.
  */
 export class DeploymentHistoryStore {
   constructor(
@@ -74,55 +170,143 @@ export class DeploymentHistoryStore {
   }
 
   /**
-   * Moves a deployment to `state`, writing `attributes` with it.
-   * @returns the record after the write, and whether this call changed it
+   * Takes a STAGING or STARTING claim for `jobId`: from one of `from` if this job never claimed the
+   * item before, or from a lapsed claim of the same state if the job is the one that held it (a
+   * retried invocation) or a new one. Refused claims return the record as it is.
    */
-  async transition(deploymentId: string, state: DeploymentState, attributes: Attributes = {}): Promise<TransitionResult> {
-    const now = this.now().toISOString();
-    const names: Record<string, string> = { '#state': 'state', '#updatedAt': 'updatedAt', '#startedAt': 'startedAt' };
-    const values: Record<string, unknown> = { ':state': state, ':now': now };
-    const sets = ['#state = :state', '#updatedAt = :now', '#startedAt = if_not_exists(#startedAt, :now)'];
-    if (state !== 'STAGED' && state !== 'SHIFTING') {
-      names['#finishedAt'] = 'finishedAt';
-      sets.push('#finishedAt = :now');
+  async claim(deploymentId: string, request: ClaimRequest): Promise<ClaimResult> {
+    const now = this.now();
+    const e = new Expression();
+    const state = e.name('state');
+    const jobSet = e.name(request.jobSet);
+    const claimJobId = e.name('claimJobId');
+    const claimExpiresAt = e.name('claimExpiresAt');
+    const job = e.value(request.jobId);
+    const nowValue = e.value(now.toISOString());
+    const neverClaimedByThisJob = `NOT contains(${jobSet}, ${job})`;
+
+    const unclaimed = request.from.filter((s): s is DeploymentState => s !== NEW && !CLAIM_STATES.has(s));
+    const branches: string[] = [];
+    if (request.from.includes(NEW)) branches.push('attribute_not_exists(deploymentId)');
+    if (unclaimed.length > 0) {
+      branches.push(`${state} IN (${unclaimed.map((s) => e.value(s)).join(', ')}) AND ${neverClaimedByThisJob}`);
     }
-    for (const [key, value] of Object.entries(attributes)) {
-      if (value === undefined) continue;
-      names[`#${key}`] = key;
-      values[`:${key}`] = value;
-      sets.push(`#${key} = :${key}`);
+    if (request.from.includes(request.state)) {
+      branches.push(`${state} = ${e.value(request.state)} AND ${claimExpiresAt} < ${nowValue} ` +
+        `AND (${claimJobId} = ${job} OR ${neverClaimedByThisJob})`);
     }
-    const allowed = PREDECESSORS[state];
-    const conditions: string[] = [];
-    if (allowed.includes(NEW)) conditions.push('attribute_not_exists(deploymentId)');
-    const previous = allowed.filter((s): s is DeploymentState => s !== NEW);
-    previous.forEach((s, i) => { values[`:from${i}`] = s; });
-    conditions.push(`#state IN (${previous.map((_, i) => `:from${i}`).join(', ')})`);
+    const guards = [
+      ...Object.entries(request.matching ?? {}).map(([key, value]) => `${e.name(key)} = ${e.value(value)}`),
+      ...(request.absent ?? []).map((key) => `attribute_not_exists(${e.name(key)})`),
+    ];
+    const condition = allOf([anyOf(branches), ...guards]);
+
+    const sets = [
+      `${state} = ${e.value(request.state)}`,
+      `${claimJobId} = ${job}`,
+      `${claimExpiresAt} = ${e.value(new Date(now.getTime() + request.holdMs).toISOString())}`,
+      `${e.name('lastJobId')} = ${job}`,
+      `${e.name('updatedAt')} = ${nowValue}`,
+      `${e.name('startedAt')} = if_not_exists(${e.name('startedAt')}, ${nowValue})`,
+    ];
+    for (const [key, value] of Object.entries(request.attributes ?? {})) {
+      if (value !== undefined && key !== 'lastJobId') sets.push(`${e.name(key)} = ${e.value(value)}`);
+    }
+    // A new attempt: the last attempt's outcome no longer describes the item.
+    const removes = [e.name('failureReason'), e.name('finishedAt')];
 
     try {
       const result = await this.client.send(new UpdateCommand({
         TableName: this.tableName,
         Key: { deploymentId },
-        UpdateExpression: `SET ${sets.join(', ')}`,
-        ConditionExpression: conditions.join(' OR '),
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
+        UpdateExpression: `SET ${sets.join(', ')} REMOVE ${removes.join(', ')} ADD ${jobSet} ${e.value(new Set([request.jobId]))}`,
+        ConditionExpression: condition,
+        ExpressionAttributeNames: e.names,
+        ExpressionAttributeValues: e.values,
+        ReturnValues: 'ALL_NEW',
+      }));
+      return { claimed: true, record: result.Attributes as DeploymentRecord };
+    } catch (error) {
+      if (!isConditionalCheckFailure(error)) throw error;
+      return { claimed: false, record: await this.get(deploymentId) };
+    }
+  }
+
+  /**
+   * Moves a deployment to `state`, writing `attributes` with it. Leaving a claim state needs the
+   * claiming job's id, and clears the claim.
+   * @returns the record after the write, and whether this call changed it
+   */
+  async transition(deploymentId: string, state: DeploymentState, attributes: Attributes = {},
+    options: TransitionOptions = {}): Promise<TransitionResult> {
+    if (CLAIM_STATES.has(state)) throw new Error(`${state} is a claim; take it with claim(), not transition()`);
+    const allowed = PREDECESSORS[state].filter((s): s is DeploymentState => s !== NEW);
+    const from = options.from ?? allowed;
+    const illegal = from.filter((s) => !allowed.includes(s));
+    if (illegal.length > 0) throw new Error(`${state} cannot be entered from ${illegal.join(', ')} (allowed from: ${allowed.join(', ')})`);
+
+    const now = this.now().toISOString();
+    const e = new Expression();
+    const stateName = e.name('state');
+    const nowValue = e.value(now);
+    const sets = [
+      `${stateName} = ${e.value(state)}`,
+      `${e.name('updatedAt')} = ${nowValue}`,
+      `${e.name('startedAt')} = if_not_exists(${e.name('startedAt')}, ${nowValue})`,
+    ];
+    if (state !== 'STAGED' && state !== 'SHIFTING') sets.push(`${e.name('finishedAt')} = ${nowValue}`);
+    for (const [key, value] of Object.entries(attributes)) {
+      if (value !== undefined) sets.push(`${e.name(key)} = ${e.value(value)}`);
+    }
+    const branches: string[] = [];
+    for (const s of from) {
+      if (!CLAIM_STATES.has(s)) {
+        branches.push(`${stateName} = ${e.value(s)}`);
+      } else if (options.claimJobId) {
+        branches.push(`${stateName} = ${e.value(s)} AND ${e.name('claimJobId')} = ${e.value(options.claimJobId)}`);
+      }
+    }
+    if (branches.length === 0) throw new Error(`${state} can only be entered from a claim here; pass the claiming job id`);
+    const guards = Object.entries(options.matching ?? {}).map(([key, value]) => `${e.name(key)} = ${e.value(value)}`);
+    const condition = allOf([anyOf(branches), ...guards]);
+    const removes = [e.name('claimJobId'), e.name('claimExpiresAt')];
+
+    try {
+      const result = await this.client.send(new UpdateCommand({
+        TableName: this.tableName,
+        Key: { deploymentId },
+        UpdateExpression: `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`,
+        ConditionExpression: condition,
+        ExpressionAttributeNames: e.names,
+        ExpressionAttributeValues: e.values,
         ReturnValues: 'ALL_NEW',
       }));
       return { record: result.Attributes as DeploymentRecord, changed: true };
     } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException) && (error as Error)?.name !== 'ConditionalCheckFailedException') throw error;
+      if (!isConditionalCheckFailure(error)) throw error;
       const existing = await this.get(deploymentId);
       // A replay of a write that already happened is a no-op, as long as it says the same thing.
-      const conflicting = Object.entries(attributes).filter(([key, value]) => value !== undefined
+      const expected: Record<string, unknown> = { ...options.matching, ...attributes };
+      const conflicting = Object.entries(expected).filter(([key, value]) => value !== undefined
         && key !== 'lastJobId' && key !== 'failureReason'
         && (existing as any)?.[key] !== undefined && (existing as any)?.[key] !== value);
       if (existing?.state === state && (FINAL_STATES.includes(state) || conflicting.length === 0)) {
         return { record: existing, changed: false };
       }
+      const holder = existing && CLAIM_STATES.has(existing.state) ? ` (claimed by job ${existing.claimJobId})` : '';
       throw new HistoryConflictError(
-        `deployment ${deploymentId} is ${existing ? existing.state : 'not recorded'}; it cannot become ${state} ` +
-        `(allowed from: ${allowed.map((s) => s === NEW ? 'no record' : s).join(', ')})`);
+        `deployment ${deploymentId} is ${existing ? existing.state : 'not recorded'}${holder}; it cannot become ${state} ` +
+        `(allowed from: ${from.join(', ')}${options.matching ? ` with ${JSON.stringify(options.matching)}` : ''})`);
     }
   }
+}
+
+/** Whether a claim has lapsed at `now`. */
+export function claimLapsed(record: DeploymentRecord, now: Date): boolean {
+  return !record.claimExpiresAt || record.claimExpiresAt < now.toISOString();
+}
+
+/** Whether `jobId` ever claimed the item for the stage that keeps `jobSet`. */
+export function claimedBefore(record: DeploymentRecord, jobSet: JobSetAttribute, jobId: string): boolean {
+  return record[jobSet]?.has(jobId) ?? false;
 }

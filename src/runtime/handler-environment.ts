@@ -9,3 +9,20 @@ export function requireEnv(name: string): string {
 
 /** SDK clients retry throttling and 5xx with exponential backoff; this bounds the attempts. */
 export const CLIENT_CONFIG = { maxAttempts: 5 };
+
+/** The part of Lambda's context object the handlers use. */
+export interface InvocationContext {
+  getRemainingTimeInMillis(): number;
+}
+
+/**
+ * A claim outlives the invocation that took it by this much, so that once it lapses the
+ * invocation is certainly over (Lambda ended it at its timeout).
+ */
+export const CLAIM_MARGIN_MS = 10_000;
+
+/** Milliseconds this invocation has left; `fallbackMs` (the function's timeout) outside Lambda. */
+export function remainingMs(context: InvocationContext | undefined, fallbackMs: number): number {
+  const remaining = typeof context?.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : undefined;
+  return typeof remaining === 'number' && Number.isFinite(remaining) && remaining > 0 ? remaining : fallbackMs;
+}

@@ -20,7 +20,8 @@ export class LifecycleNotifier {
       await this.client.send(new PublishCommand({
         TopicArn: this.topicArn,
         Subject: subject.slice(0, 100),
-        Message: JSON.stringify({ event, ...record }, undefined, 2),
+        // Job id sets would print as {}; subscribers get arrays.
+        Message: JSON.stringify({ event, ...record }, (_key, value) => value instanceof Set ? [...value] : value, 2),
         MessageAttributes: {
           event: { DataType: 'String', StringValue: event },
           service: { DataType: 'String', StringValue: service },

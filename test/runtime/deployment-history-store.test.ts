@@ -4,43 +4,106 @@ import { HistoryTableFixture, startHistoryTable } from '../dynalite-history-tabl
 let fixture: HistoryTableFixture;
 let store: DeploymentHistoryStore;
 let clock = 0;
+const at = () => new Date(Date.UTC(2026, 10, 22, 0, 0, clock));
 beforeAll(async () => {
   fixture = await startHistoryTable();
-  store = new DeploymentHistoryStore(fixture.doc, fixture.tableName, () => new Date(Date.UTC(2026, 10, 22, 0, 0, clock++)));
+  store = new DeploymentHistoryStore(fixture.doc, fixture.tableName, () => { clock++; return at(); });
 });
 afterAll(() => fixture.stop());
 
-test('walks STAGED -> SHIFTING -> SUCCEEDED, keeping startedAt and stamping finishedAt', async () => {
-  const staged = await store.transition('exec-a', 'STAGED', { service: 'orders-api', currentVersion: '1', targetVersion: '2' });
-  expect(staged).toMatchObject({ changed: true, record: { state: 'STAGED', targetVersion: '2' } });
-  await store.transition('exec-a', 'SHIFTING', { codeDeployDeploymentId: 'd-1' });
-  const done = await store.transition('exec-a', 'SUCCEEDED');
-  expect(done.record).toMatchObject({ state: 'SUCCEEDED', service: 'orders-api', codeDeployDeploymentId: 'd-1', startedAt: staged.record.startedAt });
+const stageClaim = (id: string, jobId: string, holdMs = 600_000) => store.claim(id, {
+  state: 'STAGING', jobId, jobSet: 'deployBlueJobIds', from: ['NEW', 'FAILED', 'STAGING'], absent: ['switchTrafficJobIds'], holdMs, attributes: { service: 'orders-api' },
+});
+const startClaim = (id: string, jobId: string, targetVersion: string, holdMs = 120_000) => store.claim(id, {
+  state: 'STARTING', jobId, jobSet: 'switchTrafficJobIds', from: ['STAGED', 'FAILED', 'ROLLED_BACK', 'STARTING'], matching: { targetVersion }, holdMs,
+});
+
+test('walks STAGING -> STAGED -> STARTING -> SHIFTING -> SUCCEEDED, keeping startedAt, stamping finishedAt and clearing claims', async () => {
+  const claimed = await stageClaim('exec-a', 'job-1');
+  expect(claimed).toMatchObject({ claimed: true, record: { state: 'STAGING', claimJobId: 'job-1', service: 'orders-api', deployBlueJobIds: new Set(['job-1']) } });
+  await store.transition('exec-a', 'STAGED', { currentVersion: '1', targetVersion: '2' }, { claimJobId: 'job-1' });
+  await startClaim('exec-a', 'job-2', '2');
+  await store.transition('exec-a', 'SHIFTING', { codeDeployDeploymentId: 'd-1' }, { claimJobId: 'job-2' });
+  const done = await store.transition('exec-a', 'SUCCEEDED', {}, { matching: { codeDeployDeploymentId: 'd-1' } });
+  expect(done.record).toMatchObject({ state: 'SUCCEEDED', service: 'orders-api', codeDeployDeploymentId: 'd-1', startedAt: claimed.record!.startedAt });
+  expect(done.record.claimJobId).toBeUndefined();
+  expect(done.record.claimExpiresAt).toBeUndefined();
   expect(done.record.finishedAt! > done.record.startedAt!).toBe(true);
 });
 
+test('a claim is taken once: a second claim by the same job, or by another job, is refused while it holds', async () => {
+  expect((await stageClaim('exec-b', 'job-1')).claimed).toBe(true);
+  const [same, other] = await Promise.all([stageClaim('exec-b', 'job-1'), stageClaim('exec-b', 'job-9')]);
+  expect(same).toMatchObject({ claimed: false, record: { state: 'STAGING', claimJobId: 'job-1' } });
+  expect(other.claimed).toBe(false);
+});
+
+test('of two concurrent claims exactly one wins', async () => {
+  const results = await Promise.all([stageClaim('exec-c', 'job-1'), stageClaim('exec-c', 'job-1')]);
+  expect(results.filter((r) => r.claimed)).toHaveLength(1);
+});
+
+test('only the claiming job may leave a claim state', async () => {
+  await stageClaim('exec-d', 'job-1');
+  await expect(store.transition('exec-d', 'FAILED', { failureReason: 'x' }, { from: ['STAGING'], claimJobId: 'job-9' }))
+    .rejects.toThrow(/exec-d is STAGING \(claimed by job job-1\); it cannot become FAILED/);
+  await expect(store.transition('exec-d', 'STAGED', {})).rejects.toThrow(/only be entered from a claim here; pass the claiming job id/);
+});
+
+test('a lapsed claim can be taken over by the job that held it (Lambda retrying its event) or by a new job, not by a stale one', async () => {
+  await stageClaim('exec-e', 'job-0');
+  await store.transition('exec-e', 'FAILED', { failureReason: 'boom' }, { from: ['STAGING'], claimJobId: 'job-0' });
+  await stageClaim('exec-e', 'job-1', 1); // lapses at once
+  expect((await stageClaim('exec-e', 'job-0')).claimed).toBe(false); // stale: claimed before, not the holder
+  expect(await stageClaim('exec-e', 'job-1')).toMatchObject({ claimed: true, record: { claimJobId: 'job-1' } });
+});
+
+test('a retried stage (new job) may claim again after FAILED or ROLLED_BACK; a job that claimed before may not', async () => {
+  await stageClaim('exec-f', 'job-1');
+  await store.transition('exec-f', 'FAILED', { failureReason: 'zip' }, { from: ['STAGING'], claimJobId: 'job-1' });
+  expect((await stageClaim('exec-f', 'job-1')).claimed).toBe(false);
+  const retried = await stageClaim('exec-f', 'job-2');
+  expect(retried).toMatchObject({ claimed: true, record: { state: 'STAGING', deployBlueJobIds: new Set(['job-1', 'job-2']) } });
+  expect(retried.record!.failureReason).toBeUndefined();
+  await store.transition('exec-f', 'STAGED', { targetVersion: '9' }, { claimJobId: 'job-2' });
+  await startClaim('exec-f', 'job-3', '9');
+  await store.transition('exec-f', 'SHIFTING', { codeDeployDeploymentId: 'd-4' }, { claimJobId: 'job-3' });
+  await store.transition('exec-f', 'ROLLED_BACK', { failureReason: 'alarm' }, { matching: { codeDeployDeploymentId: 'd-4' } });
+  expect((await startClaim('exec-f', 'job-3', '9')).claimed).toBe(false);
+  expect((await startClaim('exec-f', 'job-4', '9')).claimed).toBe(true);
+  // once Switch-Traffic has claimed the item, Deploy-Blue can never claim it again
+  await store.transition('exec-f', 'FAILED', { failureReason: 'x' }, { from: ['STARTING'], claimJobId: 'job-4' });
+  expect((await stageClaim('exec-f', 'job-5')).claimed).toBe(false);
+});
+
+test('a claim can insist on attribute values', async () => {
+  await stageClaim('exec-g', 'job-1');
+  await store.transition('exec-g', 'STAGED', { targetVersion: '5' }, { claimJobId: 'job-1' });
+  expect((await startClaim('exec-g', 'job-2', '6')).claimed).toBe(false);
+  expect((await startClaim('exec-g', 'job-2', '5')).claimed).toBe(true);
+});
+
 test('a replayed write is a no-op, not a second change', async () => {
-  await store.transition('exec-b', 'STAGED', { targetVersion: '5' });
-  await store.transition('exec-b', 'SHIFTING', { codeDeployDeploymentId: 'd-2' });
-  const replay = await store.transition('exec-b', 'SHIFTING', { codeDeployDeploymentId: 'd-2' });
+  await stageClaim('exec-h', 'job-1');
+  await store.transition('exec-h', 'STAGED', { targetVersion: '5' }, { claimJobId: 'job-1' });
+  await startClaim('exec-h', 'job-2', '5');
+  await store.transition('exec-h', 'SHIFTING', { codeDeployDeploymentId: 'd-2' }, { claimJobId: 'job-2' });
+  await store.transition('exec-h', 'SUCCEEDED', {}, { matching: { codeDeployDeploymentId: 'd-2' } });
+  const replay = await store.transition('exec-h', 'SUCCEEDED', {}, { matching: { codeDeployDeploymentId: 'd-2' } });
   expect(replay.changed).toBe(false);
-  expect(replay.record.codeDeployDeploymentId).toBe('d-2');
 });
 
-test('refuses out-of-order and conflicting writes without touching the item', async () => {
-  await expect(store.transition('exec-c', 'SUCCEEDED')).rejects.toThrow(/exec-c is not recorded; it cannot become SUCCEEDED \(allowed from: SHIFTING\)/);
-  await store.transition('exec-c', 'STAGED', { targetVersion: '7' });
-  await store.transition('exec-c', 'SHIFTING', { codeDeployDeploymentId: 'd-3' });
-  await expect(store.transition('exec-c', 'SHIFTING', { codeDeployDeploymentId: 'd-OTHER' })).rejects.toThrow(HistoryConflictError);
-  await store.transition('exec-c', 'SUCCEEDED');
-  await expect(store.transition('exec-c', 'ROLLED_BACK')).rejects.toThrow(/exec-c is SUCCEEDED; it cannot become ROLLED_BACK/);
-  expect(await store.get('exec-c')).toMatchObject({ state: 'SUCCEEDED', codeDeployDeploymentId: 'd-3' });
-});
-
-test('a retried stage may start again after FAILED or ROLLED_BACK', async () => {
-  await store.transition('exec-d', 'STAGED', { targetVersion: '9' });
-  await store.transition('exec-d', 'SHIFTING', { codeDeployDeploymentId: 'd-4' });
-  await store.transition('exec-d', 'ROLLED_BACK', { failureReason: 'alarm' });
-  const retried = await store.transition('exec-d', 'SHIFTING', { codeDeployDeploymentId: 'd-5' });
-  expect(retried).toMatchObject({ changed: true, record: { state: 'SHIFTING', codeDeployDeploymentId: 'd-5' } });
+test('refuses out-of-order, foreign and illegal writes without touching the item', async () => {
+  await expect(store.transition('exec-i', 'SUCCEEDED')).rejects.toThrow(/exec-i is not recorded; it cannot become SUCCEEDED \(allowed from: SHIFTING\)/);
+  await stageClaim('exec-i', 'job-1');
+  await store.transition('exec-i', 'STAGED', { targetVersion: '7' }, { claimJobId: 'job-1' });
+  await startClaim('exec-i', 'job-2', '7');
+  await store.transition('exec-i', 'SHIFTING', { codeDeployDeploymentId: 'd-3' }, { claimJobId: 'job-2' });
+  // a stale poll of another CodeDeploy deployment cannot settle this shift
+  await expect(store.transition('exec-i', 'ROLLED_BACK', {}, { matching: { codeDeployDeploymentId: 'd-OLD' } })).rejects.toThrow(HistoryConflictError);
+  await expect(store.transition('exec-i', 'FAILED', {}, { from: ['SUCCEEDED' as any] })).rejects.toThrow(/FAILED cannot be entered from SUCCEEDED/);
+  await expect(store.transition('exec-i', 'STARTING')).rejects.toThrow(/STARTING is a claim/);
+  await store.transition('exec-i', 'SUCCEEDED', {}, { matching: { codeDeployDeploymentId: 'd-3' } });
+  await expect(store.transition('exec-i', 'ROLLED_BACK')).rejects.toThrow(/exec-i is SUCCEEDED; it cannot become ROLLED_BACK/);
+  expect(await store.get('exec-i')).toMatchObject({ state: 'SUCCEEDED', codeDeployDeploymentId: 'd-3' });
 });
