@@ -58,6 +58,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@aws-sdk/client-codepipeline@' + AWS_SDK_VERSION,
     '@aws-sdk/client-dynamodb@' + AWS_SDK_VERSION,
     '@aws-sdk/client-lambda@' + AWS_SDK_VERSION,
+    '@aws-sdk/client-s3@' + AWS_SDK_VERSION,
     '@aws-sdk/client-sns@' + AWS_SDK_VERSION,
     '@aws-sdk/lib-dynamodb@' + AWS_SDK_VERSION,
     '@types/aws-lambda',

@@ -1,6 +1,7 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { acknowledgeFinding, acknowledgeTemplateFindings } from './acknowledge-finding';
 
 /** Properties of {@link ArtifactBucket}. */
 export interface ArtifactBucketProps {
@@ -59,5 +60,26 @@ export class ArtifactBucket extends Construct {
       removalPolicy,
       autoDeleteObjects: removalPolicy === RemovalPolicy.DESTROY,
     });
+    this.acknowledgeFindings(props);
+  }
+
+  private acknowledgeFindings(props: ArtifactBucketProps) {
+    acknowledgeTemplateFindings(this.bucket, { guard: ['s3_bucket_default_encryption_kms_check'] },
+      'CodePipeline and CodeBuild write every artifact with SSE-KMS under the AWS managed key aws/s3 (the bucket default, SSE-S3, covers anything else); a customer managed key would need key grants for every action role and a monthly cost without adding control here.');
+    acknowledgeTemplateFindings(this.bucket, { guard: ['s3_bucket_object_lock_enabled_check'] },
+      'Artifacts are transient: Object Lock would defeat the 30-day noncurrent-version expiry and removalPolicy DESTROY.');
+    acknowledgeTemplateFindings(this.bucket, { guard: ['s3_event_notifications_enabled_check'] },
+      'Nothing consumes artifact events; CodePipeline tracks its own artifacts.');
+    if (!props.serverAccessLogsBucket) {
+      const noAccessLogs = 'Access logging needs a second bucket the user owns; pass accessLogsBucket to enable it. CloudTrail records pipeline access to artifacts.';
+      acknowledgeTemplateFindings(this.bucket, { checkov: ['CKV_AWS_18'], guard: ['s3_bucket_logging_enabled_check'] }, noAccessLogs);
+      acknowledgeFinding(this.bucket, 'AwsSolutions-S1', noAccessLogs);
+    }
+    // aws-cdk-lib's singleton provider that empties the versioned bucket on DESTROY.
+    const autoDelete = Stack.of(this).node.tryFindChild('Custom::S3AutoDeleteObjectsCustomResourceProvider')?.node.tryFindChild('Handler');
+    if (autoDelete) {
+      const reason = 'aws-cdk-lib\'s auto-delete-objects provider, run only by CloudFormation on stack deletion; it calls only the S3 API and CloudFormation fails the operation if it errors.';
+      acknowledgeTemplateFindings(autoDelete, { checkov: ['CKV_AWS_115', 'CKV_AWS_116', 'CKV_AWS_117'], guard: ['lambda_inside_vpc_check'] }, reason);
+    }
   }
 }

@@ -2,6 +2,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import { acknowledgeTemplateFindings } from './acknowledge-finding';
 
 /** Properties of {@link DeploymentHistory}. */
 export interface DeploymentHistoryProps {
@@ -18,13 +19,16 @@ export interface DeploymentHistoryProps {
 }
 
 /**
- * The deployment history: one item per pipeline deployment, keyed by `deploymentId` (the
- * pipeline execution id), with a `byService` index on (`service`, `startedAt`) for
- * "the last N deployments of X".
+ * The deployment history: one item per service per pipeline execution, keyed by `deploymentId`
+ * (`<execution id>/<service>`), with a `byService` index on (`service`, `startedAt`) for "the
+ * last N deployments of X" and a `byExecution` index on (`executionId`, `service`) for "what did
+ * execution E do".
  */
 export class DeploymentHistory extends Construct {
   /** Name of the index on (`service`, `startedAt`). */
   public static readonly SERVICE_INDEX_NAME = 'byService';
+  /** Name of the index on (`executionId`, `service`). */
+  public static readonly EXECUTION_INDEX_NAME = 'byExecution';
 
   /** The table. */
   public readonly table: dynamodb.Table;
@@ -44,15 +48,30 @@ export class DeploymentHistory extends Construct {
       partitionKey: { name: 'service', type: dynamodb.AttributeType.STRING },
       sortKey: { name: 'startedAt', type: dynamodb.AttributeType.STRING },
     });
+    this.table.addGlobalSecondaryIndex({
+      indexName: DeploymentHistory.EXECUTION_INDEX_NAME,
+      partitionKey: { name: 'executionId', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'service', type: dynamodb.AttributeType.STRING },
+    });
+    acknowledgeTemplateFindings(this.table, { checkov: ['CKV_AWS_119'] },
+      'Encrypted at rest with the AWS managed key (aws/dynamodb); the history holds deployment metadata, no secrets.');
   }
 
   /** Lets a principal record deployments: read, create and update single items, nothing else. */
   public grantRecord(grantee: iam.IGrantable): iam.Grant {
-    // Table ARN only: the handlers never touch the index.
     return iam.Grant.addToPrincipal({
       grantee,
       actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
       resourceArns: [this.table.tableArn],
+    });
+  }
+
+  /** Lets a principal find the items of one execution (the `byExecution` index), nothing else. */
+  public grantQueryExecution(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['dynamodb:Query'],
+      resourceArns: [`${this.table.tableArn}/index/${DeploymentHistory.EXECUTION_INDEX_NAME}`],
     });
   }
 

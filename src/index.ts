@@ -1,4 +1,5 @@
 export * from './blue-green-lambda-pipeline';
+export * from './service-deployment-options';
 export * from './artifact-bucket';
 export * from './build-options';
 export * from './deployment-history';

@@ -12,6 +12,17 @@ export interface SmokeTestOptions {
   readonly testEvent?: { [key: string]: any };
 }
 
+/** What a traffic hook binds to: one service deployment of a pipeline. */
+export interface ITrafficHookTarget {
+  /** The function being deployed. */
+  readonly serviceFunction: lambda.IFunction;
+  /**
+   * The pipeline's built-in smoke-test function, set up to invoke this service's new version with
+   * `testEvent` (JSON text).
+   */
+  smokeTestFunction(testEvent: string): lambda.IFunction;
+}
+
 /**
  * A CodeDeploy lifecycle hook (`BeforeAllowTraffic` or `AfterAllowTraffic`) run around the
  * traffic shift. The hook must report `Succeeded` or `Failed` with
@@ -22,7 +33,8 @@ export interface SmokeTestOptions {
 export class TrafficHook {
   /**
    * The built-in smoke test: invokes the newly published version once with `testEvent` and
-   * fails the deployment if the invocation throws.
+   * fails the deployment if the invocation throws. One smoke-test function serves every service
+   * of a pipeline.
    */
   public static smokeTest(options: SmokeTestOptions = {}): TrafficHook {
     return new TrafficHook(undefined, JSON.stringify(plainJson(options.testEvent ?? {}, 'testEvent')));
@@ -39,4 +51,14 @@ export class TrafficHook {
     /** The smoke-test event as JSON, for `smokeTest`. */
     public readonly smokeTestEvent: string | undefined,
   ) {}
+
+  /** Whether this is the built-in smoke test. */
+  public get isSmokeTest(): boolean {
+    return this.hookFunction === undefined;
+  }
+
+  /** The function CodeDeploy invokes for this hook when it deploys `target`. */
+  public bind(target: ITrafficHookTarget): lambda.IFunction {
+    return this.hookFunction ?? target.smokeTestFunction(this.smokeTestEvent!);
+  }
 }

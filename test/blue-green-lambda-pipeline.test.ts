@@ -23,6 +23,24 @@ function buildSpecOf(template: Template): any {
   return JSON.parse(text);
 }
 
+/** An action's UserParameters as an object; CloudFormation references become "<Ref:Id>" / "<Id.Attr>". */
+function userParametersOf(action: any): any {
+  const value = action.Configuration.UserParameters;
+  const text = typeof value === 'string' ? value : value['Fn::Join'][1].map((part: any) => {
+    if (typeof part === 'string') return part;
+    if (part.Ref) return `<Ref:${part.Ref}>`;
+    return `<${part['Fn::GetAtt'].join('.')}>`;
+  }).join('');
+  return JSON.parse(text);
+}
+
+/** The statements of the policies attached to roles whose logical id starts with `rolePrefix`. */
+function statementsOf(template: Template, rolePrefix: string): any[] {
+  return Object.values<any>(template.findResources('AWS::IAM::Policy'))
+    .filter((p) => p.Properties.Roles.some((r: any) => r.Ref.startsWith(rolePrefix)))
+    .flatMap((p) => p.Properties.PolicyDocument.Statement);
+}
+
 /** The single resource of a type, with its logical id. */
 function only(template: Template, type: string): { id: string; props: any } {
   const found = template.findResources(type);
@@ -50,15 +68,33 @@ describe('with defaults', () => {
     expect(JSON.stringify(pipeline.Stages)).not.toMatch(/"Provider":"CodeDeploy"/);
     expect(deployBlue.InputArtifacts).toEqual([{ Name: 'BuildOutput' }]);
     expect(deployBlue.Namespace).toBe('DeployBlue');
-    expect(JSON.parse(deployBlue.Configuration.UserParameters)).toEqual({
+    // Per-service settings travel in the action's parameters: one handler serves every service.
+    expect(userParametersOf(deployBlue)).toEqual({
       deploymentId: '#{codepipeline.PipelineExecutionId}',
+      service: 'orders-api',
+      functionName: 'orders-api-dev',
+      aliasName: 'live',
+      bundleDirectory: '',
+      wave: '1',
       commitId: expect.stringMatching(/^#\{Source_GitHub_NS\.CommitId\}$|CommitId/),
       repository: 'example-org/orders-api',
       branch: 'main',
     });
-    expect(JSON.parse(switchTraffic.Configuration.UserParameters)).toEqual({
+    const version = only(template, 'AWS::Lambda::Version').id;
+    expect(userParametersOf(switchTraffic)).toEqual({
       deploymentId: '#{codepipeline.PipelineExecutionId}',
+      service: 'orders-api',
       targetVersion: '#{DeployBlue.targetVersion}',
+      functionName: 'orders-api-dev',
+      aliasName: 'live',
+      deploymentGroupName: 'orders-api-live-dev',
+      deploymentConfigName: 'CodeDeployDefault.LambdaLinear10PercentEvery10Minutes',
+      beforeAllowTrafficHook: '',
+      afterAllowTrafficHook: '',
+      // the construct's own placeholder: the first release goes live at once
+      bootstrapVersion: `<${version}.Version>`,
+      keepVersions: '10',
+      wave: '1',
     });
     expect(pipeline.Triggers).toEqual([{
       ProviderType: 'CodeStarSourceConnection',
@@ -133,7 +169,7 @@ describe('with defaults', () => {
     }
   });
 
-  test('the history table: deploymentId key, on demand, PITR, encrypted, service index', () => {
+  test('the history table: deploymentId key, on demand, PITR, encrypted, service and execution indexes', () => {
     const table = only(template, 'AWS::DynamoDB::Table').props;
     expect(table).toMatchObject({
       TableName: 'orders-api-deployments-dev',
@@ -141,7 +177,10 @@ describe('with defaults', () => {
       BillingMode: 'PAY_PER_REQUEST',
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
       SSESpecification: { SSEEnabled: true },
-      GlobalSecondaryIndexes: [{ IndexName: 'byService', KeySchema: [{ AttributeName: 'service', KeyType: 'HASH' }, { AttributeName: 'startedAt', KeyType: 'RANGE' }], Projection: { ProjectionType: 'ALL' } }],
+      GlobalSecondaryIndexes: [
+        { IndexName: 'byService', KeySchema: [{ AttributeName: 'service', KeyType: 'HASH' }, { AttributeName: 'startedAt', KeyType: 'RANGE' }], Projection: { ProjectionType: 'ALL' } },
+        { IndexName: 'byExecution', KeySchema: [{ AttributeName: 'executionId', KeyType: 'HASH' }, { AttributeName: 'service', KeyType: 'RANGE' }], Projection: { ProjectionType: 'ALL' } },
+      ],
     });
     template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
   });
@@ -175,12 +214,8 @@ describe('with defaults', () => {
   });
 
   test('handlers get exactly the actions they need, on the resources they touch', () => {
-    const policies = template.findResources('AWS::IAM::Policy');
-    const statementsOf = (rolePrefix: string) => Object.values<any>(policies)
-      .filter((p) => p.Properties.Roles.some((r: any) => r.Ref.startsWith(rolePrefix)))
-      .flatMap((p) => p.Properties.PolicyDocument.Statement);
-    const deployBlue = statementsOf('PipelineDeployBlueRole');
-    const switchTraffic = statementsOf('PipelineSwitchTrafficRole');
+    const deployBlue = statementsOf(template, 'PipelineHandlersDeployBlueRole');
+    const switchTraffic = statementsOf(template, 'PipelineHandlersSwitchTrafficRole');
     const actionsOf = (statements: any[]) => statements.flatMap((s) => ([] as string[]).concat(s.Action)).sort();
     expect(actionsOf(deployBlue)).toEqual(expect.arrayContaining([
       'lambda:UpdateFunctionCode', 'lambda:PublishVersion', 'lambda:GetAlias', 'dynamodb:UpdateItem', 'sns:Publish',
@@ -205,14 +240,11 @@ describe('with defaults', () => {
     const source = only(template, 'AWS::CodePipeline::Pipeline').props.Stages[0].Actions[0];
     const roleId = source.RoleArn['Fn::GetAtt'][0];
     expect(roleId).toBe(Stack.of(construct).resolve((construct.sourceActionRole.node.defaultChild as any).logicalId));
-    const statementsOf = (role: string) => Object.values<any>(template.findResources('AWS::IAM::Policy'))
-      .filter((p) => p.Properties.Roles.some((r: any) => r.Ref === role))
-      .flatMap((p) => p.Properties.PolicyDocument.Statement);
     // IAM matches codeconnections:UseConnection to arn:aws:codeconnections:... ARNs only.
-    expect(statementsOf(roleId)).toEqual(expect.arrayContaining([expect.objectContaining({ Action: 'codeconnections:UseConnection', Resource: CONNECTION_ARN })]));
+    expect(statementsOf(template, roleId)).toEqual(expect.arrayContaining([expect.objectContaining({ Action: 'codeconnections:UseConnection', Resource: CONNECTION_ARN })]));
     // The pipeline role does not run the Source action: it gets no connection grant.
     const pipelineRole = only(template, 'AWS::CodePipeline::Pipeline').props.RoleArn['Fn::GetAtt'][0];
-    expect(JSON.stringify(statementsOf(pipelineRole))).not.toMatch(/UseConnection/);
+    expect(JSON.stringify(statementsOf(template, pipelineRole))).not.toMatch(/UseConnection/);
   });
 
   test('CloudWatch may deliver the alarm to the topic: the topic policy allows it, scoped to the alarm', () => {
@@ -229,22 +261,19 @@ describe('with defaults', () => {
     expect(topicPolicy.PolicyDocument.Statement).toEqual(expect.arrayContaining([expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]));
   });
 
-  test('Switch-Traffic knows the bootstrap version (first release goes live at once) and how many versions to keep', () => {
-    const version = only(template, 'AWS::Lambda::Version');
-    template.hasResourceProperties('AWS::Lambda::Function', {
-      FunctionName: 'orders-api-switch-traffic-dev',
-      Environment: { Variables: Match.objectLike({ BOOTSTRAP_VERSION: { 'Fn::GetAtt': [version.id, 'Version'] }, KEEP_VERSIONS: '10' }) },
-    });
-    const statements = Object.values<any>(template.findResources('AWS::IAM::Policy'))
-      .filter((p) => p.Properties.Roles.some((r: any) => r.Ref.startsWith('PipelineSwitchTrafficRole')))
-      .flatMap((p) => p.Properties.PolicyDocument.Statement);
+  test('Switch-Traffic may prune versions and shift the first release all at once', () => {
+    const statements = statementsOf(template, 'PipelineHandlersSwitchTrafficRole');
     const serviceArn = { 'Fn::GetAtt': [Object.keys(template.findResources('AWS::Lambda::Function', { Properties: { FunctionName: 'orders-api-dev' } }))[0], 'Arn'] };
     expect(statements).toEqual(expect.arrayContaining([
-      expect.objectContaining({ Action: ['lambda:ListVersionsByFunction', 'lambda:ListAliases'], Resource: serviceArn }),
+      expect.objectContaining({ Action: ['lambda:GetAlias', 'lambda:ListVersionsByFunction', 'lambda:ListAliases'], Resource: [serviceArn, expect.anything()] }),
       // only qualified ARNs: the function itself can never be deleted
       expect.objectContaining({ Action: 'lambda:DeleteFunction', Resource: { 'Fn::Join': ['', [serviceArn, ':*']] } }),
     ]));
     const configs = statements.find((st: any) => st.Action === 'codedeploy:GetDeploymentConfig').Resource;
+    // the history of one execution, for the waves that never started
+    expect(statements).toEqual(expect.arrayContaining([expect.objectContaining({
+      Action: 'dynamodb:Query', Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [only(template, 'AWS::DynamoDB::Table').id, 'Arn'] }, '/index/byExecution']] },
+    })]));
     expect(JSON.stringify(configs)).toMatch(/deploymentconfig:CodeDeployDefault\.LambdaLinear10PercentEvery10Minutes/);
     expect(JSON.stringify(configs)).toMatch(/deploymentconfig:CodeDeployDefault\.LambdaAllAtOnce/);
   });
@@ -310,12 +339,10 @@ describe('options', () => {
     const { template, construct } = synth({ preTrafficHook: TrafficHook.smokeTest({ testEvent: { path: '/health' } }) });
     expect(construct.smokeTestFunction).toBeDefined();
     template.hasResourceProperties('AWS::Lambda::Function', {
-      FunctionName: 'orders-api-smoke-test-dev', Environment: { Variables: Match.objectLike({ SMOKE_TEST_EVENT: '{"path":"/health"}' }) },
+      FunctionName: 'orders-api-smoke-test-dev', Environment: { Variables: Match.objectLike({ SMOKE_TEST_EVENTS: '{"orders-api-dev":{"path":"/health"}}' }) },
     });
-    template.hasResourceProperties('AWS::Lambda::Function', {
-      FunctionName: 'orders-api-switch-traffic-dev',
-      Environment: { Variables: Match.objectLike({ BEFORE_ALLOW_TRAFFIC_HOOK: { Ref: Match.stringLikeRegexp('PipelineSmokeTest') }, AFTER_ALLOW_TRAFFIC_HOOK: '' }) },
-    });
+    const switchTraffic = only(template, 'AWS::CodePipeline::Pipeline').props.Stages[3].Actions[0];
+    expect(userParametersOf(switchTraffic)).toMatchObject({ beforeAllowTrafficHook: 'orders-api-smoke-test-dev', afterAllowTrafficHook: '' });
     // The action has no resource-level permissions: scoped to the deployment group, IAM would deny it.
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'codedeploy:PutLifecycleEventHookExecutionStatus', Resource: '*' })]) },
@@ -331,11 +358,11 @@ describe('options', () => {
       const functions = synth({ preTrafficHook: TrafficHook.smokeTest({ testEvent }) }).template.findResources('AWS::Lambda::Function', {
         Properties: { FunctionName: 'orders-api-smoke-test-dev' },
       });
-      return Object.values(functions)[0].Properties.Environment.Variables.SMOKE_TEST_EVENT;
+      return Object.values(functions)[0].Properties.Environment.Variables.SMOKE_TEST_EVENTS;
     };
     const a = smokeTestEvent({ b: { y: 1, x: [{ q: 1, p: 2 }] }, a: 'first' });
     const b = smokeTestEvent({ a: 'first', b: { x: [{ p: 2, q: 1 }], y: 1 } });
-    expect(a).toBe('{"a":"first","b":{"x":[{"p":2,"q":1}],"y":1}}');
+    expect(a).toBe('{"orders-api-dev":{"a":"first","b":{"x":[{"p":2,"q":1}],"y":1}}}');
     expect(b).toBe(a);
   });
 
@@ -344,10 +371,15 @@ describe('options', () => {
       const hook = new lambda.Function(stack, 'MyHook', { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler=async()=>{}') });
       return { postTrafficHook: TrafficHook.fromFunction(hook) };
     });
-    template.hasResourceProperties('AWS::Lambda::Function', {
-      FunctionName: 'orders-api-switch-traffic-dev',
-      Environment: { Variables: Match.objectLike({ AFTER_ALLOW_TRAFFIC_HOOK: { Ref: Match.stringLikeRegexp('MyHook') } }) },
-    });
+    const switchTraffic = only(template, 'AWS::CodePipeline::Pipeline').props.Stages[3].Actions[0];
+    expect(userParametersOf(switchTraffic)).toMatchObject({ beforeAllowTrafficHook: '', afterAllowTrafficHook: expect.stringMatching(/^<Ref:MyHook/) });
+    // the hook may report its status (an action without resource-level permissions) and CodeDeploy may invoke it
+    expect(statementsOf(template, 'MyHookServiceRole')).toEqual(expect.arrayContaining([
+      expect.objectContaining({ Action: 'codedeploy:PutLifecycleEventHookExecutionStatus', Resource: '*' }),
+    ]));
+    expect(statementsOf(template, 'PipelineCodeDeployRole')).toEqual(expect.arrayContaining([
+      expect.objectContaining({ Action: 'lambda:InvokeFunction', Resource: { 'Fn::GetAtt': [expect.stringMatching(/^MyHook/), 'Arn'] } }),
+    ]));
   });
 
   test('manual approval sits between Deploy-Blue and Switch-Traffic; extra stages go where asked', () => {
@@ -399,9 +431,8 @@ describe('options', () => {
       serviceFunction: new lambda.Function(stack, 'Existing', { functionName: 'existing', runtime: lambda.Runtime.NODEJS_22_X, handler: 'app.handler', code: lambda.Code.fromInline('exports.handler=async()=>1') }),
       keepVersions: 3,
     }));
-    const [switchTraffic] = Object.values<any>(template.findResources('AWS::Lambda::Function', { Properties: { FunctionName: 'orders-api-switch-traffic-dev' } }));
-    expect(switchTraffic.Properties.Environment.Variables.BOOTSTRAP_VERSION).toBeUndefined();
-    expect(switchTraffic.Properties.Environment.Variables.KEEP_VERSIONS).toBe('3');
+    const switchTraffic = only(template, 'AWS::CodePipeline::Pipeline').props.Stages[3].Actions[0];
+    expect(userParametersOf(switchTraffic)).toMatchObject({ functionName: 'existing', bootstrapVersion: '', keepVersions: '3' });
     expect(JSON.stringify(template.findResources('AWS::IAM::Policy'))).not.toMatch(/LambdaAllAtOnce/);
     // built on the runtime the service runs on
     expect(buildSpecOf(template).phases.install['runtime-versions'].nodejs).toBe('22');

@@ -34,7 +34,6 @@ const cases: Case[] = [
   ['names too long for Lambda', () => ({ serviceName: 'a'.repeat(45), environmentSuffix: 'staging' }), /gives the Lambda function name ".*" \(\d+ characters\); at most 64/],
   ['a created connection name over 32 characters', () => ({ serviceName: 'orders-api-for-the-emea-region', source: { owner: 'o', repo: 'r' } }), /CodeConnections connection name .* at most 32/],
   ['both service and serviceFunction', (s) => ({ service: {}, serviceFunction: fn(s) }), /service and serviceFunction are mutually exclusive/],
-  ['an imported function', (s) => ({ serviceFunction: lambda.Function.fromFunctionArn(s, 'Imp', 'arn:aws:lambda:us-east-1:111111111111:function:x') }), /serviceFunction must be a lambda\.Function defined in this app/],
   ['the service function as its own hook', (s) => { const f = fn(s); return { serviceFunction: f, preTrafficHook: TrafficHook.fromFunction(f) }; }, /preTrafficHook must not be the service function itself/],
   ['two smoke tests', () => ({ preTrafficHook: TrafficHook.smokeTest(), postTrafficHook: TrafficHook.smokeTest() }), /cannot both be TrafficHook\.smokeTest/],
   ['memory below 128 MB', () => ({ service: { memorySize: 64 } }), /service\.memorySize must be a whole number of MB in \[128, 10240\]/],

@@ -1,0 +1,263 @@
+import { Annotations, Duration, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { acknowledgeFinding, acknowledgeTemplateFindings } from './acknowledge-finding';
+import { ErrorRateAlarm } from './error-rate-alarm';
+import { RetentionSettings, retainedLogGroup } from './pipeline-handler';
+import { ResourceNames } from './resource-names';
+import { IServiceDeployment, ServiceDeploymentOptions, ServiceFunctionOptions } from './service-deployment-options';
+import { checkShiftFitsAction } from './shift-duration';
+import { StageHandlers } from './stage-handlers';
+import { ITrafficHookTarget, TrafficHook } from './traffic-hook';
+
+/** Pipeline-wide defaults and shared resources a service deployment uses. */
+export interface ServiceDeploymentProps extends RetentionSettings {
+  readonly options: ServiceDeploymentOptions;
+  readonly environmentSuffix: string;
+  readonly application: codedeploy.ILambdaApplication;
+  readonly codeDeployRole: iam.IRole;
+  readonly handlers: StageHandlers;
+  readonly notificationTopic: sns.ITopic;
+  /** The pipeline's defaults for what the service does not set. */
+  readonly deploymentConfig: codedeploy.ILambdaDeploymentConfig;
+  readonly errorRateThreshold?: number;
+  readonly evaluationPeriods?: number;
+  readonly alarmPeriod?: Duration;
+  readonly keepVersions: number;
+  /** Where a setting came from, for error messages (`services[2].` or ``). */
+  readonly propPrefix: string;
+}
+
+export const ALIAS_NAME = 'live';
+const MAX_DEPLOYMENT_GROUP_ALARMS = 10;
+const MAX_WAVE = 999;
+const FIRST_RELEASE_CONFIG = 'CodeDeployDefault.LambdaAllAtOnce';
+const BOOTSTRAP_CODE = 'exports.handler = async () => ({ statusCode: 503, body: JSON.stringify({ message: "no release deployed yet" }) });';
+
+/**
+ * Everything one service needs to be deployed blue/green: its function (created or yours), a
+ * fixed bootstrap version, the `live` alias, the error-rate alarm, the deployment group and its
+ * hooks. The pipeline's stage handlers and CodeDeploy application are shared, not created here.
+ */
+export class ServiceDeployment extends Construct implements IServiceDeployment, ITrafficHookTarget {
+  public readonly serviceName: string;
+  public readonly serviceFunction: lambda.Function;
+  /** The function's physical name, as text (the handlers' parameters and the AppSpec name it). */
+  public readonly functionName: string;
+  /** The deployment group's name, as text. */
+  public readonly deploymentGroupName: string;
+  public readonly bootstrapVersion: lambda.Version;
+  public readonly alias: lambda.Alias;
+  public readonly errorRateAlarm: cloudwatch.Alarm;
+  public readonly deploymentGroup: codedeploy.LambdaDeploymentGroup;
+  public readonly deploymentConfig: codedeploy.ILambdaDeploymentConfig;
+  public readonly wave: number;
+  public readonly bundleDirectory: string;
+  public readonly keepVersions: number;
+  /** Set only when the construct created the function: its placeholder goes live all at once. */
+  public readonly createdFunction?: lambda.Function;
+  public readonly preTrafficHook?: lambda.IFunction;
+  public readonly postTrafficHook?: lambda.IFunction;
+  private readonly props: ServiceDeploymentProps;
+
+  constructor(scope: Construct, id: string, props: ServiceDeploymentProps) {
+    super(scope, id);
+    this.props = props;
+    const o = props.options;
+    validateOptions(o, props.propPrefix, props.keepVersions);
+    const names = ResourceNames.of(o.serviceName, props.environmentSuffix);
+    this.serviceName = o.serviceName;
+    this.wave = o.wave ?? 1;
+    this.bundleDirectory = o.bundleDirectory.replace(/\/+$/, '');
+    this.keepVersions = o.keepVersions ?? props.keepVersions;
+
+    this.createdFunction = o.serviceFunction ? undefined : this.createFunction(names, o.service ?? {});
+    this.serviceFunction = this.createdFunction ?? o.serviceFunction!;
+    this.functionName = physicalName(this.serviceFunction);
+    this.deploymentGroupName = names.deploymentGroup;
+    // A fixed version (not `currentVersion`) so CloudFormation never moves the alias after the
+    // pipeline has: the alias is the pipeline's from its first deployment on.
+    this.bootstrapVersion = new lambda.Version(this, 'BootstrapVersion', {
+      lambda: this.serviceFunction,
+      description: 'Bootstrap version; the pipeline publishes the following ones',
+    });
+    this.alias = new lambda.Alias(this, 'LiveAlias', { aliasName: ALIAS_NAME, version: this.bootstrapVersion });
+
+    this.errorRateAlarm = new ErrorRateAlarm(this, 'ErrorRate', {
+      alias: this.alias,
+      thresholdPercent: o.errorRateThreshold ?? props.errorRateThreshold,
+      evaluationPeriods: o.evaluationPeriods ?? props.evaluationPeriods,
+      period: o.alarmPeriod ?? props.alarmPeriod,
+      alarmName: names.errorRateAlarm,
+    }).alarm;
+    this.errorRateAlarm.addAlarmAction(new cloudwatchActions.SnsAction(props.notificationTopic));
+    this.allowAlarmNotifications(props.notificationTopic);
+
+    this.deploymentConfig = o.deploymentConfig ?? props.deploymentConfig;
+    checkShiftFitsAction(this.deploymentConfig, `${props.propPrefix}deploymentConfig`);
+    this.deploymentGroup = new codedeploy.LambdaDeploymentGroup(this, 'DeploymentGroup', {
+      application: props.application,
+      deploymentGroupName: names.deploymentGroup,
+      alias: this.alias,
+      deploymentConfig: this.deploymentConfig,
+      role: props.codeDeployRole,
+      alarms: [this.errorRateAlarm, ...(o.extraAlarms ?? [])],
+      autoRollback: { failedDeployment: true, deploymentInAlarm: true, stoppedDeployment: false },
+    });
+    // The group would make CloudFormation shift traffic whenever the template changes the alias;
+    // here the pipeline owns every shift, so CloudFormation must not.
+    (this.alias.node.defaultChild as lambda.CfnAlias).cfnOptions.updatePolicy = undefined;
+
+    props.handlers.addService({
+      serviceFunction: this.serviceFunction,
+      alias: this.alias,
+      deploymentGroup: this.deploymentGroup,
+      deploymentConfigNames: [this.deploymentConfig.deploymentConfigName, ...(this.createdFunction ? [FIRST_RELEASE_CONFIG] : [])],
+    });
+    if (o.preTrafficHook?.isSmokeTest && o.postTrafficHook?.isSmokeTest) {
+      throw new Error(`${props.propPrefix}preTrafficHook and postTrafficHook cannot both be TrafficHook.smokeTest(); use it for one of them`);
+    }
+    this.preTrafficHook = this.bindHook(o.preTrafficHook, 'preTrafficHook');
+    this.postTrafficHook = this.bindHook(o.postTrafficHook, 'postTrafficHook');
+  }
+
+  /** The pipeline's built-in smoke test, set up to invoke this service with `testEvent` (JSON). */
+  public smokeTestFunction(testEvent: string): lambda.IFunction {
+    return this.props.handlers.smokeTestFor(this.functionName, {
+      serviceFunction: this.serviceFunction,
+      alias: this.alias,
+      deploymentGroup: this.deploymentGroup,
+      deploymentConfigNames: [],
+    }, testEvent);
+  }
+
+  private bindHook(hook: TrafficHook | undefined, prop: string): lambda.IFunction | undefined {
+    if (!hook) return undefined;
+    if (hook.hookFunction && hook.hookFunction === this.serviceFunction) {
+      throw new Error(`${this.props.propPrefix}${prop} must not be the service function itself: a hook reports on the deployment, it is not the thing deployed`);
+    }
+    const fn = hook.bind(this);
+    // PutLifecycleEventHookExecutionStatus has no resource-level permissions (Service Authorization
+    // Reference): aws-cdk-lib's grantPutLifecycleEventHookExecutionStatus scopes it to the deployment
+    // group, which IAM never matches, so the hook's report would be denied.
+    iam.Grant.addToPrincipal({ grantee: fn, actions: ['codedeploy:PutLifecycleEventHookExecutionStatus'], resourceArns: ['*'] });
+    if (fn.role) {
+      acknowledgeFinding(fn.role, 'AwsSolutions-IAM5[Resource::*]',
+        'codedeploy:PutLifecycleEventHookExecutionStatus supports no resource-level permissions (nor do the X-Ray writes of a traced hook); the hook reports on deployments it is handed.');
+    }
+    // CodeDeploy invokes hooks unqualified; no need for the version wildcard grantInvoke adds.
+    this.props.codeDeployRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fn.functionArn] }));
+    return fn;
+  }
+
+  /**
+   * CloudWatch publishes alarm notifications through the topic's resource policy, which a
+   * TopicPolicy (here: the enforceSSL deny) replaces wholesale: allow this alarm explicitly.
+   */
+  private allowAlarmNotifications(topic: sns.ITopic) {
+    const stack = Stack.of(this);
+    const added = topic.addToResourcePolicy(new iam.PolicyStatement({
+      // Unique per alarm: several services and pipelines may share one topic.
+      sid: `AllowAlarmNotifications${this.errorRateAlarm.node.addr}`,
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['sns:Publish'],
+      resources: [topic.topicArn],
+      conditions: {
+        ArnLike: { 'aws:SourceArn': this.errorRateAlarm.alarmArn },
+        StringEquals: { 'aws:SourceAccount': stack.account },
+      },
+    }));
+    if (!added.statementAdded) {
+      Annotations.of(this).addWarningV2('blue-green-lambda-pipeline:notificationTopicPolicy',
+        `notificationTopic is imported, so its resource policy cannot be changed here: add a statement allowing cloudwatch.amazonaws.com to sns:Publish to it (condition aws:SourceArn = the alarm ${this.errorRateAlarm.node.path}), or CloudWatch cannot deliver alarm notifications`);
+    }
+  }
+
+  private createFunction(names: ResourceNames, options: ServiceFunctionOptions): lambda.Function {
+    const logGroup = retainedLogGroup(this, 'ServiceLogGroup', this.props);
+    const role = new iam.Role(this, 'ServiceRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Execution role of ${names.serviceFunction}; grant it what the service needs`,
+    });
+    logGroup.grantWrite(role);
+    const fn = new lambda.Function(this, 'Service', {
+      role,
+      functionName: names.serviceFunction,
+      description: `${names.serviceName} (${names.environmentSuffix}), deployed blue/green by its pipeline`,
+      runtime: options.runtime ?? lambda.Runtime.NODEJS_24_X,
+      handler: options.handler ?? 'index.handler',
+      code: options.bootstrapCode ?? lambda.Code.fromInline(BOOTSTRAP_CODE),
+      memorySize: options.memorySize ?? 512,
+      timeout: options.timeout ?? Duration.seconds(10),
+      reservedConcurrentExecutions: options.reservedConcurrentExecutions,
+      // Sorted: a Java Map.of or a Go map has no key order, and the template must not change with it.
+      environment: options.environment && Object.fromEntries(Object.keys(options.environment).sort().map((key) => [key, options.environment![key]])),
+      tracing: options.tracing ?? lambda.Tracing.ACTIVE,
+      logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+    });
+    this.acknowledgeFunctionFindings(fn, options);
+    return fn;
+  }
+
+  /** Findings of the function the construct creates; a user's own function is left for its owner to judge. */
+  private acknowledgeFunctionFindings(fn: lambda.Function, options: ServiceFunctionOptions) {
+    acknowledgeTemplateFindings(fn, { checkov: ['CKV_AWS_117'], guard: ['lambda_inside_vpc_check'] },
+      'The construct-created service function has no VPC; to run the service in one, pass your own serviceFunction.');
+    const synchronous = 'Callers invoke the service synchronously through the live alias and see its errors; a dead-letter queue applies only to asynchronous invocations.';
+    acknowledgeTemplateFindings(fn, { checkov: ['CKV_AWS_116'] }, synchronous);
+    acknowledgeFinding(fn, 'Serverless-LambdaDLQ', synchronous);
+    if (options.reservedConcurrentExecutions === undefined) {
+      acknowledgeTemplateFindings(fn, { checkov: ['CKV_AWS_115'] },
+        'Unreserved by default: reserved concurrency comes out of the account\'s pool; set service.reservedConcurrentExecutions to cap the service.');
+    }
+    if ((fn.node.defaultChild as lambda.CfnFunction).tracingConfig) {
+      acknowledgeFinding(fn.role!, 'AwsSolutions-IAM5[Resource::*]', 'X-Ray tracing: xray:PutTraceSegments and PutTelemetryRecords support no resource-level permissions.');
+    }
+  }
+}
+
+function validateOptions(o: ServiceDeploymentOptions, prefix: string, pipelineKeepVersions: number) {
+  if (o.service && o.serviceFunction) {
+    throw new Error(`${prefix}service and ${prefix}serviceFunction are mutually exclusive: pass settings for a new function, or an existing function, not both`);
+  }
+  if (o.serviceFunction) {
+    // An unnamed function's name is a lazy token that resolves to nothing (CloudFormation names it).
+    const name = Stack.of(o.serviceFunction).resolve((o.serviceFunction.node.defaultChild as lambda.CfnFunction).functionName);
+    if (name === undefined) {
+      throw new Error(`${prefix}serviceFunction must have an explicit functionName: CloudFormation refuses to replace a function with a fixed name, so no stack update can replace it (and move the live alias back to a bootstrap version outside CodeDeploy)`);
+    }
+  }
+  const memory = o.service?.memorySize;
+  if (memory !== undefined && !(Number.isInteger(memory) && memory >= 128 && memory <= 10240)) {
+    throw new Error(`${prefix}service.memorySize must be a whole number of MB in [128, 10240]; got ${memory}`);
+  }
+  const reserved = o.service?.reservedConcurrentExecutions;
+  if (reserved !== undefined && !(Number.isInteger(reserved) && reserved >= 1)) {
+    throw new Error(`${prefix}service.reservedConcurrentExecutions must be a whole number of at least 1; got ${reserved}`);
+  }
+  const alarms = 1 + (o.extraAlarms?.length ?? 0);
+  if (alarms > MAX_DEPLOYMENT_GROUP_ALARMS) {
+    throw new Error(`${prefix}extraAlarms: CodeDeploy allows ${MAX_DEPLOYMENT_GROUP_ALARMS} alarms per deployment group, one of which is the error-rate alarm; got ${o.extraAlarms?.length} extra alarms (at most ${MAX_DEPLOYMENT_GROUP_ALARMS - 1})`);
+  }
+  const keep = o.keepVersions ?? pipelineKeepVersions;
+  if (!(Number.isInteger(keep) && keep >= 1 && keep <= 1000)) {
+    throw new Error(`${prefix}keepVersions must be a whole number in [1, 1000] (published versions kept after each successful shift); got ${keep}`);
+  }
+  const wave = o.wave ?? 1;
+  if (!(Number.isInteger(wave) && wave >= 1 && wave <= MAX_WAVE)) {
+    throw new Error(`${prefix}wave must be a whole number in [1, ${MAX_WAVE}] (CodePipeline's runOrder); got ${wave}`);
+  }
+}
+
+/** A function's name as text when it has a fixed one (so parameters and AppSpecs hold no token), else the token. */
+export function physicalName(fn: lambda.IFunction): string {
+  const cfn = fn.node.defaultChild;
+  const name = cfn instanceof lambda.CfnFunction ? Stack.of(fn).resolve(cfn.functionName) : undefined;
+  return typeof name === 'string' ? name : fn.functionName;
+}

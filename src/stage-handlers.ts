@@ -1,0 +1,195 @@
+import { ArnFormat, Duration, Lazy, Stack } from 'aws-cdk-lib';
+import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { acknowledgeFinding } from './acknowledge-finding';
+import { DeployBlueFunction } from './deploy-blue-function';
+import { DeploymentHistory } from './deployment-history';
+import { acknowledgeHandlerFindings, pipelineHandlerOptions, RetentionSettings } from './pipeline-handler';
+import { ResourceNames } from './resource-names';
+import { SmokeTestHookFunction } from './smoke-test-hook-function';
+import { SwitchTrafficFunction } from './switch-traffic-function';
+
+/** Where the Deploy-Blue handler writes the bundle it extracts for one service. */
+export const BUNDLES_PREFIX = 'bundles/';
+/** Lambda allows 4 KB of environment variables per function. */
+const MAX_ENVIRONMENT_BYTES = 4096;
+
+/** Properties of {@link StageHandlers}. */
+export interface StageHandlersProps extends RetentionSettings {
+  readonly names: ResourceNames;
+  readonly history: DeploymentHistory;
+  readonly notificationTopic: sns.ITopic;
+  readonly artifactBucket: s3.IBucket;
+  readonly application: codedeploy.ILambdaApplication;
+}
+
+/** What the handlers need to know of one service to deploy it. */
+export interface HandledService {
+  readonly serviceFunction: lambda.IFunction;
+  readonly alias: lambda.IAlias;
+  readonly deploymentGroup: codedeploy.ILambdaDeploymentGroup;
+  /** Configurations the shift may use: the group's, and all-at-once for a first release. */
+  readonly deploymentConfigNames: string[];
+}
+
+/**
+ * The pipeline's stage handlers, one of each however many services it deploys: Deploy-Blue,
+ * Switch-Traffic and (once a service asks for it) the smoke-test hook. Per-service settings reach
+ * them in each action's UserParameters; per-service permissions are added to one statement per
+ * kind of access, so a service adds resources to a statement, never a statement or a policy.
+ */
+export class StageHandlers extends Construct {
+  public readonly deployBlue: lambda.Function;
+  public readonly switchTraffic: lambda.Function;
+  private smokeTest?: lambda.Function;
+  private readonly smokeTestEvents: Record<string, unknown> = {};
+  private readonly statements: {
+    publish: iam.PolicyStatement;
+    readAlias: iam.PolicyStatement;
+    listVersions: iam.PolicyStatement;
+    deleteVersions: iam.PolicyStatement;
+    deploy: iam.PolicyStatement;
+    configs: iam.PolicyStatement;
+    smokeInvoke?: iam.PolicyStatement;
+    smokeDeployment?: iam.PolicyStatement;
+  };
+  private readonly services: HandledService[] = [];
+
+  constructor(scope: Construct, id: string, private readonly props: StageHandlersProps) {
+    super(scope, id);
+    const { names } = props;
+    const settings = { ...props, deadLetterTopic: props.notificationTopic };
+    const shared = {
+      HISTORY_TABLE_NAME: props.history.table.tableName,
+      NOTIFICATION_TOPIC_ARN: props.notificationTopic.topicArn,
+    };
+    this.deployBlue = new DeployBlueFunction(this, 'DeployBlue', pipelineHandlerOptions(this, 'DeployBlue', {
+      ...settings,
+      functionName: names.handler('deploy-blue'),
+      description: `Deploy-Blue of ${names.pipeline}: publishes each service's build as a new version`,
+      timeout: Duration.minutes(10),
+      environment: { ...shared, ARTIFACT_BUCKET_NAME: props.artifactBucket.bucketName },
+    }));
+    this.switchTraffic = new SwitchTrafficFunction(this, 'SwitchTraffic', pipelineHandlerOptions(this, 'SwitchTraffic', {
+      ...settings,
+      functionName: names.handler('switch-traffic'),
+      description: `Switch-Traffic of ${names.pipeline}: shifts each service's live alias with CodeDeploy and follows the deployment`,
+      timeout: Duration.minutes(2),
+      environment: { ...shared, CODEDEPLOY_APPLICATION_NAME: props.application.applicationName },
+    }));
+
+    // UpdateFunctionCode reads the S3 object with the caller's permissions; a service's part of a
+    // multi-service build is extracted and written under bundles/ first.
+    this.deployBlue.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:GetObjectVersion'], resources: [props.artifactBucket.arnForObjects('*')] }));
+    this.deployBlue.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [props.artifactBucket.arnForObjects(`${BUNDLES_PREFIX}*`)] }));
+    this.switchTraffic.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['codedeploy:GetApplicationRevision', 'codedeploy:RegisterApplicationRevision'],
+      resources: [props.application.applicationArn],
+    }));
+    props.history.grantQueryExecution(this.switchTraffic);
+    for (const handler of [this.deployBlue, this.switchTraffic]) {
+      props.history.grantRecord(handler);
+      props.notificationTopic.grantPublish(handler);
+      acknowledgeHandlerFindings(handler);
+      acknowledgeFinding(handler.role!, 'AwsSolutions-IAM5[Resource::*]',
+        'codepipeline:PutJobSuccessResult/PutJobFailureResult and xray:PutTraceSegments/PutTelemetryRecords support no resource-level permissions.');
+    }
+    const objects = `Resource::<${this.logicalIdOf(props.artifactBucket)}.Arn>/*`;
+    acknowledgeFinding(this.deployBlue.role!, `AwsSolutions-IAM5[${objects}]`,
+      'Deploy-Blue reads the build artifact, whose object key CodePipeline generates per execution.');
+    acknowledgeFinding(this.deployBlue.role!, `AwsSolutions-IAM5[Resource::<${this.logicalIdOf(props.artifactBucket)}.Arn>/${BUNDLES_PREFIX}*]`,
+      'Deploy-Blue writes each service\'s extracted bundle under bundles/<execution>/, only known at run time.');
+
+    // One statement per kind of access; services add their resources to it.
+    const statement = (fn: lambda.Function, actions: string[]) => {
+      const s = new iam.PolicyStatement({ actions });
+      fn.addToRolePolicy(s);
+      return s;
+    };
+    this.statements = {
+      publish: statement(this.deployBlue, ['lambda:UpdateFunctionCode', 'lambda:PublishVersion', 'lambda:GetFunction', 'lambda:GetFunctionConfiguration', 'lambda:GetAlias']),
+      readAlias: statement(this.deployBlue, ['lambda:GetAlias']),
+      listVersions: statement(this.switchTraffic, ['lambda:GetAlias', 'lambda:ListVersionsByFunction', 'lambda:ListAliases']),
+      // Version retention: only qualified ARNs, so the function itself can never be deleted.
+      deleteVersions: statement(this.switchTraffic, ['lambda:DeleteFunction']),
+      deploy: statement(this.switchTraffic, ['codedeploy:CreateDeployment', 'codedeploy:GetDeployment']),
+      configs: statement(this.switchTraffic, ['codedeploy:GetDeploymentConfig']),
+    };
+  }
+
+  /** Grants the handlers what deploying `service` takes. */
+  public addService(service: HandledService): void {
+    this.services.push(service);
+    const fn = service.serviceFunction.functionArn;
+    const s = this.statements;
+    s.publish.addResources(fn);
+    s.readAlias.addResources(service.alias.functionArn);
+    s.listVersions.addResources(fn, service.alias.functionArn);
+    s.deleteVersions.addResources(`${fn}:*`);
+    s.deploy.addResources(service.deploymentGroup.deploymentGroupArn);
+    const stack = Stack.of(this);
+    for (const name of service.deploymentConfigNames) {
+      const arn = stack.formatArn({ service: 'codedeploy', resource: 'deploymentconfig', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+      if (!s.configs.resources.includes(arn)) s.configs.addResources(arn);
+    }
+    acknowledgeFinding(this.switchTraffic.role!, `AwsSolutions-IAM5[Resource::<${this.logicalIdOf(service.serviceFunction)}.Arn>:*]`,
+      'Version retention deletes old published versions of the service, whose numbers are only known at run time; the qualified-ARN pattern cannot match the function itself.');
+  }
+
+  /**
+   * The built-in smoke-test hook, created for the first service that asks for it and shared by
+   * all: it looks up the event by the function name in the AppSpec it is handed.
+   */
+  public smokeTestFor(functionName: string, service: HandledService, testEventJson: string): lambda.Function {
+    const smoke = this.smokeTest ??= this.createSmokeTest();
+    this.smokeTestEvents[functionName] = JSON.parse(testEventJson);
+    this.statements.smokeInvoke!.addResources(`${service.serviceFunction.functionArn}:*`);
+    this.statements.smokeDeployment!.addResources(service.deploymentGroup.deploymentGroupArn);
+    acknowledgeFinding(smoke.role!, `AwsSolutions-IAM5[Resource::<${this.logicalIdOf(service.serviceFunction)}.Arn>:*]`,
+      'The smoke test invokes the version being deployed, whose number is only known at run time.');
+    return smoke;
+  }
+
+  /** The smoke-test hook, if any service uses it. */
+  public get smokeTestFunction(): lambda.Function | undefined {
+    return this.smokeTest;
+  }
+
+  private createSmokeTest(): lambda.Function {
+    const { names } = this.props;
+    const events = () => JSON.stringify(Object.fromEntries(Object.keys(this.smokeTestEvents).sort().map((k) => [k, this.smokeTestEvents[k]])));
+    const smoke = new SmokeTestHookFunction(this, 'SmokeTest', pipelineHandlerOptions(this, 'SmokeTest', {
+      ...this.props,
+      deadLetterTopic: this.props.notificationTopic,
+      functionName: names.handler('smoke-test'),
+      description: `Smoke test of ${names.pipeline}: invokes each service's new version before it receives traffic`,
+      timeout: Duration.minutes(5),
+      environment: { SMOKE_TEST_EVENTS: Lazy.string({ produce: events }) },
+    }));
+    this.node.addValidation({
+      validate: () => {
+        const bytes = Buffer.byteLength(events());
+        return bytes > MAX_ENVIRONMENT_BYTES - 64
+          ? [`TrafficHook.smokeTest: the test events of all services come to ${bytes} bytes, but Lambda allows 4 KB of environment variables; use shorter events, or TrafficHook.fromFunction for some services`]
+          : [];
+      },
+    });
+    this.statements.smokeInvoke = new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'] });
+    this.statements.smokeDeployment = new iam.PolicyStatement({ actions: ['codedeploy:GetDeployment'] });
+    smoke.addToRolePolicy(this.statements.smokeInvoke);
+    smoke.addToRolePolicy(this.statements.smokeDeployment);
+    // GetDeployment never returns the AppSpec text; the hook reads it from the application's revision.
+    smoke.addToRolePolicy(new iam.PolicyStatement({ actions: ['codedeploy:GetApplicationRevision'], resources: [this.props.application.applicationArn] }));
+    acknowledgeHandlerFindings(smoke);
+    return smoke;
+  }
+
+  private logicalIdOf(construct: Construct): string {
+    const child = construct.node.defaultChild ?? construct;
+    return Stack.of(this).resolve((child as unknown as { logicalId: string }).logicalId);
+  }
+}

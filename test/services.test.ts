@@ -1,0 +1,158 @@
+import { App, Duration } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { BlueGreenLambdaPipeline, BlueGreenLambdaPipelineProps, ServiceDeploymentOptions, TrafficHook } from '../src';
+import { baseProps, newStack } from './stack-fixture';
+
+/** A monorepo of three services in two waves: orders and billing first, then users. */
+const monorepo = (overrides: Partial<ServiceDeploymentOptions>[] = []): ServiceDeploymentOptions[] => [
+  { serviceName: 'orders', bundleDirectory: 'services/orders/dist', wave: 1, preTrafficHook: TrafficHook.smokeTest({ testEvent: { rawPath: '/orders' } }) },
+  { serviceName: 'billing', bundleDirectory: 'services/billing/dist', wave: 1, errorRateThreshold: 1 },
+  { serviceName: 'users', bundleDirectory: 'services/users/dist', wave: 2, preTrafficHook: TrafficHook.smokeTest({ testEvent: { rawPath: '/users' } }) },
+].map((service, i) => ({ ...service, ...overrides[i] }));
+
+function synth(props: Partial<BlueGreenLambdaPipelineProps>) {
+  const stack = newStack(new App());
+  const construct = new BlueGreenLambdaPipeline(stack, 'Shop', baseProps({ serviceName: 'shop', ...props }));
+  return { stack, construct, template: Template.fromStack(stack) };
+}
+
+function userParameters(action: any): any {
+  const value = action.Configuration.UserParameters;
+  const text = typeof value === 'string' ? value : value['Fn::Join'][1].map((p: any) => (typeof p === 'string' ? p : '<token>')).join('');
+  return JSON.parse(text);
+}
+
+describe('one pipeline, three services, two waves', () => {
+  const { template, construct } = synth({ services: monorepo() });
+  const pipeline = Object.values<any>(template.findResources('AWS::CodePipeline::Pipeline'))[0].Properties;
+  const stage = (name: string) => pipeline.Stages.find((s: any) => s.Name === name).Actions;
+
+  test('Deploy-Blue publishes every service in parallel; Switch-Traffic shifts them in waves', () => {
+    expect(stage('Deploy-Blue').map((a: any) => [a.Name, a.RunOrder, a.Namespace])).toEqual([
+      ['Publish-orders', 1, 'DeployBlue-orders'], ['Publish-billing', 1, 'DeployBlue-billing'], ['Publish-users', 1, 'DeployBlue-users'],
+    ]);
+    expect(stage('Switch-Traffic').map((a: any) => [a.Name, a.RunOrder])).toEqual([['Shift-orders', 1], ['Shift-billing', 1], ['Shift-users', 2]]);
+    // one handler and one action role per stage serve every service
+    expect(new Set(stage('Deploy-Blue').map((a: any) => JSON.stringify([a.Configuration.FunctionName, a.RoleArn]))).size).toBe(1);
+    expect(new Set(stage('Switch-Traffic').map((a: any) => JSON.stringify([a.Configuration.FunctionName, a.RoleArn]))).size).toBe(1);
+  });
+
+  test('each action carries its service: function, bundle directory, group, config, hooks, wave', () => {
+    const [orders, billing, users] = stage('Deploy-Blue').map(userParameters);
+    expect(orders).toMatchObject({ service: 'orders', functionName: 'orders-dev', bundleDirectory: 'services/orders/dist', wave: '1' });
+    expect(billing).toMatchObject({ service: 'billing', functionName: 'billing-dev', bundleDirectory: 'services/billing/dist' });
+    expect(users).toMatchObject({ service: 'users', wave: '2' });
+    const shifts = stage('Switch-Traffic').map(userParameters);
+    expect(shifts[0]).toMatchObject({
+      service: 'orders',
+      targetVersion: '#{DeployBlue-orders.targetVersion}',
+      deploymentGroupName: 'orders-live-dev',
+      beforeAllowTrafficHook: 'shop-smoke-test-dev',
+      afterAllowTrafficHook: '',
+      wave: '1',
+    });
+    expect(shifts[1]).toMatchObject({ service: 'billing', beforeAllowTrafficHook: '', deploymentGroupName: 'billing-live-dev' });
+    expect(shifts[2]).toMatchObject({ service: 'users', targetVersion: '#{DeployBlue-users.targetVersion}', wave: '2' });
+  });
+
+  test('one build writes every bundle with its path', () => {
+    const project = Object.values<any>(template.findResources('AWS::CodeBuild::Project'))[0].Properties;
+    const spec = project.Source.BuildSpec;
+    const text = typeof spec === 'string' ? spec : spec['Fn::Join'][1].map((p: any) => (typeof p === 'string' ? p : 'TOKEN')).join('');
+    expect(JSON.parse(text).artifacts).toEqual({ files: ['services/orders/dist/**/*', 'services/billing/dist/**/*', 'services/users/dist/**/*'] });
+  });
+
+  test('each service has its own function, alias, alarm and deployment group; the rest is shared', () => {
+    template.resourceCountIs('AWS::Lambda::Alias', 3);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 3);
+    template.resourceCountIs('AWS::CodeDeploy::DeploymentGroup', 3);
+    template.resourceCountIs('AWS::CodeDeploy::Application', 1);
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    template.resourceCountIs('AWS::SNS::Topic', 1);
+    template.resourceCountIs('AWS::S3::Bucket', 1);
+    // three services, deploy-blue, switch-traffic, one smoke test for two services, auto-delete provider
+    template.resourceCountIs('AWS::Lambda::Function', 7);
+    const names = Object.values<any>(template.findResources('AWS::Lambda::Function')).map((f) => f.Properties.FunctionName).filter(Boolean).sort();
+    expect(names).toEqual(['billing-dev', 'orders-dev', 'shop-deploy-blue-dev', 'shop-smoke-test-dev', 'shop-switch-traffic-dev', 'users-dev']);
+    // one CodeDeploy role for every group
+    const roles = new Set(Object.values<any>(template.findResources('AWS::CodeDeploy::DeploymentGroup')).map((g) => JSON.stringify(g.Properties.ServiceRoleArn)));
+    expect(roles.size).toBe(1);
+    expect(construct.services.map((s) => [s.serviceName, s.wave, s.bundleDirectory])).toEqual([
+      ['orders', 1, 'services/orders/dist'], ['billing', 1, 'services/billing/dist'], ['users', 2, 'services/users/dist'],
+    ]);
+  });
+
+  test('a service\'s own setting overrides the pipeline default', () => {
+    const thresholds = Object.values<any>(template.findResources('AWS::CloudWatch::Alarm')).map((a) => [a.Properties.AlarmName, a.Properties.Threshold]).sort();
+    expect(thresholds).toEqual([['billing-error-rate-dev', 1], ['orders-error-rate-dev', 5], ['users-error-rate-dev', 5]]);
+  });
+
+  test('one smoke-test function knows every service\'s event by function name', () => {
+    const [smoke] = Object.values<any>(template.findResources('AWS::Lambda::Function', { Properties: { FunctionName: 'shop-smoke-test-dev' } }));
+    expect(JSON.parse(smoke.Properties.Environment.Variables.SMOKE_TEST_EVENTS)).toEqual({ 'orders-dev': { rawPath: '/orders' }, 'users-dev': { rawPath: '/users' } });
+  });
+
+  test('every alarm may notify the topic', () => {
+    const [policy] = Object.values<any>(template.findResources('AWS::SNS::TopicPolicy'));
+    const alarmStatements = policy.Properties.PolicyDocument.Statement.filter((s: any) => s.Principal?.Service === 'cloudwatch.amazonaws.com');
+    expect(alarmStatements).toHaveLength(3);
+    expect(new Set(alarmStatements.map((s: any) => s.Sid)).size).toBe(3);
+  });
+});
+
+test('each service adds at most 10 resources', () => {
+  const count = (services: number) => {
+    const list = Array.from({ length: services }, (_, i) => ({ serviceName: `svc${i}`, bundleDirectory: `services/svc${i}/dist`, wave: 1 + (i % 3) }));
+    return Object.keys(synth({ services: list }).template.toJSON().Resources).length;
+  };
+  const one = count(1);
+  const eleven = count(11);
+  expect((eleven - one) / 10).toBeLessThanOrEqual(10);
+});
+
+test('a service may use its own deployment configuration', () => {
+  const { template } = synth({ services: monorepo([{}, { deploymentConfig: codedeploy.LambdaDeploymentConfig.ALL_AT_ONCE }]) });
+  const groups = Object.values<any>(template.findResources('AWS::CodeDeploy::DeploymentGroup')).map((g) => [g.Properties.DeploymentGroupName, g.Properties.DeploymentConfigName]).sort();
+  expect(groups).toEqual([
+    ['billing-live-dev', 'CodeDeployDefault.LambdaAllAtOnce'],
+    ['orders-live-dev', 'CodeDeployDefault.LambdaLinear10PercentEvery10Minutes'],
+    ['users-live-dev', 'CodeDeployDefault.LambdaLinear10PercentEvery10Minutes'],
+  ]);
+});
+
+describe('rejects at synth time, naming the prop', () => {
+  const cases: Array<[string, Partial<BlueGreenLambdaPipelineProps>, RegExp]> = [
+    ['no services', { services: [] }, /services must list 1 to 50 services \(CodePipeline allows 50 actions per stage/],
+    ['51 services', { services: Array.from({ length: 51 }, (_, i) => ({ serviceName: `s${i}`, bundleDirectory: `s${i}` })) }, /services must list 1 to 50 services.*got 51/],
+    ['a service named twice', { services: monorepo([{}, { serviceName: 'orders' }]) }, /services\[1\]\.serviceName: "orders" is already the name of services\[0\]/],
+    ['a service named like a pipeline handler', { services: monorepo([{ serviceName: 'shop-deploy-blue' }]) }, /services\[0\]\.serviceName: "shop-deploy-blue" would give the service the name of one of the pipeline's own functions/],
+    ['an absolute bundle directory', { services: monorepo([{ bundleDirectory: '/services/orders' }]) }, /services\[0\]\.bundleDirectory must be a relative path inside the repository/],
+    ['a bundle directory leaving the repository', { services: monorepo([{ bundleDirectory: 'services/../../etc' }]) }, /services\[0\]\.bundleDirectory must be a relative path/],
+    ['an empty bundle directory', { services: monorepo([{ bundleDirectory: '' }]) }, /services\[0\]\.bundleDirectory must be a relative path/],
+    ['a bundle directory inside another', { services: monorepo([{ bundleDirectory: 'services' }]) }, /services\[1\]\.bundleDirectory "services\/billing\/dist" lies inside services\[0\]\.bundleDirectory "services"/],
+    ['wave 0', { services: monorepo([{ wave: 0 }]) }, /services\[0\]\.wave must be a whole number in \[1, 999\]/],
+    ['a fractional wave', { services: monorepo([{}, {}, { wave: 1.5 }]) }, /services\[2\]\.wave must be a whole number/],
+    ['a single-service prop beside services', { services: monorepo(), preTrafficHook: TrafficHook.smokeTest() }, /preTrafficHook: with services, set these on each service \(services\[i\]\.preTrafficHook\)/],
+    ['a service name with upper case', { services: monorepo([{ serviceName: 'Orders' }]) }, /serviceName must be lowercase letters/],
+    ['a service name too long for Lambda', { services: monorepo([{ serviceName: 'o'.repeat(62) }]) }, /gives the Lambda function name .* at most 64/],
+    ['an artifactDirectory beside services', { services: monorepo(), buildStage: { artifactDirectory: 'dist' } }, /buildStage\.artifactDirectory applies to a single service; with services, each service names its own bundleDirectory/],
+    ['action parameters over 1000 characters', { services: monorepo([{ bundleDirectory: `services/${'d'.repeat(900)}` }]) }, /service "orders": its action parameters come to about \d+ characters, but CodePipeline allows 1000/],
+  ];
+  test.each(cases)('%s', (_name, props, message) => {
+    expect(() => synth(props)).toThrow(message);
+  });
+
+  test('11 alarms on one service, and a shift that outlasts a Lambda action, name the service', () => {
+    const stack = newStack(new App());
+    const fn = lambda.Function.fromFunctionName(stack, 'Other', 'other');
+    const alarms = Array.from({ length: 10 }, (_, i) => fn.metricErrors().createAlarm(stack, `A${i}`, { threshold: 1, evaluationPeriods: 1 }));
+    expect(() => new BlueGreenLambdaPipeline(stack, 'Shop', baseProps({ serviceName: 'shop', services: monorepo([{}, {}, { extraAlarms: alarms }]) })))
+      .toThrow(/services\[2\]\.extraAlarms: CodeDeploy allows 10 alarms per deployment group.*at most 9/);
+    const stack2 = newStack(new App());
+    const slow = new codedeploy.LambdaDeploymentConfig(stack2, 'Slow', { trafficRouting: codedeploy.TrafficRouting.timeBasedLinear({ interval: Duration.minutes(30), percentage: 1 }) });
+    expect(() => new BlueGreenLambdaPipeline(stack2, 'Shop', baseProps({ serviceName: 'shop', services: monorepo([{}, { deploymentConfig: slow }]) })))
+      .toThrow(/services\[1\]\.deploymentConfig: .* shifts traffic over 2970 minutes/);
+  });
+});
