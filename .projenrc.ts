@@ -85,9 +85,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
   },
 
   tsconfigDevFile: 'tsconfig.dev.json',
-  eslintOptions: { dirs: ['src'], devdirs: ['test', 'examples', 'validation', 'projenrc'], tsconfigPath: './tsconfig.dev.json' },
+  eslintOptions: { dirs: ['src'], devdirs: ['test', 'examples', 'validation', 'benchmarks', 'projenrc'], tsconfigPath: './tsconfig.dev.json' },
   tsconfigDev: {
-    include: ['examples/**/*.ts', 'validation/**/*.ts', '.projenrc.ts'],
+    include: ['examples/**/*.ts', 'validation/**/*.ts', 'benchmarks/**/*.ts', '.projenrc.ts'],
     compilerOptions: {},
   },
 
@@ -98,7 +98,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'examples/java/target/',
     '.jsii.tabl.json',
   ],
-  npmIgnoreOptions: { ignorePatterns: ['examples/', 'validation/', 'rosetta/', 'cdk.out/', '.cfnlintrc.yaml'] },
+  npmIgnoreOptions: { ignorePatterns: ['examples/', 'validation/', 'benchmarks/', 'rosetta/', 'cdk.out/', '.cfnlintrc.yaml'] },
   sampleCode: false,
 });
 
@@ -150,6 +150,15 @@ project.addTask('test:local-aws', {
     { spawn: 'bundle' },
     ...pythonVenv('cdk.out/venv-moto', 'test/local-aws/requirements.txt'),
     { exec: 'jest --ci --coverage=false --testMatch \'<rootDir>/test/local-aws/**/*.local-aws.ts\'' },
+  ],
+});
+
+// Synth cost of many services, measured with the compiled library (lib/) as users get it.
+project.addTask('bench', {
+  description: 'Synthesize 1, 10, 25 and 40 services with the compiled library; one line each (resources, per-service cost, synth time, peak memory)',
+  steps: [
+    { spawn: 'compile' },
+    ...[1, 10, 25, 40].map((services) => ({ exec: `ts-node --transpile-only --project tsconfig.dev.json benchmarks/service-synth.ts ${services}` })),
   ],
 });
 
