@@ -8,23 +8,36 @@ import {
   UpdateFunctionCodeCommand,
   waitUntilFunctionUpdatedV2,
 } from '@aws-sdk/client-lambda';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { artifactLimitForMemory, CodeLocation, describeCodeLocation, stageBundle } from './runtime/bundle-staging';
 import { describeError, InvalidJobError, JobReporter, jobIdOf, parseJob, PipelineJob } from './runtime/codepipeline-job';
 import { ClaimResult, claimLapsed, DeploymentHistoryStore, DeploymentRecord } from './runtime/deployment-history-store';
 import { CLAIM_MARGIN_MS, CLIENT_CONFIG, InvocationContext, remainingMs, requireEnv } from './runtime/handler-environment';
 import { LifecycleNotifier } from './runtime/lifecycle-notifier';
 import { liveVersionOf } from './runtime/live-alias';
+import { DEPLOY_BLUE_PARAMETERS, ServiceInExecution, serviceInExecution } from './runtime/service-parameters';
+import { BundleDirectoryError, normalizeBundleDirectory } from './runtime/zip';
 
-/** What the Deploy-Blue stager talks to. */
+/**
+ * What the Deploy-Blue stager talks to. One function serves every service of a pipeline: the
+ * service, its function and alias come with each job (UserParameters), see
+ * {@link DEPLOY_BLUE_PARAMETERS}.
+ */
 export interface DeployBlueDependencies {
   readonly lambda: LambdaClient;
+  readonly s3: S3Client;
   readonly codePipeline: CodePipelineClient;
   readonly history: DeploymentHistoryStore;
   readonly notifier: LifecycleNotifier;
-  readonly functionName: string;
-  readonly aliasName: string;
-  readonly serviceName: string;
+  /** The pipeline's artifact bucket, where each service's bundle is uploaded (ARTIFACT_BUCKET_NAME). */
+  readonly artifactBucketName: string;
+  /**
+   * Largest build artifact read into memory to cut a bundle out of it.
+   * @default - derived from the function's memory; no limit outside Lambda
+   */
+  readonly maxArtifactBytes?: number;
   /** Longest wait for the code update to finish. */
   readonly updateTimeoutSeconds?: number;
   /**
@@ -42,6 +55,14 @@ const DEFAULT_TIMEOUT_MS = 10 * 60_000;
 
 /** Time a waiting delivery keeps for itself to report before Lambda ends it. */
 const RESERVE_MS = 15_000;
+
+/** One job's service and what to publish. */
+interface StageRequest extends ServiceInExecution {
+  readonly functionName: string;
+  readonly aliasName: string;
+  /** `services/orders/dist/`; "" when the whole artifact is the bundle. */
+  readonly bundleDirectory: string;
+}
 
 /** Output variables of the Deploy-Blue action. */
 export interface StagedVersions {
@@ -71,9 +92,10 @@ async function waitForCodeUpdate(lambda: LambdaClient, functionName: string, tim
 const JOB_SET = 'deployBlueJobIds';
 
 /**
- * Builds the Deploy-Blue handler: uploads the build artifact and publishes it as a new version.
- * It claims the history item (STAGING) before touching Lambda, so a duplicate or stale delivery
- * of a job publishes nothing and never rewrites a record another stage has moved on.
+ * Builds the Deploy-Blue handler: for one service, uploads its code (the whole build artifact, or
+ * the service's directory cut out of it) and publishes it as a new version. It claims the
+ * service's history item (STAGING) before touching S3 or Lambda, so a duplicate or stale delivery
+ * of a job uploads and publishes nothing and never rewrites a record another stage has moved on.
  */
 export function createDeployBlueHandler(deps: DeployBlueDependencies) {
   const reporter = new JobReporter(deps.codePipeline);
@@ -81,32 +103,49 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const log = (message: string, fields: Record<string, unknown>) => console.log(JSON.stringify({ message, ...fields }));
 
-  /** Publishes the artifact under this job's claim; returns the versions, or the failure reason. */
-  async function stage(job: PipelineJob, deploymentId: string): Promise<StagedVersions | { reason: string }> {
-    try {
-      const artifact = job.inputArtifacts[0];
-      if (!artifact) throw new InvalidJobError(`job ${job.id}: no input artifact; Deploy-Blue needs the Build stage's output`);
+  /** Where the service's code is (and how history names it): the artifact itself, or the bundle cut out of it and uploaded. */
+  async function codeLocation(job: PipelineJob, request: StageRequest): Promise<{ location: CodeLocation; described: string }> {
+    const artifact = job.inputArtifacts[0];
+    if (!artifact) throw new InvalidJobError(`job ${job.id}: no input artifact; Deploy-Blue needs the Build stage's output`);
+    if (!request.bundleDirectory) {
+      const location = { S3Bucket: artifact.bucketName, S3Key: artifact.objectKey };
+      return { location, described: describeCodeLocation(location) };
+    }
+    const staged = await stageBundle(deps.s3, {
+      artifact,
+      bundleDirectory: request.bundleDirectory,
+      bucketName: deps.artifactBucketName,
+      // One object per service and execution: a retried job overwrites its own, nobody else's.
+      key: `bundles/${request.executionId}/${request.service}.zip`,
+      maxArtifactBytes: deps.maxArtifactBytes,
+    });
+    const described = describeCodeLocation(staged.location, staged.versionId);
+    log('bundle uploaded', { jobId: job.id, deploymentId: request.historyKey, bundleDirectory: request.bundleDirectory, files: staged.files, size: staged.size, location: described });
+    return { location: staged.location, described };
+  }
 
-      const currentVersion = await liveVersionOf(deps.lambda, deps.functionName, deps.aliasName);
-      const updated = await deps.lambda.send(new UpdateFunctionCodeCommand({
-        FunctionName: deps.functionName,
-        S3Bucket: artifact.bucketName,
-        S3Key: artifact.objectKey,
-      }));
-      const revisionId = await waitForCodeUpdate(deps.lambda, deps.functionName, deps.updateTimeoutSeconds ?? 300);
+  /** Publishes the service's code under this job's claim; returns the versions, or the failure reason. */
+  async function stage(job: PipelineJob, request: StageRequest): Promise<StagedVersions | { reason: string }> {
+    const deploymentId = request.historyKey;
+    const { functionName } = request;
+    try {
+      const currentVersion = await liveVersionOf(deps.lambda, functionName, request.aliasName);
+      const code = await codeLocation(job, request);
+      const updated = await deps.lambda.send(new UpdateFunctionCodeCommand({ FunctionName: functionName, ...code.location }));
+      const revisionId = await waitForCodeUpdate(deps.lambda, functionName, deps.updateTimeoutSeconds ?? 300);
       // Pinning the code hash (and revision) makes a concurrent change fail the publish instead of being shipped.
       const published = await deps.lambda.send(new PublishVersionCommand({
-        FunctionName: deps.functionName,
+        FunctionName: functionName,
         CodeSha256: updated.CodeSha256,
         RevisionId: revisionId,
-        Description: `deployment ${deploymentId}${job.userParameters.commitId ? ` commit ${job.userParameters.commitId}` : ''}`.slice(0, 256),
+        Description: `deployment ${request.executionId}${job.userParameters.commitId ? ` commit ${job.userParameters.commitId}` : ''}`.slice(0, 256),
       }));
       if (!published.Version || published.Version === '$LATEST') {
-        throw new Error(`PublishVersion returned no numbered version for ${deps.functionName}`);
+        throw new Error(`PublishVersion returned no numbered version for ${functionName}`);
       }
       const targetVersion = published.Version;
       const { record } = await deps.history.transition(deploymentId, 'STAGED',
-        { currentVersion, targetVersion, lastJobId: job.id }, { from: ['STAGING'], claimJobId: job.id });
+        { currentVersion, targetVersion, codeLocation: code.described, lastJobId: job.id }, { from: ['STAGING'], claimJobId: job.id });
       await deps.notifier.announce('STAGED', record);
       return { currentVersion, targetVersion };
     } catch (error) {
@@ -158,15 +197,29 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
       throw new InvalidJobError('event is not a CodePipeline job: "CodePipeline.job.id" is missing');
     }
     let job: PipelineJob;
+    let request: StageRequest;
     try {
-      job = parseJob(event, ['deploymentId']);
+      job = parseJob(event, DEPLOY_BLUE_PARAMETERS.required, DEPLOY_BLUE_PARAMETERS.optional);
+      let bundleDirectory: string;
+      try {
+        bundleDirectory = normalizeBundleDirectory(job.userParameters.bundleDirectory ?? '');
+      } catch (error) {
+        if (!(error instanceof BundleDirectoryError)) throw error;
+        throw new InvalidJobError(`job ${jobId}: UserParameters ${error.message}`);
+      }
+      request = {
+        ...serviceInExecution(job),
+        functionName: job.userParameters.functionName,
+        aliasName: job.userParameters.aliasName,
+        bundleDirectory,
+      };
     } catch (error) {
       const message = describeError(error);
       console.error(JSON.stringify({ message: 'job failed', jobId, reason: message }));
       await reporter.fail(jobId, message);
       return undefined;
     }
-    const { deploymentId } = job.userParameters;
+    const deploymentId = request.historyKey;
     const deadline = now().getTime() + remainingMs(context, deps.invocationTimeoutMs ?? DEFAULT_TIMEOUT_MS);
 
     for (;;) {
@@ -181,7 +234,11 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
           absent: ['switchTrafficJobIds'],
           holdMs: Math.max(deadline - now().getTime(), 0) + CLAIM_MARGIN_MS,
           attributes: {
-            service: deps.serviceName,
+            executionId: request.executionId,
+            service: request.service,
+            wave: request.wave,
+            functionName: request.functionName,
+            aliasName: request.aliasName,
             commitId: job.userParameters.commitId,
             repository: job.userParameters.repository,
             branch: job.userParameters.branch,
@@ -208,14 +265,14 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
       return answerFromRecord(jobId, deploymentId, record);
     }
 
-    const staged = await stage(job, deploymentId);
+    const staged = await stage(job, request);
     if ('reason' in staged) {
       console.error(JSON.stringify({ message: 'job failed', jobId, reason: staged.reason }));
       await reporter.fail(jobId, staged.reason);
       return undefined;
     }
     await reporter.succeed(jobId, { outputVariables: { ...staged } });
-    log('staged', { jobId, ...staged });
+    log('staged', { jobId, deploymentId, ...staged });
     return staged;
   };
 }
@@ -223,13 +280,13 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
 function fromEnvironment(): DeployBlueDependencies {
   return {
     lambda: new LambdaClient(CLIENT_CONFIG),
+    s3: new S3Client(CLIENT_CONFIG),
     codePipeline: new CodePipelineClient(CLIENT_CONFIG),
     history: new DeploymentHistoryStore(
       DynamoDBDocumentClient.from(new DynamoDBClient(CLIENT_CONFIG)), requireEnv('HISTORY_TABLE_NAME')),
     notifier: new LifecycleNotifier(new SNSClient(CLIENT_CONFIG), process.env.NOTIFICATION_TOPIC_ARN),
-    functionName: requireEnv('SERVICE_FUNCTION_NAME'),
-    aliasName: requireEnv('SERVICE_ALIAS_NAME'),
-    serviceName: requireEnv('SERVICE_NAME'),
+    artifactBucketName: requireEnv('ARTIFACT_BUCKET_NAME'),
+    maxArtifactBytes: artifactLimitForMemory(process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE),
   };
 }
 

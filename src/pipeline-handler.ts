@@ -17,6 +17,8 @@ export interface PipelineHandlerSettings extends RetentionSettings {
   readonly functionName: string;
   readonly description: string;
   readonly timeout: Duration;
+  /** @default 256 */
+  readonly memorySize?: number;
   readonly environment: { [key: string]: string };
   /** Receives invocations that failed all of Lambda's asynchronous retries. */
   readonly deadLetterTopic: sns.ITopic;
@@ -46,7 +48,7 @@ export function pipelineHandlerOptions(scope: Construct, id: string, settings: P
     functionName: settings.functionName,
     description: settings.description,
     timeout: settings.timeout,
-    memorySize: 256,
+    memorySize: settings.memorySize ?? 256,
     environment: settings.environment,
     logGroup,
     role,

@@ -212,6 +212,10 @@ export class ServiceDeployment extends Construct implements IServiceDeployment, 
     const synchronous = 'Callers invoke the service synchronously through the live alias and see its errors; a dead-letter queue applies only to asynchronous invocations.';
     acknowledgeTemplateFindings(fn, { checkov: ['CKV_AWS_116'] }, synchronous);
     acknowledgeFinding(fn, 'Serverless-LambdaDLQ', synchronous);
+    if (options.environment !== undefined) {
+      acknowledgeTemplateFindings(fn, { checkov: ['CKV_AWS_173'] },
+        'Lambda encrypts environment variables at rest with an AWS managed key; keep secrets in Secrets Manager or SSM, or pass your own serviceFunction with a customer managed key.');
+    }
     if (options.reservedConcurrentExecutions === undefined) {
       acknowledgeTemplateFindings(fn, { checkov: ['CKV_AWS_115'] },
         'Unreserved by default: reserved concurrency comes out of the account\'s pool; set service.reservedConcurrentExecutions to cap the service.');

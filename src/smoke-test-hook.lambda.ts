@@ -9,14 +9,39 @@ import {
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { parseAppSpec } from './runtime/appspec';
 import { describeError } from './runtime/codepipeline-job';
-import { CLIENT_CONFIG, requireEnv } from './runtime/handler-environment';
+import { CLIENT_CONFIG } from './runtime/handler-environment';
 
 /** What the pre-traffic smoke test talks to. */
 export interface SmokeTestDependencies {
   readonly lambda: LambdaClient;
   readonly codeDeploy: CodeDeployClient;
-  /** The event the target version is invoked with, as JSON text. */
-  readonly testEvent: string;
+  /**
+   * SMOKE_TEST_EVENTS: JSON text of an object mapping each service's function name (as the
+   * AppSpec names it) to the event its target version is invoked with (any JSON value).
+   */
+  readonly testEvents: string | undefined;
+}
+
+/** The test event of `functionName`, as JSON text, or why there is none. */
+export function testEventFor(testEvents: string | undefined, functionName: string): { event: string } | { failure: string } {
+  if (!testEvents) return { failure: 'SMOKE_TEST_EVENTS is not set; this function must be deployed by BlueGreenLambdaPipeline' };
+  let events: unknown;
+  try {
+    events = JSON.parse(testEvents);
+  } catch {
+    return { failure: `SMOKE_TEST_EVENTS is not valid JSON: ${testEvents.slice(0, 200)}` };
+  }
+  if (!events || typeof events !== 'object' || Array.isArray(events)) {
+    return { failure: 'SMOKE_TEST_EVENTS must be a JSON object mapping function names to test events' };
+  }
+  if (!Object.prototype.hasOwnProperty.call(events, functionName)) {
+    const known = Object.keys(events);
+    return {
+      failure: `SMOKE_TEST_EVENTS has no test event for function ${functionName}; ` +
+        `it has events for: ${known.length > 0 ? known.join(', ') : '(none)'}`,
+    };
+  }
+  return { event: JSON.stringify((events as Record<string, unknown>)[functionName]) };
 }
 
 /** The event CodeDeploy sends a Lambda lifecycle hook. */
@@ -26,8 +51,9 @@ export interface LifecycleHookEvent {
 }
 
 /**
- * Builds the BeforeAllowTraffic hook: invokes the target version once with the test event and
- * reports Failed if it throws, so CodeDeploy never shifts traffic onto a version that cannot answer.
+ * Builds the BeforeAllowTraffic hook: invokes the target version once with its service's test
+ * event and reports Failed if it throws (or has no test event), so CodeDeploy never shifts traffic
+ * onto a version that cannot answer.
  */
 export function createSmokeTestHandler(deps: SmokeTestDependencies) {
   /** GetDeployment never returns the AppSpec text (its SDK doc comment says so); GetApplicationRevision does. */
@@ -58,10 +84,13 @@ export function createSmokeTestHandler(deps: SmokeTestDependencies) {
     const appSpec = await appSpecOf(event.DeploymentId);
     if (typeof appSpec !== 'string') return appSpec.failure;
     const { functionName, targetVersion } = parseAppSpec(appSpec);
+    // One hook serves every service of the pipeline: the AppSpec says which one this is.
+    const testEvent = testEventFor(deps.testEvents, functionName);
+    if ('failure' in testEvent) return testEvent.failure;
     const result = await deps.lambda.send(new InvokeCommand({
       FunctionName: functionName,
       Qualifier: targetVersion,
-      Payload: new TextEncoder().encode(deps.testEvent),
+      Payload: new TextEncoder().encode(testEvent.event),
     }));
     if (result.FunctionError) {
       const payload = result.Payload ? new TextDecoder().decode(result.Payload) : '';
@@ -104,7 +133,7 @@ export async function handler(event: LifecycleHookEvent) {
   handlerFromEnvironment ??= createSmokeTestHandler({
     lambda: new LambdaClient(CLIENT_CONFIG),
     codeDeploy: new CodeDeployClient(CLIENT_CONFIG),
-    testEvent: requireEnv('SMOKE_TEST_EVENT'),
+    testEvents: process.env.SMOKE_TEST_EVENTS,
   });
   return handlerFromEnvironment(event);
 }

@@ -69,6 +69,8 @@ export class StageHandlers extends Construct {
     };
     this.deployBlue = new DeployBlueFunction(this, 'DeployBlue', pipelineHandlerOptions(this, 'DeployBlue', {
       ...settings,
+      // It holds a multi-service build artifact in memory to take one service's directory out of it.
+      memorySize: 1024,
       functionName: names.handler('deploy-blue'),
       description: `Deploy-Blue of ${names.pipeline}: publishes each service's build as a new version`,
       timeout: Duration.minutes(10),
@@ -84,7 +86,7 @@ export class StageHandlers extends Construct {
 
     // UpdateFunctionCode reads the S3 object with the caller's permissions; a service's part of a
     // multi-service build is extracted and written under bundles/ first.
-    this.deployBlue.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:GetObjectVersion'], resources: [props.artifactBucket.arnForObjects('*')] }));
+    this.deployBlue.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [props.artifactBucket.arnForObjects('*')] }));
     this.deployBlue.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [props.artifactBucket.arnForObjects(`${BUNDLES_PREFIX}*`)] }));
     this.switchTraffic.addToRolePolicy(new iam.PolicyStatement({
       actions: ['codedeploy:GetApplicationRevision', 'codedeploy:RegisterApplicationRevision'],

@@ -7,43 +7,34 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { renderAppSpec } from './runtime/appspec';
 import { describeError, InvalidJobError, JobReporter, jobIdOf, parseJob, PipelineJob } from './runtime/codepipeline-job';
 import {
+  Attributes,
   claimedBefore,
   claimLapsed,
   DeploymentHistoryStore,
   DeploymentRecord,
   HistoryConflictError,
+  TransitionOptions,
 } from './runtime/deployment-history-store';
 import { CLAIM_MARGIN_MS, CLIENT_CONFIG, InvocationContext, remainingMs, requireEnv } from './runtime/handler-environment';
 import { LifecycleNotifier } from './runtime/lifecycle-notifier';
 import { liveVersionOf } from './runtime/live-alias';
-import { pruneVersions } from './runtime/version-retention';
+import { optionalName, optionalVersion, ServiceInExecution, serviceInExecution, SWITCH_TRAFFIC_PARAMETERS } from './runtime/service-parameters';
+import { pruneVersions, parseKeepVersions } from './runtime/version-retention';
+import { stopLaterWaves } from './runtime/wave-gate';
 
-/** What the Switch-Traffic orchestrator talks to. */
+/**
+ * What the Switch-Traffic orchestrator talks to. One function serves every service of a
+ * pipeline: the service, its alias, deployment group and hooks come with each job
+ * (UserParameters), see {@link SWITCH_TRAFFIC_PARAMETERS}.
+ */
 export interface SwitchTrafficDependencies {
   readonly lambda: LambdaClient;
   readonly codeDeploy: CodeDeployClient;
   readonly codePipeline: CodePipelineClient;
   readonly history: DeploymentHistoryStore;
   readonly notifier: LifecycleNotifier;
-  readonly functionName: string;
-  readonly aliasName: string;
+  /** The pipeline's CodeDeploy application (CODEDEPLOY_APPLICATION_NAME). */
   readonly applicationName: string;
-  readonly deploymentGroupName: string;
-  /** The deployment group's configured shift, recorded in history. */
-  readonly deploymentConfigName?: string;
-  readonly beforeAllowTrafficHook?: string;
-  readonly afterAllowTrafficHook?: string;
-  /**
-   * The construct's placeholder version (BOOTSTRAP_VERSION). While the alias serves it, the first
-   * release goes live at once: there is no real traffic to protect by shifting slowly.
-   * @default - every shift uses the group's configuration
-   */
-  readonly bootstrapVersion?: string;
-  /**
-   * How many numbered versions to keep after a successful shift (KEEP_VERSIONS, as text).
-   * @default '10'
-   */
-  readonly keepVersions?: string;
   /**
    * The function's timeout, for how long a claim holds when no Lambda context tells.
    * @default 2 minutes (what the construct configures)
@@ -55,11 +46,38 @@ export interface SwitchTrafficDependencies {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
+/** One job's service and the shift it asks for. */
+export interface ShiftRequest extends ServiceInExecution {
+  readonly jobId: string;
+  readonly targetVersion: string;
+  readonly functionName: string;
+  readonly aliasName: string;
+  readonly deploymentGroupName: string;
+  /** The deployment group's configured shift, recorded in history. */
+  readonly deploymentConfigName?: string;
+  readonly beforeAllowTrafficHook?: string;
+  readonly afterAllowTrafficHook?: string;
+  /**
+   * The construct's placeholder version. While the alias serves it, the first release goes live
+   * at once: there is no real traffic to protect by shifting slowly.
+   */
+  readonly bootstrapVersion?: string;
+  /** How many numbered versions to keep after a successful shift, as text; "" means the default. */
+  readonly keepVersions?: string;
+}
+
+/** A failure this job's attempt recorded (or recorded before, for a repeated delivery). */
+interface SettledFailure {
+  readonly state: 'FAILED' | 'ROLLED_BACK';
+  readonly record: DeploymentRecord;
+  readonly changed: boolean;
+}
+
 /** How one invocation ended. */
 export type SwitchOutcome =
   | { readonly kind: 'continue'; readonly codeDeployDeploymentId: string }
   | { readonly kind: 'succeeded' | 'skipped'; readonly record?: DeploymentRecord; readonly recorded?: boolean }
-  | { readonly kind: 'failed'; readonly reason: string }
+  | { readonly kind: 'failed'; readonly reason: string; readonly settled?: SettledFailure }
   /** Another delivery of the job holds the start; this one reports nothing. */
   | { readonly kind: 'left'; readonly reason: string };
 
@@ -76,11 +94,39 @@ const DEFAULT_TIMEOUT_MS = 2 * 60_000;
 /** Time a waiting delivery keeps for itself to poll and report before Lambda ends it. */
 const RESERVE_MS = 15_000;
 
+/** Reads and checks a job's UserParameters; a bad one fails the job naming the field. */
+function shiftRequest(job: PipelineJob): ShiftRequest {
+  const p = job.userParameters;
+  const keepVersions = optionalName(job, 'keepVersions');
+  try {
+    parseKeepVersions(keepVersions);
+  } catch (error) {
+    throw new InvalidJobError(`job ${job.id}: UserParameters ${(error as Error).message}`);
+  }
+  if (!/^[1-9][0-9]*$/.test(p.targetVersion)) {
+    throw new InvalidJobError(`job ${job.id}: UserParameters targetVersion must be a published version number, got "${p.targetVersion}"`);
+  }
+  return {
+    ...serviceInExecution(job),
+    jobId: job.id,
+    targetVersion: p.targetVersion,
+    functionName: p.functionName,
+    aliasName: p.aliasName,
+    deploymentGroupName: p.deploymentGroupName,
+    deploymentConfigName: optionalName(job, 'deploymentConfigName'),
+    beforeAllowTrafficHook: optionalName(job, 'beforeAllowTrafficHook'),
+    afterAllowTrafficHook: optionalName(job, 'afterAllowTrafficHook'),
+    bootstrapVersion: optionalVersion(job, 'bootstrapVersion'),
+    keepVersions,
+  };
+}
+
 /**
- * Builds the Switch-Traffic handler: starts the CodeDeploy deployment, then polls it through
- * continuation tokens. The start is claimed (STARTING) with a conditional write before
- * CreateDeployment, so of two deliveries of one job only one starts a deployment; the other waits
- * for the winner's deployment id and follows it, without failing the job.
+ * Builds the Switch-Traffic handler: for one service, starts the CodeDeploy deployment, then
+ * polls it through continuation tokens. The start is claimed (STARTING) with a conditional write
+ * before CreateDeployment, so of two deliveries of one job only one starts a deployment; the other
+ * waits for the winner's deployment id and follows it, without failing the job. A shift that ends
+ * rolled back or failed marks the later waves of its execution NOT_STARTED.
  */
 export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
   const reporter = new JobReporter(deps.codePipeline);
@@ -89,29 +135,33 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
   const log = (message: string, fields: Record<string, unknown>) => console.log(JSON.stringify({ message, ...fields }));
 
   /** The answer a record already gives this job, if any: nothing is started again. */
-  async function answerFromRecord(job: PipelineJob, record: DeploymentRecord): Promise<SwitchOutcome | undefined> {
+  async function answerFromRecord(request: ShiftRequest, record: DeploymentRecord): Promise<SwitchOutcome | undefined> {
     if (record.state === 'SUCCEEDED' || record.state === 'SKIPPED') {
       return { kind: record.state === 'SUCCEEDED' ? 'succeeded' : 'skipped', record };
     }
     if (record.state === 'SHIFTING' && record.codeDeployDeploymentId) {
-      return poll(job, record.codeDeployDeploymentId);
+      return poll(request, record.codeDeployDeploymentId);
     }
-    if ((record.state === 'FAILED' || record.state === 'ROLLED_BACK') && claimedBefore(record, JOB_SET, job.id)) {
+    if ((record.state === 'FAILED' || record.state === 'ROLLED_BACK') && claimedBefore(record, JOB_SET, request.jobId)) {
       // This job's attempt already ended: the same failure again, nothing new started.
-      return { kind: 'failed', reason: record.failureReason ?? `deployment ${record.deploymentId} ${record.state}` };
+      return {
+        kind: 'failed',
+        reason: record.failureReason ?? `deployment ${record.deploymentId} ${record.state}`,
+        settled: { state: record.state, record, changed: false },
+      };
     }
     return undefined;
   }
 
   /** First invocation of a job: claim the start, or follow the delivery that holds it. */
-  async function start(job: PipelineJob, deadline: number): Promise<SwitchOutcome> {
-    const { deploymentId, targetVersion } = job.userParameters;
+  async function start(request: ShiftRequest, deadline: number): Promise<SwitchOutcome> {
+    const { historyKey: deploymentId, targetVersion } = request;
     let record = await deps.history.get(deploymentId);
     for (;;) {
       if (!record) {
         return { kind: 'failed', reason: `deployment ${deploymentId} has no history record; Deploy-Blue must stage it first` };
       }
-      const answer = await answerFromRecord(job, record);
+      const answer = await answerFromRecord(request, record);
       if (answer) return answer;
 
       if (record.state === 'STARTING' && !claimLapsed(record, now())) {
@@ -135,53 +185,61 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
           reason: `deployment ${deploymentId} staged version ${record.targetVersion ?? '(none)'}, but Switch-Traffic was asked for ${targetVersion}`,
         };
       }
-      const startable = (['STAGED', 'FAILED', 'ROLLED_BACK'].includes(record.state) && !claimedBefore(record, JOB_SET, job.id))
-        || (record.state === 'STARTING' && (record.claimJobId === job.id || !claimedBefore(record, JOB_SET, job.id)));
+      if (record.functionName && record.functionName !== request.functionName) {
+        return {
+          kind: 'failed',
+          reason: `deployment ${deploymentId} staged function ${record.functionName}, but Switch-Traffic was asked to shift ${request.functionName}`,
+        };
+      }
+      const startable = (['STAGED', 'FAILED', 'ROLLED_BACK', 'NOT_STARTED'].includes(record.state) && !claimedBefore(record, JOB_SET, request.jobId))
+        || (record.state === 'STARTING' && (record.claimJobId === request.jobId || !claimedBefore(record, JOB_SET, request.jobId)));
       if (!startable) {
-        return { kind: 'failed', reason: `deployment ${deploymentId} is ${record.state}; Switch-Traffic job ${job.id} cannot start it` };
+        return { kind: 'failed', reason: `deployment ${deploymentId} is ${record.state}; Switch-Traffic job ${request.jobId} cannot start it` };
       }
 
       const claim = await deps.history.claim(deploymentId, {
         state: 'STARTING',
-        jobId: job.id,
+        jobId: request.jobId,
         jobSet: JOB_SET,
-        from: ['STAGED', 'FAILED', 'ROLLED_BACK', 'STARTING'],
+        // NOT_STARTED: a retried stage runs the later waves an earlier failure held back.
+        from: ['STAGED', 'FAILED', 'ROLLED_BACK', 'NOT_STARTED', 'STARTING'],
         matching: { targetVersion },
         holdMs: Math.max(deadline - now().getTime(), 0) + CLAIM_MARGIN_MS,
       });
-      if (claim.claimed) return shift(job, deploymentId, targetVersion);
+      if (claim.claimed) return shift(request);
       // Someone else wrote first: look again at what they wrote.
       record = claim.record;
     }
   }
 
   /** Under this job's claim: read the live version and start the CodeDeploy deployment. */
-  async function shift(job: PipelineJob, deploymentId: string, targetVersion: string): Promise<SwitchOutcome> {
-    const claim = { from: ['STARTING' as const], claimJobId: job.id };
+  async function shift(request: ShiftRequest): Promise<SwitchOutcome> {
+    const { historyKey: deploymentId, targetVersion, functionName, aliasName } = request;
+    const claim = { from: ['STARTING' as const], claimJobId: request.jobId };
     let created: string | undefined;
     try {
-      const currentVersion = await liveVersionOf(deps.lambda, deps.functionName, deps.aliasName);
+      const currentVersion = await liveVersionOf(deps.lambda, functionName, aliasName);
       if (currentVersion === targetVersion) {
-        const { record } = await deps.history.transition(deploymentId, 'SKIPPED', { currentVersion, lastJobId: job.id }, claim);
+        const { record } = await deps.history.transition(deploymentId, 'SKIPPED', { currentVersion, lastJobId: request.jobId }, claim);
         await deps.notifier.announce('SKIPPED', record);
         return { kind: 'skipped', record, recorded: true };
       }
       // The first release replaces the construct's placeholder: nothing real to shift slowly from.
-      const firstRelease = !!deps.bootstrapVersion && currentVersion === deps.bootstrapVersion;
+      const firstRelease = !!request.bootstrapVersion && currentVersion === request.bootstrapVersion;
       const deploymentConfigName = firstRelease ? ALL_AT_ONCE : undefined;
       const appSpec = renderAppSpec({
-        functionName: deps.functionName,
-        aliasName: deps.aliasName,
+        functionName,
+        aliasName,
         currentVersion,
         targetVersion,
-        beforeAllowTrafficHook: deps.beforeAllowTrafficHook,
-        afterAllowTrafficHook: deps.afterAllowTrafficHook,
+        beforeAllowTrafficHook: request.beforeAllowTrafficHook,
+        afterAllowTrafficHook: request.afterAllowTrafficHook,
       });
       const response = await deps.codeDeploy.send(new CreateDeploymentCommand({
         applicationName: deps.applicationName,
-        deploymentGroupName: deps.deploymentGroupName,
+        deploymentGroupName: request.deploymentGroupName,
         ...(deploymentConfigName ? { deploymentConfigName } : {}),
-        description: `pipeline deployment ${deploymentId}: ${deps.functionName}:${deps.aliasName} ${currentVersion} -> ${targetVersion}`.slice(0, 256),
+        description: `pipeline deployment ${request.executionId}: ${functionName}:${aliasName} ${currentVersion} -> ${targetVersion}`.slice(0, 256),
         revision: { revisionType: 'AppSpecContent', appSpecContent: appSpec },
       }));
       if (!response.deploymentId) throw new Error('CodeDeploy CreateDeployment returned no deployment id');
@@ -189,8 +247,8 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
       const { record } = await deps.history.transition(deploymentId, 'SHIFTING', {
         currentVersion,
         codeDeployDeploymentId: created,
-        deploymentConfig: deploymentConfigName ?? deps.deploymentConfigName,
-        lastJobId: job.id,
+        deploymentConfig: deploymentConfigName ?? request.deploymentConfigName,
+        lastJobId: request.jobId,
       }, claim);
       await deps.notifier.announce('STARTED', record);
       return { kind: 'continue', codeDeployDeploymentId: created };
@@ -202,29 +260,30 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
       }
       let reason = `Switch-Traffic failed: ${describeError(error)}`;
       if ((error as Error)?.name === 'DeploymentLimitExceededException') {
-        reason += `. Deployment group ${deps.deploymentGroupName} already has an active deployment (CodeDeploy runs one at a time); ` +
+        reason += `. Deployment group ${request.deploymentGroupName} already has an active deployment (CodeDeploy runs one at a time); ` +
           'wait for it to finish or stop it, then retry the stage';
       }
       // Release the claim as FAILED, so that a retry of the stage can start again.
-      await recordEnd(deploymentId, 'FAILED', { failureReason: reason, lastJobId: job.id }, claim);
-      return { kind: 'failed', reason };
+      const settled = await recordEnd(deploymentId, 'FAILED', { failureReason: reason, lastJobId: request.jobId }, claim);
+      return { kind: 'failed', reason, settled };
     }
   }
 
   /** Writes a failure; a history problem is logged, never allowed to hide the reason. */
-  async function recordEnd(deploymentId: string, state: 'FAILED' | 'ROLLED_BACK', attributes: Parameters<DeploymentHistoryStore['transition']>[2],
-    options: Parameters<DeploymentHistoryStore['transition']>[3]) {
+  async function recordEnd(deploymentId: string, state: 'FAILED' | 'ROLLED_BACK', attributes: Attributes,
+    options: TransitionOptions): Promise<SettledFailure | undefined> {
     try {
-      const { record: written, changed } = await deps.history.transition(deploymentId, state, attributes, options);
-      if (changed) await deps.notifier.announce(state, written);
+      const { record, changed } = await deps.history.transition(deploymentId, state, attributes, options);
+      return { state, record, changed };
     } catch (historyError) {
       console.error(JSON.stringify({ message: `could not record ${state}`, deploymentId, error: describeError(historyError) }));
+      return undefined;
     }
   }
 
   /** A later invocation: look at the CodeDeploy deployment and settle the job when it ends. */
-  async function poll(job: PipelineJob, codeDeployDeploymentId: string): Promise<SwitchOutcome> {
-    const { deploymentId } = job.userParameters;
+  async function poll(request: ShiftRequest, codeDeployDeploymentId: string): Promise<SwitchOutcome> {
+    const { historyKey: deploymentId, jobId } = request;
     const deployment = await getDeployment(codeDeployDeploymentId);
     const status = deployment.status!;
     if (IN_PROGRESS.has(status)) return { kind: 'continue', codeDeployDeploymentId };
@@ -233,13 +292,13 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
 
     if (status === 'Succeeded') {
       try {
-        const { record, changed } = await deps.history.transition(deploymentId, 'SUCCEEDED', { lastJobId: job.id }, ours);
+        const { record, changed } = await deps.history.transition(deploymentId, 'SUCCEEDED', { lastJobId: jobId }, ours);
         if (changed) await deps.notifier.announce('SUCCEEDED', record);
         return { kind: 'succeeded', record, recorded: changed };
       } catch (error) {
         if (!(error instanceof HistoryConflictError)) throw error;
         // A stale poll of an earlier attempt: its job gets CodeDeploy's answer, history stays.
-        log('history belongs to another attempt; not recorded', { jobId: job.id, deploymentId, error: error.message });
+        log('history belongs to another attempt; not recorded', { jobId, deploymentId, error: error.message });
         return { kind: 'succeeded' };
       }
     }
@@ -252,31 +311,32 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
     const rollbackId = deployment.rollbackInfo?.rollbackDeploymentId;
     const rollbackMessage = deployment.rollbackInfo?.rollbackMessage ? ` (${deployment.rollbackInfo.rollbackMessage})` : '';
     if (!rollbackId) {
-      await recordEnd(deploymentId, 'FAILED', { failureReason: reason + rollbackMessage, lastJobId: job.id }, ours);
-      return { kind: 'failed', reason: reason + rollbackMessage };
+      reason += rollbackMessage;
+      return { kind: 'failed', reason, settled: await recordEnd(deploymentId, 'FAILED', { failureReason: reason, lastJobId: jobId }, ours) };
     }
 
     // The alias is back on the old version only once the rollback deployment has succeeded.
     const rollback = await getDeployment(rollbackId);
     if (IN_PROGRESS.has(rollback.status!)) {
-      log('rollback in progress', { jobId: job.id, deploymentId, codeDeployDeploymentId, rollbackDeploymentId: rollbackId, status: rollback.status });
+      log('rollback in progress', { jobId, deploymentId, codeDeployDeploymentId, rollbackDeploymentId: rollbackId, status: rollback.status });
       return { kind: 'continue', codeDeployDeploymentId };
     }
     if (rollback.status === 'Succeeded') {
       reason += `; traffic rolled back by ${rollbackId}${rollbackMessage}`;
-      await recordEnd(deploymentId, 'ROLLED_BACK', { failureReason: reason, rollbackDeploymentId: rollbackId, lastJobId: job.id }, ours);
-      return { kind: 'failed', reason };
+      const settled = await recordEnd(deploymentId, 'ROLLED_BACK', { failureReason: reason, rollbackDeploymentId: rollbackId, lastJobId: jobId }, ours);
+      return { kind: 'failed', reason, settled };
     }
     const history = await deps.history.get(deploymentId).catch(() => undefined);
     const previous = history?.currentVersion ?? '<the version it served before>';
     const rollbackError = rollback.errorInformation;
+    const { functionName, aliasName } = request;
     reason += `${rollbackMessage}; its rollback ${rollbackId} ${rollback.status!.toLowerCase()}` +
       (rollbackError?.code || rollbackError?.message ? `: ${[rollbackError?.code, rollbackError?.message].filter(Boolean).join(': ')}` : '') +
-      `. Alias ${deps.functionName}:${deps.aliasName} may still split traffic between versions ${previous} and ${job.userParameters.targetVersion}. ` +
-      `Repair it with "aws lambda update-alias --function-name ${deps.functionName} --name ${deps.aliasName} --function-version ${previous} ` +
+      `. Alias ${functionName}:${aliasName} may still split traffic between versions ${previous} and ${request.targetVersion}. ` +
+      `Repair it with "aws lambda update-alias --function-name ${functionName} --name ${aliasName} --function-version ${previous} ` +
       '--routing-config \'{}\'", then retry the stage';
-    await recordEnd(deploymentId, 'FAILED', { failureReason: reason, rollbackDeploymentId: rollbackId, lastJobId: job.id }, ours);
-    return { kind: 'failed', reason };
+    const settled = await recordEnd(deploymentId, 'FAILED', { failureReason: reason, rollbackDeploymentId: rollbackId, lastJobId: jobId }, ours);
+    return { kind: 'failed', reason, settled };
   }
 
   async function getDeployment(codeDeployDeploymentId: string): Promise<DeploymentInfo> {
@@ -285,16 +345,35 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
     return deploymentInfo;
   }
 
+  /**
+   * Announces a failure this attempt settled, after marking the later waves NOT_STARTED (each
+   * message then lists the whole execution). Repeated deliveries mark and announce nothing twice.
+   */
+  async function settleFailure(request: ShiftRequest, settled: SettledFailure) {
+    let execution: DeploymentRecord[] | undefined;
+    let stopped: DeploymentRecord[] = [];
+    try {
+      ({ changed: stopped, execution } = await stopLaterWaves(deps.history, {
+        executionId: request.executionId, service: request.service, wave: request.wave, state: settled.state,
+      }));
+      if (stopped.length > 0) log('later waves not started', { jobId: request.jobId, deploymentId: request.historyKey, notStarted: stopped.map((r) => r.deploymentId) });
+    } catch (error) {
+      console.error(JSON.stringify({ message: 'could not mark later waves NOT_STARTED', deploymentId: request.historyKey, error: describeError(error) }));
+    }
+    if (settled.changed) await deps.notifier.announce(settled.state, settled.record, execution);
+    for (const record of stopped) await deps.notifier.announce('NOT_STARTED', record, execution);
+  }
+
   /** Deletes old versions after a shift this invocation recorded; never fails the job. */
-  async function prune(record: DeploymentRecord) {
+  async function prune(request: ShiftRequest, record: DeploymentRecord) {
     try {
       if (!record.targetVersion) throw new Error(`deployment ${record.deploymentId} has no targetVersion`);
       const result = await pruneVersions(deps.lambda, {
-        functionName: deps.functionName,
-        keepVersions: deps.keepVersions,
+        functionName: request.functionName,
+        keepVersions: request.keepVersions,
         targetVersion: record.targetVersion,
         currentVersion: record.currentVersion,
-        bootstrapVersion: deps.bootstrapVersion,
+        bootstrapVersion: request.bootstrapVersion,
       });
       (result.failed.length > 0 ? console.error : console.log)(JSON.stringify({ message: 'version pruning', deploymentId: record.deploymentId, ...result }));
     } catch (error) {
@@ -308,27 +387,36 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
     const deadline = now().getTime() + remainingMs(context, deps.invocationTimeoutMs ?? DEFAULT_TIMEOUT_MS);
 
     let outcome: SwitchOutcome;
+    let request: ShiftRequest | undefined;
     try {
-      const job = parseJob(event, ['deploymentId', 'targetVersion']);
-      outcome = job.continuationToken ? await poll(job, job.continuationToken) : await start(job, deadline);
+      const job = parseJob(event, SWITCH_TRAFFIC_PARAMETERS.required, SWITCH_TRAFFIC_PARAMETERS.optional);
+      request = shiftRequest(job);
+      outcome = job.continuationToken ? await poll(request, job.continuationToken) : await start(request, deadline);
     } catch (error) {
       // History is written only under a claim or for a finished deployment, never from here.
       outcome = { kind: 'failed', reason: `Switch-Traffic failed: ${describeError(error)}` };
     }
 
-    log('switch-traffic', { jobId, outcome: outcome.kind, ...('reason' in outcome ? { reason: outcome.reason } : {}) });
+    log('switch-traffic', {
+      jobId,
+      ...(request ? { deploymentId: request.historyKey } : {}),
+      outcome: outcome.kind,
+      ...('reason' in outcome ? { reason: outcome.reason } : {}),
+    });
     switch (outcome.kind) {
       case 'continue':
         await reporter.succeed(jobId, { continuationToken: outcome.codeDeployDeploymentId });
         break;
       case 'failed':
+        // Later waves are marked before the job fails: CodePipeline stops the stage right after.
+        if (outcome.settled && request) await settleFailure(request, outcome.settled);
         await reporter.fail(jobId, outcome.reason);
         break;
       case 'left':
         break;
       default:
         await reporter.succeed(jobId);
-        if (outcome.kind === 'succeeded' && outcome.recorded && outcome.record) await prune(outcome.record);
+        if (outcome.kind === 'succeeded' && outcome.recorded && outcome.record && request) await prune(request, outcome.record);
     }
     return outcome;
   };
@@ -342,15 +430,7 @@ function fromEnvironment(): SwitchTrafficDependencies {
     history: new DeploymentHistoryStore(
       DynamoDBDocumentClient.from(new DynamoDBClient(CLIENT_CONFIG)), requireEnv('HISTORY_TABLE_NAME')),
     notifier: new LifecycleNotifier(new SNSClient(CLIENT_CONFIG), process.env.NOTIFICATION_TOPIC_ARN),
-    functionName: requireEnv('SERVICE_FUNCTION_NAME'),
-    aliasName: requireEnv('SERVICE_ALIAS_NAME'),
     applicationName: requireEnv('CODEDEPLOY_APPLICATION_NAME'),
-    deploymentGroupName: requireEnv('CODEDEPLOY_DEPLOYMENT_GROUP_NAME'),
-    deploymentConfigName: process.env.CODEDEPLOY_DEPLOYMENT_CONFIG_NAME,
-    beforeAllowTrafficHook: process.env.BEFORE_ALLOW_TRAFFIC_HOOK || undefined,
-    afterAllowTrafficHook: process.env.AFTER_ALLOW_TRAFFIC_HOOK || undefined,
-    bootstrapVersion: process.env.BOOTSTRAP_VERSION || undefined,
-    keepVersions: process.env.KEEP_VERSIONS || undefined,
   };
 }
 

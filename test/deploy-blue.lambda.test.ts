@@ -7,27 +7,35 @@ import {
   ServiceException,
   UpdateFunctionCodeCommand,
 } from '@aws-sdk/client-lambda';
+import { GetObjectCommand, PutObjectCommand, S3ServiceException } from '@aws-sdk/client-s3';
 import { HistoryTableFixture, startHistoryTable } from './dynalite-history-table';
-import { aliasAnswer, functionConfiguration, getFunctionAnswer, handlerHarness, shiftingRecord } from './handler-harness';
+import { aliasAnswer, functionConfiguration, getFunctionAnswer, handlerHarness, shiftingRecord, versionedBucket } from './handler-harness';
 import { pipelineJobEvent } from './pipeline-job-event';
+import { artifactZip, filesOf, HAS_ZIP_CLI, unzipWithCli } from './runtime/zip-fixtures';
 import { createDeployBlueHandler, DeployBlueDependencies } from '../src/deploy-blue.lambda';
+import { artifactLimitForMemory } from '../src/runtime/bundle-staging';
 import { JobReporter } from '../src/runtime/codepipeline-job';
 import { DeploymentHistoryStore } from '../src/runtime/deployment-history-store';
+import { fileEntry, writeZip } from '../src/runtime/zip';
 
 let fixture: HistoryTableFixture;
 let h: ReturnType<typeof handlerHarness>;
 let handler: ReturnType<typeof createDeployBlueHandler>;
 let executions = 0;
+/** The pipeline execution of the test. */
+let executionId: string;
+/** Its history item for orders-api. */
 let deploymentId: string;
+
+const ARTIFACT_BUCKET = 'pipeline-artifacts-dev';
 
 const deployBlue = (overrides: Partial<DeployBlueDependencies> = {}) => createDeployBlueHandler({
   lambda: h.clients.lambda,
+  s3: h.clients.s3,
   codePipeline: h.clients.codePipeline,
   history: h.history,
   notifier: h.notifier,
-  functionName: 'orders-api-dev',
-  aliasName: 'live',
-  serviceName: 'orders-api',
+  artifactBucketName: ARTIFACT_BUCKET,
   updateTimeoutSeconds: 5,
   claimPollMs: 10,
   ...overrides,
@@ -42,7 +50,8 @@ afterAll(() => fixture.stop());
 
 beforeEach(() => {
   h.reset();
-  deploymentId = `exec-${++executions}`;
+  executionId = `exec-${++executions}`;
+  deploymentId = `${executionId}/orders-api`;
   // GetAlias: AliasArn/Name/FunctionVersion/RevisionId, no RoutingConfig unless set (GetAliasCommand.d.ts example).
   h.mocks.lambda.on(GetAliasCommand).resolves(aliasAnswer('3'));
   // UpdateFunctionCode answers the $LATEST configuration with the new hash, update still in progress (FunctionConfiguration).
@@ -53,10 +62,20 @@ beforeEach(() => {
   h.mocks.lambda.on(PublishVersionCommand).resolves(functionConfiguration({ version: '4', codeSha256: 'sha-new', revisionId: 'rev-3' }));
 });
 
-const event = (overrides: Parameters<typeof pipelineJobEvent>[0] = {}) => pipelineJobEvent({
-  userParameters: { deploymentId, commitId: 'c0ffee', repository: 'example-org/orders-api', branch: 'main' },
+/** The UserParameters the construct gives orders-api's Deploy-Blue action. */
+const parameters = (overrides: Record<string, string> = {}) => ({
+  deploymentId: executionId,
+  service: 'orders-api',
+  functionName: 'orders-api-dev',
+  aliasName: 'live',
+  bundleDirectory: '',
+  wave: '1',
+  commitId: 'c0ffee',
+  repository: 'example-org/orders-api',
+  branch: 'main',
   ...overrides,
 });
+const event = (overrides: Parameters<typeof pipelineJobEvent>[0] = {}) => pipelineJobEvent({ userParameters: parameters(), ...overrides });
 const lambdaWrites = () => ({
   updates: h.mocks.lambda.commandCalls(UpdateFunctionCodeCommand).length,
   publishes: h.mocks.lambda.commandCalls(PublishVersionCommand).length,
@@ -77,8 +96,14 @@ test('uploads the artifact, publishes a pinned version, records STAGED and retur
   });
   const record = await h.history.get(deploymentId);
   expect(record).toMatchObject({
-    state: 'STAGED',
+    deploymentId: `${executionId}/orders-api`,
+    executionId,
     service: 'orders-api',
+    wave: 1,
+    functionName: 'orders-api-dev',
+    aliasName: 'live',
+    codeLocation: 's3://artifact-bucket/orders-api-pipeline/BuildOutpu/abc123',
+    state: 'STAGED',
     commitId: 'c0ffee',
     repository: 'example-org/orders-api',
     branch: 'main',
@@ -144,12 +169,22 @@ test('an alias left split by an interrupted deployment fails the job and says ho
 });
 
 test.each([
-  ['UserParameters that are not JSON', { userParameters: 'not json' }, /UserParameters is not valid JSON/],
-  ['UserParameters without deploymentId', { userParameters: { commitId: 'c0ffee' } }, /UserParameters lacks deploymentId/],
-])('a malformed job (%s) fails the job without touching Lambda', async (_name, overrides, message) => {
-  await handler(pipelineJobEvent(overrides as any));
-  expect(h.jobResults().failures[0].failureDetails?.message).toMatch(message);
+  ['UserParameters that are not JSON', () => ({ userParameters: 'not json' }), 'job job-1: UserParameters is not valid JSON: not json'],
+  ['UserParameters without deploymentId', () => ({ userParameters: { commitId: 'c0ffee' } }),
+    'job job-1: UserParameters lacks deploymentId, service, functionName, aliasName, wave'],
+  ['an empty service', () => ({ userParameters: parameters({ service: '' }) }), 'job job-1: UserParameters lacks service'],
+  ['a service with "/"', () => ({ userParameters: parameters({ service: 'orders/api' }) }), 'job job-1: UserParameters service "orders/api" must not contain "/"'],
+  ['wave 0', () => ({ userParameters: parameters({ wave: '0' }) }), 'job job-1: UserParameters wave must be a whole number from 1 (the action\'s runOrder), got "0"'],
+  ['an unknown key', () => ({ userParameters: parameters({ bundleDir: 'dist' }) }),
+    'job job-1: UserParameters has unknown key bundleDir; expected deploymentId, service, functionName, aliasName, wave, bundleDirectory, commitId, repository, branch'],
+  ['a bundleDirectory outside the artifact', () => ({ userParameters: parameters({ bundleDirectory: '../dist' }) }),
+    'job job-1: UserParameters bundleDirectory "../dist" must be a relative path inside the build artifact, like "services/orders/dist"'],
+])('a malformed job (%s) fails the job naming the field, touching nothing', async (_name, overrides, message) => {
+  await handler(pipelineJobEvent(overrides() as any));
+  expect(h.jobResults().failures[0].failureDetails?.message).toBe(message);
   expect(h.mocks.lambda.calls()).toHaveLength(0);
+  expect(h.mocks.s3.calls()).toHaveLength(0);
+  expect(await h.history.get(deploymentId)).toBeUndefined();
 });
 
 test('an event that is not a CodePipeline job throws (there is no job to fail)', async () => {
@@ -279,4 +314,153 @@ test('a failing notification does not fail the deployment', async () => {
   await handler(event());
   expect(h.jobResults().successes).toHaveLength(1);
   expect((await h.history.get(deploymentId))?.state).toBe('STAGED');
+});
+
+describe('many services from one artifact (bundleDirectory)', () => {
+  const ARTIFACT = { bucketName: 'artifact-bucket', objectKey: 'shop-pipeline/BuildOutpu/Xy12ab' };
+  const MONOREPO = {
+    'services/orders-api/dist/index.js': 'exports.handler = async () => "orders";\n',
+    'services/orders-api/dist/lib/util.js': 'module.exports = 1;\n',
+    'services/orders-api/src/index.ts': 'export const handler = async () => "orders";\n',
+    'services/billing/dist/index.js': 'exports.handler = async () => "billing";\n',
+    'package.json': '{}\n',
+  };
+  let bucket: ReturnType<typeof versionedBucket>;
+
+  const billing = (overrides: Record<string, string> = {}) => parameters({
+    service: 'billing', functionName: 'billing-dev', bundleDirectory: 'services/billing/dist', ...overrides,
+  });
+  const orders = (overrides: Record<string, string> = {}) => parameters({ bundleDirectory: 'services/orders-api/dist', ...overrides });
+  const job = (jobId: string, userParameters: Record<string, string>) => pipelineJobEvent({ jobId, userParameters, artifact: ARTIFACT });
+  const puts = () => h.mocks.s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input);
+
+  beforeEach(() => {
+    bucket = versionedBucket(h.mocks.s3);
+    // A streamed zip (data descriptors), as a build tool writing to a pipe makes it.
+    bucket.put(ARTIFACT.bucketName, ARTIFACT.objectKey, artifactZip(MONOREPO, { stream: true }));
+    h.mocks.lambda.on(GetAliasCommand, { FunctionName: 'billing-dev' }).resolves(aliasAnswer('7', undefined, 'live', 'billing-dev'));
+    h.mocks.lambda.on(PublishVersionCommand, { FunctionName: 'billing-dev' })
+      .resolves(functionConfiguration({ functionName: 'billing-dev', version: '8', codeSha256: 'sha-new', revisionId: 'rev-3' }));
+  });
+
+  test('two services staged in parallel from one multi-directory artifact: each gets its own zip, index.js at its root, and its own history item', async () => {
+    const [ordersOut, billingOut] = await Promise.all([handler(job('job-o', orders())), handler(job('job-b', billing()))]);
+    expect(ordersOut).toEqual({ currentVersion: '3', targetVersion: '4' });
+    expect(billingOut).toEqual({ currentVersion: '7', targetVersion: '8' });
+
+    // the artifact is read with the handler's own role, once per service
+    expect(h.mocks.s3.commandCalls(GetObjectCommand).map((c) => c.args[0].input)).toEqual([
+      { Bucket: ARTIFACT.bucketName, Key: ARTIFACT.objectKey }, { Bucket: ARTIFACT.bucketName, Key: ARTIFACT.objectKey },
+    ]);
+    const uploads = Object.fromEntries(puts().map((input) => [input.Key, input]));
+    expect(Object.keys(uploads).sort()).toEqual([`bundles/${executionId}/billing.zip`, `bundles/${executionId}/orders-api.zip`]);
+    for (const input of Object.values(uploads)) expect(input).toMatchObject({ Bucket: ARTIFACT_BUCKET, ContentType: 'application/zip' });
+    const unzip = HAS_ZIP_CLI ? unzipWithCli : filesOf;
+    expect(unzip(bucket.get(ARTIFACT_BUCKET, `bundles/${executionId}/orders-api.zip`)!.body)).toEqual({
+      'index.js': MONOREPO['services/orders-api/dist/index.js'], 'lib/util.js': MONOREPO['services/orders-api/dist/lib/util.js'],
+    });
+    expect(unzip(bucket.get(ARTIFACT_BUCKET, `bundles/${executionId}/billing.zip`)!.body)).toEqual({ 'index.js': MONOREPO['services/billing/dist/index.js'] });
+
+    // each function's code comes from its own upload; history records the S3 version it got
+    const updates = Object.fromEntries(h.mocks.lambda.commandCalls(UpdateFunctionCodeCommand)
+      .map((c) => [c.args[0].input.FunctionName, c.args[0].input]));
+    for (const [fn, service] of [['orders-api-dev', 'orders-api'], ['billing-dev', 'billing']]) {
+      const uploaded = bucket.get(ARTIFACT_BUCKET, `bundles/${executionId}/${service}.zip`)!;
+      expect(updates[fn]).toEqual({ FunctionName: fn, S3Bucket: ARTIFACT_BUCKET, S3Key: `bundles/${executionId}/${service}.zip` });
+      expect(await h.history.get(`${executionId}/${service}`)).toMatchObject({
+        executionId,
+        service,
+        wave: 1,
+        state: 'STAGED',
+        functionName: fn,
+        codeLocation: `s3://${ARTIFACT_BUCKET}/bundles/${executionId}/${service}.zip?versionId=${uploaded.versionId}`,
+      });
+    }
+    expect(await h.history.get(`${executionId}/orders-api`)).toMatchObject({ currentVersion: '3', targetVersion: '4', deployBlueJobIds: new Set(['job-o']) });
+    expect(await h.history.get(`${executionId}/billing`)).toMatchObject({ currentVersion: '7', targetVersion: '8', deployBlueJobIds: new Set(['job-b']) });
+    expect(h.messages().map((m) => [m.event, m.service]).sort()).toEqual([['STAGED', 'billing'], ['STAGED', 'orders-api']]);
+    expect(h.jobResults().successes.map((s) => [s.jobId, s.outputVariables]).sort()).toEqual([
+      ['job-b', { currentVersion: '7', targetVersion: '8' }], ['job-o', { currentVersion: '3', targetVersion: '4' }],
+    ]);
+  });
+
+  test('duplicate deliveries of a bundled job, at once and later, download, upload and publish once', async () => {
+    await Promise.all([handler(job('job-b', billing())), handler(job('job-b', billing()))]);
+    await handler(job('job-b', billing()));
+    expect(h.mocks.s3.commandCalls(GetObjectCommand)).toHaveLength(1);
+    expect(puts()).toHaveLength(1);
+    expect(h.mocks.lambda.commandCalls(PublishVersionCommand)).toHaveLength(1);
+    expect(h.jobResults().failures).toEqual([]);
+    expect(h.announced()).toEqual(['STAGED']);
+  });
+
+  test('a bundleDirectory missing from the artifact fails the job naming it and listing what is there; nothing uploaded or published', async () => {
+    await handler(job('job-b', billing({ bundleDirectory: 'services/biling/dist' })));
+    const message = 'Deploy-Blue failed: bundleDirectory "services/biling/dist" is not in the build artifact; its top-level directories are: services; ' +
+      `"services" holds: billing, orders-api (build artifact s3://${ARTIFACT.bucketName}/${ARTIFACT.objectKey})`;
+    expect(h.jobResults()).toEqual({ successes: [], failures: [{ jobId: 'job-b', failureDetails: { type: 'JobFailed', message } }] });
+    expect(puts()).toEqual([]);
+    expect(h.mocks.lambda.commandCalls(UpdateFunctionCodeCommand)).toHaveLength(0);
+    expect(await h.history.get(`${executionId}/billing`)).toMatchObject({ state: 'FAILED', failureReason: message });
+    expect(h.announced()).toEqual(['FAILED']);
+  });
+
+  test('an empty bundleDirectory fails the job saying it holds no files', async () => {
+    bucket.put(ARTIFACT.bucketName, ARTIFACT.objectKey, writeZip([
+      fileEntry('services/orders-api/dist/index.js', Buffer.from('x')),
+      fileEntry('services/billing/dist/', Buffer.alloc(0)), // a directory entry: the name ends with "/"
+    ]));
+    await handler(job('job-b', billing()));
+    expect(h.jobResults().failures[0].failureDetails?.message).toBe(
+      `Deploy-Blue failed: bundleDirectory "services/billing/dist" is in the build artifact but holds no files (build artifact s3://${ARTIFACT.bucketName}/${ARTIFACT.objectKey})`);
+    expect(puts()).toEqual([]);
+  });
+
+  test('an artifact that is not a zip fails the job with the reason', async () => {
+    bucket.put(ARTIFACT.bucketName, ARTIFACT.objectKey, Buffer.from('<html>not a zip</html>'.repeat(3)));
+    await handler(job('job-b', billing()));
+    expect(h.jobResults().failures[0].failureDetails?.message).toBe(
+      `Deploy-Blue failed: not a zip archive (no end of central directory record) (build artifact s3://${ARTIFACT.bucketName}/${ARTIFACT.objectKey})`);
+  });
+
+  test('an artifact the role may not read fails the job with S3\'s answer', async () => {
+    // AccessDenied is not in GetObject's model: the SDK raises S3ServiceException named after S3's error code (403).
+    h.mocks.s3.on(GetObjectCommand).rejects(new S3ServiceException({ name: 'AccessDenied', $fault: 'client', message: 'Access Denied', $metadata: { httpStatusCode: 403 } }));
+    await handler(job('job-b', billing()));
+    expect(h.jobResults().failures[0].failureDetails?.message).toBe(
+      `Deploy-Blue failed: could not read the build artifact s3://${ARTIFACT.bucketName}/${ARTIFACT.objectKey}: AccessDenied: Access Denied`);
+    expect(h.mocks.lambda.commandCalls(UpdateFunctionCodeCommand)).toHaveLength(0);
+  });
+
+  test('an upload S3 refuses fails the job naming the target', async () => {
+    h.mocks.s3.on(PutObjectCommand).rejects(new S3ServiceException({ name: 'AccessDenied', $fault: 'client', message: 'Access Denied', $metadata: { httpStatusCode: 403 } }));
+    await handler(job('job-b', billing()));
+    expect(h.jobResults().failures[0].failureDetails?.message).toBe(
+      `Deploy-Blue failed: could not upload the bundle of services/billing/dist/ to s3://${ARTIFACT_BUCKET}/bundles/${executionId}/billing.zip: AccessDenied: Access Denied`);
+    expect(h.mocks.lambda.commandCalls(UpdateFunctionCodeCommand)).toHaveLength(0);
+  });
+
+  test('an artifact larger than the handler can hold fails before it is read', async () => {
+    await deployBlue({ maxArtifactBytes: 1024 * 1024 })(job('job-b', billing()));
+    expect(h.jobResults().failures).toEqual([]);
+    bucket.put(ARTIFACT.bucketName, ARTIFACT.objectKey, Buffer.alloc(3 * 1024 * 1024));
+    await deployBlue({ maxArtifactBytes: 1024 * 1024 })(job('job-o', orders()));
+    expect(h.jobResults().failures[0].failureDetails?.message).toBe(
+      `Deploy-Blue failed: could not read the build artifact s3://${ARTIFACT.bucketName}/${ARTIFACT.objectKey}: ` +
+      'it is 3 MiB, more than the 1 MiB this handler can hold in memory; give the Deploy-Blue function more memory');
+  });
+
+  test('the handler\'s artifact limit follows its memory', () => {
+    expect(artifactLimitForMemory('1024')).toBe(448 * 1024 * 1024);
+    expect(artifactLimitForMemory('128')).toBe(16 * 1024 * 1024);
+    expect(artifactLimitForMemory(undefined)).toBeUndefined();
+  });
+
+  test('without bundleDirectory the whole artifact is the bundle and S3 is not touched', async () => {
+    await handler(job('job-o', orders({ bundleDirectory: '' })));
+    expect(h.mocks.s3.calls()).toHaveLength(0);
+    expect(h.mocks.lambda.commandCalls(UpdateFunctionCodeCommand)[0].args[0].input).toEqual({
+      FunctionName: 'orders-api-dev', S3Bucket: ARTIFACT.bucketName, S3Key: ARTIFACT.objectKey,
+    });
+  });
 });

@@ -3,12 +3,12 @@ import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { BlueGreenLambdaPipeline } from '../src';
-import { baseProps, newStack } from './stack-fixture';
+import { newStack } from './stack-fixture';
+import { DeploymentHistory } from '../src/deployment-history';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const dynalite = require('dynalite');
 
-/** A history table served by dynalite on loopback, created from the construct's own table definition. */
+/** A history table served by dynalite on loopback, created from the library's own table definition (keys and indexes). */
 export interface HistoryTableFixture {
   readonly doc: DynamoDBDocumentClient;
   readonly tableName: string;
@@ -17,7 +17,7 @@ export interface HistoryTableFixture {
 
 function tableDefinitionFromConstruct() {
   const stack = newStack(new App());
-  new BlueGreenLambdaPipeline(stack, 'Pipeline', baseProps());
+  new DeploymentHistory(stack, 'History');
   const tables = Template.fromStack(stack).findResources('AWS::DynamoDB::Table');
   const [table] = Object.values(tables) as any[];
   return table.Properties;

@@ -3,7 +3,7 @@
 // faults go through a real SDK client and a scripted HTTP endpoint, so the SDK's own retry
 // strategy (with the production CLIENT_CONFIG) is what is tested.
 import { CodeDeployClient, GetDeploymentCommand } from '@aws-sdk/client-codedeploy';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   GetAliasCommand,
   GetFunctionCommand,
@@ -13,6 +13,7 @@ import {
   PublishVersionCommand,
   UpdateFunctionCodeCommand,
 } from '@aws-sdk/client-lambda';
+import { GetObjectCommand, NoSuchKey } from '@aws-sdk/client-s3';
 import { InternalErrorException, PublishCommand } from '@aws-sdk/client-sns';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { HistoryTableFixture, startHistoryTable } from './dynalite-history-table';
@@ -27,6 +28,8 @@ import { createSwitchTrafficHandler } from '../src/switch-traffic.lambda';
 let fixture: HistoryTableFixture;
 let h: ReturnType<typeof handlerHarness>;
 let executions = 0;
+let executionId: string;
+/** The history item of orders-api in this execution. */
 let deploymentId: string;
 
 beforeAll(async () => {
@@ -37,7 +40,8 @@ afterAll(() => fixture.stop());
 
 beforeEach(() => {
   h.reset();
-  deploymentId = `fault-${++executions}`;
+  executionId = `fault-${++executions}`;
+  deploymentId = `${executionId}/orders-api`;
   // Answers shaped as the Lambda SDK model documents them (see handler-harness.ts for each).
   h.mocks.lambda.on(GetAliasCommand).resolves(aliasAnswer('3'));
   h.mocks.lambda.on(UpdateFunctionCodeCommand).resolves(functionConfiguration({ codeSha256: 'sha-new', lastUpdateStatus: 'InProgress' }));
@@ -62,33 +66,46 @@ function switchTraffic(codeDeploy: CodeDeployClient, history = h.history) {
     codePipeline: h.clients.codePipeline,
     history,
     notifier: h.notifier,
-    functionName: 'orders-api-dev',
-    aliasName: 'live',
     applicationName: 'orders-api-dev',
-    deploymentGroupName: 'orders-api-live-dev',
   });
 }
 
 function deployBlue(history = h.history) {
   return createDeployBlueHandler({
     lambda: h.clients.lambda,
+    s3: h.clients.s3,
     codePipeline: h.clients.codePipeline,
     history,
     notifier: h.notifier,
-    functionName: 'orders-api-dev',
-    aliasName: 'live',
-    serviceName: 'orders-api',
+    artifactBucketName: 'pipeline-artifacts-dev',
     updateTimeoutSeconds: 5,
   });
 }
 
+/** orders-api's UserParameters, as the construct sets them for each stage. */
+const deployBlueParameters = () => ({ deploymentId: executionId, service: 'orders-api', functionName: 'orders-api-dev', aliasName: 'live', bundleDirectory: '', wave: '1' });
+const switchTrafficParameters = () => ({
+  deploymentId: executionId,
+  service: 'orders-api',
+  targetVersion: '4',
+  functionName: 'orders-api-dev',
+  aliasName: 'live',
+  deploymentGroupName: 'orders-api-live-dev',
+  deploymentConfigName: 'CodeDeployDefault.LambdaLinear10PercentEvery10Minutes',
+  beforeAllowTrafficHook: '',
+  afterAllowTrafficHook: '',
+  bootstrapVersion: '',
+  keepVersions: '10',
+  wave: '1',
+});
+
 /** Switch-Traffic's first invocation against a CodeDeploy endpoint answering from `script`. */
 async function startShiftAgainst(script: (call: number) => ScriptedResponse) {
-  await stagedRecord(h.history, deploymentId, { service: 'orders-api', currentVersion: '3', targetVersion: '4' });
+  await stagedRecord(h.history, deploymentId, { executionId, service: 'orders-api', wave: 1, currentVersion: '3', targetVersion: '4' });
   const endpoint = await startFakeAwsEndpoint((call) => script(call));
   const codeDeploy = new CodeDeployClient({ ...CLIENT_CONFIG, region: 'us-east-1', endpoint: endpoint.url, credentials: fakeCredentials });
   try {
-    const outcome = await switchTraffic(codeDeploy)(pipelineJobEvent({ artifact: null, userParameters: { deploymentId, targetVersion: '4' } }));
+    const outcome = await switchTraffic(codeDeploy)(pipelineJobEvent({ artifact: null, userParameters: switchTrafficParameters() }));
     return { outcome, calls: endpoint.calls };
   } finally {
     codeDeploy.destroy();
@@ -117,14 +134,14 @@ describe('CodeDeploy throttling and 5xx', () => {
     const { outcome, calls } = await startShiftAgainst(() => throttled);
     expect(CLIENT_CONFIG.maxAttempts).toBe(5);
     expect(calls).toHaveLength(5);
-    expect(outcome).toEqual({ kind: 'failed', reason: 'Switch-Traffic failed: ThrottlingException: Rate exceeded' });
+    expect(outcome).toMatchObject({ kind: 'failed', reason: 'Switch-Traffic failed: ThrottlingException: Rate exceeded', settled: { state: 'FAILED', changed: true } });
     expect(h.jobResults().failures).toEqual([{ jobId: 'job-1', failureDetails: expect.objectContaining({ message: 'Switch-Traffic failed: ThrottlingException: Rate exceeded' }) }]);
     expect(await h.history.get(deploymentId)).toMatchObject({ state: 'FAILED', failureReason: 'Switch-Traffic failed: ThrottlingException: Rate exceeded' });
   }, 60_000);
 });
 
 describe('Deploy-Blue faults', () => {
-  const event = () => pipelineJobEvent({ userParameters: { deploymentId } });
+  const event = () => pipelineJobEvent({ userParameters: deployBlueParameters() });
 
   test('an artifact that is not a zip fails the job with Lambda\'s reason, records FAILED and publishes nothing', async () => {
     // A non-zip artifact answers InvalidParameterValueException (UpdateFunctionCodeCommand.d.ts @throws).
@@ -147,8 +164,18 @@ describe('Deploy-Blue faults', () => {
     expect(h.mocks.lambda.commandCalls(PublishVersionCommand)).toHaveLength(0);
   }, 60_000);
 
+  test('a build artifact that is gone (expired by the bucket\'s lifecycle) fails the job saying which', async () => {
+    // A missing key answers NoSuchKey (GetObjectCommand.d.ts @throws).
+    h.mocks.s3.on(GetObjectCommand).rejects(new NoSuchKey({ message: 'The specified key does not exist.', $metadata: { httpStatusCode: 404 } }));
+    await deployBlue()(pipelineJobEvent({ userParameters: { ...deployBlueParameters(), bundleDirectory: 'services/orders/dist' } }));
+    expect(h.jobResults().failures[0].failureDetails?.message).toBe('Deploy-Blue failed: could not read the build artifact ' +
+      's3://artifact-bucket/orders-api-pipeline/BuildOutpu/abc123: NoSuchKey: The specified key does not exist.');
+    expect(h.mocks.lambda.commandCalls(UpdateFunctionCodeCommand)).toHaveLength(0);
+    expect(await h.history.get(deploymentId)).toMatchObject({ state: 'FAILED' });
+  });
+
   test('a job event without "data" fails the job and names the missing field', async () => {
-    const broken = pipelineJobEvent({ userParameters: { deploymentId } }) as any;
+    const broken = pipelineJobEvent({ userParameters: deployBlueParameters() }) as any;
     delete broken['CodePipeline.job'].data;
     await deployBlue()(broken);
     expect(h.jobResults().failures[0].failureDetails?.message).toBe('job job-1: "data" is missing');
@@ -156,10 +183,11 @@ describe('Deploy-Blue faults', () => {
   });
 
   test('a job event whose UserParameters are absent fails the job and says what is expected', async () => {
-    const broken = pipelineJobEvent({ userParameters: { deploymentId } }) as any;
+    const broken = pipelineJobEvent({ userParameters: deployBlueParameters() }) as any;
     delete broken['CodePipeline.job'].data.actionConfiguration;
     await deployBlue()(broken);
-    expect(h.jobResults().failures[0].failureDetails?.message).toBe('job job-1: UserParameters is missing; expected a JSON object with deploymentId');
+    expect(h.jobResults().failures[0].failureDetails?.message).toBe(
+      'job job-1: UserParameters is missing; expected a JSON object with deploymentId, service, functionName, aliasName, wave');
   });
 });
 
@@ -169,7 +197,7 @@ describe('Switch-Traffic faults', () => {
     const codeDeploy = new CodeDeployClient({ region: 'us-east-1', endpoint: endpoint.url, credentials: fakeCredentials });
     try {
       const outcome = await switchTraffic(codeDeploy, await unreachableHistory())(
-        pipelineJobEvent({ artifact: null, userParameters: { deploymentId, targetVersion: '4' } }));
+        pipelineJobEvent({ artifact: null, userParameters: switchTrafficParameters() }));
       expect(outcome).toMatchObject({ kind: 'failed', reason: expect.stringMatching(/^Switch-Traffic failed: .*(ECONNREFUSED|connect)/) });
       expect(h.jobResults().failures).toHaveLength(1);
       expect(endpoint.calls).toHaveLength(0);
@@ -179,14 +207,35 @@ describe('Switch-Traffic faults', () => {
     }
   }, 60_000);
 
+  test('a table without the byExecution index: the failure is still reported and announced, later waves stay as they are', async () => {
+    // A real dynalite table with the key but no indexes: Query answers ValidationException.
+    const tableName = `no-index-${executions}`;
+    await fixture.doc.send(new CreateTableCommand({
+      TableName: tableName,
+      KeySchema: [{ AttributeName: 'deploymentId', KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: 'deploymentId', AttributeType: 'S' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }));
+    const history = new DeploymentHistoryStore(fixture.doc, tableName);
+    await shiftingRecord(history, deploymentId, { executionId, service: 'orders-api', wave: 1, currentVersion: '3', targetVersion: '4', codeDeployDeploymentId: 'd-1' });
+    await stagedRecord(history, `${executionId}/billing`, { executionId, service: 'billing', wave: 2, currentVersion: '1', targetVersion: '2' });
+    h.mocks.codeDeploy.on(GetDeploymentCommand).resolves({ deploymentInfo: deploymentInfo({ deploymentId: 'd-1', status: 'Failed', errorInformation: { code: 'HEALTH_CONSTRAINTS', message: 'failed' } }) });
+    const outcome = await switchTraffic(h.clients.codeDeploy, history)(
+      pipelineJobEvent({ jobId: 'job-2', artifact: null, userParameters: switchTrafficParameters(), continuationToken: 'd-1' }));
+    expect(outcome).toMatchObject({ kind: 'failed', reason: 'CodeDeploy deployment d-1 failed: HEALTH_CONSTRAINTS: failed' });
+    expect(h.jobResults().failures).toHaveLength(1);
+    expect(h.announced()).toEqual(['FAILED']);
+    expect(await history.get(`${executionId}/billing`)).toMatchObject({ state: 'STAGED' });
+  });
+
   test('SNS failing does not lose the result: the job succeeds and history says SUCCEEDED', async () => {
-    await shiftingRecord(h.history, deploymentId, { service: 'orders-api', currentVersion: '3', targetVersion: '4', codeDeployDeploymentId: 'd-1' });
+    await shiftingRecord(h.history, deploymentId, { executionId, service: 'orders-api', wave: 1, currentVersion: '3', targetVersion: '4', codeDeployDeploymentId: 'd-1' });
     h.mocks.sns.reset();
     // Publish's server fault is InternalErrorException (PublishCommand.d.ts @throws).
     h.mocks.sns.on(PublishCommand).rejects(new InternalErrorException({ message: 'Topic is being deleted', $metadata: { httpStatusCode: 500 } }));
     h.mocks.codeDeploy.on(GetDeploymentCommand).resolves({ deploymentInfo: deploymentInfo({ deploymentId: 'd-1', status: 'Succeeded' }) });
     const outcome = await switchTraffic(h.clients.codeDeploy)(
-      pipelineJobEvent({ jobId: 'job-2', artifact: null, userParameters: { deploymentId, targetVersion: '4' }, continuationToken: 'd-1' }));
+      pipelineJobEvent({ jobId: 'job-2', artifact: null, userParameters: switchTrafficParameters(), continuationToken: 'd-1' }));
     expect(outcome).toMatchObject({ kind: 'succeeded' });
     expect(h.jobResults()).toEqual({ successes: [{ jobId: 'job-2' }], failures: [] });
     expect(await h.history.get(deploymentId)).toMatchObject({ state: 'SUCCEEDED' });

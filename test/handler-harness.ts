@@ -1,3 +1,5 @@
+import { createHash } from 'crypto';
+import { Readable } from 'stream';
 import { CodeDeployClient, DeploymentInfo, DeploymentStatus } from '@aws-sdk/client-codedeploy';
 import {
   CodePipelineClient,
@@ -8,7 +10,11 @@ import {
   PutJobSuccessResultCommandInput,
 } from '@aws-sdk/client-codepipeline';
 import { AliasConfiguration, FunctionConfiguration, LambdaClient } from '@aws-sdk/client-lambda';
+import { GetObjectCommand, GetObjectCommandInput, NoSuchKey, PutObjectCommand, PutObjectCommandInput, S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+// The SDK's own stream wrapper (what @smithy/util-stream exported before it moved into @smithy/core).
+// eslint-disable-next-line import/no-extraneous-dependencies
+import { sdkStreamMixin } from '@smithy/core/serde';
 import { mockClient } from 'aws-sdk-client-mock';
 import { HistoryTableFixture } from './dynalite-history-table';
 import { Attributes, DeploymentHistoryStore } from '../src/runtime/deployment-history-store';
@@ -20,20 +26,22 @@ export const FUNCTION_NAME = 'orders-api-dev';
 export const FUNCTION_ARN = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${FUNCTION_NAME}`;
 
 /**
- * Clients for handler tests: DynamoDB is real (dynalite); CodePipeline, CodeDeploy, Lambda and
- * SNS, which no local emulator models, are mocked with answers shaped as the SDK documents them.
+ * Clients for handler tests: DynamoDB is real (dynalite); CodePipeline, CodeDeploy, Lambda, S3 and
+ * SNS are mocked with answers shaped as the SDK documents them.
  */
 export function handlerHarness(fixture: HistoryTableFixture) {
   const clients = {
     lambda: new LambdaClient({ region: REGION }),
     codeDeploy: new CodeDeployClient({ region: REGION }),
     codePipeline: new CodePipelineClient({ region: REGION }),
+    s3: new S3Client({ region: REGION }),
     sns: new SNSClient({ region: REGION }),
   };
   const mocks = {
     lambda: mockClient(clients.lambda),
     codeDeploy: mockClient(clients.codeDeploy),
     codePipeline: mockClient(clients.codePipeline),
+    s3: mockClient(clients.s3),
     sns: mockClient(clients.sns),
   };
   const history = new DeploymentHistoryStore(fixture.doc, fixture.tableName);
@@ -63,7 +71,14 @@ export function handlerHarness(fixture: HistoryTableFixture) {
     failures: mocks.codePipeline.commandCalls(PutJobFailureResultCommand).map((c) => c.args[0].input),
   });
   const announced = () => mocks.sns.commandCalls(PublishCommand).map((c) => c.args[0].input.MessageAttributes?.event?.StringValue);
-  return { clients, mocks, history, notifier, reset, jobResults, announced };
+  /** Every message published: event, service, subject and the parsed body. */
+  const messages = () => mocks.sns.commandCalls(PublishCommand).map((c) => ({
+    event: c.args[0].input.MessageAttributes?.event?.StringValue,
+    service: c.args[0].input.MessageAttributes?.service?.StringValue,
+    subject: c.args[0].input.Subject,
+    body: JSON.parse(c.args[0].input.Message!),
+  }));
+  return { clients, mocks, history, notifier, reset, jobResults, announced, messages };
 }
 
 /** Writes a record as Deploy-Blue leaves it: claimed by its job, then STAGED. */
@@ -87,9 +102,9 @@ export async function shiftingRecord(history: DeploymentHistoryStore, deployment
  * GetAlias's answer (AliasConfiguration in GetAliasCommand.d.ts and its documented example):
  * RoutingConfig appears only when the alias splits traffic.
  */
-export function aliasAnswer(version: string, weights?: Record<string, number>, name = 'live'): AliasConfiguration {
+export function aliasAnswer(version: string, weights?: Record<string, number>, name = 'live', functionName = FUNCTION_NAME): AliasConfiguration {
   return {
-    AliasArn: `${FUNCTION_ARN}:${name}`,
+    AliasArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${functionName}:${name}`,
     Name: name,
     FunctionVersion: version,
     Description: '',
@@ -104,6 +119,7 @@ export function aliasAnswer(version: string, weights?: Record<string, number>, n
  * unpublished function is version $LATEST; a published one has its number in Version and ARN.
  */
 export function functionConfiguration(options: {
+  functionName?: string;
   version?: string;
   codeSha256?: string;
   revisionId?: string;
@@ -112,9 +128,11 @@ export function functionConfiguration(options: {
   lastUpdateStatusReasonCode?: FunctionConfiguration['LastUpdateStatusReasonCode'];
 } = {}): FunctionConfiguration {
   const version = options.version ?? '$LATEST';
+  const name = options.functionName ?? FUNCTION_NAME;
+  const arn = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${name}`;
   return {
-    FunctionName: FUNCTION_NAME,
-    FunctionArn: version === '$LATEST' ? FUNCTION_ARN : `${FUNCTION_ARN}:${version}`,
+    FunctionName: name,
+    FunctionArn: version === '$LATEST' ? arn : `${arn}:${version}`,
     Runtime: 'nodejs22.x',
     Role: `arn:aws:iam::${ACCOUNT}:role/orders-api-service-dev`,
     Handler: 'index.handler',
@@ -174,5 +192,49 @@ export function deploymentInfo(options: {
     ...(options.rollbackInfo ? { rollbackInfo: options.rollbackInfo } : {}),
     deploymentStyle: { deploymentType: 'BLUE_GREEN', deploymentOption: 'WITH_TRAFFIC_CONTROL' },
     computePlatform: 'Lambda',
+  };
+}
+
+/**
+ * GetObject's answer (GetObjectCommand.d.ts): Body is an SdkStream, "consume or destroy the stream
+ * to free the socket"; CodePipeline's artifacts are SSE-KMS under aws/s3.
+ */
+export function getObjectAnswer(body: Buffer, versionId = 'null') {
+  return {
+    Body: sdkStreamMixin(Readable.from([body])),
+    AcceptRanges: 'bytes',
+    ContentLength: body.length,
+    ContentType: 'application/zip',
+    ETag: `"${createHash('md5').update(body).digest('hex')}"`,
+    LastModified: new Date('2026-11-22T10:00:00Z'),
+    Metadata: {},
+    ServerSideEncryption: 'aws:kms' as const,
+    SSEKMSKeyId: `arn:aws:kms:${REGION}:${ACCOUNT}:key/8f0b9c7d-0000-4000-8000-000000000001`,
+    VersionId: versionId,
+  };
+}
+
+/**
+ * A versioned bucket behind the S3 mock: PutObject answers ETag and VersionId (PutObjectCommand.d.ts
+ * example for a versioning-enabled bucket), GetObject answers what was put, NoSuchKey otherwise
+ * (GetObjectCommand.d.ts @throws).
+ */
+export function versionedBucket(s3: ReturnType<typeof handlerHarness>['mocks']['s3']) {
+  const objects = new Map<string, { body: Buffer; versionId: string }>();
+  let versions = 0;
+  s3.on(GetObjectCommand).callsFake(async (input: GetObjectCommandInput) => {
+    const object = objects.get(`${input.Bucket}/${input.Key}`);
+    if (!object) throw new NoSuchKey({ message: 'The specified key does not exist.', $metadata: { httpStatusCode: 404 } });
+    return getObjectAnswer(object.body, object.versionId);
+  });
+  s3.on(PutObjectCommand).callsFake(async (input: PutObjectCommandInput) => {
+    const body = Buffer.from(input.Body as Uint8Array);
+    const versionId = `3sL4kqtJlcpXroDTDmJ-rmSpXd3dIbrH${++versions}`;
+    objects.set(`${input.Bucket}/${input.Key}`, { body, versionId });
+    return { ETag: `"${createHash('md5').update(body).digest('hex')}"`, ServerSideEncryption: 'AES256' as const, VersionId: versionId };
+  });
+  return {
+    put: (bucket: string, key: string, body: Buffer) => objects.set(`${bucket}/${key}`, { body, versionId: `v-${++versions}` }),
+    get: (bucket: string, key: string) => objects.get(`${bucket}/${key}`),
   };
 }

@@ -10,18 +10,32 @@ import { InvokeCommand, LambdaClient, LambdaServiceException } from '@aws-sdk/cl
 import { mockClient } from 'aws-sdk-client-mock';
 import { deploymentInfo } from './handler-harness';
 import { renderAppSpec } from '../src/runtime/appspec';
-import { createSmokeTestHandler } from '../src/smoke-test-hook.lambda';
+import { createSmokeTestHandler, testEventFor } from '../src/smoke-test-hook.lambda';
 
 const lambda = mockClient(LambdaClient);
 const codeDeploy = mockClient(CodeDeployClient);
-const handler = createSmokeTestHandler({
+/** SMOKE_TEST_EVENTS as the construct sets it: one event per service function of the pipeline. */
+const TEST_EVENTS = JSON.stringify({ 'orders-api-dev': { rawPath: '/health' }, 'billing-dev': { source: 'smoke-test', detail: [1, 2] }, 'emails-dev': 'ping' });
+const smokeTest = (testEvents: string | undefined) => createSmokeTestHandler({
   lambda: new LambdaClient({ region: 'us-east-1' }),
   codeDeploy: new CodeDeployClient({ region: 'us-east-1' }),
-  testEvent: '{"rawPath":"/health"}',
+  testEvents,
 });
+const handler = smokeTest(TEST_EVENTS);
 const hookEvent = { DeploymentId: 'd-ABC', LifecycleEventHookExecutionId: 'hook-1' };
 const reported = () => codeDeploy.commandCalls(PutLifecycleEventHookExecutionStatusCommand).map((c) => c.args[0].input);
 const { content, sha256 } = renderAppSpec({ functionName: 'orders-api-dev', aliasName: 'live', currentVersion: '3', targetVersion: '4' });
+
+/** CodeDeploy serving the AppSpec of a deployment of `functionName` (GetDeployment + GetApplicationRevision, shaped as below). */
+function deploymentOf(functionName: string, targetVersion = '4') {
+  const spec = renderAppSpec({ functionName, aliasName: 'live', currentVersion: '3', targetVersion });
+  codeDeploy.on(GetDeploymentCommand).resolves({ deploymentInfo: deploymentInfo({ deploymentId: 'd-ABC', status: 'InProgress', sha256: spec.sha256 }) });
+  codeDeploy.on(GetApplicationRevisionCommand).resolves({
+    applicationName: 'orders-api-dev',
+    revision: { revisionType: 'AppSpecContent', appSpecContent: spec },
+    revisionInfo: { deploymentGroups: [`${functionName}-live`], firstUsedTime: new Date('2026-11-22T10:00:00Z'), lastUsedTime: new Date('2026-11-22T10:00:00Z'), registerTime: new Date('2026-11-22T10:00:00Z') },
+  });
+}
 const encode = (text: string) => new TextEncoder().encode(text) as any;
 
 beforeEach(() => {
@@ -120,6 +134,48 @@ test('other reporting errors still throw, so Lambda retries the hook', async () 
 test('an event that is not a lifecycle hook throws', async () => {
   await expect(handler({} as any)).rejects.toThrow(/DeploymentId and LifecycleEventHookExecutionId are required/);
   expect(reported()).toHaveLength(0);
+});
+
+describe('one hook for every service: the test event is looked up by the AppSpec\'s function', () => {
+  const invoked = () => lambda.commandCalls(InvokeCommand).map(({ args: [{ input }] }) =>
+    [input.FunctionName, input.Qualifier, new TextDecoder().decode(input.Payload as Uint8Array)]);
+
+  test.each([
+    ['billing-dev', '{"source":"smoke-test","detail":[1,2]}'],
+    ['emails-dev', '"ping"'],
+  ])('%s is invoked with its own event', async (functionName, payload) => {
+    deploymentOf(functionName, '8');
+    await expect(handler(hookEvent)).resolves.toBe('Succeeded');
+    expect(invoked()).toEqual([[functionName, '8', payload]]);
+  });
+
+  test('a function without a test event reports Failed naming it and the known ones, and invokes nothing', async () => {
+    deploymentOf('payments-dev');
+    const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      await expect(handler(hookEvent)).resolves.toBe('Failed');
+      expect(JSON.parse(log.mock.calls[0][0] as string).failure).toBe(
+        'SMOKE_TEST_EVENTS has no test event for function payments-dev; it has events for: orders-api-dev, billing-dev, emails-dev');
+    } finally {
+      log.mockRestore();
+    }
+    expect(lambda.calls()).toHaveLength(0);
+    expect(reported()).toEqual([{ deploymentId: 'd-ABC', lifecycleEventHookExecutionId: 'hook-1', status: 'Failed' }]);
+  });
+
+  test.each([
+    ['unset', undefined, 'SMOKE_TEST_EVENTS is not set; this function must be deployed by BlueGreenLambdaPipeline'],
+    ['not JSON', '{orders', 'SMOKE_TEST_EVENTS is not valid JSON: {orders'],
+    ['not an object', '[{"rawPath":"/"}]', 'SMOKE_TEST_EVENTS must be a JSON object mapping function names to test events'],
+  ])('SMOKE_TEST_EVENTS %s reports Failed with the reason, never leaving CodeDeploy waiting', async (_name, testEvents, failure) => {
+    expect(testEventFor(testEvents, 'orders-api-dev')).toEqual({ failure });
+    await expect(smokeTest(testEvents)(hookEvent)).resolves.toBe('Failed');
+    expect(lambda.calls()).toHaveLength(0);
+  });
+
+  test('an inherited property name is not a test event', () => {
+    expect(testEventFor('{}', 'constructor')).toEqual({ failure: 'SMOKE_TEST_EVENTS has no test event for function constructor; it has events for: (none)' });
+  });
 });
 
 test('renderAppSpec refuses $LATEST and non-numbered versions', () => {

@@ -1,5 +1,6 @@
 import {
   CreateDeploymentCommand,
+  CreateDeploymentCommandInput,
   DeploymentInfo,
   DeploymentLimitExceededException,
   DeploymentStatus,
@@ -12,6 +13,7 @@ import {
   ListVersionsByFunctionCommand,
   TooManyRequestsException,
 } from '@aws-sdk/client-lambda';
+import { PublishCommand } from '@aws-sdk/client-sns';
 import { HistoryTableFixture, startHistoryTable } from './dynalite-history-table';
 import { aliasAnswer, deploymentInfo, functionConfiguration, handlerHarness, stagedRecord } from './handler-harness';
 import { pipelineJobEvent } from './pipeline-job-event';
@@ -22,6 +24,9 @@ let fixture: HistoryTableFixture;
 let h: ReturnType<typeof handlerHarness>;
 let handler: ReturnType<typeof createSwitchTrafficHandler>;
 let executions = 0;
+/** The pipeline execution of the test. */
+let executionId: string;
+/** Its history item for orders-api. */
 let deploymentId: string;
 
 const LINEAR = 'CodeDeployDefault.LambdaLinear10PercentEvery10Minutes';
@@ -32,13 +37,25 @@ const switchTraffic = (overrides: Partial<SwitchTrafficDependencies> = {}) => cr
   codePipeline: h.clients.codePipeline,
   history: h.history,
   notifier: h.notifier,
+  applicationName: 'orders-api-dev',
+  claimPollMs: 10,
+  ...overrides,
+});
+
+/** The UserParameters the construct gives orders-api's Switch-Traffic action. */
+const parameters = (overrides: Record<string, string> = {}) => ({
+  deploymentId: executionId,
+  service: 'orders-api',
+  targetVersion: '4',
   functionName: 'orders-api-dev',
   aliasName: 'live',
-  applicationName: 'orders-api-dev',
   deploymentGroupName: 'orders-api-live-dev',
   deploymentConfigName: LINEAR,
   beforeAllowTrafficHook: 'orders-api-smoke-test-dev',
-  claimPollMs: 10,
+  afterAllowTrafficHook: '',
+  bootstrapVersion: '',
+  keepVersions: '10',
+  wave: '1',
   ...overrides,
 });
 
@@ -49,28 +66,33 @@ beforeAll(async () => {
 });
 afterAll(() => fixture.stop());
 
-/** The deployment group's one active deployment, as CodeDeploy tracks it. */
-let active: string | undefined;
+/** Each deployment group's one active deployment, as CodeDeploy tracks it. */
+const active = new Map<string, string>();
 let nextDeploymentIds: string[];
 
 beforeEach(async () => {
   h.reset();
-  deploymentId = `exec-${++executions}`;
-  await stagedRecord(h.history, deploymentId, { service: 'orders-api', currentVersion: '3', targetVersion: '4' });
+  executionId = `exec-${++executions}`;
+  deploymentId = `${executionId}/orders-api`;
+  await stagedRecord(h.history, deploymentId, {
+    executionId, service: 'orders-api', wave: 1, functionName: 'orders-api-dev', currentVersion: '3', targetVersion: '4',
+  });
   // GetAlias: AliasArn/Name/FunctionVersion/RevisionId, RoutingConfig only when set (GetAliasCommand.d.ts example).
   h.mocks.lambda.on(GetAliasCommand).resolves(aliasAnswer('3'));
-  active = undefined;
+  active.clear();
   nextDeploymentIds = ['d-ABC', 'd-RETRY'];
   // CreateDeployment answers { deploymentId }; a second active deployment in the group answers
   // DeploymentLimitExceededException (CreateDeploymentCommand.d.ts @throws).
-  h.mocks.codeDeploy.on(CreateDeploymentCommand).callsFake(async () => {
-    if (active) {
+  h.mocks.codeDeploy.on(CreateDeploymentCommand).callsFake(async (input: CreateDeploymentCommandInput) => {
+    const group = input.deploymentGroupName!;
+    if (active.has(group)) {
       throw new DeploymentLimitExceededException({
-        message: `The Deployment Group 'orders-api-live-dev' already has an active Deployment '${active}'`, $metadata: { httpStatusCode: 400 },
+        message: `The Deployment Group '${group}' already has an active Deployment '${active.get(group)}'`, $metadata: { httpStatusCode: 400 },
       });
     }
-    active = nextDeploymentIds.shift();
-    return { deploymentId: active };
+    const id = group === 'orders-api-live-dev' && nextDeploymentIds.length > 0 ? nextDeploymentIds.shift()! : `d-${group.toUpperCase()}`;
+    active.set(group, id);
+    return { deploymentId: id };
   });
   // A function with versions 1..4 and the alias on 3 (ListVersionsByFunction lists $LATEST too).
   h.mocks.lambda.on(ListVersionsByFunctionCommand).resolves({ Versions: ['$LATEST', '1', '2', '3', '4'].map((version) => functionConfiguration({ version })) });
@@ -78,25 +100,27 @@ beforeEach(async () => {
   h.mocks.lambda.on(DeleteFunctionCommand).resolves({ StatusCode: 204 });
 });
 
-const start = (jobId = 'job-1', run = handler, context?: { getRemainingTimeInMillis(): number }) =>
-  run(pipelineJobEvent({ jobId, artifact: null, userParameters: { deploymentId, targetVersion: '4' } }), context);
-const poll = (jobId = 'job-2', token = 'd-ABC') =>
-  handler(pipelineJobEvent({ jobId, artifact: null, userParameters: { deploymentId, targetVersion: '4' }, continuationToken: token }));
+const start = (jobId = 'job-1', run = handler, context?: { getRemainingTimeInMillis(): number }, overrides: Record<string, string> = {}) =>
+  run(pipelineJobEvent({ jobId, artifact: null, userParameters: parameters(overrides) }), context);
+const poll = (jobId = 'job-2', token = 'd-ABC', overrides: Record<string, string> = {}, run = handler) =>
+  run(pipelineJobEvent({ jobId, artifact: null, userParameters: parameters(overrides), continuationToken: token }));
 
 /** GetDeployment's answer for one deployment (deploymentInfo in GetDeploymentCommand.d.ts). */
 function codeDeployReports(id: string, status: DeploymentStatus, extra: Partial<Parameters<typeof deploymentInfo>[0]> = {}) {
-  if (['Succeeded', 'Failed', 'Stopped'].includes(status) && active === id) active = undefined;
+  if (['Succeeded', 'Failed', 'Stopped'].includes(status)) {
+    for (const [group, activeId] of active) if (activeId === id) active.delete(group);
+  }
   h.mocks.codeDeploy.on(GetDeploymentCommand, { deploymentId: id })
     .resolves({ deploymentInfo: deploymentInfo({ deploymentId: id, status, ...extra }) });
 }
 /** An alarm stopped d-ABC and CodeDeploy started rollback d-ROLLBACK (creator codeDeployRollback). */
-function alarmRollback(rollbackStatus: DeploymentStatus, rollbackError?: DeploymentInfo['errorInformation']) {
-  codeDeployReports('d-ABC', 'Stopped', {
+function alarmRollback(rollbackStatus: DeploymentStatus, rollbackError?: DeploymentInfo['errorInformation'], id = 'd-ABC', rollbackId = 'd-ROLLBACK') {
+  codeDeployReports(id, 'Stopped', {
     errorInformation: { code: 'ALARM_ACTIVE', message: 'One or more alarms have been activated: orders-api-error-rate-dev' },
-    rollbackInfo: { rollbackDeploymentId: 'd-ROLLBACK', rollbackMessage: 'Deployment was stopped because an alarm was activated' },
+    rollbackInfo: { rollbackDeploymentId: rollbackId, rollbackMessage: 'Deployment was stopped because an alarm was activated' },
   });
-  codeDeployReports('d-ROLLBACK', rollbackStatus, {
-    creator: 'codeDeployRollback', rollbackInfo: { rollbackTriggeringDeploymentId: 'd-ABC' }, ...(rollbackError ? { errorInformation: rollbackError } : {}),
+  codeDeployReports(rollbackId, rollbackStatus, {
+    creator: 'codeDeployRollback', rollbackInfo: { rollbackTriggeringDeploymentId: id }, ...(rollbackError ? { errorInformation: rollbackError } : {}),
   });
 }
 
@@ -117,7 +141,7 @@ test('starts a CodeDeploy deployment of the live alias, current -> target, and c
   expect(h.jobResults()).toEqual({ successes: [{ jobId: 'job-1', continuationToken: 'd-ABC' }], failures: [] });
   const record = await h.history.get(deploymentId);
   expect(record).toMatchObject({
-    state: 'SHIFTING', codeDeployDeploymentId: 'd-ABC', deploymentConfig: LINEAR, switchTrafficJobIds: new Set(['job-1']),
+    deploymentId: `${executionId}/orders-api`, state: 'SHIFTING', codeDeployDeploymentId: 'd-ABC', deploymentConfig: LINEAR, switchTrafficJobIds: new Set(['job-1']),
   });
   expect(record?.claimJobId).toBeUndefined();
   expect(h.announced()).toEqual(['STARTED']);
@@ -229,14 +253,14 @@ test('the same version already live is SKIPPED: no deployment, job succeeds', as
 });
 
 test('another active deployment in the group fails the job with CodeDeploy\'s error and what to do; a retry can start again', async () => {
-  active = 'd-SOMEONE-ELSE';
+  active.set('orders-api-live-dev', 'd-SOMEONE-ELSE');
   await start('job-1');
   const message = 'Switch-Traffic failed: DeploymentLimitExceededException: The Deployment Group \'orders-api-live-dev\' already has an active Deployment ' +
     '\'d-SOMEONE-ELSE\'. Deployment group orders-api-live-dev already has an active deployment (CodeDeploy runs one at a time); ' +
     'wait for it to finish or stop it, then retry the stage';
   expect(h.jobResults()).toEqual({ successes: [], failures: [{ jobId: 'job-1', failureDetails: { type: 'JobFailed', message } }] });
   expect(await h.history.get(deploymentId)).toMatchObject({ state: 'FAILED', failureReason: message });
-  active = undefined;
+  active.clear();
   await expect(start('job-2')).resolves.toEqual({ kind: 'continue', codeDeployDeploymentId: 'd-ABC' });
 });
 
@@ -290,9 +314,9 @@ describe('at-least-once delivery', () => {
   });
 
   test('a duplicate of a failed job reports the same failure and starts nothing new', async () => {
-    active = 'd-SOMEONE-ELSE';
+    active.set('orders-api-live-dev', 'd-SOMEONE-ELSE');
     await start('job-1');
-    active = undefined;
+    active.clear();
     await start('job-1');
     expect(h.mocks.codeDeploy.commandCalls(CreateDeploymentCommand)).toHaveLength(1);
     const [first, second] = h.jobResults().failures.map((f) => f.failureDetails?.message);
@@ -300,10 +324,10 @@ describe('at-least-once delivery', () => {
   });
 });
 
-describe('first release (BOOTSTRAP_VERSION)', () => {
+describe('first release (bootstrapVersion)', () => {
   test('while the alias serves the bootstrap version, the shift goes all at once, hooks included, and history says so', async () => {
     h.mocks.lambda.on(GetAliasCommand).resolves(aliasAnswer('1'));
-    await start('job-1', switchTraffic({ bootstrapVersion: '1' }));
+    await start('job-1', handler, undefined, { bootstrapVersion: '1' });
     const input = h.mocks.codeDeploy.commandCalls(CreateDeploymentCommand)[0].args[0].input;
     expect(input.deploymentConfigName).toBe(ALL_AT_ONCE);
     expect(JSON.parse(input.revision!.appSpecContent!.content!).Hooks).toEqual([{ BeforeAllowTraffic: 'orders-api-smoke-test-dev' }]);
@@ -312,58 +336,56 @@ describe('first release (BOOTSTRAP_VERSION)', () => {
 
   test.each([
     ['a later release', '1', '3'],
-    ['no BOOTSTRAP_VERSION (the user brought the function)', undefined, '1'],
+    ['no bootstrapVersion (the user brought the function)', '', '1'],
   ])('%s uses the group\'s configured shift', async (_name, bootstrapVersion, live) => {
-    h.mocks.lambda.on(GetAliasCommand).resolves(aliasAnswer(live!));
-    await start('job-1', switchTraffic({ bootstrapVersion }));
+    h.mocks.lambda.on(GetAliasCommand).resolves(aliasAnswer(live));
+    await start('job-1', handler, undefined, { bootstrapVersion });
     expect(h.mocks.codeDeploy.commandCalls(CreateDeploymentCommand)[0].args[0].input.deploymentConfigName).toBeUndefined();
     expect((await h.history.get(deploymentId))?.deploymentConfig).toBe(LINEAR);
   });
 });
 
-describe('version retention (KEEP_VERSIONS)', () => {
+describe('version retention (keepVersions)', () => {
   test('after a successful shift, versions beyond the newest N are deleted, never the protected ones', async () => {
-    const run = switchTraffic({ keepVersions: '2', bootstrapVersion: '1' });
-    await start('job-1', run);
+    const settings = { keepVersions: '2', bootstrapVersion: '1' };
+    await start('job-1', handler, undefined, settings);
     codeDeployReports('d-ABC', 'Succeeded');
     h.mocks.lambda.on(ListVersionsByFunctionCommand).resolves({ Versions: ['$LATEST', '1', '2', '3', '4', '5'].map((version) => functionConfiguration({ version })) });
-    await run(pipelineJobEvent({ jobId: 'job-2', artifact: null, userParameters: { deploymentId, targetVersion: '4' }, continuationToken: 'd-ABC' }));
+    await poll('job-2', 'd-ABC', settings);
     // newest two are 5 and 4; 3 was live before (current), 1 is the bootstrap version, 5 is newer than the target
     expect(h.mocks.lambda.commandCalls(DeleteFunctionCommand).map((c) => c.args[0].input)).toEqual([{ FunctionName: 'orders-api-dev', Qualifier: '2' }]);
     // a duplicate of the poll does not prune again
-    await run(pipelineJobEvent({ jobId: 'job-2', artifact: null, userParameters: { deploymentId, targetVersion: '4' }, continuationToken: 'd-ABC' }));
+    await poll('job-2', 'd-ABC', settings);
     expect(h.mocks.lambda.commandCalls(DeleteFunctionCommand)).toHaveLength(1);
   });
 
   test('a pruning failure is logged and never fails the job', async () => {
-    await start('job-1', switchTraffic({ keepVersions: '1' }));
+    await start('job-1', handler, undefined, { keepVersions: '1' });
     codeDeployReports('d-ABC', 'Succeeded');
     h.mocks.lambda.on(ListVersionsByFunctionCommand).rejects(new TooManyRequestsException({ message: 'Rate exceeded', Type: 'User', $metadata: { httpStatusCode: 429 } }));
-    await expect(poll('job-2')).resolves.toMatchObject({ kind: 'succeeded' });
+    await expect(poll('job-2', 'd-ABC', { keepVersions: '1' })).resolves.toMatchObject({ kind: 'succeeded' });
     expect(h.jobResults().failures).toEqual([]);
     expect(h.mocks.lambda.commandCalls(DeleteFunctionCommand)).toHaveLength(0);
   });
 
-  test('an invalid KEEP_VERSIONS skips pruning without failing the job', async () => {
-    const run = switchTraffic({ keepVersions: 'ten' });
-    await start('job-1', run);
-    codeDeployReports('d-ABC', 'Succeeded');
-    await run(pipelineJobEvent({ jobId: 'job-2', artifact: null, userParameters: { deploymentId, targetVersion: '4' }, continuationToken: 'd-ABC' }));
-    expect(h.jobResults().failures).toEqual([]);
-    expect(h.mocks.lambda.commandCalls(DeleteFunctionCommand)).toHaveLength(0);
+  test('an invalid keepVersions fails the job naming the field, before anything is shifted', async () => {
+    await start('job-1', handler, undefined, { keepVersions: 'ten' });
+    expect(h.jobResults().failures[0].failureDetails?.message).toBe(
+      'Switch-Traffic failed: job job-1: UserParameters keepVersions must be a whole number of versions to keep, at least 1; got "ten"');
+    expect(h.mocks.codeDeploy.calls()).toHaveLength(0);
+    expect((await h.history.get(deploymentId))?.state).toBe('STAGED');
   });
 });
 
 test('a deployment Deploy-Blue never staged fails the job', async () => {
-  deploymentId = 'exec-never-staged';
-  await start();
-  expect(h.jobResults().failures[0].failureDetails?.message).toBe('deployment exec-never-staged has no history record; Deploy-Blue must stage it first');
+  await start('job-1', handler, undefined, { service: 'never-staged' });
+  expect(h.jobResults().failures[0].failureDetails?.message).toBe(`deployment ${executionId}/never-staged has no history record; Deploy-Blue must stage it first`);
   expect(h.mocks.codeDeploy.calls()).toHaveLength(0);
 });
 
 test('a job for another version than the one staged fails without touching history', async () => {
   const before = await h.history.get(deploymentId);
-  await handler(pipelineJobEvent({ artifact: null, userParameters: { deploymentId, targetVersion: '5' } }));
+  await start('job-1', handler, undefined, { targetVersion: '5' });
   expect(h.jobResults().failures[0].failureDetails?.message).toBe(`deployment ${deploymentId} staged version 4, but Switch-Traffic was asked for 5`);
   expect(await h.history.get(deploymentId)).toEqual(before);
 });
@@ -376,7 +398,166 @@ test('an alias left split by an interrupted deployment fails the job before Code
   expect((await h.history.get(deploymentId))?.state).toBe('FAILED');
 });
 
-test('a job without targetVersion fails with the missing field named', async () => {
-  await handler(pipelineJobEvent({ artifact: null, userParameters: { deploymentId } }));
-  expect(h.jobResults().failures[0].failureDetails?.message).toBe('Switch-Traffic failed: job job-1: UserParameters lacks targetVersion');
+test.each([
+  ['without targetVersion', { targetVersion: '' }, 'UserParameters lacks targetVersion'],
+  ['without deploymentGroupName', { deploymentGroupName: '' }, 'UserParameters lacks deploymentGroupName'],
+  ['with targetVersion $LATEST', { targetVersion: '$LATEST' }, 'UserParameters targetVersion must be a published version number, got "$LATEST"'],
+  ['with a bootstrapVersion that is no version', { bootstrapVersion: 'v1' }, 'UserParameters bootstrapVersion must be a published version number or "", got "v1"'],
+  ['with wave "first"', { wave: 'first' }, 'UserParameters wave must be a whole number from 1 (the action\'s runOrder), got "first"'],
+  ['with an unknown key', { hook: 'x' }, 'UserParameters has unknown key hook; expected deploymentId, service, targetVersion, functionName, aliasName, ' +
+    'deploymentGroupName, wave, deploymentConfigName, beforeAllowTrafficHook, afterAllowTrafficHook, bootstrapVersion, keepVersions'],
+])('a job %s fails naming the field, touching nothing', async (_name, overrides, message) => {
+  await start('job-1', handler, undefined, overrides);
+  expect(h.jobResults().failures[0].failureDetails?.message).toBe(`Switch-Traffic failed: job job-1: ${message}`);
+  expect(h.mocks.codeDeploy.calls()).toHaveLength(0);
+  expect((await h.history.get(deploymentId))?.state).toBe('STAGED');
+});
+
+test('a job for another function than the one staged fails without touching history', async () => {
+  await start('job-1', handler, undefined, { functionName: 'payments-dev' });
+  expect(h.jobResults().failures[0].failureDetails?.message).toBe(
+    `deployment ${deploymentId} staged function orders-api-dev, but Switch-Traffic was asked to shift payments-dev`);
+  expect(h.mocks.codeDeploy.calls()).toHaveLength(0);
+});
+
+describe('waves', () => {
+  // orders-api (wave 1) is staged by the outer beforeEach; its peers and later waves here.
+  const LATER = ['billing', 'shipping', 'emails'];
+  const SERVICES = ['orders-api', 'payments', ...LATER];
+  const WAVES: Record<string, number> = { payments: 1, billing: 2, shipping: 2, emails: 3 };
+  const paymentsParameters = { service: 'payments', functionName: 'payments-dev', deploymentGroupName: 'payments-live-dev', targetVersion: '9' };
+  const billingParameters = { service: 'billing', functionName: 'billing-dev', deploymentGroupName: 'billing-live-dev', targetVersion: '2', wave: '2' };
+
+  beforeEach(async () => {
+    for (const [service, wave] of Object.entries(WAVES)) {
+      await stagedRecord(h.history, `${executionId}/${service}`, {
+        executionId, service, wave, functionName: `${service}-dev`, currentVersion: service === 'payments' ? '8' : '1', targetVersion: service === 'payments' ? '9' : '2',
+      });
+    }
+  });
+  const states = async () => Object.fromEntries(await Promise.all(SERVICES.map(async (service) => [service, (await h.history.get(`${executionId}/${service}`))?.state])));
+  const notStartedAnnouncements = () => h.messages().filter((m) => m.event === 'NOT_STARTED').map((m) => m.service).sort();
+
+  test('a wave-1 rollback marks every later-wave item NOT_STARTED and says per service what happened; same-wave peers are untouched', async () => {
+    await start('job-1');
+    h.reset();
+    alarmRollback('Succeeded');
+    await poll('job-2');
+
+    expect(await states()).toEqual({ 'orders-api': 'ROLLED_BACK', 'payments': 'STAGED', 'billing': 'NOT_STARTED', 'shipping': 'NOT_STARTED', 'emails': 'NOT_STARTED' });
+    expect(await h.history.get(`${executionId}/billing`)).toMatchObject({ failureReason: 'wave 1: orders-api rolled back', finishedAt: expect.any(String), wave: 2 });
+    expect(h.jobResults().failures).toHaveLength(1);
+
+    const messages = h.messages();
+    expect(messages.map((m) => [m.event, m.subject])).toEqual([
+      ['ROLLED_BACK', '[orders-api] rolled back to version 3 (4 failed)'],
+      ['NOT_STARTED', '[billing] never started: wave 1: orders-api rolled back'],
+      ['NOT_STARTED', '[emails] never started: wave 1: orders-api rolled back'],
+      ['NOT_STARTED', '[shipping] never started: wave 1: orders-api rolled back'],
+    ]);
+    // every message lists the whole execution: which went live, which rolled back, which never started
+    const execution = [
+      { service: 'orders-api', wave: 1, state: 'ROLLED_BACK', outcome: 'rolled back', currentVersion: '3', targetVersion: '4' },
+      { service: 'payments', wave: 1, state: 'STAGED', outcome: 'staged, not started yet', currentVersion: '8', targetVersion: '9' },
+      { service: 'billing', wave: 2, state: 'NOT_STARTED', outcome: 'never started', currentVersion: '1', targetVersion: '2' },
+      { service: 'shipping', wave: 2, state: 'NOT_STARTED', outcome: 'never started', currentVersion: '1', targetVersion: '2' },
+      { service: 'emails', wave: 3, state: 'NOT_STARTED', outcome: 'never started', currentVersion: '1', targetVersion: '2' },
+    ];
+    for (const message of messages) expect(message.body.execution).toEqual(execution);
+    expect(messages[1].body).toMatchObject({ event: 'NOT_STARTED', deploymentId: `${executionId}/billing`, service: 'billing', state: 'NOT_STARTED' });
+    const attributes = h.mocks.sns.commandCalls(PublishCommand)[1].args[0].input.MessageAttributes;
+    expect(attributes).toEqual({
+      event: { DataType: 'String', StringValue: 'NOT_STARTED' },
+      service: { DataType: 'String', StringValue: 'billing' },
+      executionId: { DataType: 'String', StringValue: executionId },
+      wave: { DataType: 'Number', StringValue: '2' },
+    });
+  });
+
+  test('two deliveries of the failing poll at once mark each later item exactly once', async () => {
+    await start('job-1');
+    alarmRollback('Succeeded');
+    await Promise.all([poll('job-2'), poll('job-2')]);
+    expect(notStartedAnnouncements()).toEqual(['billing', 'emails', 'shipping']);
+    expect(h.announced().filter((e) => e === 'ROLLED_BACK')).toHaveLength(1);
+    expect(await states()).toMatchObject({ billing: 'NOT_STARTED', shipping: 'NOT_STARTED', emails: 'NOT_STARTED' });
+  });
+
+  test('two wave-1 services failing at once mark each later item exactly once, naming whichever stopped it', async () => {
+    await start('job-1');
+    await start('job-p1', handler, undefined, paymentsParameters);
+    alarmRollback('Succeeded');
+    codeDeployReports('d-PAYMENTS-LIVE-DEV', 'Failed', { errorInformation: { code: 'HEALTH_CONSTRAINTS', message: 'The overall deployment failed' } });
+    await Promise.all([poll('job-2'), poll('job-p2', 'd-PAYMENTS-LIVE-DEV', paymentsParameters)]);
+
+    expect(await states()).toEqual({ 'orders-api': 'ROLLED_BACK', 'payments': 'FAILED', 'billing': 'NOT_STARTED', 'shipping': 'NOT_STARTED', 'emails': 'NOT_STARTED' });
+    expect(notStartedAnnouncements()).toEqual(['billing', 'emails', 'shipping']);
+    for (const service of LATER) {
+      expect(['wave 1: orders-api rolled back', 'wave 1: payments failed']).toContain((await h.history.get(`${executionId}/${service}`))?.failureReason);
+    }
+  });
+
+  test('a later-wave item already claimed (STARTING) is not touched', async () => {
+    await h.history.claim(`${executionId}/billing`, {
+      state: 'STARTING', jobId: 'job-b9', jobSet: 'switchTrafficJobIds', from: ['STAGED'], matching: { targetVersion: '2' }, holdMs: 120_000,
+    });
+    await start('job-1');
+    alarmRollback('Succeeded');
+    await poll('job-2');
+    expect(await h.history.get(`${executionId}/billing`)).toMatchObject({ state: 'STARTING', claimJobId: 'job-b9' });
+    expect(notStartedAnnouncements()).toEqual(['emails', 'shipping']);
+  });
+
+  test('a start that fails in wave 2 stops wave 3 only', async () => {
+    active.set('billing-live-dev', 'd-SOMEONE-ELSE');
+    await start('job-b1', handler, undefined, billingParameters);
+    expect(await states()).toEqual({ 'orders-api': 'STAGED', 'payments': 'STAGED', 'billing': 'FAILED', 'shipping': 'STAGED', 'emails': 'NOT_STARTED' });
+    expect((await h.history.get(`${executionId}/emails`))?.failureReason).toBe('wave 2: billing failed');
+    expect(h.messages().map((m) => [m.event, m.service])).toEqual([['FAILED', 'billing'], ['NOT_STARTED', 'emails']]);
+  });
+
+  test('a retried stage starts a NOT_STARTED item (a new job claims it)', async () => {
+    await start('job-1');
+    alarmRollback('Succeeded');
+    await poll('job-2');
+    await expect(start('job-b1', handler, undefined, billingParameters)).resolves.toEqual({ kind: 'continue', codeDeployDeploymentId: 'd-BILLING-LIVE-DEV' });
+    const billing = await h.history.get(`${executionId}/billing`);
+    expect(billing).toMatchObject({ state: 'SHIFTING', codeDeployDeploymentId: 'd-BILLING-LIVE-DEV', switchTrafficJobIds: new Set(['job-b1']) });
+    expect(billing?.failureReason).toBeUndefined();
+  });
+
+  test('a stale poll of an earlier CodeDeploy deployment marks nothing', async () => {
+    await start('job-1');
+    alarmRollback('Succeeded', undefined, 'd-EARLIER', 'd-EARLIER-ROLLBACK');
+    await expect(poll('job-0', 'd-EARLIER')).resolves.toMatchObject({ kind: 'failed' });
+    expect(await states()).toMatchObject({ 'orders-api': 'SHIFTING', 'billing': 'STAGED', 'shipping': 'STAGED', 'emails': 'STAGED' });
+    expect(notStartedAnnouncements()).toEqual([]);
+  });
+
+  test('a repeated delivery completes what a crashed one left undone, announcing nothing twice', async () => {
+    await start('job-1');
+    alarmRollback('Succeeded');
+    // the first delivery recorded ROLLED_BACK, then died before marking the later waves
+    await h.history.transition(deploymentId, 'ROLLED_BACK', { failureReason: 'x' }, { from: ['SHIFTING'], matching: { codeDeployDeploymentId: 'd-ABC' } });
+    h.mocks.sns.resetHistory();
+    await poll('job-2');
+    expect(await states()).toMatchObject({ billing: 'NOT_STARTED', shipping: 'NOT_STARTED', emails: 'NOT_STARTED' });
+    expect(h.announced()).toEqual(['NOT_STARTED', 'NOT_STARTED', 'NOT_STARTED']);
+    await poll('job-2');
+    expect(h.announced()).toHaveLength(3);
+  });
+
+  test('services of one execution have their own items: shifts at once do not collide, and one going live leaves the others alone', async () => {
+    const outcomes = await Promise.all([start('job-1'), start('job-b1', handler, undefined, billingParameters)]);
+    expect(outcomes).toEqual([{ kind: 'continue', codeDeployDeploymentId: 'd-ABC' }, { kind: 'continue', codeDeployDeploymentId: 'd-BILLING-LIVE-DEV' }]);
+    expect(await h.history.get(deploymentId)).toMatchObject({ state: 'SHIFTING', codeDeployDeploymentId: 'd-ABC', targetVersion: '4' });
+    expect(await h.history.get(`${executionId}/billing`)).toMatchObject({ state: 'SHIFTING', codeDeployDeploymentId: 'd-BILLING-LIVE-DEV', targetVersion: '2' });
+    const groups = h.mocks.codeDeploy.commandCalls(CreateDeploymentCommand).map((c) => c.args[0].input.deploymentGroupName).sort();
+    expect(groups).toEqual(['billing-live-dev', 'orders-api-live-dev']);
+
+    codeDeployReports('d-ABC', 'Succeeded');
+    await poll('job-2');
+    expect(await states()).toEqual({ 'orders-api': 'SUCCEEDED', 'payments': 'STAGED', 'billing': 'SHIFTING', 'shipping': 'STAGED', 'emails': 'STAGED' });
+    expect(h.messages().find((m) => m.event === 'SUCCEEDED')?.subject).toBe('[orders-api] went live: version 4 (was 3)');
+  });
 });

@@ -1,4 +1,4 @@
-// Runs the five independent validators on the reference example and the integ snapshot and
+// Runs the five independent validators on the reference and monorepo examples and the integ snapshot and
 // prints one line of counts per tool (parliament, the fifth, lives in iam-policies.ts). Exits non-zero on any unacknowledged finding.
 // Usage: run-validators.ts <python-venv-bin-dir>
 import { spawnSync } from 'child_process';
@@ -8,10 +8,12 @@ import { CfnGuardValidator } from '@cdklabs/cdk-validator-cfnguard';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, NagPack, ServerlessChecks } from 'cdk-nag';
 import { parliamentValidator } from './iam-policies';
+import { monorepoApp } from '../examples/typescript/monorepo-app';
 import { referenceApp } from '../examples/typescript/reference-app';
 
 const venvBin = process.argv[2] ?? 'cdk.out/venv-validators/bin';
 const REFERENCE_OUT = 'cdk.out/validate';
+const MONOREPO_OUT = 'cdk.out/validate-monorepo';
 const INTEG_TEMPLATE = 'test/integ.blue-green-pipeline.ts.snapshot/BlueGreenLambdaPipelineInteg.template.json';
 
 interface Result { readonly line: string; readonly ok: boolean }
@@ -75,15 +77,17 @@ function cfnGuard(templates: string[]): Result {
   };
 }
 
-function cdkNag(app: App): Result {
-  const packs: Array<[string, NagPack]> = [['AwsSolutions', new AwsSolutionsChecks(app)], ['Serverless', new ServerlessChecks(app)]];
-  const acknowledgedIds = app.node.findAll().flatMap((c) => c.node.metadata
+function cdkNag(apps: App[]): Result {
+  const acknowledgedIds = apps.flatMap((app) => app.node.findAll()).flatMap((c) => c.node.metadata
     .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
     .flatMap((m) => Object.keys(m.data as object)));
   const parts: string[] = [];
   let ok = true;
-  for (const [name, pack] of packs) {
-    const findings = pack.validateScope(app).violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} @ ${(r as any).constructPath}`));
+  for (const name of ['AwsSolutions', 'Serverless']) {
+    const findings = apps.flatMap((app) => {
+      const pack: NagPack = name === 'AwsSolutions' ? new AwsSolutionsChecks(app) : new ServerlessChecks(app);
+      return pack.validateScope(app).violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} @ ${(r as any).constructPath}`));
+    });
     for (const f of findings) console.error(`  cdk-nag unacknowledged: ${f}`);
     ok &&= findings.length === 0;
     parts.push(`${name} ${findings.length} unacknowledged (${acknowledgedIds.filter((id) => id.startsWith(`${name}-`)).length} acknowledged)`);
@@ -91,10 +95,10 @@ function cdkNag(app: App): Result {
   return { ok, line: `cdk-nag: ${parts.join(', ')}` };
 }
 
-const app = referenceApp(REFERENCE_OUT);
-const assembly = app.synth();
-const templates = [...assembly.stacks.map((s) => s.templateFullPath), INTEG_TEMPLATE];
+// The reference app (one service), the monorepo example (three services, two waves) and the integ snapshot.
+const apps = [referenceApp(REFERENCE_OUT), monorepoApp(MONOREPO_OUT)];
+const templates = [...apps.flatMap((app) => app.synth().stacks.map((s) => s.templateFullPath)), INTEG_TEMPLATE];
 console.log(`validating ${templates.join(', ')}`);
-const results = [cfnLint(templates), checkov(templates), cfnGuard(templates), cdkNag(app), parliamentValidator(venvBin, templates)];
+const results = [cfnLint(templates), checkov(templates), cfnGuard(templates), cdkNag(apps), parliamentValidator(venvBin, templates)];
 for (const r of results) console.log(`${r.ok ? 'PASS' : 'FAIL'} ${r.line}`);
 if (results.some((r) => !r.ok)) process.exit(1);

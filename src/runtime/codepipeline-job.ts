@@ -35,9 +35,10 @@ export function jobIdOf(event: unknown): string | undefined {
 
 /**
  * Parses a CodePipeline job event. `requiredParameters` name the UserParameters keys
- * that must be present and non-empty.
+ * that must be present and non-empty; with `optionalParameters`, any other key is refused (a
+ * misspelt key would otherwise be ignored in silence).
  */
-export function parseJob(event: unknown, requiredParameters: string[]): PipelineJob {
+export function parseJob(event: unknown, requiredParameters: string[], optionalParameters?: string[]): PipelineJob {
   const id = jobIdOf(event);
   if (!id) {
     throw new InvalidJobError('event is not a CodePipeline job: "CodePipeline.job.id" is missing');
@@ -61,7 +62,17 @@ export function parseJob(event: unknown, requiredParameters: string[]): Pipeline
   }
   const userParameters: Record<string, string> = {};
   for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) {
+    if (value !== null && typeof value === 'object') {
+      throw new InvalidJobError(`job ${id}: UserParameters ${key} must be a string or a number, got ${JSON.stringify(value).slice(0, 100)}`);
+    }
     if (value !== undefined && value !== null) userParameters[key] = String(value);
+  }
+  if (optionalParameters) {
+    const known = [...requiredParameters, ...optionalParameters];
+    const unknown = Object.keys(userParameters).filter((key) => !known.includes(key));
+    if (unknown.length > 0) {
+      throw new InvalidJobError(`job ${id}: UserParameters has unknown ${unknown.length === 1 ? 'key' : 'keys'} ${unknown.join(', ')}; expected ${known.join(', ')}`);
+    }
   }
   const missing = requiredParameters.filter((key) => !userParameters[key]);
   if (missing.length > 0) {

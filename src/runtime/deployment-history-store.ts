@@ -1,12 +1,13 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 
 /**
- * The states of one pipeline deployment:
+ * The states of one service's deployment in one pipeline execution:
  *
  *   (none) -> STAGING -> STAGED -> STARTING -> SHIFTING -> SUCCEEDED | ROLLED_BACK | FAILED
  *                                  STARTING -> SKIPPED
  *   STAGING | STARTING -> FAILED
+ *   STAGED -> NOT_STARTED (an earlier wave failed) -> STARTING (a retried stage)
  *
  * STAGING and STARTING are claims: the job named in `claimJobId` owns the item until
  * `claimExpiresAt` (after which the Lambda invocation that holds it is certainly over), and only
@@ -16,7 +17,10 @@ import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-
  * duplicate or a stale delivery and never claims again; a new job id is a pipeline retry.
  */
 export type DeploymentState =
-  | 'STAGING' | 'STAGED' | 'STARTING' | 'SHIFTING' | 'SUCCEEDED' | 'ROLLED_BACK' | 'FAILED' | 'SKIPPED';
+  | 'STAGING' | 'STAGED' | 'STARTING' | 'SHIFTING' | 'SUCCEEDED' | 'ROLLED_BACK' | 'FAILED' | 'SKIPPED' | 'NOT_STARTED';
+
+/** The global secondary index on (executionId, service) that lists one execution's items. */
+export const BY_EXECUTION_INDEX = 'byExecution';
 
 /** Marks a state that may also be the first one of a new item. */
 const NEW = 'NEW';
@@ -25,27 +29,38 @@ const NEW = 'NEW';
 export const CLAIM_STATES: ReadonlySet<DeploymentState> = new Set<DeploymentState>(['STAGING', 'STARTING']);
 
 /**
- * Which states each state may be entered from. A retried stage starts a new attempt, so FAILED
- * and ROLLED_BACK may be claimed again; SUCCEEDED and SKIPPED are final.
+ * Which states each state may be entered from. A retried stage starts a new attempt, so FAILED,
+ * ROLLED_BACK and NOT_STARTED may be claimed again; SUCCEEDED and SKIPPED are final.
  */
 const PREDECESSORS: Record<DeploymentState, Array<DeploymentState | typeof NEW>> = {
   STAGING: [NEW, 'FAILED', 'STAGING'],
   STAGED: ['STAGING'],
-  STARTING: ['STAGED', 'FAILED', 'ROLLED_BACK', 'STARTING'],
+  STARTING: ['STAGED', 'FAILED', 'ROLLED_BACK', 'NOT_STARTED', 'STARTING'],
   SHIFTING: ['STARTING'],
   SUCCEEDED: ['SHIFTING'],
   ROLLED_BACK: ['SHIFTING'],
   FAILED: ['STAGING', 'STARTING', 'SHIFTING'],
   SKIPPED: ['STARTING'],
+  NOT_STARTED: ['STAGED'],
 };
 
 export const FINAL_STATES: DeploymentState[] = ['SUCCEEDED', 'SKIPPED'];
 
 /** One item of the history table. */
 export interface DeploymentRecord {
+  /** The table's key; the handlers use `<executionId>/<service>`. */
   readonly deploymentId: string;
   readonly state: DeploymentState;
+  /** The pipeline execution (partition key of {@link BY_EXECUTION_INDEX}). */
+  readonly executionId?: string;
+  /** The service (sort key of {@link BY_EXECUTION_INDEX}). */
   readonly service?: string;
+  /** The service's wave: its Switch-Traffic runOrder (a number). */
+  readonly wave?: number;
+  readonly functionName?: string;
+  readonly aliasName?: string;
+  /** Where the published code came from: `s3://bucket/key`, with `?versionId=` when S3 versions it. */
+  readonly codeLocation?: string;
   readonly startedAt?: string;
   readonly updatedAt?: string;
   readonly finishedAt?: string;
@@ -155,7 +170,7 @@ class Expression {
 /**
  * The deployment history table. Every write is conditional on the previous state (and, for a
  * claimed item, on the claiming job), so a replayed invocation is a no-op and an out-of-order one
- * is refused instead of overwriting. Nothing here knows which service an item belongs to.
+ * is refused instead of overwriting. Nothing here knows how item keys are made.
  */
 export class DeploymentHistoryStore {
   constructor(
@@ -167,6 +182,31 @@ export class DeploymentHistoryStore {
   async get(deploymentId: string): Promise<DeploymentRecord | undefined> {
     const result = await this.client.send(new GetCommand({ TableName: this.tableName, Key: { deploymentId }, ConsistentRead: true }));
     return result.Item as DeploymentRecord | undefined;
+  }
+
+  /**
+   * Every item of one execution, by service, from {@link BY_EXECUTION_INDEX}. A global secondary
+   * index is read eventually consistent (Query rejects ConsistentRead on one), so callers act on
+   * these items only through conditional writes.
+   * @param pageSize items per Query call (DynamoDB pages at 1 MB otherwise)
+   */
+  async listExecution(executionId: string, pageSize?: number): Promise<DeploymentRecord[]> {
+    const items: DeploymentRecord[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client.send(new QueryCommand({
+        TableName: this.tableName,
+        IndexName: BY_EXECUTION_INDEX,
+        KeyConditionExpression: '#executionId = :executionId',
+        ExpressionAttributeNames: { '#executionId': 'executionId' },
+        ExpressionAttributeValues: { ':executionId': executionId },
+        ExclusiveStartKey: startKey,
+        Limit: pageSize,
+      }));
+      items.push(...(page.Items ?? []) as DeploymentRecord[]);
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return items;
   }
 
   /**

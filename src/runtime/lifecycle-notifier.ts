@@ -1,31 +1,98 @@
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import type { DeploymentRecord } from './deployment-history-store';
+import { MessageAttributeValue, PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import type { DeploymentRecord, DeploymentState } from './deployment-history-store';
 
 /** Lifecycle events announced on the notification topic. */
-export type LifecycleEvent = 'STAGED' | 'STARTED' | 'SUCCEEDED' | 'ROLLED_BACK' | 'FAILED' | 'SKIPPED';
+export type LifecycleEvent = 'STAGED' | 'STARTED' | 'SUCCEEDED' | 'ROLLED_BACK' | 'FAILED' | 'SKIPPED' | 'NOT_STARTED';
+
+/** What each state means for a service's traffic, in words a subscriber reads. */
+const OUTCOME: Record<DeploymentState, string> = {
+  STAGING: 'staging',
+  STAGED: 'staged, not started yet',
+  STARTING: 'starting its traffic shift',
+  SHIFTING: 'shifting traffic',
+  SUCCEEDED: 'went live',
+  SKIPPED: 'already live, nothing shifted',
+  ROLLED_BACK: 'rolled back',
+  FAILED: 'failed',
+  NOT_STARTED: 'never started',
+};
+
+/** One service of the execution, as a message lists it. */
+export interface ServiceOutcome {
+  readonly service: string;
+  readonly wave?: number;
+  readonly state: DeploymentState;
+  readonly outcome: string;
+  readonly currentVersion?: string;
+  readonly targetVersion?: string;
+}
+
+/** The execution's services, waves first: which went live, which rolled back, which never started. */
+export function executionOutcomes(records: readonly DeploymentRecord[]): ServiceOutcome[] {
+  return records
+    .map((r) => ({
+      service: r.service ?? r.deploymentId,
+      ...(r.wave !== undefined ? { wave: Number(r.wave) } : {}),
+      state: r.state,
+      outcome: OUTCOME[r.state] ?? r.state,
+      ...(r.currentVersion ? { currentVersion: r.currentVersion } : {}),
+      ...(r.targetVersion ? { targetVersion: r.targetVersion } : {}),
+    }))
+    .sort((a, b) => (a.wave ?? 0) - (b.wave ?? 0) || a.service.localeCompare(b.service));
+}
+
+/** One line saying what happened to this service. */
+export function headline(event: LifecycleEvent, record: DeploymentRecord): string {
+  const service = record.service ?? record.deploymentId;
+  const current = record.currentVersion ?? '?';
+  const target = record.targetVersion ?? '?';
+  switch (event) {
+    case 'STAGED': return `[${service}] staged version ${target} (live: ${current})`;
+    case 'STARTED': return `[${service}] shifting traffic ${current} -> ${target}`;
+    case 'SUCCEEDED': return `[${service}] went live: version ${target} (was ${current})`;
+    case 'SKIPPED': return `[${service}] skipped: version ${target} is already live`;
+    case 'ROLLED_BACK': return `[${service}] rolled back to version ${current} (${target} failed)`;
+    case 'FAILED': return `[${service}] deployment failed: ${current} -> ${target}`;
+    case 'NOT_STARTED': return `[${service}] never started${record.failureReason ? `: ${record.failureReason}` : ''}`;
+  }
+}
 
 /**
- * Publishes lifecycle events. A failed notification is logged, never thrown: the deployment
- * result must not be lost because a message could not be sent.
+ * Publishes lifecycle events, one message per service and event. A failed notification is
+ * logged, never thrown: the deployment result must not be lost because a message could not be sent.
  */
 export class LifecycleNotifier {
   constructor(private readonly client: SNSClient, private readonly topicArn: string | undefined) {}
 
-  async announce(event: LifecycleEvent, record: DeploymentRecord): Promise<boolean> {
+  /**
+   * @param execution every service of the execution, when the caller has them: listed in the
+   *   message so one message tells the whole outcome of a failed wave
+   */
+  async announce(event: LifecycleEvent, record: DeploymentRecord, execution?: readonly DeploymentRecord[]): Promise<boolean> {
     if (!this.topicArn) return false;
     const service = record.service ?? 'service';
-    const subject = `[${service}] deployment ${event.toLowerCase().replace('_', ' ')}: ` +
-      `${record.currentVersion ?? '?'} -> ${record.targetVersion ?? '?'}`;
+    const subject = headline(event, record);
+    // Publish: "UTF-8 text with no line breaks or control characters, and less than 100 characters long".
+    // eslint-disable-next-line no-control-regex
+    const line = subject.replace(/[\u0000-\u001f\u007f]+/g, ' ');
+    const attributes: Record<string, MessageAttributeValue> = {
+      event: { DataType: 'String', StringValue: event },
+      service: { DataType: 'String', StringValue: service },
+    };
+    if (record.executionId) attributes.executionId = { DataType: 'String', StringValue: record.executionId };
+    if (record.wave !== undefined) attributes.wave = { DataType: 'Number', StringValue: String(record.wave) };
     try {
       await this.client.send(new PublishCommand({
         TopicArn: this.topicArn,
-        Subject: subject.slice(0, 100),
+        Subject: line.length > 99 ? `${line.slice(0, 96)}...` : line,
         // Job id sets would print as {}; subscribers get arrays.
-        Message: JSON.stringify({ event, ...record }, (_key, value) => value instanceof Set ? [...value] : value, 2),
-        MessageAttributes: {
-          event: { DataType: 'String', StringValue: event },
-          service: { DataType: 'String', StringValue: service },
-        },
+        Message: JSON.stringify({
+          event,
+          summary: subject,
+          ...record,
+          ...(execution ? { execution: executionOutcomes(execution) } : {}),
+        }, (_key, value) => value instanceof Set ? [...value] : value, 2),
+        MessageAttributes: attributes,
       }));
       return true;
     } catch (error) {

@@ -6,7 +6,7 @@ import {
 } from '@aws-sdk/client-lambda';
 import { describeError } from './codepipeline-job';
 
-/** Versions kept when KEEP_VERSIONS is not set. */
+/** Versions kept when keepVersions is empty or absent. */
 export const DEFAULT_KEEP_VERSIONS = 10;
 
 /**
@@ -20,7 +20,7 @@ const VERSION_PATTERN = /^[1-9][0-9]*$/;
 /** What one pruning run may delete, and what it must never touch. */
 export interface RetentionRequest {
   readonly functionName: string;
-  /** The KEEP_VERSIONS setting as text; unset or empty means {@link DEFAULT_KEEP_VERSIONS}. */
+  /** The keepVersions setting as text; unset or empty means {@link DEFAULT_KEEP_VERSIONS}. */
   readonly keepVersions?: string;
   /** The version this deployment shifted to; nothing newer is deleted (a later execution may have staged it). */
   readonly targetVersion: string;
@@ -41,12 +41,12 @@ export interface RetentionResult {
   readonly deferred: string[];
 }
 
-/** Parses KEEP_VERSIONS: a whole number of at least 1, {@link DEFAULT_KEEP_VERSIONS} when unset. */
+/** Parses keepVersions: a whole number of at least 1, {@link DEFAULT_KEEP_VERSIONS} when unset. */
 export function parseKeepVersions(raw: string | undefined): number {
   if (raw === undefined || raw.trim() === '') return DEFAULT_KEEP_VERSIONS;
   const keep = /^[0-9]+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
   if (!Number.isSafeInteger(keep) || keep < 1) {
-    throw new Error(`KEEP_VERSIONS must be a whole number of versions to keep, at least 1; got "${raw}"`);
+    throw new Error(`keepVersions must be a whole number of versions to keep, at least 1; got "${raw}"`);
   }
   return keep;
 }

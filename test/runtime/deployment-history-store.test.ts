@@ -15,7 +15,7 @@ const stageClaim = (id: string, jobId: string, holdMs = 600_000) => store.claim(
   state: 'STAGING', jobId, jobSet: 'deployBlueJobIds', from: ['NEW', 'FAILED', 'STAGING'], absent: ['switchTrafficJobIds'], holdMs, attributes: { service: 'orders-api' },
 });
 const startClaim = (id: string, jobId: string, targetVersion: string, holdMs = 120_000) => store.claim(id, {
-  state: 'STARTING', jobId, jobSet: 'switchTrafficJobIds', from: ['STAGED', 'FAILED', 'ROLLED_BACK', 'STARTING'], matching: { targetVersion }, holdMs,
+  state: 'STARTING', jobId, jobSet: 'switchTrafficJobIds', from: ['STAGED', 'FAILED', 'ROLLED_BACK', 'NOT_STARTED', 'STARTING'], matching: { targetVersion }, holdMs,
 });
 
 test('walks STAGING -> STAGED -> STARTING -> SHIFTING -> SUCCEEDED, keeping startedAt, stamping finishedAt and clearing claims', async () => {
@@ -106,4 +106,50 @@ test('refuses out-of-order, foreign and illegal writes without touching the item
   await store.transition('exec-i', 'SUCCEEDED', {}, { matching: { codeDeployDeploymentId: 'd-3' } });
   await expect(store.transition('exec-i', 'ROLLED_BACK')).rejects.toThrow(/exec-i is SUCCEEDED; it cannot become ROLLED_BACK/);
   expect(await store.get('exec-i')).toMatchObject({ state: 'SUCCEEDED', codeDeployDeploymentId: 'd-3' });
+});
+
+describe('executions of many services', () => {
+  const stage = async (executionId: string, service: string, wave: number) => {
+    const id = `${executionId}/${service}`;
+    await store.claim(id, {
+      state: 'STAGING', jobId: `deploy-${id}`, jobSet: 'deployBlueJobIds', from: ['NEW'], holdMs: 600_000, attributes: { executionId, service, wave },
+    });
+    return store.transition(id, 'STAGED', { targetVersion: '2' }, { claimJobId: `deploy-${id}` });
+  };
+
+  test('listExecution finds every item of one execution through the byExecution index, page by page, and no other', async () => {
+    for (const service of ['orders', 'billing', 'shipping', 'emails', 'payments']) await stage('exec-many', service, 1);
+    await stage('exec-other', 'orders', 1);
+    const items = await store.listExecution('exec-many', 2);
+    expect(items.map((r) => r.service)).toEqual(['billing', 'emails', 'orders', 'payments', 'shipping']); // the index sorts by service
+    expect(items.every((r) => r.executionId === 'exec-many' && r.deploymentId === `exec-many/${r.service}`)).toBe(true);
+    expect(await store.listExecution('exec-none')).toEqual([]);
+  });
+
+  test('services of one execution are separate items: each moves on its own', async () => {
+    await stage('exec-pair', 'orders', 1);
+    await stage('exec-pair', 'billing', 2);
+    await store.transition('exec-pair/orders', 'NOT_STARTED', { failureReason: 'x' }, { from: ['STAGED'] });
+    expect((await store.get('exec-pair/orders'))?.state).toBe('NOT_STARTED');
+    expect((await store.get('exec-pair/billing'))?.state).toBe('STAGED');
+  });
+
+  test('NOT_STARTED is entered from STAGED only, once, and a new Switch-Traffic job may claim it', async () => {
+    await stage('exec-ns', 'billing', 2);
+    const results = await Promise.all([1, 2].map((n) => store.transition('exec-ns/billing', 'NOT_STARTED', { failureReason: `wave 1: s${n} failed` }, { from: ['STAGED'] })));
+    expect(results.filter((r) => r.changed)).toHaveLength(1);
+    expect(results.map((r) => r.record.state)).toEqual(['NOT_STARTED', 'NOT_STARTED']);
+    expect(await store.get('exec-ns/billing')).toMatchObject({ state: 'NOT_STARTED', finishedAt: expect.any(String), wave: 2 });
+
+    const claimed = await startClaim('exec-ns/billing', 'job-retry', '2');
+    expect(claimed).toMatchObject({ claimed: true, record: { state: 'STARTING' } });
+    expect(claimed.record!.failureReason).toBeUndefined();
+    await expect(store.transition('exec-ns/billing', 'NOT_STARTED', {}, { from: ['STAGED'] })).rejects.toThrow(HistoryConflictError);
+    await expect(store.transition('exec-ns/billing', 'NOT_STARTED', {}, { from: ['STARTING' as any] })).rejects.toThrow(/NOT_STARTED cannot be entered from STARTING \(allowed from: STAGED\)/);
+  });
+
+  test('NOT_STARTED never creates an item', async () => {
+    await expect(store.transition('exec-ghost/billing', 'NOT_STARTED', {}, { from: ['STAGED'] })).rejects.toThrow(/is not recorded/);
+    expect(await store.get('exec-ghost/billing')).toBeUndefined();
+  });
 });

@@ -67,7 +67,7 @@ test('never deletes $LATEST, aliased or weighted versions, the bootstrap version
   expect(deletedQualifiers().every((input) => input.Qualifier !== undefined)).toBe(true);
 });
 
-test('KEEP_VERSIONS unset keeps 10', async () => {
+test('keepVersions unset keeps 10', async () => {
   functionWithVersions(Array.from({ length: 12 }, (_, i) => i + 1), [aliasAnswer('12')]);
   const result = await pruneVersions(client, { functionName: FUNCTION_NAME, targetVersion: '12', currentVersion: '11' });
   expect(DEFAULT_KEEP_VERSIONS).toBe(10);
@@ -114,11 +114,11 @@ test('listing errors throw (the caller logs them); nothing is deleted', async ()
 
 test.each([
   ['0'], ['-1'], ['2.5'], ['1e1'], ['ten'],
-])('KEEP_VERSIONS "%s" is refused with a message naming it', (raw) => {
-  expect(() => parseKeepVersions(raw)).toThrow(`KEEP_VERSIONS must be a whole number of versions to keep, at least 1; got "${raw}"`);
+])('keepVersions "%s" is refused with a message naming it', (raw) => {
+  expect(() => parseKeepVersions(raw)).toThrow(`keepVersions must be a whole number of versions to keep, at least 1; got "${raw}"`);
 });
 
-test('KEEP_VERSIONS parses whole numbers and defaults when empty', () => {
+test('keepVersions parses whole numbers and defaults when empty', () => {
   expect(parseKeepVersions(undefined)).toBe(10);
   expect(parseKeepVersions('')).toBe(10);
   expect(parseKeepVersions(' 3 ')).toBe(3);

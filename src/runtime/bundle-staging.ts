@@ -1,0 +1,104 @@
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { ArtifactLocation } from './codepipeline-job';
+import { describeError } from './codepipeline-job';
+import { BundleDirectoryError, extractDirectory, ZipFormatError } from './zip';
+
+/** Where UpdateFunctionCode finds a service's code. */
+export interface CodeLocation {
+  readonly S3Bucket: string;
+  readonly S3Key: string;
+}
+
+/** What {@link stageBundle} uploaded. */
+export interface StagedBundle {
+  readonly location: CodeLocation;
+  /** The S3 version of the upload, when the bucket keeps versions; recorded, not pinned (see below). */
+  readonly versionId?: string;
+  readonly files: number;
+  readonly size: number;
+}
+
+/** What {@link stageBundle} needs. */
+export interface BundleRequest {
+  /** The build artifact (a zip holding every service's bundle directory). */
+  readonly artifact: ArtifactLocation;
+  readonly bundleDirectory: string;
+  /** Where the service's own zip goes. */
+  readonly bucketName: string;
+  readonly key: string;
+  /** Largest artifact read into memory; larger ones fail before they are read. @default no limit */
+  readonly maxArtifactBytes?: number;
+}
+
+const MiB = 1024 * 1024;
+
+/**
+ * The largest artifact a function with `memoryMb` can cut up: the artifact and the service's zip
+ * are both in memory, next to the runtime (~128 MB). Undefined outside Lambda.
+ */
+export function artifactLimitForMemory(memoryMb: string | undefined): number | undefined {
+  const memory = Number(memoryMb);
+  if (!memoryMb || !Number.isFinite(memory) || memory <= 0) return undefined;
+  return Math.max(Math.floor(((memory - 128) * MiB) / 2), 16 * MiB);
+}
+
+function s3Url(bucket: string, key: string): string {
+  return `s3://${bucket}/${key}`;
+}
+
+/**
+ * Reads the build artifact, cuts `bundleDirectory` out of it into a zip of its own (index.js at
+ * its root) and uploads that. The key is written only under the caller's claim, so the location
+ * is not pinned to the S3 version (which would cost UpdateFunctionCode s3:GetObjectVersion).
+ */
+export async function stageBundle(s3: S3Client, request: BundleRequest): Promise<StagedBundle> {
+  const source = s3Url(request.artifact.bucketName, request.artifact.objectKey);
+  let archive: Buffer;
+  try {
+    const object = await s3.send(new GetObjectCommand({ Bucket: request.artifact.bucketName, Key: request.artifact.objectKey }));
+    const limit = request.maxArtifactBytes;
+    if (limit !== undefined && (object.ContentLength ?? 0) > limit) {
+      // Free the connection; the body is never read.
+      (object.Body as { destroy?: () => void } | undefined)?.destroy?.();
+      throw new Error(`it is ${Math.ceil((object.ContentLength ?? 0) / MiB)} MiB, more than the ${Math.floor(limit / MiB)} MiB ` +
+        'this handler can hold in memory; give the Deploy-Blue function more memory');
+    }
+    if (!object.Body) throw new Error('GetObject returned no body');
+    const bytes = await object.Body.transformToByteArray();
+    archive = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  } catch (error) {
+    throw new Error(`could not read the build artifact ${source}: ${describeError(error)}`);
+  }
+
+  let bundle: ReturnType<typeof extractDirectory>;
+  try {
+    bundle = extractDirectory(archive, request.bundleDirectory);
+  } catch (error) {
+    // Our own errors read as sentences; anything else keeps its name.
+    const reason = error instanceof BundleDirectoryError || error instanceof ZipFormatError ? error.message : describeError(error);
+    throw new Error(`${reason} (build artifact ${source})`);
+  }
+
+  try {
+    const put = await s3.send(new PutObjectCommand({
+      Bucket: request.bucketName,
+      Key: request.key,
+      Body: bundle.zip,
+      ContentType: 'application/zip',
+    }));
+    return {
+      location: { S3Bucket: request.bucketName, S3Key: request.key },
+      // Unversioned buckets answer no VersionId (or "null").
+      ...(put.VersionId && put.VersionId !== 'null' ? { versionId: put.VersionId } : {}),
+      files: bundle.files.length,
+      size: bundle.size,
+    };
+  } catch (error) {
+    throw new Error(`could not upload the bundle of ${request.bundleDirectory} to ${s3Url(request.bucketName, request.key)}: ${describeError(error)}`);
+  }
+}
+
+/** `s3://bucket/key`, with `?versionId=` when known: how history records the code's origin. */
+export function describeCodeLocation(location: CodeLocation, versionId?: string): string {
+  return `${s3Url(location.S3Bucket, location.S3Key)}${versionId ? `?versionId=${versionId}` : ''}`;
+}
