@@ -5,6 +5,7 @@ import * as codeconnections from 'aws-cdk-lib/aws-codeconnections';
 import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
 import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
 import * as actions from 'aws-cdk-lib/aws-codepipeline-actions';
+import * as notifications from 'aws-cdk-lib/aws-codestarnotifications';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -16,8 +17,10 @@ import { acknowledgeFinding, acknowledgeTemplateFindings } from './acknowledge-f
 import { ArtifactBucket } from './artifact-bucket';
 import { BuildOptions } from './build-options';
 import { BuildStage } from './build-stage';
+import { DeploymentDashboard } from './deployment-dashboard';
 import { DeploymentHistory } from './deployment-history';
 import { GitHubSourceProps } from './github-source';
+import { PipelineEventAlerts } from './pipeline-event-alerts';
 import { ResourceNames } from './resource-names';
 import { ALIAS_NAME, physicalName, ServiceDeployment } from './service-deployment';
 import { IServiceDeployment, ServiceDeploymentOptions, ServiceFunctionOptions } from './service-deployment-options';
@@ -146,6 +149,23 @@ export interface BlueGreenLambdaPipelineProps {
   readonly notificationTopic?: sns.ITopic;
 
   /**
+   * A CloudWatch dashboard of the pipeline's deployments: per service, traffic by executed version
+   * of the `live` alias during a shift, the error rate against the rollback threshold with the
+   * alarm's state, duration p99 by version, deployments by outcome and lead time. Off by default:
+   * dashboards beyond the free ones cost money.
+   * @default false
+   */
+  readonly dashboard?: boolean;
+
+  /**
+   * Send pipeline events to the notification topic through a CodeStar notification rule: an
+   * execution failed (a build or test included) and a manual approval is needed. The alarm,
+   * lifecycle and pipeline messages then all arrive in one place.
+   * @default true
+   */
+  readonly notifyPipelineEvents?: boolean;
+
+  /**
    * How many published versions of the service to keep. After each successful shift,
    * Switch-Traffic deletes older versions (published code counts toward Lambda's regional
    * code-storage quota), never one an alias points to, the bootstrap version, or the versions
@@ -265,6 +285,10 @@ export class BlueGreenLambdaPipeline extends Construct {
   public readonly connectionArn: string;
   /** The pipeline's console URL. */
   public readonly pipelineConsoleUrl: string;
+  /** The deployment dashboard, when `dashboard` is set. */
+  public readonly dashboard?: cloudwatch.Dashboard;
+  /** The notification rule that sends pipeline events to the topic, unless `notifyPipelineEvents` is false. */
+  public readonly pipelineNotificationRule?: notifications.NotificationRule;
 
   private readonly lastStageAfter = new Map<string, codepipeline.IStage>();
   private readonly stageNames = new Set<string>();
@@ -481,6 +505,20 @@ export class BlueGreenLambdaPipeline extends Construct {
       this.addStage(stage);
     }
     this.acknowledgePipelineFindings([deployBlueRole, switchTrafficRole]);
+    if (props.notifyPipelineEvents ?? true) {
+      this.pipelineNotificationRule = new PipelineEventAlerts(this, 'PipelineEvents', {
+        pipeline: this.pipeline,
+        topic: this.notificationTopic,
+        ruleName: names.notificationRule,
+      }).rule;
+    }
+    if (props.dashboard) {
+      this.dashboard = new DeploymentDashboard(this, 'Dashboard', {
+        dashboardName: names.dashboard,
+        pipelineName: names.pipeline,
+        services: deployments,
+      }).dashboard;
+    }
 
     this.pipelineConsoleUrl = `https://${Aws.REGION}.console.aws.amazon.com/codesuite/codepipeline/pipelines/${this.pipeline.pipelineName}/view?region=${Aws.REGION}`;
     new CfnOutput(this, 'PipelineConsoleUrl', { value: this.pipelineConsoleUrl, description: 'The deployment pipeline in the AWS console' });

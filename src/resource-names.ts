@@ -34,6 +34,12 @@ export class ResourceNames {
   public get historyTable() { return this.name('deployments'); }
   public get notificationTopic() { return this.name('deployments'); }
   public get errorRateAlarm() { return this.name('error-rate'); }
+  public get dashboard() { return this.name('deployments'); }
+  public get notificationRule() {
+    const name = this.name('pipeline-events');
+    this.checkLength(name, 64, 'CodeStar notification rule name (or set notifyPipelineEvents: false)');
+    return name;
+  }
 
   /** A CodeConnections connection name allows 32 characters; checked only when the construct creates one. */
   public get connection() {

@@ -250,7 +250,7 @@ describe('with defaults', () => {
   test('CloudWatch may deliver the alarm to the topic: the topic policy allows it, scoped to the alarm', () => {
     const topicPolicy = only(template, 'AWS::SNS::TopicPolicy').props;
     const alarmId = only(template, 'AWS::CloudWatch::Alarm').id;
-    const allow = topicPolicy.PolicyDocument.Statement.filter((st: any) => st.Effect === 'Allow');
+    const allow = topicPolicy.PolicyDocument.Statement.filter((st: any) => st.Effect === 'Allow' && st.Principal.Service === 'cloudwatch.amazonaws.com');
     expect(allow).toEqual([expect.objectContaining({
       Action: 'sns:Publish',
       Principal: { Service: 'cloudwatch.amazonaws.com' },

@@ -1,0 +1,111 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { Construct } from 'constructs';
+import { ALIAS_NAME, ServiceDeployment } from './service-deployment';
+
+/** Where the stage handlers publish their deployment metrics (embedded metric format). */
+export const DEPLOYMENT_METRICS = {
+  namespace: 'BlueGreenLambdaPipeline',
+  deployments: 'Deployments',
+  shiftDuration: 'ShiftDuration',
+  leadTime: 'LeadTime',
+  serviceDimension: 'Service',
+  outcomeDimension: 'Outcome',
+  outcomes: ['Succeeded', 'RolledBack', 'Failed', 'Skipped', 'NotStarted'],
+} as const;
+
+/** Properties of {@link DeploymentDashboard}. */
+export interface DeploymentDashboardProps {
+  readonly dashboardName: string;
+  readonly pipelineName: string;
+  readonly services: ServiceDeployment[];
+}
+
+const FULL_WIDTH = 24;
+const ROW_HEIGHT = 6;
+
+/**
+ * A CloudWatch dashboard of the pipeline's deployments: for each service, traffic by executed
+ * version of its `live` alias (the shift, step by step), the error rate against the rollback
+ * threshold with the alarm's state, duration p99 by version, deployments by outcome, and lead time.
+ */
+export class DeploymentDashboard extends Construct {
+  public readonly dashboard: cloudwatch.Dashboard;
+
+  constructor(scope: Construct, id: string, props: DeploymentDashboardProps) {
+    super(scope, id);
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      dashboardName: props.dashboardName,
+      defaultInterval: Duration.hours(3),
+    });
+    this.dashboard.addWidgets(
+      new cloudwatch.TextWidget({
+        markdown: `# ${props.pipelineName}\nTraffic moves from the live version to the new one step by step; a rollback returns it. Deployment counts and lead time come from the stage handlers' metrics (namespace \`${DEPLOYMENT_METRICS.namespace}\`).`,
+        width: FULL_WIDTH,
+        height: 2,
+      }),
+      new cloudwatch.AlarmStatusWidget({
+        title: 'Rollback alarms',
+        alarms: props.services.map((s) => s.errorRateAlarm),
+        width: FULL_WIDTH,
+        height: 2,
+      }),
+    );
+    for (const service of props.services) this.dashboard.addWidgets(...serviceRow(service));
+  }
+}
+
+/** One row of widgets for one service. */
+function serviceRow(service: ServiceDeployment): cloudwatch.IWidget[] {
+  const width = 5; // four widgets of 5 and one of 4 fill a row of 24
+  const name = service.serviceName;
+  // Lambda publishes alias metrics per executed version with FunctionName + Resource + ExecutedVersion:
+  // during a shift both versions appear, each with its share of the traffic.
+  const byVersion = (metricName: string, statistic: string, label: string) => new cloudwatch.MathExpression({
+    expression: `SEARCH('{AWS/Lambda,ExecutedVersion,FunctionName,Resource} MetricName="${metricName}" FunctionName="${service.functionName}" Resource="${service.functionName}:${ALIAS_NAME}"', '${statistic}', 60)`,
+    label,
+    period: Duration.minutes(1),
+  });
+  const perService = (metricName: string, statistic: string, dimensions: Record<string, string>, label: string) => new cloudwatch.Metric({
+    namespace: DEPLOYMENT_METRICS.namespace,
+    metricName,
+    dimensionsMap: { [DEPLOYMENT_METRICS.serviceDimension]: name, ...dimensions },
+    statistic,
+    period: Duration.days(1),
+    label,
+  });
+  return [
+    new cloudwatch.GraphWidget({
+      title: `${name}: traffic by version`,
+      left: [byVersion('Invocations', 'Sum', 'invocations')],
+      stacked: true,
+      width,
+      height: ROW_HEIGHT,
+    }),
+    new cloudwatch.AlarmWidget({
+      title: `${name}: error rate vs rollback threshold`,
+      alarm: service.errorRateAlarm,
+      width,
+      height: ROW_HEIGHT,
+    }),
+    new cloudwatch.GraphWidget({
+      title: `${name}: duration p99 by version`,
+      left: [byVersion('Duration', 'p99', 'p99')],
+      width,
+      height: ROW_HEIGHT,
+    }),
+    new cloudwatch.GraphWidget({
+      title: `${name}: deployments by outcome`,
+      left: DEPLOYMENT_METRICS.outcomes.map((outcome) => perService(DEPLOYMENT_METRICS.deployments, 'Sum', { [DEPLOYMENT_METRICS.outcomeDimension]: outcome }, outcome)),
+      stacked: true,
+      width,
+      height: ROW_HEIGHT,
+    }),
+    new cloudwatch.GraphWidget({
+      title: `${name}: lead time, commit to live (s)`,
+      left: [perService(DEPLOYMENT_METRICS.leadTime, 'Average', {}, 'average'), perService(DEPLOYMENT_METRICS.leadTime, 'p50', {}, 'median')],
+      width: FULL_WIDTH - 4 * width,
+      height: ROW_HEIGHT,
+    }),
+  ];
+}
