@@ -29,6 +29,8 @@ BlueGreenLambdaPipeline(
     # Names the pipeline and what its services share: the stage handlers, the deployment
     # history table, the notification topic and the CodeDeploy application.
     service_name="shop",
+    # The deployment dashboard (opt-in: dashboards beyond the free ones cost money).
+    dashboard=True,
     environment_suffix="dev",
     source=GitHubSourceProps(
         owner="example-org",

@@ -15,6 +15,8 @@ export function monorepoApp(outdir = process.env.CDK_OUTDIR ?? 'cdk.out/monorepo
     // Names the pipeline and what its services share: the stage handlers, the deployment
     // history table, the notification topic and the CodeDeploy application.
     serviceName: 'shop',
+    // The deployment dashboard (opt-in: dashboards beyond the free ones cost money).
+    dashboard: true,
     environmentSuffix: 'dev',
     source: {
       owner: 'example-org',

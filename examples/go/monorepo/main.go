@@ -75,7 +75,9 @@ func main() {
 	bglp.NewBlueGreenLambdaPipeline(stack, jsii.String("Shop"), &bglp.BlueGreenLambdaPipelineProps{
 		// Names the pipeline and what its services share: the stage handlers, the deployment
 		// history table, the notification topic and the CodeDeploy application.
-		ServiceName:       jsii.String("shop"),
+		ServiceName: jsii.String("shop"),
+		// The deployment dashboard (opt-in: dashboards beyond the free ones cost money).
+		Dashboard:         jsii.Bool(true),
 		EnvironmentSuffix: jsii.String("dev"),
 		Source: &bglp.GitHubSourceProps{
 			Owner:         jsii.String("example-org"),

@@ -80,6 +80,8 @@ public final class ShopPipelineApp {
                 // Names the pipeline and what its services share: the stage handlers, the deployment
                 // history table, the notification topic and the CodeDeploy application.
                 .serviceName("shop")
+                // The deployment dashboard (opt-in: dashboards beyond the free ones cost money).
+                .dashboard(true)
                 .environmentSuffix("dev")
                 .source(GitHubSourceProps.builder()
                         .owner("example-org")
