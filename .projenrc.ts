@@ -54,6 +54,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
   },
 
   devDeps: [
+    '@aws-sdk/client-cloudformation@' + AWS_SDK_VERSION,
     '@aws-sdk/client-codedeploy@' + AWS_SDK_VERSION,
     '@aws-sdk/client-codepipeline@' + AWS_SDK_VERSION,
     '@aws-sdk/client-dynamodb@' + AWS_SDK_VERSION,
@@ -104,9 +105,10 @@ const project = new awscdk.AwsCdkConstructLibrary({
 
 
 // Handlers import @aws-sdk/* (devDependencies): esbuild bundles them as externals and the Lambda
-// runtime provides them; the published construct never loads these files.
+// runtime provides them; the published construct never loads these files. The history CLI bundles
+// the SDK into its single file (the package's bin).
 project.eslint?.addOverride({
-  files: ['src/*.lambda.ts', 'src/runtime/**/*.ts'],
+  files: ['src/*.lambda.ts', 'src/runtime/**/*.ts', 'src/cli/**/*.ts'],
   rules: { 'import/no-extraneous-dependencies': ['error', { devDependencies: true, optionalDependencies: false, peerDependencies: true }] },
 });
 
@@ -118,6 +120,14 @@ eslintrc?.addOverride('parserOptions.project', './tsconfig.dev.json');
 
 // Snapshots are updated only on purpose, with `npx projen test -u`; no task passes --updateSnapshot.
 project.tasks.removeTask('test:update');
+
+// The history CLI: one file with the AWS SDK inside, so the package needs no runtime dependency.
+const bundleCli = project.addTask('bundle:cli', {
+  description: 'Bundle the history CLI with the AWS SDK into one file (the package bin)',
+  exec: 'esbuild --bundle src/cli/bin.ts --target=node20 --platform=node --minify --outfile=assets/cli/bin.js --tsconfig=tsconfig.dev.json',
+});
+project.tasks.tryFind('bundle')?.spawn(bundleCli);
+project.addBins({ 'blue-green-lambda-pipeline': 'assets/cli/bin.js' });
 
 // `test` must work on a fresh clone: the handler bundles are what the construct deploys.
 const bundle = project.tasks.tryFind('bundle');
@@ -155,10 +165,12 @@ project.addTask('test:local-aws', {
 
 // Synth cost of many services, measured with the compiled library (lib/) as users get it.
 project.addTask('bench', {
-  description: 'Synthesize 1, 10, 25 and 40 services with the compiled library; one line each (resources, per-service cost, synth time, peak memory)',
+  description: 'Synthesize 1, 10, 25 and 40 services with the compiled library, and run the history CLI on 10,000 items; one line each',
   steps: [
     { spawn: 'compile' },
     ...[1, 10, 25, 40].map((services) => ({ exec: `ts-node --transpile-only --project tsconfig.dev.json benchmarks/service-synth.ts ${services}` })),
+    // The history CLI on 10,000 items in dynalite: history and dora through the real code path.
+    { exec: 'ts-node --transpile-only --project tsconfig.dev.json benchmarks/history-cli.ts' },
   ],
 });
 
