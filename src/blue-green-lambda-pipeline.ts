@@ -442,6 +442,8 @@ export class BlueGreenLambdaPipeline extends Construct {
           bundleDirectory: d.bundleDirectory,
           wave: String(d.wave),
           commitId: sourceAction.variables.commitId,
+          // The commit's author date (ISO 8601): lead time runs from it to live.
+          commitTime: sourceAction.variables.authorDate,
           repository,
           branch,
         }),

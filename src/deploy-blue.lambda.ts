@@ -17,7 +17,8 @@ import { ClaimResult, claimLapsed, DeploymentHistoryStore, DeploymentRecord } fr
 import { CLAIM_MARGIN_MS, CLIENT_CONFIG, InvocationContext, remainingMs, requireEnv } from './runtime/handler-environment';
 import { LifecycleNotifier } from './runtime/lifecycle-notifier';
 import { liveVersionOf } from './runtime/live-alias';
-import { DEPLOY_BLUE_PARAMETERS, ServiceInExecution, serviceInExecution } from './runtime/service-parameters';
+import { DeploymentMetricsRecorder } from './runtime/metrics-recorder';
+import { commitTimeOf, DEPLOY_BLUE_PARAMETERS, ServiceInExecution, serviceInExecution } from './runtime/service-parameters';
 import { BundleDirectoryError, normalizeBundleDirectory } from './runtime/zip';
 
 /**
@@ -31,6 +32,8 @@ export interface DeployBlueDependencies {
   readonly codePipeline: CodePipelineClient;
   readonly history: DeploymentHistoryStore;
   readonly notifier: LifecycleNotifier;
+  /** Publishes the Deployments metric of a deployment that fails here. @default EMF lines on stdout */
+  readonly metrics?: DeploymentMetricsRecorder;
   /** The pipeline's artifact bucket, where each service's bundle is uploaded (ARTIFACT_BUCKET_NAME). */
   readonly artifactBucketName: string;
   /**
@@ -62,6 +65,8 @@ interface StageRequest extends ServiceInExecution {
   readonly aliasName: string;
   /** `services/orders/dist/`; "" when the whole artifact is the bundle. */
   readonly bundleDirectory: string;
+  /** When the commit was authored (ISO 8601), if the job says so readably; recorded on STAGED. */
+  readonly commitTime?: string;
 }
 
 /** Output variables of the Deploy-Blue action. */
@@ -96,9 +101,12 @@ const JOB_SET = 'deployBlueJobIds';
  * the service's directory cut out of it) and publishes it as a new version. It claims the
  * service's history item (STAGING) before touching S3 or Lambda, so a duplicate or stale delivery
  * of a job uploads and publishes nothing and never rewrites a record another stage has moved on.
+ * STAGED records the commit's author date (`commitTime`), from which LeadTime is measured; a
+ * failure here is counted once in the Deployments metric.
  */
 export function createDeployBlueHandler(deps: DeployBlueDependencies) {
   const reporter = new JobReporter(deps.codePipeline);
+  const metrics = deps.metrics ?? new DeploymentMetricsRecorder();
   const now = deps.now ?? (() => new Date());
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const log = (message: string, fields: Record<string, unknown>) => console.log(JSON.stringify({ message, ...fields }));
@@ -145,15 +153,17 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
       }
       const targetVersion = published.Version;
       const { record } = await deps.history.transition(deploymentId, 'STAGED',
-        { currentVersion, targetVersion, codeLocation: code.described, lastJobId: job.id }, { from: ['STAGING'], claimJobId: job.id });
+        { currentVersion, targetVersion, codeLocation: code.described, commitTime: request.commitTime, lastJobId: job.id },
+        { from: ['STAGING'], claimJobId: job.id });
       await deps.notifier.announce('STAGED', record);
       return { currentVersion, targetVersion };
     } catch (error) {
       const reason = `Deploy-Blue failed: ${describeError(error)}`;
       // Only this job's own claim may become FAILED; a history problem must not hide the reason.
       try {
-        const { record } = await deps.history.transition(deploymentId, 'FAILED',
+        const { record, changed } = await deps.history.transition(deploymentId, 'FAILED',
           { failureReason: reason, lastJobId: job.id }, { from: ['STAGING'], claimJobId: job.id });
+        if (changed) metrics.deploymentEnded(record, request.service);
         await deps.notifier.announce('FAILED', record);
       } catch (historyError) {
         console.error(JSON.stringify({ message: 'could not record failure', deploymentId, error: describeError(historyError) }));
@@ -207,12 +217,18 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
         if (!(error instanceof BundleDirectoryError)) throw error;
         throw new InvalidJobError(`job ${jobId}: UserParameters ${error.message}`);
       }
+      // An unreadable commit time costs the LeadTime metric, never the deployment.
+      const commitTime = commitTimeOf(job);
       request = {
         ...serviceInExecution(job),
         functionName: job.userParameters.functionName,
         aliasName: job.userParameters.aliasName,
         bundleDirectory,
+        ...(commitTime && 'commitTime' in commitTime ? { commitTime: commitTime.commitTime } : {}),
       };
+      if (commitTime && 'problem' in commitTime) {
+        log('no lead time will be recorded', { jobId, deploymentId: request.historyKey, problem: commitTime.problem });
+      }
     } catch (error) {
       const message = describeError(error);
       console.error(JSON.stringify({ message: 'job failed', jobId, reason: message }));

@@ -1,18 +1,18 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
+import { DEPLOYMENT_OUTCOMES, DEPLOYMENTS_METRIC, LEAD_TIME_METRIC, METRICS_NAMESPACE, OUTCOME_DIMENSION, SERVICE_DIMENSION } from './runtime/deployment-metrics';
 import { ALIAS_NAME, ServiceDeployment } from './service-deployment';
 
-/** Where the stage handlers publish their deployment metrics (embedded metric format). */
-export const DEPLOYMENT_METRICS = {
-  namespace: 'BlueGreenLambdaPipeline',
-  deployments: 'Deployments',
-  shiftDuration: 'ShiftDuration',
-  leadTime: 'LeadTime',
-  serviceDimension: 'Service',
-  outcomeDimension: 'Outcome',
-  outcomes: ['Succeeded', 'RolledBack', 'Failed', 'Skipped', 'NotStarted'],
-} as const;
+/** The handlers' metric names, the very strings they publish. */
+const DEPLOYMENT_METRICS = {
+  namespace: METRICS_NAMESPACE,
+  deployments: DEPLOYMENTS_METRIC,
+  leadTime: LEAD_TIME_METRIC,
+  serviceDimension: SERVICE_DIMENSION,
+  outcomeDimension: OUTCOME_DIMENSION,
+  outcomes: DEPLOYMENT_OUTCOMES,
+};
 
 /** Properties of {@link DeploymentDashboard}. */
 export interface DeploymentDashboardProps {

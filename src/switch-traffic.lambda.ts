@@ -18,6 +18,7 @@ import {
 import { CLAIM_MARGIN_MS, CLIENT_CONFIG, InvocationContext, remainingMs, requireEnv } from './runtime/handler-environment';
 import { LifecycleNotifier } from './runtime/lifecycle-notifier';
 import { liveVersionOf } from './runtime/live-alias';
+import { DeploymentMetricsRecorder } from './runtime/metrics-recorder';
 import { optionalName, optionalVersion, ServiceInExecution, serviceInExecution, SWITCH_TRAFFIC_PARAMETERS } from './runtime/service-parameters';
 import { pruneVersions, parseKeepVersions } from './runtime/version-retention';
 import { stopLaterWaves } from './runtime/wave-gate';
@@ -33,6 +34,11 @@ export interface SwitchTrafficDependencies {
   readonly codePipeline: CodePipelineClient;
   readonly history: DeploymentHistoryStore;
   readonly notifier: LifecycleNotifier;
+  /**
+   * Publishes Deployments, ShiftDuration and LeadTime when this stage ends a deployment.
+   * @default EMF lines on stdout
+   */
+  readonly metrics?: DeploymentMetricsRecorder;
   /** The pipeline's CodeDeploy application (CODEDEPLOY_APPLICATION_NAME). */
   readonly applicationName: string;
   /**
@@ -126,10 +132,13 @@ function shiftRequest(job: PipelineJob): ShiftRequest {
  * polls it through continuation tokens. The start is claimed (STARTING) with a conditional write
  * before CreateDeployment, so of two deliveries of one job only one starts a deployment; the other
  * waits for the winner's deployment id and follows it, without failing the job. A shift that ends
- * rolled back or failed marks the later waves of its execution NOT_STARTED.
+ * rolled back or failed marks the later waves of its execution NOT_STARTED. Each deployment it
+ * ends (and each it marks NOT_STARTED) is counted once in the Deployments metric, by the delivery
+ * whose conditional write ended it.
  */
 export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
   const reporter = new JobReporter(deps.codePipeline);
+  const metrics = deps.metrics ?? new DeploymentMetricsRecorder();
   const now = deps.now ?? (() => new Date());
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const log = (message: string, fields: Record<string, unknown>) => console.log(JSON.stringify({ message, ...fields }));
@@ -220,7 +229,8 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
     try {
       const currentVersion = await liveVersionOf(deps.lambda, functionName, aliasName);
       if (currentVersion === targetVersion) {
-        const { record } = await deps.history.transition(deploymentId, 'SKIPPED', { currentVersion, lastJobId: request.jobId }, claim);
+        const { record, changed } = await deps.history.transition(deploymentId, 'SKIPPED', { currentVersion, lastJobId: request.jobId }, claim);
+        if (changed) metrics.deploymentEnded(record, request.service);
         await deps.notifier.announce('SKIPPED', record);
         return { kind: 'skipped', record, recorded: true };
       }
@@ -293,7 +303,11 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
     if (status === 'Succeeded') {
       try {
         const { record, changed } = await deps.history.transition(deploymentId, 'SUCCEEDED', { lastJobId: jobId }, ours);
-        if (changed) await deps.notifier.announce('SUCCEEDED', record);
+        if (changed) {
+          // Only the delivery whose write moved the item counts it: duplicates see changed false.
+          metrics.deploymentEnded(record, request.service);
+          await deps.notifier.announce('SUCCEEDED', record);
+        }
         return { kind: 'succeeded', record, recorded: changed };
       } catch (error) {
         if (!(error instanceof HistoryConflictError)) throw error;
@@ -350,6 +364,7 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
    * message then lists the whole execution). Repeated deliveries mark and announce nothing twice.
    */
   async function settleFailure(request: ShiftRequest, settled: SettledFailure) {
+    if (settled.changed) metrics.deploymentEnded(settled.record, request.service);
     let execution: DeploymentRecord[] | undefined;
     let stopped: DeploymentRecord[] = [];
     try {
@@ -357,6 +372,8 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
         executionId: request.executionId, service: request.service, wave: request.wave, state: settled.state,
       }));
       if (stopped.length > 0) log('later waves not started', { jobId: request.jobId, deploymentId: request.historyKey, notStarted: stopped.map((r) => r.deploymentId) });
+      // Each item is in `stopped` only for the call whose conditional write marked it.
+      for (const record of stopped) metrics.deploymentEnded(record);
     } catch (error) {
       console.error(JSON.stringify({ message: 'could not mark later waves NOT_STARTED', deploymentId: request.historyKey, error: describeError(error) }));
     }

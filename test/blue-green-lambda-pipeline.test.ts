@@ -77,6 +77,8 @@ describe('with defaults', () => {
       bundleDirectory: '',
       wave: '1',
       commitId: expect.stringMatching(/^#\{Source_GitHub_NS\.CommitId\}$|CommitId/),
+      // the commit's author date, where lead time starts
+      commitTime: '#{Source_GitHub_NS.AuthorDate}',
       repository: 'example-org/orders-api',
       branch: 'main',
     });

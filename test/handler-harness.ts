@@ -19,11 +19,36 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { HistoryTableFixture } from './dynalite-history-table';
 import { Attributes, DeploymentHistoryStore } from '../src/runtime/deployment-history-store';
 import { LifecycleNotifier } from '../src/runtime/lifecycle-notifier';
+import type { MetricDocument } from '../src/runtime/metrics-recorder';
 
 export const REGION = 'us-east-1';
 export const ACCOUNT = '111111111111';
 export const FUNCTION_NAME = 'orders-api-dev';
 export const FUNCTION_ARN = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${FUNCTION_NAME}`;
+
+let stdoutMetrics: MetricDocument[] | undefined;
+
+/**
+ * Captures what the handlers write to stdout as EMF documents (each a whole line starting with
+ * `{"_aws"`, the way Lambda would hand it to CloudWatch Logs); any other output passes through.
+ * Installed once per test file; `clearMocks` leaves the spy's implementation in place.
+ */
+export function captureStdoutMetrics(): MetricDocument[] {
+  if (stdoutMetrics) return stdoutMetrics;
+  const captured: MetricDocument[] = [];
+  const write = process.stdout.write.bind(process.stdout) as (...args: unknown[]) => boolean;
+  jest.spyOn(process.stdout, 'write').mockImplementation(((chunk: unknown, ...rest: unknown[]) => {
+    const text = typeof chunk === 'string' ? chunk : Buffer.isBuffer(chunk) ? chunk.toString('utf8') : undefined;
+    if (text?.startsWith('{"_aws"')) {
+      if (!text.endsWith('\n') || text.indexOf('\n') !== text.length - 1) throw new Error(`an EMF document must be exactly one line: ${text}`);
+      captured.push(JSON.parse(text));
+      return true;
+    }
+    return write(chunk, ...rest);
+  }) as typeof process.stdout.write);
+  stdoutMetrics = captured;
+  return captured;
+}
 
 /**
  * Clients for handler tests: DynamoDB is real (dynalite); CodePipeline, CodeDeploy, Lambda, S3 and
@@ -46,6 +71,7 @@ export function handlerHarness(fixture: HistoryTableFixture) {
   };
   const history = new DeploymentHistoryStore(fixture.doc, fixture.tableName);
   const notifier = new LifecycleNotifier(clients.sns, `arn:aws:sns:${REGION}:${ACCOUNT}:orders-api-deployments-dev`);
+  const metricDocuments = captureStdoutMetrics();
   const settledJobs = new Set<string>();
   // A job takes one result; a second PutJobSuccessResult/PutJobFailureResult answers
   // InvalidJobStateException (@throws in PutJobSuccessResultCommand.d.ts / PutJobFailureResultCommand.d.ts).
@@ -60,6 +86,7 @@ export function handlerHarness(fixture: HistoryTableFixture) {
   const reset = () => {
     Object.values(mocks).forEach((m) => m.reset());
     settledJobs.clear();
+    metricDocuments.length = 0;
     mocks.codePipeline.on(PutJobSuccessResultCommand).callsFake(acceptOnce);
     mocks.codePipeline.on(PutJobFailureResultCommand).callsFake(acceptOnce);
     // Publish answers MessageId (PublishCommand.d.ts; SequenceNumber only for FIFO topics).
@@ -78,7 +105,9 @@ export function handlerHarness(fixture: HistoryTableFixture) {
     subject: c.args[0].input.Subject,
     body: JSON.parse(c.args[0].input.Message!),
   }));
-  return { clients, mocks, history, notifier, reset, jobResults, announced, messages };
+  /** The EMF documents the handlers wrote to stdout since the last reset, in order. */
+  const metrics = () => [...metricDocuments];
+  return { clients, mocks, history, notifier, reset, jobResults, announced, messages, metrics };
 }
 
 /** Writes a record as Deploy-Blue leaves it: claimed by its job, then STAGED. */

@@ -64,7 +64,11 @@ export interface DeploymentRecord {
   readonly startedAt?: string;
   readonly updatedAt?: string;
   readonly finishedAt?: string;
+  /** When the traffic shift started (the SHIFTING write of the current attempt); ShiftDuration runs from it. */
+  readonly shiftStartedAt?: string;
   readonly commitId?: string;
+  /** When the commit was authored (ISO 8601, UTC), recorded on STAGED; LeadTime runs from it. */
+  readonly commitTime?: string;
   readonly repository?: string;
   readonly branch?: string;
   readonly currentVersion?: string;
@@ -86,7 +90,7 @@ export interface DeploymentRecord {
 
 /** The attributes a caller may write. */
 export type Attributes = Omit<Partial<DeploymentRecord>,
-'deploymentId' | 'state' | 'startedAt' | 'updatedAt' | 'finishedAt' | 'claimJobId' | 'claimExpiresAt' | 'deployBlueJobIds' | 'switchTrafficJobIds'>;
+'deploymentId' | 'state' | 'startedAt' | 'updatedAt' | 'finishedAt' | 'shiftStartedAt' | 'claimJobId' | 'claimExpiresAt' | 'deployBlueJobIds' | 'switchTrafficJobIds'>;
 
 /** The attributes that hold the job ids of each stage's claims. */
 export type JobSetAttribute = 'deployBlueJobIds' | 'switchTrafficJobIds';
@@ -253,7 +257,7 @@ export class DeploymentHistoryStore {
       if (value !== undefined && key !== 'lastJobId') sets.push(`${e.name(key)} = ${e.value(value)}`);
     }
     // A new attempt: the last attempt's outcome no longer describes the item.
-    const removes = [e.name('failureReason'), e.name('finishedAt')];
+    const removes = [e.name('failureReason'), e.name('finishedAt'), e.name('shiftStartedAt')];
 
     try {
       const result = await this.client.send(new UpdateCommand({
@@ -295,6 +299,7 @@ export class DeploymentHistoryStore {
       `${e.name('startedAt')} = if_not_exists(${e.name('startedAt')}, ${nowValue})`,
     ];
     if (state !== 'STAGED' && state !== 'SHIFTING') sets.push(`${e.name('finishedAt')} = ${nowValue}`);
+    if (state === 'SHIFTING') sets.push(`${e.name('shiftStartedAt')} = ${nowValue}`);
     for (const [key, value] of Object.entries(attributes)) {
       if (value !== undefined) sets.push(`${e.name(key)} = ${e.value(value)}`);
     }

@@ -7,7 +7,8 @@ import { InvalidJobError, PipelineJob } from './codepipeline-job';
  */
 export const DEPLOY_BLUE_PARAMETERS = {
   required: ['deploymentId', 'service', 'functionName', 'aliasName', 'wave'],
-  optional: ['bundleDirectory', 'commitId', 'repository', 'branch'],
+  // commitTime: when the commit was authored (the source action's AuthorDate), for the LeadTime metric.
+  optional: ['bundleDirectory', 'commitId', 'repository', 'branch', 'commitTime'],
 };
 
 export const SWITCH_TRAFFIC_PARAMETERS = {
@@ -58,4 +59,49 @@ export function optionalVersion(job: PipelineJob, key: string): string | undefin
 /** An optional name: "" or absent means none. */
 export function optionalName(job: PipelineJob, key: string): string | undefined {
   return job.userParameters[key]?.trim() || undefined;
+}
+
+/**
+ * ISO 8601 date and time with a zone, as CodePipeline's source actions give AuthorDate
+ * (`2019-10-29T03:32:21Z`): fractions of a second and `+hh:mm`, `+hhmm` or `+hh` offsets too.
+ */
+const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(Z|[+-]\d{2}(?::?\d{2})?)$/i;
+
+/** What a job's `commitTime` says: the instant (ISO 8601, UTC), or why it cannot be used. */
+export type CommitTime = { readonly commitTime: string } | { readonly problem: string };
+
+/** Milliseconds since the epoch of an ISO 8601 date and time with a zone, or of Unix seconds or milliseconds. */
+function epochMsOf(value: string): number | undefined {
+  if (/^\d{10}$/.test(value)) return Number(value) * 1000;
+  if (/^\d{13}$/.test(value)) return Number(value);
+  const match = ISO_8601.exec(value);
+  if (!match) return undefined;
+  const [, year, month, day, , , , , zone] = match;
+  // Date.parse rolls 2019-02-30 over into March; a date that does not exist is refused instead.
+  const date = new Date(Date.UTC(Number(year), Number(month) - 1, Number(day)));
+  if (date.getUTCFullYear() !== Number(year) || date.getUTCMonth() !== Number(month) - 1 || date.getUTCDate() !== Number(day)) return undefined;
+  // Date.parse reads the ECMAScript subset of ISO 8601: milliseconds, and offsets as +hh:mm.
+  const offset = zone.toUpperCase() === 'Z' ? 'Z' : `${zone.slice(0, 3)}:${zone.slice(3).replace(':', '') || '00'}`;
+  const normalized = value.slice(0, value.length - zone.length).replace(',', '.')
+    .replace(/\.(\d+)$/, (_all, digits: string) => `.${digits.slice(0, 3).padEnd(3, '0')}`) + offset;
+  const parsed = Date.parse(normalized);
+  return Number.isFinite(parsed) ? parsed : undefined;
+}
+
+/**
+ * Reads UserParameters `commitTime` (the source action's AuthorDate), for the LeadTime metric:
+ * ISO 8601 with a zone, or whole Unix seconds or milliseconds. A value that cannot be read never
+ * fails the job; it only means no lead time is recorded.
+ * @returns undefined when the key is absent
+ */
+export function commitTimeOf(job: PipelineJob): CommitTime | undefined {
+  const raw = job.userParameters.commitTime;
+  if (raw === undefined) return undefined;
+  const value = raw.trim();
+  if (!value) return { problem: 'commitTime is empty' };
+  const epochMs = epochMsOf(value);
+  if (epochMs === undefined) {
+    return { problem: `commitTime "${value.slice(0, 64)}" is not an ISO 8601 date and time with a zone (such as 2019-10-29T03:32:21Z)` };
+  }
+  return { commitTime: new Date(epochMs).toISOString() };
 }

@@ -1,4 +1,4 @@
-import { DeploymentHistoryStore, HistoryConflictError } from '../../src/runtime/deployment-history-store';
+import { Attributes, DeploymentHistoryStore, HistoryConflictError } from '../../src/runtime/deployment-history-store';
 import { HistoryTableFixture, startHistoryTable } from '../dynalite-history-table';
 
 let fixture: HistoryTableFixture;
@@ -29,6 +29,26 @@ test('walks STAGING -> STAGED -> STARTING -> SHIFTING -> SUCCEEDED, keeping star
   expect(done.record.claimJobId).toBeUndefined();
   expect(done.record.claimExpiresAt).toBeUndefined();
   expect(done.record.finishedAt! > done.record.startedAt!).toBe(true);
+});
+
+test('SHIFTING stamps shiftStartedAt, which the final state keeps and a new attempt clears; it cannot be written as an attribute', async () => {
+  await stageClaim('exec-shift', 'job-1');
+  await store.transition('exec-shift', 'STAGED', { targetVersion: '2', commitTime: '2026-11-21T23:00:00.000Z' }, { claimJobId: 'job-1' });
+  await startClaim('exec-shift', 'job-2', '2');
+  const shifting = await store.transition('exec-shift', 'SHIFTING', { codeDeployDeploymentId: 'd-1' }, { claimJobId: 'job-2' });
+  expect(shifting.record.shiftStartedAt).toBe(shifting.record.updatedAt);
+  expect(shifting.record.finishedAt).toBeUndefined();
+  const rolledBack = await store.transition('exec-shift', 'ROLLED_BACK', {}, { matching: { codeDeployDeploymentId: 'd-1' } });
+  expect(rolledBack.record).toMatchObject({ shiftStartedAt: shifting.record.shiftStartedAt, commitTime: '2026-11-21T23:00:00.000Z' });
+  expect(rolledBack.record.finishedAt! > rolledBack.record.shiftStartedAt!).toBe(true);
+
+  const retried = await startClaim('exec-shift', 'job-3', '2');
+  expect(retried.record).toMatchObject({ state: 'STARTING', commitTime: '2026-11-21T23:00:00.000Z' });
+  expect(retried.record?.shiftStartedAt).toBeUndefined();
+  expect(retried.record?.finishedAt).toBeUndefined();
+  // @ts-expect-error the store alone stamps it
+  const attributes: Attributes = { shiftStartedAt: 'x' };
+  expect(attributes).toBeDefined();
 });
 
 test('a claim is taken once: a second claim by the same job, or by another job, is refused while it holds', async () => {

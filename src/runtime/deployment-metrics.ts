@@ -1,0 +1,57 @@
+/**
+ * The CloudWatch metrics the stage handlers publish (in the embedded metric format, see
+ * `metrics-recorder.ts`), named once here so that the construct's dashboard and alarms use the
+ * very same strings. This module imports nothing: the construct may import it.
+ *
+ * | metric | unit | dimension sets | emitted when |
+ * |---|---|---|---|
+ * | `Deployments` | Count (1) | `Service, Outcome`; `Outcome` | a service's history item reaches a final state, once |
+ * | `ShiftDuration` | Seconds | `Service`; none | the traffic shift ends `Succeeded` or `RolledBack`: SHIFTING to that state |
+ * | `LeadTime` | Seconds | `Service`; none | the shift ends `Succeeded`: the commit's author date to live |
+ */
+
+/** The namespace of every metric. */
+export const METRICS_NAMESPACE = 'BlueGreenLambdaPipeline';
+
+/** One per service deployment that ended, by outcome (Count; use Sum). */
+export const DEPLOYMENTS_METRIC = 'Deployments';
+/** From the start of the traffic shift (SHIFTING) to SUCCEEDED or ROLLED_BACK (Seconds). */
+export const SHIFT_DURATION_METRIC = 'ShiftDuration';
+/** From the commit's author date to the version going live (Seconds). */
+export const LEAD_TIME_METRIC = 'LeadTime';
+
+/** The service (the construct's service name, as in the history table). */
+export const SERVICE_DIMENSION = 'Service';
+/** How the service deployment ended: one of {@link DEPLOYMENT_OUTCOMES}. */
+export const OUTCOME_DIMENSION = 'Outcome';
+
+/** The values of {@link OUTCOME_DIMENSION}. */
+export const DEPLOYMENT_OUTCOMES = ['Succeeded', 'RolledBack', 'Failed', 'Skipped', 'NotStarted'] as const;
+export type DeploymentOutcome = typeof DEPLOYMENT_OUTCOMES[number];
+
+/** The unit of each metric, as the embedded metric format and PutMetricData name them. */
+export const METRIC_UNITS = {
+  [DEPLOYMENTS_METRIC]: 'Count',
+  [SHIFT_DURATION_METRIC]: 'Seconds',
+  [LEAD_TIME_METRIC]: 'Seconds',
+} as const;
+
+/**
+ * The dimension sets each metric is published with: per service, and across services (`Deployments`
+ * by outcome only; the durations with no dimension), so that an alarm can watch all services without
+ * metric math.
+ */
+export const METRIC_DIMENSIONS = {
+  [DEPLOYMENTS_METRIC]: [[SERVICE_DIMENSION, OUTCOME_DIMENSION], [OUTCOME_DIMENSION]],
+  [SHIFT_DURATION_METRIC]: [[SERVICE_DIMENSION], []],
+  [LEAD_TIME_METRIC]: [[SERVICE_DIMENSION], []],
+} as const;
+
+/** The history state that each outcome is recorded as. */
+export const OUTCOME_OF_STATE = {
+  SUCCEEDED: 'Succeeded',
+  ROLLED_BACK: 'RolledBack',
+  FAILED: 'Failed',
+  SKIPPED: 'Skipped',
+  NOT_STARTED: 'NotStarted',
+} as const satisfies Record<string, DeploymentOutcome>;

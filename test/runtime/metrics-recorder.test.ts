@@ -1,0 +1,143 @@
+import { emfProblems } from './emf-validation';
+import { DeploymentRecord } from '../../src/runtime/deployment-history-store';
+import * as names from '../../src/runtime/deployment-metrics';
+import { DeploymentMetricsRecorder, deploymentMetricsDocument, writeToStdout } from '../../src/runtime/metrics-recorder';
+
+const FALLBACK = new Date('2026-11-22T12:00:00Z');
+const base = {
+  deploymentId: 'exec-1/orders-api',
+  executionId: 'exec-1',
+  service: 'orders-api',
+  commitTime: '2026-11-22T09:00:00.000Z',
+  shiftStartedAt: '2026-11-22T10:01:00.000Z',
+  finishedAt: '2026-11-22T10:31:00.500Z',
+};
+const DEPLOYMENTS_DIRECTIVE = {
+  Namespace: 'BlueGreenLambdaPipeline', Dimensions: [['Service', 'Outcome'], ['Outcome']], Metrics: [{ Name: 'Deployments', Unit: 'Count' }],
+};
+
+test('the names the dashboard keys on', () => {
+  expect(names).toMatchObject({
+    METRICS_NAMESPACE: 'BlueGreenLambdaPipeline',
+    DEPLOYMENTS_METRIC: 'Deployments',
+    SHIFT_DURATION_METRIC: 'ShiftDuration',
+    LEAD_TIME_METRIC: 'LeadTime',
+    SERVICE_DIMENSION: 'Service',
+    OUTCOME_DIMENSION: 'Outcome',
+    DEPLOYMENT_OUTCOMES: ['Succeeded', 'RolledBack', 'Failed', 'Skipped', 'NotStarted'],
+    METRIC_UNITS: { Deployments: 'Count', ShiftDuration: 'Seconds', LeadTime: 'Seconds' },
+  });
+});
+
+test('a success counts once, with its shift duration and its lead time in seconds', () => {
+  const record: DeploymentRecord = { ...base, state: 'SUCCEEDED' };
+  expect(deploymentMetricsDocument(record, FALLBACK)).toEqual({
+    document: {
+      _aws: {
+        Timestamp: Date.parse('2026-11-22T10:31:00.500Z'),
+        CloudWatchMetrics: [
+          DEPLOYMENTS_DIRECTIVE,
+          { Namespace: 'BlueGreenLambdaPipeline', Dimensions: [['Service'], []], Metrics: [{ Name: 'ShiftDuration', Unit: 'Seconds' }, { Name: 'LeadTime', Unit: 'Seconds' }] },
+        ],
+      },
+      Service: 'orders-api',
+      Outcome: 'Succeeded',
+      Deployments: 1,
+      ShiftDuration: 1800.5,
+      LeadTime: 5460.5,
+      deploymentId: 'exec-1/orders-api',
+      executionId: 'exec-1',
+    },
+    notes: [],
+  });
+});
+
+test('a rollback has a shift duration and no lead time', () => {
+  const { document } = deploymentMetricsDocument({ ...base, state: 'ROLLED_BACK' }, FALLBACK)!;
+  expect(document).toMatchObject({ Outcome: 'RolledBack', Deployments: 1, ShiftDuration: 1800.5 });
+  expect(document).not.toHaveProperty('LeadTime');
+  expect(document._aws.CloudWatchMetrics[1].Metrics).toEqual([{ Name: 'ShiftDuration', Unit: 'Seconds' }]);
+});
+
+test.each([
+  ['FAILED', 'Failed'],
+  ['SKIPPED', 'Skipped'],
+  ['NOT_STARTED', 'NotStarted'],
+] as const)('%s counts as %s, with no duration', (state, outcome) => {
+  const { document, notes } = deploymentMetricsDocument({ ...base, state }, FALLBACK)!;
+  expect(document).toEqual({
+    _aws: { Timestamp: Date.parse(base.finishedAt), CloudWatchMetrics: [DEPLOYMENTS_DIRECTIVE] },
+    Service: 'orders-api',
+    Outcome: outcome,
+    Deployments: 1,
+    deploymentId: 'exec-1/orders-api',
+    executionId: 'exec-1',
+  });
+  expect(notes).toEqual([]);
+});
+
+test('what cannot be measured is left out and said why; the count stays', () => {
+  const { document, notes } = deploymentMetricsDocument({ deploymentId: 'exec-1/orders-api', state: 'SUCCEEDED' }, FALLBACK, 'orders-api')!;
+  expect(document).toEqual({
+    _aws: { Timestamp: FALLBACK.getTime(), CloudWatchMetrics: [DEPLOYMENTS_DIRECTIVE] },
+    Service: 'orders-api',
+    Outcome: 'Succeeded',
+    Deployments: 1,
+    deploymentId: 'exec-1/orders-api',
+  });
+  expect(notes).toEqual(['no ShiftDuration: the record has no usable shiftStartedAt/finishedAt', 'no LeadTime: the record has no commitTime']);
+
+  const future = deploymentMetricsDocument({ ...base, state: 'SUCCEEDED', commitTime: '2026-11-22T11:00:00.000Z' }, FALLBACK)!;
+  expect(future.document).not.toHaveProperty('LeadTime');
+  expect(future.notes).toEqual(['no LeadTime: commitTime 2026-11-22T11:00:00.000Z is after finishedAt 2026-11-22T10:31:00.500Z']);
+});
+
+test.each(['STAGING', 'STAGED', 'STARTING', 'SHIFTING'] as const)('%s is no final state: no document', (state) => {
+  expect(deploymentMetricsDocument({ ...base, state }, FALLBACK)).toBeUndefined();
+  const lines: string[] = [];
+  const error = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+  expect(new DeploymentMetricsRecorder((line) => lines.push(line)).deploymentEnded({ ...base, state })).toBeUndefined();
+  expect(lines).toEqual([]);
+  expect(error).toHaveBeenCalledTimes(1);
+  error.mockRestore();
+});
+
+test('every document meets the embedded metric format specification', () => {
+  for (const state of ['SUCCEEDED', 'ROLLED_BACK', 'FAILED', 'SKIPPED', 'NOT_STARTED'] as const) {
+    expect(emfProblems(deploymentMetricsDocument({ ...base, state }, FALLBACK)!.document)).toEqual([]);
+  }
+  // the validator does catch what CloudWatch would refuse
+  expect(emfProblems({ _aws: { Timestamp: 1, CloudWatchMetrics: [{ Namespace: 'N', Dimensions: [['Service']], Metrics: [{ Name: 'M', Unit: 'Seconds' }] }] } }))
+    .toEqual(['dimension Service must be a top-level string member of 1-1024 characters', 'metric M must be a top-level number (or array of numbers)']);
+});
+
+test('the recorder writes one JSON line per deployment and never throws', () => {
+  const lines: string[] = [];
+  const recorder = new DeploymentMetricsRecorder((line) => lines.push(line));
+  const document = recorder.deploymentEnded({ ...base, state: 'SKIPPED' });
+  expect(lines).toEqual([JSON.stringify(document)]);
+  expect(lines[0]).not.toContain('\n');
+
+  const error = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+  const failing = new DeploymentMetricsRecorder(() => {
+    throw new Error('EPIPE');
+  });
+  expect(failing.deploymentEnded({ ...base, state: 'FAILED' })).toBeUndefined();
+  expect(error).toHaveBeenCalledWith(expect.stringContaining('could not emit deployment metrics'));
+  error.mockRestore();
+});
+
+test('the default writer puts the bare document on stdout, not through the console Lambda rewrites', () => {
+  const write = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+  const log = jest.spyOn(console, 'log');
+  try {
+    const document = new DeploymentMetricsRecorder().deploymentEnded({ ...base, state: 'FAILED' });
+    expect(write).toHaveBeenCalledWith(`${JSON.stringify(document)}\n`);
+    expect(log).not.toHaveBeenCalled();
+    writeToStdout('{}');
+    expect(write).toHaveBeenLastCalledWith('{}\n');
+  } finally {
+    write.mockRestore();
+    log.mockRestore();
+  }
+});
