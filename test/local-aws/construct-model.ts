@@ -3,47 +3,161 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { BlueGreenLambdaPipeline, BlueGreenLambdaPipelineProps } from '../../src';
 import { baseProps, newStack } from '../stack-fixture';
 
-/** What the local AWS test needs from one synthesized construct. */
-export interface ConstructModel {
-  readonly resources: Record<string, { Type: string; Properties?: any }>;
-  /** Environment variables of each pipeline handler, intrinsics unresolved. */
-  readonly handlers: {
-    readonly deployBlue: Record<string, unknown>;
-    readonly switchTraffic: Record<string, unknown>;
-    readonly smokeTest?: Record<string, unknown>;
-  };
-  readonly serviceLogicalId: string;
-  readonly tableLogicalId: string;
-  readonly groupLogicalId: string;
+export type Resources = Record<string, { Type: string; Properties?: any }>;
+
+/** One Lambda invoke action of the pipeline, as the template declares it. */
+export interface ActionModel {
+  readonly stageName: string;
+  readonly actionName: string;
+  readonly runOrder: number;
+  /** The action's variable namespace, if it has one. */
+  readonly namespace?: string;
+  /** Logical id of the function the action invokes. */
+  readonly handlerLogicalId: string;
+  /** UserParameters as the template has them: a string, or an Fn::Join with intrinsics. */
+  readonly userParameters: unknown;
+  readonly inputArtifacts: string[];
 }
 
-function byLogicalId(resources: ConstructModel['resources'], type: string, prefix: string): string {
-  const matches = Object.keys(resources).filter((id) => resources[id].Type === type && new RegExp(`^${prefix}[0-9A-F]{8}$`).test(id));
-  if (matches.length !== 1) throw new Error(`expected one ${type} named ${prefix}*, found ${matches.join(', ') || 'none'}`);
-  return matches[0];
+/** One service of the pipeline: its two actions and what they name. */
+export interface ServiceModel {
+  readonly name: string;
+  readonly wave: number;
+  readonly bundleDirectory: string;
+  readonly functionName: string;
+  readonly functionLogicalId: string;
+  readonly deploymentGroupName: string;
+  readonly groupLogicalId: string;
+  readonly deployBlue: ActionModel;
+  readonly switchTraffic: ActionModel;
+  /** The UserParameters of each action with every intrinsic and pipeline variable left as a placeholder. */
+  readonly deployBlueParameters: Record<string, string>;
+  readonly switchTrafficParameters: Record<string, string>;
+}
+
+/** A stage handler: its function in the template and the environment the construct gives it. */
+export interface HandlerModel {
+  readonly logicalId: string;
+  readonly functionName: string;
+  /** Environment variables, intrinsics unresolved. */
+  readonly environment: Record<string, unknown>;
+}
+
+/** What the local AWS test needs from one synthesized construct. */
+export interface ConstructModel {
+  readonly resources: Resources;
+  readonly handlers: {
+    readonly deployBlue: HandlerModel;
+    readonly switchTraffic: HandlerModel;
+    /** The hook functions the Switch-Traffic actions name that the construct created (the built-in smoke test). */
+    readonly hooks: HandlerModel[];
+  };
+  /** The services, in the order of the Deploy-Blue stage's actions. */
+  readonly services: ServiceModel[];
+  /** The stages the handlers run in, with every action (in template order). */
+  readonly stages: { readonly deployBlue: ActionModel[]; readonly switchTraffic: ActionModel[] };
+  /** The Source action: its variable namespace (its CommitId feeds Deploy-Blue's parameters) and configuration. */
+  readonly source?: { readonly namespace?: string; readonly provider?: string; readonly configuration: Record<string, unknown> };
+  readonly tableLogicalId: string;
+  readonly topicLogicalId: string;
+  readonly applicationLogicalId: string;
+  readonly bucketLogicalId: string;
+}
+
+function single(resources: Resources, type: string): string {
+  const ids = Object.keys(resources).filter((id) => resources[id].Type === type);
+  if (ids.length !== 1) throw new Error(`expected one ${type}, found ${ids.join(', ') || 'none'}`);
+  return ids[0];
+}
+
+function byProperty(resources: Resources, type: string, property: string, value: string, what: string): string {
+  const ids = Object.keys(resources).filter((id) => resources[id].Type === type && resources[id].Properties?.[property] === value);
+  if (ids.length !== 1) throw new Error(`${what}: expected one ${type} with ${property} "${value}", found ${ids.join(', ') || 'none'}`);
+  return ids[0];
+}
+
+/** UserParameters with intrinsics as `<Ref ...>` placeholders, parsed: what the template says per service. */
+function placeholderParameters(value: unknown, where: string): Record<string, string> {
+  const text = resolveIntrinsic(value, (logicalId, attribute) => `<${logicalId}${attribute ? `.${attribute}` : ''}>`, where);
+  return JSON.parse(text);
 }
 
 const cache = new Map<string, ConstructModel>();
 
-/** Synthesizes the construct (once per set of props) and reads what CloudFormation would create. */
+/** Synthesizes the construct (once per set of props) and reads what CloudFormation would create and CodePipeline would run. */
 export function constructModel(overrides: Partial<BlueGreenLambdaPipelineProps> = {}, cacheKey = JSON.stringify(overrides)): ConstructModel {
   const cached = cache.get(cacheKey);
   if (cached) return cached;
   const stack = newStack(new App());
   new BlueGreenLambdaPipeline(stack, 'Pipeline', baseProps(overrides));
-  const resources = Template.fromStack(stack).toJSON().Resources as ConstructModel['resources'];
-  const envOf = (prefix: string) => resources[byLogicalId(resources, 'AWS::Lambda::Function', prefix)].Properties?.Environment?.Variables ?? {};
-  const smoke = Object.keys(resources).some((id) => /^PipelineSmokeTest[0-9A-F]{8}$/.test(id) && resources[id].Type === 'AWS::Lambda::Function');
+  const resources = Template.fromStack(stack).toJSON().Resources as Resources;
+  const pipeline = resources[single(resources, 'AWS::CodePipeline::Pipeline')].Properties;
+  const stage = (name: string): ActionModel[] => {
+    const found = (pipeline.Stages as any[]).find((s) => s.Name === name);
+    if (!found) throw new Error(`the pipeline has no stage ${name}`);
+    return (found.Actions as any[]).map((a) => {
+      if (a.ActionTypeId?.Provider !== 'Lambda') throw new Error(`${name}/${a.Name} is a ${a.ActionTypeId?.Provider} action; this test plays Lambda invoke actions only`);
+      const handlerLogicalId = a.Configuration.FunctionName?.Ref;
+      if (typeof handlerLogicalId !== 'string') throw new Error(`${name}/${a.Name}: FunctionName is not a Ref: ${JSON.stringify(a.Configuration.FunctionName)}`);
+      return {
+        stageName: name,
+        actionName: a.Name,
+        runOrder: a.RunOrder ?? 1,
+        namespace: a.Namespace,
+        handlerLogicalId,
+        userParameters: a.Configuration.UserParameters,
+        inputArtifacts: (a.InputArtifacts ?? []).map((i: any) => i.Name),
+      };
+    });
+  };
+  const deployBlue = stage('Deploy-Blue');
+  const switchTraffic = stage('Switch-Traffic');
+  const handler = (actions: ActionModel[], what: string): HandlerModel => {
+    const ids = [...new Set(actions.map((a) => a.handlerLogicalId))];
+    if (ids.length !== 1) throw new Error(`${what}: expected one handler for every action, found ${ids.join(', ')}`);
+    const fn = resources[ids[0]];
+    return { logicalId: ids[0], functionName: fn.Properties?.FunctionName, environment: fn.Properties?.Environment?.Variables ?? {} };
+  };
+
+  const switchByService = new Map(switchTraffic.map((a) => [placeholderParameters(a.userParameters, `${a.actionName} UserParameters`).service, a]));
+  const services: ServiceModel[] = deployBlue.map((action) => {
+    const parameters = placeholderParameters(action.userParameters, `${action.actionName} UserParameters`);
+    const shift = switchByService.get(parameters.service);
+    if (!shift) throw new Error(`service ${parameters.service} has a Deploy-Blue action but no Switch-Traffic action`);
+    const shiftParameters = placeholderParameters(shift.userParameters, `${shift.actionName} UserParameters`);
+    return {
+      name: parameters.service,
+      wave: Number(shiftParameters.wave),
+      bundleDirectory: parameters.bundleDirectory ?? '',
+      functionName: parameters.functionName,
+      functionLogicalId: byProperty(resources, 'AWS::Lambda::Function', 'FunctionName', parameters.functionName, `service ${parameters.service}`),
+      deploymentGroupName: shiftParameters.deploymentGroupName,
+      groupLogicalId: byProperty(resources, 'AWS::CodeDeploy::DeploymentGroup', 'DeploymentGroupName', shiftParameters.deploymentGroupName, `service ${parameters.service}`),
+      deployBlue: action,
+      switchTraffic: shift,
+      deployBlueParameters: parameters,
+      switchTrafficParameters: shiftParameters,
+    };
+  });
+  const hookNames = new Set(services
+    .flatMap((s) => [s.switchTrafficParameters.beforeAllowTrafficHook, s.switchTrafficParameters.afterAllowTrafficHook])
+    .filter(Boolean));
+  const hooks = [...hookNames].map((name) => {
+    const logicalId = byProperty(resources, 'AWS::Lambda::Function', 'FunctionName', name, 'hook');
+    return { logicalId, functionName: name, environment: resources[logicalId].Properties?.Environment?.Variables ?? {} };
+  });
+  const source = (pipeline.Stages as any[]).find((s) => s.Name === 'Source')?.Actions?.[0];
+
   const model: ConstructModel = {
     resources,
-    handlers: {
-      deployBlue: envOf('PipelineDeployBlue'),
-      switchTraffic: envOf('PipelineSwitchTraffic'),
-      smokeTest: smoke ? envOf('PipelineSmokeTest') : undefined,
-    },
-    serviceLogicalId: byLogicalId(resources, 'AWS::Lambda::Function', 'PipelineService'),
-    tableLogicalId: byLogicalId(resources, 'AWS::DynamoDB::Table', 'PipelineHistoryTable'),
-    groupLogicalId: byLogicalId(resources, 'AWS::CodeDeploy::DeploymentGroup', 'PipelineDeploymentGroup'),
+    handlers: { deployBlue: handler(deployBlue, 'Deploy-Blue'), switchTraffic: handler(switchTraffic, 'Switch-Traffic'), hooks },
+    services,
+    stages: { deployBlue, switchTraffic },
+    source: source && { namespace: source.Namespace, provider: source.ActionTypeId?.Provider, configuration: source.Configuration ?? {} },
+    tableLogicalId: single(resources, 'AWS::DynamoDB::Table'),
+    topicLogicalId: single(resources, 'AWS::SNS::Topic'),
+    applicationLogicalId: single(resources, 'AWS::CodeDeploy::Application'),
+    bucketLogicalId: single(resources, 'AWS::S3::Bucket'),
   };
   cache.set(cacheKey, model);
   return model;
@@ -62,4 +176,18 @@ export function resolveIntrinsic(value: unknown, resolve: (logicalId: string, at
     return (join[1] as unknown[]).map((part, i) => resolveIntrinsic(part, resolve, `${where}[${i}]`)).join(join[0]);
   }
   throw new Error(`${where}: cannot resolve ${JSON.stringify(value)}; teach test/local-aws/construct-model.ts this intrinsic`);
+}
+
+/**
+ * Resolves CodePipeline variables (`#{namespace.name}`) in an action configuration value, as
+ * CodePipeline does before it runs the action
+ * (https://docs.aws.amazon.com/codepipeline/latest/userguide/reference-variables.html). An
+ * unknown variable fails loudly: CodePipeline would fail the action.
+ */
+export function resolveVariables(text: string, variables: Record<string, string>, where: string): string {
+  return text.replace(/#\{([^}]+)\}/g, (_match, name: string) => {
+    const value = variables[name];
+    if (value === undefined) throw new Error(`${where}: CodePipeline cannot resolve #{${name}} (known: ${Object.keys(variables).join(', ')})`);
+    return value;
+  });
 }

@@ -49,7 +49,7 @@ interface HookExecution {
   stepsWaited: number;
 }
 
-interface Deployment {
+export interface Deployment {
   readonly id: string;
   readonly applicationName: string;
   readonly deploymentGroupName: string;

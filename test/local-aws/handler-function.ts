@@ -41,13 +41,17 @@ export class HandlerFunction {
     private readonly bundle: string,
     private readonly env: Record<string, string>,
     private readonly logFile: string,
+    /** The function's timeout (what getRemainingTimeInMillis counts down from). */
+    private readonly timeoutMs = 120_000,
   ) {
     if (!fs.existsSync(bundle)) throw new Error(`${bundle} does not exist: run \`npx projen bundle\` first`);
   }
 
   async invoke(event: unknown): Promise<HandlerInvocation> {
-    const environment = this.environments.find((e) => !e.busy && !e.dead) ?? await this.start();
-    environment.busy = true;
+    // Claimed before any await: a concurrent invoke must not pick the same environment.
+    let environment = this.environments.find((e) => !e.busy && !e.dead);
+    if (environment) environment.busy = true;
+    else environment = await this.start();
     const requestId = randomUUID();
     try {
       const message = await new Promise<any>((resolve, reject) => {
@@ -89,14 +93,15 @@ export class HandlerFunction {
   private async start(): Promise<Environment> {
     fs.mkdirSync(path.dirname(this.logFile), { recursive: true });
     const log = fs.openSync(this.logFile, 'a');
-    const child = fork(RUNNER, [path.resolve(this.bundle), this.functionName, '120000'], {
+    const child = fork(RUNNER, [path.resolve(this.bundle), this.functionName, String(this.timeoutMs)], {
       env: this.env,
       execArgv: ['--no-warnings'],
       stdio: ['ignore', log, log, 'ipc'],
     });
     fs.closeSync(log);
     live.add(child);
-    const environment: Environment = { index: this.environments.length, child, busy: false };
+    // Busy from the start: it is created for the invocation that asked for it.
+    const environment: Environment = { index: this.environments.length, child, busy: true };
     child.on('exit', (code) => {
       live.delete(child);
       environment.dead = true;

@@ -2,6 +2,7 @@ import * as http from 'http';
 import { AddressInfo } from 'net';
 import * as vm from 'vm';
 import { motoRequest } from './moto-server';
+import { codeSha256, NotAZipError, unzipFiles } from './zip';
 
 /** A Lambda API call a handler made through the proxy. */
 export interface LambdaCall {
@@ -76,6 +77,12 @@ function lambdaError(res: http.ServerResponse, status: number, type: string, mes
  *   answer ResourceNotFoundException. Deleting an absent version answers 204 like Lambda.
  * - Optional update window (see {@link LambdaProxyOptions.updateWindowMs}), per
  *   https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html.
+ * - UpdateFunctionCode (S3Bucket/S3Key or ZipFile): Lambda unzips the package ("Could not unzip
+ *   uploaded file" InvalidParameterValueException otherwise, API_UpdateFunctionCode); moto stores
+ *   any bytes. The proxy reads the package as Lambda would (the S3 object from moto's S3), refuses
+ *   one that is not a zip, and registers the handler file (`index.handler` -> `index.js`) under the
+ *   package's CodeSha256 so that Invoke runs exactly the code the function was given. A package
+ *   without the handler file fails at Invoke with `Runtime.ImportModuleError`, as Lambda's does.
  * Everything else is forwarded to moto unchanged.
  */
 export async function startLambdaProxy(motoUrl: string, sources: Map<string, string>, options: LambdaProxyOptions = {}) {
@@ -84,6 +91,7 @@ export async function startLambdaProxy(motoUrl: string, sources: Map<string, str
   const updatingUntil = new Map<string, number>();
   const deleted = new Map<string, Set<string>>();
   const isDeleted = (name: string, version?: string | null) => !!version && (deleted.get(name)?.has(version) ?? false);
+  const packages = new Map<string, Record<string, Buffer>>();
   const CONFIG_FIELDS = ['CodeSha256', 'Handler', 'Runtime', 'MemorySize', 'Timeout', 'Role'];
 
   const moto = async (method: string, requestPath: string, body?: string) => {
@@ -109,6 +117,26 @@ export async function startLambdaProxy(motoUrl: string, sources: Map<string, str
     } while (marker);
     const published = all.filter((v) => v.Version !== '$LATEST' && !isDeleted(name, v.Version));
     return published.sort((a, b) => Number(a.Version) - Number(b.Version)).pop();
+  }
+
+  /** Lambda loads the handler's module from the package; the proxy keeps its source by CodeSha256. */
+  async function registerPackage(name: string, zip: Buffer): Promise<string | undefined> {
+    let files: Record<string, Buffer>;
+    try {
+      files = unzipFiles(zip);
+    } catch (error) {
+      if (error instanceof NotAZipError || error instanceof RangeError) return 'Could not unzip uploaded file. Please check your file, then try to upload again.';
+      throw error;
+    }
+    const config = await moto('GET', `/2015-03-31/functions/${encodeURIComponent(name)}/configuration`);
+    const handler = String(config.body?.Handler ?? 'index.handler');
+    const module = handler.slice(0, handler.lastIndexOf('.'));
+    const file = [`${module}.js`, `${module}.cjs`].find((candidate) => files[candidate] !== undefined);
+    const sha = codeSha256(zip);
+    sources.set(sha, file ? files[file].toString('utf8')
+      : `exports.handler = async () => { const e = new Error(${JSON.stringify(`Cannot find module '${module}'`)}); e.name = 'Runtime.ImportModuleError'; throw e; };\n`);
+    packages.set(sha, files);
+    return undefined;
   }
 
   async function forward(req: http.IncomingMessage, body: Buffer, res: http.ServerResponse, rewrite?: (json: any) => any) {
@@ -249,6 +277,21 @@ export async function startLambdaProxy(motoUrl: string, sources: Map<string, str
                   return res.end(JSON.stringify(last));
                 }
               }
+              if (operation === 'UpdateFunctionCode') {
+                let zip: Buffer | undefined;
+                if (typeof parsedBody?.ZipFile === 'string') zip = Buffer.from(parsedBody.ZipFile, 'base64');
+                if (parsedBody?.S3Bucket && parsedBody?.S3Key) {
+                  const key = String(parsedBody.S3Key).split('/').map(encodeURIComponent).join('/');
+                  const version = parsedBody.S3ObjectVersion ? `?versionId=${encodeURIComponent(parsedBody.S3ObjectVersion)}` : '';
+                  const object = await motoRequest(motoUrl, 's3', 'GET', `/${encodeURIComponent(parsedBody.S3Bucket)}/${key}${version}`);
+                  // A missing bucket or key: moto answers as Lambda does (InvalidParameterValueException ... GetObject).
+                  if (object.status === 200) zip = object.bytes;
+                }
+                if (zip) {
+                  const refused = await registerPackage(name, zip);
+                  if (refused) return lambdaError(res, 400, 'InvalidParameterValueException', refused);
+                }
+              }
               if (operation !== 'PublishVersion' && (options.updateWindowMs ?? 0) > 0) {
                 updatingUntil.set(name, Date.now() + options.updateWindowMs!);
                 return await forward(req, body, res, (json) => ({ ...json, LastUpdateStatus: 'InProgress', LastUpdateStatusReason: 'The function is being created.' }));
@@ -312,6 +355,8 @@ export async function startLambdaProxy(motoUrl: string, sources: Map<string, str
     url: `http://127.0.0.1:${port}`,
     calls,
     invocations,
+    /** The files of each deployment package a function was given, by CodeSha256. */
+    packages,
     /** Versions deleted through the proxy (hidden from moto's answers). */
     deletedVersions(name: string): string[] {
       return [...(deleted.get(name) ?? [])];

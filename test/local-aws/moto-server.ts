@@ -39,7 +39,7 @@ export function motoServerBinary(): string {
 export function motoRequest(
   baseUrl: string, service: string, method: string, requestPath: string, body?: Buffer | string, headers: Record<string, string> = {},
 ) {
-  return new Promise<{ status: number; body: string }>((resolve, reject) => {
+  return new Promise<{ status: number; body: string; bytes: Buffer }>((resolve, reject) => {
     const request = http.request(`${baseUrl}${requestPath}`, {
       method,
       headers: {
@@ -51,12 +51,25 @@ export function motoRequest(
     }, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      response.on('end', () => {
+        const bytes = Buffer.concat(chunks);
+        resolve({ status: response.statusCode ?? 0, body: bytes.toString('utf8'), bytes });
+      });
     });
     request.on('error', reject);
     if (body !== undefined) request.write(body);
     request.end();
   });
+}
+
+/**
+ * Forgets every resource of every service (moto's reset API,
+ * https://docs.getmoto.org/en/latest/docs/server_mode.html#reset-api): each scenario starts from
+ * an empty account and can use the template's physical names as they are.
+ */
+export async function resetMoto(baseUrl: string): Promise<void> {
+  const response = await motoRequest(baseUrl, 's3', 'POST', '/moto-api/reset');
+  if (response.status !== 200) throw new Error(`moto reset answered ${response.status}: ${response.body}`);
 }
 
 export async function startMotoServer(): Promise<MotoServer> {

@@ -8,12 +8,15 @@
 import * as path from 'path';
 import { CreateAliasCommand } from '@aws-sdk/client-lambda';
 import { constructModel } from './construct-model';
+import {
+  codeDeployDeploymentOf, counts, delta, expectAlias, expectNoHandlerThrew, expectOneResultPerJob, failed, succeeded,
+} from './expectations';
 import { JobResult } from './fake-codepipeline';
 import { MotoServer } from './moto-server';
 import { ScenarioReport } from './scenario-report';
-import { ASSETS_DIR, brokenSource, goodSource, SharedAws, startSharedAws, World } from './world';
+import { registerServiceScenarios } from './services-scenarios';
+import { actionRun, ASSETS_DIR, brokenSource, goodSource, SharedAws, startSharedAws, World } from './world';
 import { BlueGreenLambdaPipelineProps, TrafficHook } from '../../src';
-import { pipelineJobEvent } from '../pipeline-job-event';
 
 jest.setTimeout(60_000);
 
@@ -52,71 +55,20 @@ function scenario(name: string, body: () => Promise<void>, timeout = 60_000) {
   test(name, () => report.run(name, body), timeout);
 }
 
-async function world(tag: string, options: { hooks?: 'smoke' | 'none'; props?: Partial<BlueGreenLambdaPipelineProps>; updateWindowMs?: number } = {}) {
+/** A world for the construct synthesized with these props (merged into the test fixture's). */
+async function worldFor(tag: string, props: Partial<BlueGreenLambdaPipelineProps>, options: { updateWindowMs?: number } = {}) {
   if (!shared) throw new Error(`local AWS did not start: ${startError?.message ?? 'see beforeAll'}`);
-  const props: Partial<BlueGreenLambdaPipelineProps> = {
-    ...(options.hooks === 'smoke' ? { preTrafficHook: TrafficHook.smokeTest({ testEvent: SMOKE_EVENT }) } : {}),
-    ...options.props,
-  };
-  const w = await World.create(shared, tag, constructModel(props), { updateWindowMs: options.updateWindowMs });
+  const w = await World.create(shared, tag, constructModel(props), options);
   worlds.push(w);
   return w;
 }
 
-// ------------------------------------------------------------------ assertions with readable failures
-
-function succeeded(result: JobResult | undefined, what: string): asserts result is JobResult {
-  if (result?.kind !== 'success') throw new Error(`${what}: expected the job to succeed, CodePipeline recorded ${JSON.stringify(result)}`);
-}
-
-function failed(result: JobResult | undefined, what: string): string {
-  if (result?.kind !== 'failure') throw new Error(`${what}: expected the job to fail, CodePipeline recorded ${JSON.stringify(result)}`);
-  return result.failureDetails?.message ?? '';
-}
-
-/** No handler threw, and no handler called an API the fakes do not model or sent a request they refused as malformed. */
-function expectNoHandlerThrew(w: World) {
-  expect(w.thrown().map((i) => `${i.functionName} threw ${i.error?.name}: ${i.error?.message}`)).toEqual([]);
-  const malformed = [...w.codeDeploy.calls, ...w.pipeline.calls].filter((c) => c.error === 'UnknownOperationException' || c.error === 'ValidationException');
-  expect(malformed.map((c) => `${c.operation}: ${c.error}: ${c.errorMessage}`)).toEqual([]);
-  expect(w.proxy.calls.filter((c) => c.status >= 500).map((c) => `${c.operation}: ${c.status} ${c.errorType}`)).toEqual([]);
-}
-
-/** Every job got exactly one accepted result; every refused one was InvalidJobStateException (a duplicate). */
-function expectOneResultPerJob(w: World, jobIds: string[]) {
-  for (const jobId of jobIds) {
-    expect({ jobId, accepted: w.pipeline.acceptedFor(jobId).length }).toEqual({ jobId, accepted: 1 });
-    expect(w.pipeline.rejectedFor(jobId).map((c) => c.error)).toEqual(w.pipeline.rejectedFor(jobId).map(() => 'InvalidJobStateException'));
-  }
-}
-
-function counts(w: World) {
-  return {
-    updateFunctionCode: w.proxy.succeeded('UpdateFunctionCode').length,
-    publishVersion: w.proxy.succeeded('PublishVersion').length,
-    createDeployment: w.codeDeploy.calledOperations('CreateDeployment').length,
-  };
-}
-
-function delta(before: ReturnType<typeof counts>, after: ReturnType<typeof counts>) {
-  return {
-    updateFunctionCode: after.updateFunctionCode - before.updateFunctionCode,
-    publishVersion: after.publishVersion - before.publishVersion,
-    createDeployment: after.createDeployment - before.createDeployment,
-  };
-}
-
-/** The user deployment CodeDeploy ran for a pipeline deployment (from the history record). */
-function codeDeployDeploymentOf(w: World, history: Record<string, any> | undefined) {
-  const id = history?.codeDeployDeploymentId;
-  const deployment = id ? w.codeDeploy.deployments.get(id) : undefined;
-  if (!deployment) throw new Error(`history ${JSON.stringify(history)} names no CodeDeploy deployment the fake knows`);
-  return deployment;
-}
-
-async function expectAlias(w: World, version: string) {
-  const alias = await w.alias();
-  expect({ version: alias.FunctionVersion, weights: alias.RoutingConfig?.AdditionalVersionWeights ?? {} }).toEqual({ version, weights: {} });
+/** A single-service world (the shorthand props: one service, its bundle the whole build output). */
+async function world(tag: string, options: { hooks?: 'smoke' | 'none'; props?: Partial<BlueGreenLambdaPipelineProps>; updateWindowMs?: number } = {}) {
+  return worldFor(tag, {
+    ...(options.hooks === 'smoke' ? { preTrafficHook: TrafficHook.smokeTest({ testEvent: SMOKE_EVENT }) } : {}),
+    ...options.props,
+  }, { updateWindowMs: options.updateWindowMs });
 }
 
 async function releaseOk(w: World, source: string, what: string) {
@@ -130,14 +82,20 @@ async function releaseOk(w: World, source: string, what: string) {
 
 scenario('1. happy path with the smoke hook', async () => {
   const w = await world('s1', { hooks: 'smoke' });
-  expect(w.environments[w.names.smokeTest!].SMOKE_TEST_EVENT).toBe(JSON.stringify(SMOKE_EVENT));
+  expect(JSON.parse(w.environments[w.names.smokeTest!].SMOKE_TEST_EVENTS)).toEqual({ [w.service.functionName]: SMOKE_EVENT });
   await releaseOk(w, goodSource('A'), 'first release');
   const r = await releaseOk(w, goodSource('B'), 'second release');
 
   expect(r.deployBlue.result?.outputVariables).toEqual({ currentVersion: '2', targetVersion: '3' });
-  const history = await w.history(r.deploymentId);
+  const history = await w.history(r.executionId);
   expect(history).toMatchObject({
-    deploymentId: r.deploymentId,
+    deploymentId: `${r.executionId}/orders-api`,
+    executionId: r.executionId,
+    wave: 1,
+    functionName: w.service.functionName,
+    aliasName: 'live',
+    // The whole build output is the bundle (bundleDirectory ""): the artifact itself is the code.
+    codeLocation: `s3://${r.execution.artifact.bucketName}/${r.execution.artifact.objectKey}`,
     state: 'SUCCEEDED',
     service: 'orders-api',
     currentVersion: '2',
@@ -151,13 +109,14 @@ scenario('1. happy path with the smoke hook', async () => {
   expect(history?.finishedAt).toBeDefined();
   const byService = await w.historyByService();
   expect(byService.map((h) => h.state)).toEqual(['SUCCEEDED', 'SUCCEEDED']);
-  expect(byService[0].deploymentId).toBe(r.deploymentId);
+  expect(byService[0].deploymentId).toBe(`${r.executionId}/orders-api`);
+  expect((await w.historyByExecution(r.executionId)).map((h) => [h.service, h.state])).toEqual([['orders-api', 'SUCCEEDED']]);
 
   // CodeDeploy: the hook ran before any traffic, invoked the target version with the configured event, reported once.
   const deployment = codeDeployDeploymentOf(w, history);
-  expect(deployment.spec).toMatchObject({ functionName: w.names.serviceFunction, alias: 'live', currentVersion: '2', targetVersion: '3', before: w.names.smokeTest });
+  expect(deployment.spec).toMatchObject({ functionName: w.service.functionName, alias: 'live', currentVersion: '2', targetVersion: '3', before: w.names.smokeTest });
   expect(deployment.hooks.map((h) => [h.hook, h.status, h.reports])).toEqual([['BeforeAllowTraffic', 'Succeeded', 1]]);
-  const smoke = w.proxy.invocations.filter((i) => i.functionName === w.names.serviceFunction && i.executedVersion === '3');
+  const smoke = w.proxy.invocations.filter((i) => i.functionName === w.service.functionName && i.executedVersion === '3');
   expect(smoke).toHaveLength(1);
   expect(smoke[0].functionError).toBeUndefined();
   expect(JSON.parse(smoke[0].payload).body).toContain('/health');
@@ -170,7 +129,7 @@ scenario('1. happy path with the smoke hook', async () => {
   expectOneResultPerJob(w, [r.deployBlue.jobId, ...r.switchTraffic!.jobs]);
   expect(r.switchTraffic!.results.slice(0, -1).every((x) => x.kind === 'success' && x.continuationToken)).toBe(true);
   expect(r.switchTraffic!.final.continuationToken).toBeUndefined();
-  expect(await w.events(r.deploymentId)).toEqual(['STAGED', 'STARTED', 'SUCCEEDED']);
+  expect(await w.events(r.executionId)).toEqual(['STAGED', 'STARTED', 'SUCCEEDED']);
   expect(w.codeDeploy.calls.filter((c) => c.error).map((c) => `${c.operation}: ${c.error}`)).toEqual([]);
   expectNoHandlerThrew(w);
 });
@@ -179,7 +138,7 @@ scenario('2. happy path without hooks', async () => {
   const w = await world('s2');
   const r = await releaseOk(w, goodSource('A'), 'release');
   expect(r.deployBlue.result?.outputVariables).toEqual({ currentVersion: '1', targetVersion: '2' });
-  const history = await w.history(r.deploymentId);
+  const history = await w.history(r.executionId);
   expect(history).toMatchObject({ state: 'SUCCEEDED', currentVersion: '1', targetVersion: '2' });
   const deployment = codeDeployDeploymentOf(w, history);
   expect(deployment.spec.before).toBeUndefined();
@@ -189,17 +148,19 @@ scenario('2. happy path without hooks', async () => {
   await expectAlias(w, '2');
   expect(await w.versions()).toEqual(['1', '2']);
   expectOneResultPerJob(w, [r.deployBlue.jobId, ...r.switchTraffic!.jobs]);
-  expect(await w.events(r.deploymentId)).toEqual(['STAGED', 'STARTED', 'SUCCEEDED']);
+  expect(await w.events(r.executionId)).toEqual(['STAGED', 'STARTED', 'SUCCEEDED']);
   expectNoHandlerThrew(w);
 });
 
 scenario('3. first release all-at-once, later release linear', async () => {
   const w = await world('s3');
-  expect(w.environments[w.switchTrafficFn.functionName]).toMatchObject({ BOOTSTRAP_VERSION: '1', CODEDEPLOY_DEPLOYMENT_CONFIG_NAME: LINEAR });
   const first = await releaseOk(w, goodSource('A'), 'first release');
+  // What the template's Switch-Traffic action hands the handler, as CodePipeline resolved it.
+  expect(JSON.parse(actionRun(first.execution, 'Switch-Traffic', 'orders-api')!.userParameters[0]))
+    .toMatchObject({ bootstrapVersion: '1', deploymentConfigName: LINEAR, targetVersion: '2', service: 'orders-api', wave: '1' });
   const [firstCreate] = w.codeDeploy.calledOperations('CreateDeployment');
   expect(firstCreate.input.deploymentConfigName).toBe(ALL_AT_ONCE);
-  const firstHistory = await w.history(first.deploymentId);
+  const firstHistory = await w.history(first.executionId);
   expect(firstHistory?.deploymentConfig).toBe(ALL_AT_ONCE);
   const firstDeployment = codeDeployDeploymentOf(w, firstHistory);
   expect(firstDeployment.deploymentConfigName).toBe(ALL_AT_ONCE);
@@ -208,7 +169,7 @@ scenario('3. first release all-at-once, later release linear', async () => {
   const second = await releaseOk(w, goodSource('B'), 'second release');
   const secondCreate = w.codeDeploy.calledOperations('CreateDeployment')[1];
   expect([undefined, LINEAR]).toContain(secondCreate.input.deploymentConfigName);
-  const secondHistory = await w.history(second.deploymentId);
+  const secondHistory = await w.history(second.executionId);
   expect(secondHistory?.deploymentConfig).toBe(LINEAR);
   const secondDeployment = codeDeployDeploymentOf(w, secondHistory);
   expect(secondDeployment.deploymentConfigName).toBe(LINEAR);
@@ -222,25 +183,27 @@ scenario('4. alarm mid-shift rolls back; ROLLED_BACK only once the rollback fini
   const w = await world('s4');
   await releaseOk(w, goodSource('A'), 'first release');
   const artifact = await w.artifact(goodSource('B'));
-  const deploymentId = 'exec-s4-0000-0000-000000000002';
-  const db = await w.deployBlue({ deploymentId, commitId: 'b'.repeat(40), repository: 'example-org/orders-api', branch: 'main' }, { artifact });
+  const executionId = 'exec-s4-0000-0000-000000000002';
+  const db = await w.deployBlue({ executionId, commitId: 'b'.repeat(40), artifact });
   succeeded(db.result, 'Deploy-Blue');
   const snapshots: Array<{ poll: number; original: string; rollback?: string; history?: string; events: string[] }> = [];
   let originalId: string | undefined;
-  const run = await w.switchTraffic({ deploymentId, targetVersion: '3' }, {
+  const run = await w.switchTraffic({
+    executionId,
+    targetVersion: '3',
     between: async (poll) => {
-      const history = await w.history(deploymentId);
+      const history = await w.history(executionId);
       originalId ??= history?.codeDeployDeploymentId;
       const original = originalId ? w.codeDeploy.deployments.get(originalId) : undefined;
       const shifted = w.codeDeploy.traffic.filter((t) => t.deploymentId === originalId);
-      if (shifted.length === 3) w.codeDeploy.raiseAlarm(w.names.alarms[0]);
+      if (shifted.length === 3) w.codeDeploy.raiseAlarm(w.service.alarms[0]);
       const rollbackId = original?.rollbackInfo?.rollbackDeploymentId;
       snapshots.push({
         poll,
         original: original?.status ?? '?',
         rollback: rollbackId ? w.codeDeploy.deployments.get(rollbackId)?.status : undefined,
         history: history?.state,
-        events: await w.events(deploymentId),
+        events: await w.events(executionId),
       });
     },
   });
@@ -261,10 +224,10 @@ scenario('4. alarm mid-shift rolls back; ROLLED_BACK only once the rollback fini
   await expectAlias(w, '2');
   const shift = w.codeDeploy.traffic.filter((t) => t.deploymentId === original.id);
   expect(Math.max(...shift.map((t) => t.weights['3'] ?? 0))).toBeCloseTo(0.3);
-  const history = await w.history(deploymentId);
+  const history = await w.history(executionId);
   expect(history).toMatchObject({ state: 'ROLLED_BACK', currentVersion: '2', targetVersion: '3' });
   expect(history?.failureReason).toMatch(/alarm/i);
-  expect(await w.events(deploymentId)).toEqual(['STAGED', 'STARTED', 'ROLLED_BACK']);
+  expect(await w.events(executionId)).toEqual(['STAGED', 'STARTED', 'ROLLED_BACK']);
   expectOneResultPerJob(w, run.jobs);
   expectNoHandlerThrew(w);
 });
@@ -278,7 +241,7 @@ scenario('5. smoke test fails: rollback, the target never got traffic', async ()
   const message = failed(r.switchTraffic?.final, 'Switch-Traffic with a failing smoke test');
   expect(message).toMatch(/hook|smoke|BeforeAllowTraffic/i);
 
-  const history = await w.history(r.deploymentId);
+  const history = await w.history(r.executionId);
   const deployment = codeDeployDeploymentOf(w, history);
   expect(deployment.status).toBe('Failed');
   expect(deployment.errorInformation?.code).toBe('HOOK_EXECUTION_FAILURE');
@@ -292,7 +255,7 @@ scenario('5. smoke test fails: rollback, the target never got traffic', async ()
   expect(rollback.status).toBe('Succeeded');
   expect(['ROLLED_BACK', 'FAILED']).toContain(history?.state);
   expect(history?.failureReason).toMatch(/hook|smoke|BeforeAllowTraffic/i);
-  expect(await w.events(r.deploymentId)).toEqual(['STAGED', 'STARTED', history?.state]);
+  expect(await w.events(r.executionId)).toEqual(['STAGED', 'STARTED', history?.state]);
   expectOneResultPerJob(w, [r.deployBlue.jobId, ...r.switchTraffic!.jobs]);
   expectNoHandlerThrew(w);
 });
@@ -318,7 +281,7 @@ async function duplicateDeliveries(tag: string, mode: 'sequential' | 'concurrent
     expect(new Set(w.switchTrafficFn.invocations.filter((i) => (i.event as any)['CodePipeline.job'].id === r.switchTraffic!.jobs[0]).map((i) => i.environment)).size).toBe(2);
   }
 
-  const history = await w.history(r.deploymentId);
+  const history = await w.history(r.executionId);
   expect(history).toMatchObject({ state: 'SUCCEEDED', currentVersion: '2', targetVersion: '3' });
   const deployment = codeDeployDeploymentOf(w, history);
   const [hook] = deployment.hooks;
@@ -341,13 +304,14 @@ scenario('7. Deploy-Blue job redelivered while Switch-Traffic shifts', async () 
   await releaseOk(w, goodSource('A'), 'first release');
   const before = counts(w);
   const artifact = await w.artifact(goodSource('B'));
-  const deploymentId = 'exec-s7-0000-0000-000000000002';
-  const parameters = { deploymentId, commitId: 'c'.repeat(40), repository: 'example-org/orders-api', branch: 'main' };
-  const db = await w.deployBlue(parameters, { artifact });
+  const executionId = 'exec-s7-0000-0000-000000000002';
+  const db = await w.deployBlue({ executionId, commitId: 'c'.repeat(40), artifact });
   succeeded(db.result, 'Deploy-Blue');
-  const location = { bucketName: artifact.bucketName, objectKey: artifact.objectKey };
-  const replayEvent = pipelineJobEvent({ jobId: db.jobId, userParameters: parameters, artifact: location });
-  const run = await w.switchTraffic({ deploymentId, targetVersion: '3' }, {
+  // Lambda delivers the very same event again.
+  const replayEvent = db.invocations[0].event;
+  const run = await w.switchTraffic({
+    executionId,
+    targetVersion: '3',
     between: async (poll) => {
       if (poll === 3) await w.deployBlueFn.invoke(replayEvent);
     },
@@ -355,13 +319,13 @@ scenario('7. Deploy-Blue job redelivered while Switch-Traffic shifts', async () 
   expectNoHandlerThrew(w);
   expect(w.deployBlueFn.invocations.filter((i) => (i.event as any)['CodePipeline.job'].id === db.jobId)).toHaveLength(2);
   succeeded(run.final, 'Switch-Traffic after the replayed Deploy-Blue');
-  const history = await w.history(deploymentId);
+  const history = await w.history(executionId);
   expect(history).toMatchObject({ state: 'SUCCEEDED', currentVersion: '2', targetVersion: '3' });
   expect(history?.failureReason).toBeUndefined();
   expect(delta(before, counts(w))).toEqual({ updateFunctionCode: 1, publishVersion: 1, createDeployment: 1 });
   expectOneResultPerJob(w, [db.jobId, ...run.jobs]);
   await expectAlias(w, '3');
-  expect(await w.events(deploymentId)).toEqual(['STAGED', 'STARTED', 'SUCCEEDED']);
+  expect(await w.events(executionId)).toEqual(['STAGED', 'STARTED', 'SUCCEEDED']);
   expectNoHandlerThrew(w);
 });
 
@@ -378,24 +342,24 @@ scenario('8. split alias: readable failure, nothing deployed', async () => {
   expect(delta(before, counts(w))).toEqual({ updateFunctionCode: 0, publishVersion: 0, createDeployment: 0 });
   const alias = await w.alias();
   expect(alias.RoutingConfig?.AdditionalVersionWeights).toEqual({ 1: 0.5 });
-  const history = await w.history(r.deploymentId);
+  const history = await w.history(r.executionId);
   expect([undefined, 'FAILED']).toContain(history?.state);
-  expect(await w.events(r.deploymentId)).toEqual(history ? ['FAILED'] : []);
+  expect(await w.events(r.executionId)).toEqual(history ? ['FAILED'] : []);
 
   // The alias split between Deploy-Blue and Switch-Traffic: Switch-Traffic refuses too.
   await w.splitAlias('2', {});
   const artifact = await w.artifact(goodSource('C'));
-  const deploymentId = 'exec-s8-0000-0000-000000000003';
-  const db = await w.deployBlue({ deploymentId, commitId: 'd'.repeat(40), repository: 'example-org/orders-api', branch: 'main' }, { artifact });
+  const executionId = 'exec-s8-0000-0000-000000000003';
+  const db = await w.deployBlue({ executionId, commitId: 'd'.repeat(40), artifact });
   succeeded(db.result, 'Deploy-Blue of C');
   await w.splitAlias('2', { 1: 0.25 });
   before = counts(w);
-  const run = await w.switchTraffic({ deploymentId, targetVersion: db.result.outputVariables!.targetVersion });
+  const run = await w.switchTraffic({ executionId, targetVersion: db.result.outputVariables!.targetVersion });
   const switchMessage = failed(run.final, 'Switch-Traffic on a split alias');
   expect(switchMessage).toContain('live');
   expect(switchMessage).toMatch(/rout|weight|split/i);
   expect(delta(before, counts(w)).createDeployment).toBe(0);
-  expect((await w.history(deploymentId))?.state).toBe('FAILED');
+  expect((await w.history(executionId))?.state).toBe('FAILED');
   expectNoHandlerThrew(w);
 });
 
@@ -410,8 +374,8 @@ scenario('9. target already live: SKIPPED, job succeeds', async () => {
   expect(r.switchTraffic!.jobs).toHaveLength(1);
   expect(r.switchTraffic!.final.continuationToken).toBeUndefined();
   expect(delta(before, counts(w)).createDeployment).toBe(0);
-  expect((await w.history(r.deploymentId))?.state).toBe('SKIPPED');
-  expect(await w.events(r.deploymentId)).toEqual(['STAGED', 'SKIPPED']);
+  expect((await w.history(r.executionId))?.state).toBe('SKIPPED');
+  expect(await w.events(r.executionId)).toEqual(['STAGED', 'SKIPPED']);
   await expectAlias(w, '2');
   expect(await w.versions()).toEqual(['1', '2']);
   expectNoHandlerThrew(w);
@@ -420,28 +384,43 @@ scenario('9. target already live: SKIPPED, job succeeds', async () => {
 scenario('10. malformed jobs fail with a message naming the field', async () => {
   const w = await world('s10');
   const artifact = await w.artifact(goodSource('A'));
-  const ok = { deploymentId: 'exec-s10', commitId: 'e'.repeat(40), repository: 'example-org/orders-api', branch: 'main' };
+  const executionId = 'exec-s10';
+  const without = (key: string) => (p: Record<string, string>) => {
+    const copy = { ...p };
+    delete copy[key];
+    return copy;
+  };
   const cases: Array<{ name: string; field: RegExp; run: () => Promise<JobResult | undefined> }> = [
     {
       name: 'Deploy-Blue without data',
       field: /data/,
       run: async () => {
         const jobId = w.pipeline.issueJob();
-        return (await w.deployBlue(ok, { jobId, event: { 'CodePipeline.job': { id: jobId, accountId: '123456789012' } } })).result;
+        return (await w.deployBlue({ executionId, jobId, event: { 'CodePipeline.job': { id: jobId, accountId: '123456789012' } } })).result;
       },
     },
-    { name: 'Deploy-Blue with UserParameters not JSON', field: /UserParameters/, run: async () => (await w.deployBlue('{deploymentId: oops', { artifact })).result },
-    { name: 'Deploy-Blue without deploymentId', field: /deploymentId/, run: async () => (await w.deployBlue({ commitId: 'x' }, { artifact })).result },
-    { name: 'Deploy-Blue without an input artifact', field: /artifact/i, run: async () => (await w.deployBlue(ok, { artifact: null })).result },
+    { name: 'Deploy-Blue with UserParameters not JSON', field: /UserParameters/, run: async () => (await w.deployBlue({ executionId, artifact, userParameters: '{deploymentId: oops' })).result },
+    { name: 'Deploy-Blue without deploymentId', field: /deploymentId/, run: async () => (await w.deployBlue({ executionId, artifact, userParameters: without('deploymentId') })).result },
+    { name: 'Deploy-Blue without an input artifact', field: /artifact/i, run: async () => (await w.deployBlue({ executionId, artifact: null })).result },
+    {
+      name: 'Deploy-Blue with a bundleDirectory outside the artifact',
+      field: /bundleDirectory/,
+      run: async () => (await w.deployBlue({ executionId, artifact, userParameters: (p) => ({ ...p, bundleDirectory: '../secrets' }) })).result,
+    },
+    {
+      name: 'Deploy-Blue with wave 0',
+      field: /wave/,
+      run: async () => (await w.deployBlue({ executionId, artifact, userParameters: (p) => ({ ...p, wave: '0' }) })).result,
+    },
     {
       name: 'Switch-Traffic without targetVersion',
       field: /targetVersion/,
-      run: async () => (await w.switchTraffic({ deploymentId: 'exec-s10-b' })).final,
+      run: async () => (await w.switchTraffic({ executionId: 'exec-s10-b', targetVersion: '7', userParameters: without('targetVersion') })).final,
     },
     {
       name: 'Switch-Traffic for a deployment Deploy-Blue never staged',
       field: /exec-s10-never-staged/,
-      run: async () => (await w.switchTraffic({ deploymentId: 'exec-s10-never-staged', targetVersion: '7' })).final,
+      run: async () => (await w.switchTraffic({ executionId: 'exec-s10-never-staged', targetVersion: '7' })).final,
     },
   ];
   const outcomes: string[] = [];
@@ -458,12 +437,12 @@ scenario('10. malformed jobs fail with a message naming the field', async () => 
 
 scenario('11. version retention (keepVersions 2)', async () => {
   const w = await world('s11', { props: { keepVersions: 2 } });
-  expect(w.environments[w.switchTrafficFn.functionName].KEEP_VERSIONS).toBe('2');
+  expect(w.service.model.switchTrafficParameters.keepVersions).toBe('2');
   const seen: Array<[string, string[]]> = [];
   for (const [release, pin] of [['A', true], ['B', false], ['C', false], ['D', false], ['E', false]] as const) {
     await releaseOk(w, goodSource(release), `release ${release}`);
     // Someone pins version 2 with an alias of their own: it must survive pruning.
-    if (pin) await w.lambda.send(new CreateAliasCommand({ FunctionName: w.names.serviceFunction, Name: 'pinned', FunctionVersion: '2' }));
+    if (pin) await w.lambda.send(new CreateAliasCommand({ FunctionName: w.service.functionName, Name: 'pinned', FunctionVersion: '2' }));
     seen.push([release, await w.versions()]);
   }
   expect(seen).toEqual([
@@ -480,3 +459,5 @@ scenario('11. version retention (keepVersions 2)', async () => {
   expect(deletes.filter((c) => c.status >= 300).map((c) => `${c.qualifier}: ${c.errorType}`)).toEqual([]);
   expectNoHandlerThrew(w);
 }, 90_000);
+
+registerServiceScenarios({ scenario, worldFor });

@@ -7,6 +7,8 @@ import {
   CreateFunctionCommand,
   GetAliasCommand,
   GetAliasCommandOutput,
+  GetFunctionConfigurationCommand,
+  InvokeCommand,
   LambdaClient,
   ListVersionsByFunctionCommand,
   PublishVersionCommand,
@@ -14,14 +16,14 @@ import {
 } from '@aws-sdk/client-lambda';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { ConstructModel, resolveIntrinsic } from './construct-model';
+import { ActionModel, ConstructModel, resolveIntrinsic, resolveVariables, ServiceModel } from './construct-model';
+import { DynamoProxy, startDynamoProxy } from './dynamodb-proxy';
 import { FakeCodeDeploy, startFakeCodeDeploy } from './fake-codedeploy';
 import { FakeCodePipeline, JobResult, startFakeCodePipeline } from './fake-codepipeline';
 import { HandlerFunction, HandlerInvocation } from './handler-function';
 import { LambdaProxy, startLambdaProxy } from './lambda-proxy';
-import { MotoServer, motoRequest, startMotoServer } from './moto-server';
-import { codeSha256, zipFiles } from './zip';
-import { pipelineJobEvent } from '../pipeline-job-event';
+import { MotoServer, motoRequest, resetMoto, startMotoServer } from './moto-server';
+import { codeSha256, unzipFiles, zipFiles, ZipOptions } from './zip';
 
 export const ACCOUNT = '123456789012'; // moto's default account
 export const REGION = 'us-east-1';
@@ -29,7 +31,8 @@ const REPO_ROOT = path.resolve(__dirname, '..', '..');
 /**
  * The bundles under test: `npx projen bundle` output. LOCAL_AWS_ASSETS points at another assets
  * folder (e.g. bundles of an older commit, to check that these scenarios catch its bugs); it must
-/* from node_modules.
+ * lie inside the repository, so that the bundles resolve their external AWS SDK packages from
+ * node_modules.
  */
 export const ASSETS_DIR = path.resolve(process.env.LOCAL_AWS_ASSETS ?? path.join(REPO_ROOT, 'assets'));
 export const BUNDLES = {
@@ -48,6 +51,92 @@ export interface SharedAws {
 /** How CodePipeline delivers a job: once, twice one after the other, or twice at the same time. */
 export type Delivery = 'once' | 'sequential' | 'concurrent';
 
+/** One job CodePipeline is about to deliver: which action, and which of its jobs (0 = the first, n = the nth continuation). */
+export interface JobContext {
+  readonly stageName: string;
+  readonly service: string;
+  readonly actionName: string;
+  readonly poll: number;
+}
+
+/** One run of one action: every job CodePipeline issued for it and what each got. */
+export interface ActionRun {
+  readonly stageName: string;
+  readonly service: string;
+  readonly actionName: string;
+  readonly runOrder: number;
+  readonly jobs: string[];
+  readonly results: JobResult[];
+  /** The resolved UserParameters of each job. */
+  readonly userParameters: string[];
+  readonly invocations: HandlerInvocation[];
+  /** When CodePipeline issued the first job. */
+  readonly startedAt: number;
+  /** The result that ended the action (a failure, or a success without continuation token). */
+  final?: JobResult;
+  continuationToken?: string;
+}
+
+export interface StageRun {
+  readonly stageName: string;
+  status: 'Succeeded' | 'Failed';
+  readonly actions: ActionRun[];
+  /** The runOrders CodePipeline started, in order. */
+  readonly runOrdersStarted: number[];
+}
+
+/** A pipeline execution the test played, from the Deploy-Blue stage on. */
+export interface ExecutionRun {
+  readonly executionId: string;
+  readonly commitId: string;
+  readonly artifact: Artifact;
+  status: 'Succeeded' | 'Failed';
+  readonly stages: StageRun[];
+  /** The pipeline variables as the execution left them (action outputs by namespace). */
+  readonly variables: Record<string, string>;
+}
+
+/** The latest run of a service's action in an execution (a retry runs it again), or undefined when CodePipeline never started it. */
+export function actionRun(execution: ExecutionRun, stageName: string, service: string): ActionRun | undefined {
+  return [...execution.stages].reverse().filter((s) => s.stageName === stageName)
+    .map((s) => s.actions.find((a) => a.service === service)).find((a) => a !== undefined);
+}
+
+export interface ExecuteOptions {
+  readonly executionId?: string;
+  readonly commitId?: string;
+  /** How each job is delivered (default once). */
+  readonly deliver?: (job: JobContext) => Delivery | undefined | Promise<Delivery | undefined>;
+  /** Runs after each round of jobs of a stage that still has actions in progress, before CodeDeploy's next step. */
+  readonly between?: (round: { stageName: string; runOrder: number; round: number; running: ActionRun[] }) => Promise<void>;
+  readonly maxRounds?: number;
+}
+
+/** The build output in the artifact store. */
+export interface Artifact {
+  readonly bucketName: string;
+  readonly objectKey: string;
+  readonly codeSha256: string;
+}
+
+export interface ActionOptions {
+  readonly executionId: string;
+  readonly commitId?: string;
+  /** Deploy-Blue's output for Switch-Traffic's `#{<namespace>.targetVersion}`. */
+  readonly targetVersion?: string;
+  /** The input artifact; none when null. */
+  readonly artifact?: Artifact | null;
+  /** Replaces the resolved UserParameters (malformed jobs). */
+  readonly userParameters?: string | ((parameters: Record<string, string>) => Record<string, string>);
+  readonly deliver?: ExecuteOptions['deliver'];
+  /** A job id issued before (to deliver a job again). */
+  readonly jobId?: string;
+  /** The whole event, for malformed jobs. */
+  readonly event?: unknown;
+  readonly between?: (poll: number) => Promise<void>;
+  readonly maxPolls?: number;
+}
+
 export interface SwitchOptions {
   /** How the first Switch-Traffic job is delivered. */
   readonly first?: Delivery;
@@ -65,35 +154,27 @@ export interface SwitchRun {
   readonly final: JobResult;
 }
 
-export interface DeployOptions {
-  /** The input artifact; none when omitted. */
-  readonly artifact?: { bucketName: string; objectKey: string } | null;
-  readonly delivery?: Delivery;
-  /** A job id issued before (to deliver a job again). */
-  readonly jobId?: string;
-  /** The whole event, for malformed jobs. */
-  readonly event?: unknown;
-}
-
-export interface ReleaseOptions {
-  readonly deploymentId?: string;
-  readonly commitId?: string;
-  readonly deployDelivery?: Delivery;
-  readonly switch?: SwitchOptions;
-}
-
 export interface DeployRun {
   readonly jobId: string;
   readonly result?: JobResult;
   readonly invocations: HandlerInvocation[];
 }
 
+export interface ReleaseOptions {
+  readonly executionId?: string;
+  readonly commitId?: string;
+  readonly deployDelivery?: Delivery;
+  readonly switch?: SwitchOptions;
+}
+
+/** A single-service execution, in the shape the single-service scenarios read. */
 export interface Release {
-  readonly deploymentId: string;
+  readonly executionId: string;
   readonly deployBlue: DeployRun;
   readonly targetVersion?: string;
   readonly currentVersion?: string;
   readonly switchTraffic?: SwitchRun;
+  readonly execution: ExecutionRun;
 }
 
 /** An SNS notification that reached the SQS queue subscribed to the topic. */
@@ -101,27 +182,34 @@ export interface Notification {
   readonly messageId: string;
   readonly event: string;
   readonly subject?: string;
+  /** The SNS message attributes, as the (non-raw) SQS delivery carries them: name -> value. */
+  readonly attributes: Record<string, { Type: string; Value: string }>;
   readonly body: any;
+}
+
+/** One service as deployed in a world. */
+export interface ServiceWorld {
+  readonly name: string;
+  readonly wave: number;
+  readonly bundleDirectory: string;
+  readonly functionName: string;
+  readonly groupName: string;
+  readonly alarms: string[];
+  readonly model: ServiceModel;
 }
 
 export const BOOTSTRAP_SOURCE = 'exports.handler = async () => ({ statusCode: 503, body: "no release deployed yet" });\n';
 export const goodSource = (release: string) => `exports.handler = async (event) => ({ statusCode: 200, body: JSON.stringify({ release: ${JSON.stringify(release)}, event }) });\n`;
 export const brokenSource = (release: string) => `exports.handler = async () => { throw new Error(${JSON.stringify(`release ${release} cannot start: missing configuration`)}); };\n`;
 
-/** Starts moto and creates what every world shares (the service's execution role). */
+/** Starts moto (shared by every world; each world resets it). */
 export async function startSharedAws(logDir: string): Promise<SharedAws & { moto: MotoServer }> {
   const moto = await startMotoServer();
-  const role = await motoRequest(moto.url, 'iam', 'POST', '/', new URLSearchParams({
-    Action: 'CreateRole',
-    Version: '2010-05-08',
-    RoleName: 'service-role-local-aws',
-    AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }] }),
-  }).toString(), { 'content-type': 'application/x-www-form-urlencoded' });
-  if (role.status !== 200) throw new Error(`IAM CreateRole on moto answered ${role.status}: ${role.body}`);
   fs.mkdirSync(logDir, { recursive: true });
   return { moto, motoUrl: moto.url, sources: new Map(), logDir };
 }
 
+/** The literal physical names CloudFormation would give, by resource type. */
 const NAME_PROPERTY: Record<string, string> = {
   'AWS::Lambda::Function': 'FunctionName',
   'AWS::DynamoDB::Table': 'TableName',
@@ -131,23 +219,18 @@ const NAME_PROPERTY: Record<string, string> = {
   'AWS::CloudWatch::Alarm': 'AlarmName',
 };
 
-/** The resource's physical name in the template, made unique to one scenario. */
-function physicalName(model: ConstructModel, logicalId: string, tag: string): string {
-  const resource = model.resources[logicalId];
-  const name = resource?.Properties?.[NAME_PROPERTY[resource?.Type] ?? ''];
-  if (typeof name !== 'string') throw new Error(`${logicalId} (${resource?.Type}) has no literal physical name in the template`);
-  return `${name}-${tag}`;
-}
-
 function testClientConfig(endpoint: string) {
   return { endpoint, region: REGION, credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1 };
 }
 
 /**
- * One deployed copy of the construct on local AWS: what CloudFormation would have created
- * (service function with bootstrap version 1 and alias `live`, history table, topic with a
- * queue subscribed, CodeDeploy application and group) under names unique to the scenario, and
- * the three bundled handlers configured only by the environment the construct gives them.
+ * One deployed copy of the construct on local AWS: what CloudFormation would have created (each
+ * service's function with bootstrap version 1 and alias `live`, the history table, the topic
+ * with a queue subscribed, the artifact bucket, the CodeDeploy application and groups) under the
+ * template's physical names (moto is reset for each world), and the bundled handlers configured
+ * only by the environment the construct gives them. The test plays CodePipeline: it resolves each
+ * action's UserParameters from the template (intrinsics, then pipeline variables) and runs the
+ * Deploy-Blue and Switch-Traffic stages action by action, runOrder by runOrder.
  */
 export class World {
   public static async create(shared: SharedAws, tag: string, model: ConstructModel, options: { updateWindowMs?: number } = {}): Promise<World> {
@@ -160,82 +243,122 @@ export class World {
   public readonly doc: DynamoDBDocumentClient;
   public readonly sns: SNSClient;
   public proxy!: LambdaProxy;
+  /** The DynamoDB endpoint of the handlers (moto, writes serialized as DynamoDB applies them). */
+  public dynamoProxy!: DynamoProxy;
   public pipeline!: FakeCodePipeline;
   public codeDeploy!: FakeCodeDeploy;
   public deployBlueFn!: HandlerFunction;
   public switchTrafficFn!: HandlerFunction;
+  /** The built-in smoke-test hook, if a service uses it. */
   public smokeTestFn?: HandlerFunction;
+  public readonly hookFns = new Map<string, HandlerFunction>();
   public readonly names: {
-    serviceFunction: string;
     table: string;
     topic: string;
     topicArn: string;
     queue: string;
     bucket: string;
     application: string;
-    group: string;
-    alarms: string[];
+    pipeline: string;
+    deployBlue: string;
+    switchTraffic: string;
     smokeTest?: string;
-    serviceName: string;
   };
+  /** Every service, by name, in the order of the Deploy-Blue actions. */
+  public readonly services = new Map<string, ServiceWorld>();
   public readonly environments: Record<string, Record<string, string>> = {};
   private queueUrl = '';
   private readonly received: Notification[] = [];
   private artifactCount = 0;
   private readonly dynamo: DynamoDBClient;
+  private proxyLambda?: LambdaClient;
 
   private constructor(private readonly shared: SharedAws, public readonly tag: string, public readonly model: ConstructModel) {
     this.lambda = new LambdaClient(testClientConfig(shared.motoUrl));
     this.dynamo = new DynamoDBClient(testClientConfig(shared.motoUrl));
     this.doc = DynamoDBDocumentClient.from(this.dynamo);
     this.sns = new SNSClient(testClientConfig(shared.motoUrl));
-    const r = model.resources;
-    const physical = (logicalId: string) => physicalName(model, logicalId, tag);
-    const group = r[model.groupLogicalId].Properties;
-    const topicLogicalId = Object.keys(r).find((id) => r[id].Type === 'AWS::SNS::Topic')!;
-    const topic = physical(topicLogicalId);
-    const smokeLogicalId = Object.keys(r).find((id) => /^PipelineSmokeTest[0-9A-F]{8}$/.test(id) && r[id].Type === 'AWS::Lambda::Function');
+    const topic = this.physicalName(model.topicLogicalId);
+    const pipeline = Object.values(model.resources).find((r) => r.Type === 'AWS::CodePipeline::Pipeline')?.Properties?.Name;
+    const smoke = model.handlers.hooks.find((h) => h.environment.SMOKE_TEST_EVENTS !== undefined);
     this.names = {
-      serviceFunction: physical(model.serviceLogicalId),
-      table: physical(model.tableLogicalId),
+      table: this.physicalName(model.tableLogicalId),
       topic,
       topicArn: `arn:aws:sns:${REGION}:${ACCOUNT}:${topic}`,
       queue: `notifications-${tag}`,
-      bucket: `artifacts-${tag}`,
-      application: physical(group.ApplicationName.Ref),
-      group: physical(model.groupLogicalId),
-      alarms: (group.AlarmConfiguration?.Alarms ?? []).map((a: any) => physical(a.Name.Ref)),
-      smokeTest: smokeLogicalId ? physical(smokeLogicalId) : undefined,
-      serviceName: String(model.handlers.deployBlue.SERVICE_NAME ?? 'orders-api'),
+      bucket: this.physicalName(model.bucketLogicalId),
+      application: this.physicalName(model.applicationLogicalId),
+      pipeline: typeof pipeline === 'string' ? pipeline : 'pipeline',
+      deployBlue: model.handlers.deployBlue.functionName,
+      switchTraffic: model.handlers.switchTraffic.functionName,
+      smokeTest: smoke?.functionName,
     };
+    for (const service of model.services) {
+      const group = model.resources[service.groupLogicalId].Properties;
+      this.services.set(service.name, {
+        name: service.name,
+        wave: service.wave,
+        bundleDirectory: service.bundleDirectory,
+        functionName: service.functionName,
+        groupName: service.deploymentGroupName,
+        alarms: (group.AlarmConfiguration?.Alarms ?? []).map((a: any) => resolveIntrinsic(a.Name, this.resolver, `${service.groupLogicalId} alarm`)),
+        model: service,
+      });
+    }
+  }
+
+  /** The service of a single-service pipeline (or the first one). */
+  get service(): ServiceWorld {
+    return [...this.services.values()][0];
+  }
+
+  serviceNamed(name?: string): ServiceWorld {
+    if (name === undefined) return this.service;
+    const service = this.services.get(name);
+    if (!service) throw new Error(`no service ${name} (services: ${[...this.services.keys()].join(', ')})`);
+    return service;
+  }
+
+  /** The resource's physical name: the template's, or one CloudFormation would generate. */
+  private physicalName(logicalId: string): string {
+    const resource = this.model.resources[logicalId];
+    if (!resource) throw new Error(`unknown logical id ${logicalId}`);
+    const name = resource.Properties?.[NAME_PROPERTY[resource.Type] ?? ''];
+    if (typeof name === 'string') return name;
+    // CloudFormation's generated names: <stack>-<logical id>-<random>, lowercase for buckets.
+    return `teststack-${logicalId}-${this.tag}`.toLowerCase().slice(0, 63);
   }
 
   /** The value CloudFormation would give a Ref or Fn::GetAtt in this world. */
   private resolver = (logicalId: string, attribute?: string): string => {
     const resource = this.model.resources[logicalId];
     if (!resource) throw new Error(`unknown logical id ${logicalId}`);
-    const name = () => physicalName(this.model, logicalId, this.tag);
+    const name = () => this.physicalName(logicalId);
     switch (`${resource.Type}${attribute ? `.${attribute}` : ''}`) {
       case 'AWS::Lambda::Function':
       case 'AWS::DynamoDB::Table':
       case 'AWS::CodeDeploy::Application':
       case 'AWS::CodeDeploy::DeploymentGroup':
       case 'AWS::CloudWatch::Alarm':
+      case 'AWS::S3::Bucket':
         return name();
       case 'AWS::SNS::Topic':
         return this.names.topicArn;
       case 'AWS::Lambda::Version.Version':
-        return '1'; // the bootstrap version: the first version published on the new function
+        return '1'; // the bootstrap version: the first version published on each service's function
       case 'AWS::Lambda::Function.Arn':
         return `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${name()}`;
       case 'AWS::DynamoDB::Table.Arn':
         return `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${name()}`;
+      case 'AWS::S3::Bucket.Arn':
+        return `arn:aws:s3:::${name()}`;
       default:
         throw new Error(`cannot resolve ${attribute ? `Fn::GetAtt ${logicalId}.${attribute}` : `Ref ${logicalId}`} (${resource.Type}); teach test/local-aws/world.ts`);
     }
   };
 
-  private environmentFor(functionName: string, variables: Record<string, unknown>, endpoints: Record<string, string>): Record<string, string> {
+  private environmentFor(functionName: string, variables: Record<string, unknown>, endpoints: Record<string, string>,
+    memoryMb: number): Record<string, string> {
     const resolved: Record<string, string> = {};
     for (const [key, value] of Object.entries(variables)) resolved[key] = resolveIntrinsic(value, this.resolver, `${functionName} environment ${key}`);
     const env = {
@@ -245,7 +368,7 @@ export class World {
       AWS_DEFAULT_REGION: REGION,
       AWS_LAMBDA_FUNCTION_NAME: functionName,
       AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
-      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256',
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memoryMb),
       AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
       AWS_ACCESS_KEY_ID: 'test',
       AWS_SECRET_ACCESS_KEY: 'test',
@@ -260,67 +383,91 @@ export class World {
     return env;
   }
 
+  private handlerFunction(logicalId: string, functionName: string, bundle: string, variables: Record<string, unknown>,
+    endpoints: Record<string, string>, log: string) {
+    const properties = this.model.resources[logicalId].Properties ?? {};
+    const env = this.environmentFor(functionName, variables, endpoints, properties.MemorySize ?? 128);
+    return new HandlerFunction(functionName, bundle, env, path.join(this.shared.logDir, `${this.tag}-${log}.log`), (properties.Timeout ?? 3) * 1000);
+  }
+
   private async setUp(options: { updateWindowMs?: number }) {
     const moto = this.shared.motoUrl;
+    await resetMoto(moto);
+    const role = await motoRequest(moto, 'iam', 'POST', '/', new URLSearchParams({
+      Action: 'CreateRole',
+      Version: '2010-05-08',
+      RoleName: 'service-role-local-aws',
+      AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }] }),
+    }).toString(), { 'content-type': 'application/x-www-form-urlencoded' });
+    if (role.status !== 200) throw new Error(`IAM CreateRole on moto answered ${role.status}: ${role.body}`);
+
     this.proxy = await startLambdaProxy(moto, this.shared.sources, { updateWindowMs: options.updateWindowMs ?? 0 });
+    this.proxyLambda = new LambdaClient(testClientConfig(this.proxy.url));
+    this.dynamoProxy = await startDynamoProxy(moto);
     this.pipeline = await startFakeCodePipeline();
-    const group = this.model.resources[this.model.groupLogicalId].Properties;
     this.codeDeploy = await startFakeCodeDeploy({
       motoUrl: moto,
-      groups: [{
-        applicationName: this.names.application,
-        deploymentGroupName: this.names.group,
-        deploymentConfigName: group.DeploymentConfigName,
-        alarms: group.AlarmConfiguration?.Enabled === false ? [] : this.names.alarms,
-        autoRollbackEvents: group.AutoRollbackConfiguration?.Enabled ? group.AutoRollbackConfiguration.Events : [],
-      }],
+      groups: [...this.services.values()].map((service) => {
+        const group = this.model.resources[service.model.groupLogicalId].Properties;
+        return {
+          applicationName: resolveIntrinsic(group.ApplicationName, this.resolver, `${service.groupName} ApplicationName`),
+          deploymentGroupName: service.groupName,
+          deploymentConfigName: group.DeploymentConfigName,
+          alarms: group.AlarmConfiguration?.Enabled === false ? [] : service.alarms,
+          autoRollbackEvents: group.AutoRollbackConfiguration?.Enabled ? group.AutoRollbackConfiguration.Events : [],
+        };
+      }),
       invokeHook: async (functionName, event) => {
-        if (!this.smokeTestFn || functionName !== this.names.smokeTest) {
-          throw new Error(`CodeDeploy was asked to invoke hook ${functionName}, which this world does not deploy (${this.names.smokeTest ?? 'no hook'})`);
-        }
-        await this.smokeTestFn.invoke(event);
+        const hook = this.hookFns.get(functionName);
+        if (!hook) throw new Error(`CodeDeploy was asked to invoke hook ${functionName}, which this world does not deploy (${[...this.hookFns.keys()].join(', ') || 'no hook'})`);
+        await hook.invoke(event);
       },
     });
     const endpoints = {
       AWS_ENDPOINT_URL: moto,
       AWS_ENDPOINT_URL_LAMBDA: this.proxy.url,
       AWS_ENDPOINT_URL_S3: moto,
-      AWS_ENDPOINT_URL_DYNAMODB: moto,
+      AWS_ENDPOINT_URL_DYNAMODB: this.dynamoProxy.url,
       AWS_ENDPOINT_URL_SNS: moto,
       AWS_ENDPOINT_URL_CODEDEPLOY: this.codeDeploy.url,
       AWS_ENDPOINT_URL_CODEPIPELINE: this.pipeline.url,
     };
-    const log = (name: string) => path.join(this.shared.logDir, `${this.tag}-${name}.log`);
-    const handlerName = (prefix: string) => this.resolver(Object.keys(this.model.resources).find((id) => new RegExp(`^${prefix}[0-9A-F]{8}$`).test(id)
-      && this.model.resources[id].Type === 'AWS::Lambda::Function')!);
-    const deployBlueName = handlerName('PipelineDeployBlue');
-    const switchTrafficName = handlerName('PipelineSwitchTraffic');
-    this.deployBlueFn = new HandlerFunction(deployBlueName, BUNDLES.deployBlue,
-      this.environmentFor(deployBlueName, this.model.handlers.deployBlue, endpoints), log('deploy-blue'));
-    this.switchTrafficFn = new HandlerFunction(switchTrafficName, BUNDLES.switchTraffic,
-      this.environmentFor(switchTrafficName, this.model.handlers.switchTraffic, endpoints), log('switch-traffic'));
-    if (this.model.handlers.smokeTest && this.names.smokeTest) {
-      this.smokeTestFn = new HandlerFunction(this.names.smokeTest, BUNDLES.smokeTest,
-        this.environmentFor(this.names.smokeTest, this.model.handlers.smokeTest, endpoints), log('smoke-test'));
+    const { deployBlue, switchTraffic, hooks } = this.model.handlers;
+    this.deployBlueFn = this.handlerFunction(deployBlue.logicalId, deployBlue.functionName, BUNDLES.deployBlue, deployBlue.environment, endpoints, 'deploy-blue');
+    this.switchTrafficFn = this.handlerFunction(switchTraffic.logicalId, switchTraffic.functionName, BUNDLES.switchTraffic, switchTraffic.environment, endpoints, 'switch-traffic');
+    for (const hook of hooks) {
+      if (hook.environment.SMOKE_TEST_EVENTS === undefined) continue; // only the built-in hook has a bundle here
+      const fn = this.handlerFunction(hook.logicalId, hook.functionName, BUNDLES.smokeTest, hook.environment, endpoints, 'smoke-test');
+      this.hookFns.set(hook.functionName, fn);
+      this.smokeTestFn = fn;
     }
 
     // ---- what CloudFormation would have created
-    const service = this.model.resources[this.model.serviceLogicalId].Properties;
-    await motoRequest(moto, 's3', 'PUT', `/${this.names.bucket}`);
+    const bucket = await motoRequest(moto, 's3', 'PUT', `/${this.names.bucket}`);
+    if (bucket.status !== 200) throw new Error(`S3 CreateBucket answered ${bucket.status}: ${bucket.body}`);
+    const versioning = this.model.resources[this.model.bucketLogicalId].Properties?.VersioningConfiguration?.Status;
+    if (versioning) {
+      const put = await motoRequest(moto, 's3', 'PUT', `/${this.names.bucket}?versioning`,
+        `<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>${versioning}</Status></VersioningConfiguration>`);
+      if (put.status !== 200) throw new Error(`S3 PutBucketVersioning answered ${put.status}: ${put.body}`);
+    }
     const bootstrap = zipFiles({ 'index.js': BOOTSTRAP_SOURCE });
     this.shared.sources.set(codeSha256(bootstrap), BOOTSTRAP_SOURCE);
-    await this.lambda.send(new CreateFunctionCommand({
-      FunctionName: this.names.serviceFunction,
-      Runtime: service.Runtime,
-      Handler: service.Handler,
-      Role: `arn:aws:iam::${ACCOUNT}:role/service-role-local-aws`,
-      Code: { ZipFile: bootstrap },
-      MemorySize: service.MemorySize,
-      Timeout: service.Timeout,
-    }));
-    const bootstrapVersion = await this.lambda.send(new PublishVersionCommand({ FunctionName: this.names.serviceFunction, Description: 'Bootstrap version' }));
-    if (bootstrapVersion.Version !== '1') throw new Error(`bootstrap version is ${bootstrapVersion.Version}, expected 1`);
-    await this.lambda.send(new CreateAliasCommand({ FunctionName: this.names.serviceFunction, Name: 'live', FunctionVersion: '1' }));
+    for (const service of this.services.values()) {
+      const properties = this.model.resources[service.model.functionLogicalId].Properties;
+      await this.lambda.send(new CreateFunctionCommand({
+        FunctionName: service.functionName,
+        Runtime: properties.Runtime,
+        Handler: properties.Handler,
+        Role: `arn:aws:iam::${ACCOUNT}:role/service-role-local-aws`,
+        Code: { ZipFile: bootstrap },
+        MemorySize: properties.MemorySize,
+        Timeout: properties.Timeout,
+      }));
+      const bootstrapVersion = await this.lambda.send(new PublishVersionCommand({ FunctionName: service.functionName, Description: 'Bootstrap version' }));
+      if (bootstrapVersion.Version !== '1') throw new Error(`bootstrap version of ${service.functionName} is ${bootstrapVersion.Version}, expected 1`);
+      await this.lambda.send(new CreateAliasCommand({ FunctionName: service.functionName, Name: 'live', FunctionVersion: '1' }));
+    }
 
     const table = this.model.resources[this.model.tableLogicalId].Properties;
     await this.dynamo.send(new CreateTableCommand({
@@ -349,15 +496,44 @@ export class World {
 
   // ---------------------------------------------------------------- the pipeline, played by the test
 
-  /** Builds a deployable zip (index.js at the root), uploads it as the Build stage's output artifact. */
-  async artifact(source: string): Promise<{ bucketName: string; objectKey: string; codeSha256: string }> {
-    const zip = zipFiles({ 'index.js': source });
+  /**
+   * Uploads a Build stage output artifact: a zip of `files` (the single-service shorthand: one
+   * `index.js` at the root) under a key like CodePipeline's (`<pipeline>/<artifact>/<random>`).
+   */
+  async artifact(files: string | Record<string, string>, options: ZipOptions = {}): Promise<Artifact> {
+    const contents = typeof files === 'string' ? { 'index.js': files } : files;
+    const zip = zipFiles(contents, options);
     const sha = codeSha256(zip);
-    this.shared.sources.set(sha, source);
-    const objectKey = `orders-api-pipeline/BuildOutpu/${this.tag}-${++this.artifactCount}.zip`;
+    if (contents['index.js'] !== undefined) this.shared.sources.set(sha, contents['index.js']);
+    const objectKey = `${this.names.pipeline.slice(0, 20)}/BuildOutpu/${this.tag}${++this.artifactCount}${randomUUID().slice(0, 4)}`;
     const put = await motoRequest(this.shared.motoUrl, 's3', 'PUT', `/${this.names.bucket}/${objectKey}`, zip, { 'content-type': 'application/zip' });
     if (put.status !== 200) throw new Error(`S3 PutObject answered ${put.status}: ${put.body}`);
     return { bucketName: this.names.bucket, objectKey, codeSha256: sha };
+  }
+
+  /**
+   * A Lambda invoke action's job event as CodePipeline sends it
+   * (https://docs.aws.amazon.com/codepipeline/latest/userguide/actions-invoke-lambda-function.html#actions-invoke-lambda-function-json-event-example).
+   */
+  private jobEvent(jobId: string, functionName: string, userParameters: string, inputs: Array<{ name: string; artifact: Artifact }>,
+    continuationToken?: string) {
+    return {
+      'CodePipeline.job': {
+        id: jobId,
+        accountId: ACCOUNT,
+        data: {
+          actionConfiguration: { configuration: { FunctionName: functionName, UserParameters: userParameters } },
+          inputArtifacts: inputs.map(({ name, artifact }) => ({
+            name,
+            revision: null,
+            location: { type: 'S3', s3Location: { bucketName: artifact.bucketName, objectKey: artifact.objectKey } },
+          })),
+          outputArtifacts: [],
+          artifactCredentials: { accessKeyId: 'ASIATESTARTIFACT', secretAccessKey: 'test', sessionToken: 'test' },
+          ...(continuationToken ? { continuationToken } : {}),
+        },
+      },
+    };
   }
 
   private async deliver(fn: HandlerFunction, event: unknown, delivery: Delivery = 'once'): Promise<HandlerInvocation[]> {
@@ -366,89 +542,345 @@ export class World {
     return delivery === 'sequential' ? [first, await fn.invoke(event)] : [first];
   }
 
-  /** Runs the Deploy-Blue action: one job, delivered as asked. */
-  async deployBlue(userParameters: Record<string, string> | string, options: DeployOptions = {}): Promise<DeployRun> {
-    const jobId = options.jobId ?? this.pipeline.issueJob();
-    const artifact = options.artifact ? { bucketName: options.artifact.bucketName, objectKey: options.artifact.objectKey } : null;
-    const event = options.event ?? pipelineJobEvent({ jobId, userParameters, artifact });
-    const invocations = await this.deliver(this.deployBlueFn, event, options.delivery);
-    return { jobId, result: this.pipeline.resultOf(jobId), invocations };
+  /** The action's UserParameters as CodePipeline hands them over: intrinsics resolved at deploy time, variables at run time. */
+  resolveUserParameters(action: ActionModel, variables: Record<string, string>): string {
+    const text = resolveIntrinsic(action.userParameters, this.resolver, `${action.actionName} UserParameters`);
+    return resolveVariables(text, variables, `${action.stageName}/${action.actionName} UserParameters`);
   }
 
-  /** Runs the Switch-Traffic action: the first job, then a new job per continuation token, with CodeDeploy stepping in between. */
-  async switchTraffic(userParameters: Record<string, string>, options: SwitchOptions = {}): Promise<SwitchRun> {
-    const jobs: string[] = [];
-    const results: JobResult[] = [];
-    let token: string | undefined;
-    for (let poll = 0; poll < (options.maxPolls ?? 40); poll++) {
-      const jobId = this.pipeline.issueJob();
-      jobs.push(jobId);
-      const event = pipelineJobEvent({ jobId, userParameters, artifact: null, continuationToken: token });
-      const delivery = poll === 0 ? options.first : poll === options.duplicatePoll ? options.pollDelivery : undefined;
-      await this.deliver(this.switchTrafficFn, event, delivery);
-      const result = this.pipeline.resultOf(jobId);
-      if (!result) throw new Error(`Switch-Traffic job ${jobId} (poll ${poll}) reported no result: CodePipeline would time the action out`);
-      results.push(result);
-      if (result.kind === 'failure' || !result.continuationToken) return { jobs, results, final: result };
-      token = result.continuationToken;
-      await options.between?.(poll + 1);
-      await this.codeDeploy.advance();
+  private handlerOf(action: ActionModel): HandlerFunction {
+    if (action.handlerLogicalId === this.model.handlers.deployBlue.logicalId) return this.deployBlueFn;
+    if (action.handlerLogicalId === this.model.handlers.switchTraffic.logicalId) return this.switchTrafficFn;
+    throw new Error(`${action.actionName} invokes ${action.handlerLogicalId}, which this world does not run`);
+  }
+
+  /** Delivers the next job of an action run (its first, or the continuation of its last). */
+  private async runJob(run: ActionRun, action: ActionModel, service: ServiceModel, context: {
+    userParameters: string; artifact?: Artifact | null; deliver?: ExecuteOptions['deliver']; jobId?: string; event?: unknown;
+  }) {
+    const poll = run.jobs.length;
+    const jobId = poll === 0 && context.jobId ? context.jobId : this.pipeline.issueJob();
+    run.jobs.push(jobId);
+    run.userParameters.push(context.userParameters);
+    const fn = this.handlerOf(action);
+    const inputs = context.artifact ? action.inputArtifacts.map((name) => ({ name, artifact: context.artifact! })) : [];
+    const event = poll === 0 && context.event !== undefined ? context.event
+      : this.jobEvent(jobId, fn.functionName, context.userParameters, inputs, run.continuationToken);
+    const delivery = await context.deliver?.({ stageName: action.stageName, service: service.name, actionName: action.actionName, poll });
+    run.invocations.push(...await this.deliver(fn, event, delivery));
+    const result = this.pipeline.resultOf(jobId);
+    if (!result) {
+      throw new Error(`${action.stageName}/${action.actionName} job ${jobId} (poll ${poll}) reported no result: CodePipeline would time the action out; see ${this.shared.logDir}`);
     }
-    throw new Error(`Switch-Traffic still in progress after ${options.maxPolls ?? 40} polls`);
+    run.results.push(result);
+    if (result.kind === 'failure' || !result.continuationToken) {
+      run.final = result;
+      run.continuationToken = undefined;
+    } else {
+      run.continuationToken = result.continuationToken;
+    }
   }
 
-  /** Source → Build → Deploy-Blue → Switch-Traffic for one commit. */
+  private newRun(action: ActionModel, service: ServiceModel): ActionRun {
+    return {
+      stageName: action.stageName,
+      service: service.name,
+      actionName: action.actionName,
+      runOrder: action.runOrder,
+      jobs: [],
+      results: [],
+      userParameters: [],
+      invocations: [],
+      startedAt: Date.now(),
+    };
+  }
+
+  /**
+   * The variables an execution starts with: its id, and the Source action's output variables.
+   * A CodeStarSourceConnection action outputs AuthorDate, BranchName, CommitId, CommitMessage,
+   * ConnectionArn and FullRepositoryName
+   * (https://docs.aws.amazon.com/codepipeline/latest/userguide/reference-variables.html#reference-variables-list).
+   */
+  private pipelineVariables(executionId: string, commitId: string): Record<string, string> {
+    const source = this.model.source;
+    const variables: Record<string, string> = { 'codepipeline.PipelineExecutionId': executionId };
+    if (source?.namespace && source.provider === 'CodeStarSourceConnection') {
+      const config = source.configuration;
+      Object.assign(variables, {
+        [`${source.namespace}.AuthorDate`]: '2025-06-01T12:00:00Z',
+        [`${source.namespace}.BranchName`]: String(config.BranchName ?? 'main'),
+        [`${source.namespace}.CommitId`]: commitId,
+        [`${source.namespace}.CommitMessage`]: `release ${commitId.slice(0, 7)}`,
+        [`${source.namespace}.ConnectionArn`]: String(config.ConnectionArn ?? ''),
+        [`${source.namespace}.FullRepositoryName`]: String(config.FullRepositoryId ?? ''),
+      });
+    }
+    return variables;
+  }
+
+  /**
+   * Runs one stage as CodePipeline does: the actions of the lowest runOrder in parallel, each job
+   * by job through its continuation tokens (CodeDeploy steps once per round); the next runOrder
+   * only when every action of this one succeeded; none once one failed (the stage fails when the
+   * actions already running have finished).
+   * @see https://docs.aws.amazon.com/codepipeline/latest/userguide/reference-pipeline-structure.html#action-requirements (runOrder)
+   */
+  private async runStage(stageName: string, actions: ActionModel[], execution: ExecutionRun, options: ExecuteOptions): Promise<StageRun> {
+    const stage: StageRun = { stageName, status: 'Succeeded', actions: [], runOrdersStarted: [] };
+    execution.stages.push(stage);
+    const runOrders = [...new Set(actions.map((a) => a.runOrder))].sort((a, b) => a - b);
+    for (const runOrder of runOrders) {
+      stage.runOrdersStarted.push(runOrder);
+      const group = actions.filter((a) => a.runOrder === runOrder).map((action) => {
+        const service = this.model.services.find((s) => s.deployBlue === action || s.switchTraffic === action)!;
+        const run = this.newRun(action, service);
+        stage.actions.push(run);
+        return { action, service, run };
+      });
+      for (let round = 0; ; round++) {
+        if (round >= (options.maxRounds ?? 40)) throw new Error(`${stageName} runOrder ${runOrder} still in progress after ${round} rounds`);
+        const running = group.filter((g) => !g.run.final);
+        await Promise.all(running.map((g) => this.runJob(g.run, g.action, g.service, {
+          // Variables are resolved when CodePipeline runs the action; continuations reuse the configuration.
+          userParameters: g.run.userParameters[0] ?? this.resolveUserParameters(g.action, execution.variables),
+          artifact: execution.artifact,
+          deliver: options.deliver,
+        })));
+        for (const g of running) {
+          if (g.run.final?.kind === 'success' && g.action.namespace) {
+            for (const [key, value] of Object.entries(g.run.final.outputVariables ?? {})) execution.variables[`${g.action.namespace}.${key}`] = value;
+          }
+        }
+        const still = group.filter((g) => !g.run.final).map((g) => g.run);
+        if (still.length === 0) break;
+        await options.between?.({ stageName, runOrder, round: round + 1, running: still });
+        await this.codeDeploy.advance();
+      }
+      if (group.some((g) => g.run.final?.kind === 'failure')) {
+        stage.status = 'Failed';
+        return stage;
+      }
+    }
+    return stage;
+  }
+
+  /** One pipeline execution from the Deploy-Blue stage on, for the given build output. */
+  async execute(artifact: Artifact, options: ExecuteOptions = {}): Promise<ExecutionRun> {
+    const executionId = options.executionId ?? randomUUID();
+    const commitId = options.commitId ?? randomUUID().replace(/-/g, '');
+    const execution: ExecutionRun = {
+      executionId, commitId, artifact, status: 'Succeeded', stages: [], variables: this.pipelineVariables(executionId, commitId),
+    };
+    for (const [name, actions] of [['Deploy-Blue', this.model.stages.deployBlue], ['Switch-Traffic', this.model.stages.switchTraffic]] as const) {
+      const stage = await this.runStage(name, actions, execution, options);
+      if (stage.status === 'Failed') {
+        execution.status = 'Failed';
+        break;
+      }
+    }
+    return execution;
+  }
+
+  /**
+   * Retries a failed stage the way CodePipeline's "Retry failed actions" does (RetryStageExecution,
+   * retryMode FAILED_ACTIONS): the actions that succeeded are not run again; the failed ones get
+   * new jobs, and the stage goes on through its later runOrders; then the execution continues.
+   * @see https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_RetryStageExecution.html
+   */
+  async retryFailedActions(execution: ExecutionRun, stageName: 'Deploy-Blue' | 'Switch-Traffic', options: ExecuteOptions = {}): Promise<StageRun> {
+    const failedStage = execution.stages[execution.stages.length - 1];
+    if (execution.status !== 'Failed' || failedStage?.stageName !== stageName || failedStage.status !== 'Failed') {
+      throw new Error(`execution ${execution.executionId} has no failed ${stageName} stage to retry (CodePipeline answers StageNotRetryableException)`);
+    }
+    const done = new Set(execution.stages.filter((s) => s.stageName === stageName)
+      .flatMap((s) => s.actions.filter((a) => a.final?.kind === 'success').map((a) => a.actionName)));
+    const actions = (stageName === 'Deploy-Blue' ? this.model.stages.deployBlue : this.model.stages.switchTraffic).filter((a) => !done.has(a.actionName));
+    execution.status = 'Succeeded';
+    const stage = await this.runStage(stageName, actions, execution, options);
+    if (stage.status === 'Failed') {
+      execution.status = 'Failed';
+    } else if (stageName === 'Deploy-Blue') {
+      const next = await this.runStage('Switch-Traffic', this.model.stages.switchTraffic, execution, options);
+      if (next.status === 'Failed') execution.status = 'Failed';
+    }
+    return stage;
+  }
+
+  /** Runs one action of one service on its own (as a stage retry or a test's direct call would). */
+  async runAction(stageName: 'Deploy-Blue' | 'Switch-Traffic', options: ActionOptions, serviceName?: string): Promise<ActionRun> {
+    const service = this.serviceNamed(serviceName).model;
+    const action = stageName === 'Deploy-Blue' ? service.deployBlue : service.switchTraffic;
+    const variables: Record<string, string> = { ...this.pipelineVariables(options.executionId, options.commitId ?? randomUUID().replace(/-/g, '')) };
+    if (options.targetVersion !== undefined) variables[`${service.deployBlue.namespace}.targetVersion`] = options.targetVersion;
+    let userParameters: string;
+    if (typeof options.userParameters === 'string') {
+      userParameters = options.userParameters;
+    } else {
+      const resolved = this.resolveUserParameters(action, variables);
+      userParameters = options.userParameters ? JSON.stringify(options.userParameters(JSON.parse(resolved))) : resolved;
+    }
+    const run = this.newRun(action, service);
+    for (let poll = 0; !run.final; poll++) {
+      if (poll >= (options.maxPolls ?? 40)) throw new Error(`${stageName} still in progress after ${poll} polls`);
+      if (poll > 0) {
+        await options.between?.(poll);
+        await this.codeDeploy.advance();
+      }
+      await this.runJob(run, action, service, {
+        userParameters,
+        artifact: options.artifact,
+        deliver: options.deliver,
+        jobId: options.jobId,
+        event: options.event,
+      });
+    }
+    return run;
+  }
+
+  /** Deploy-Blue of one service: one job, delivered as asked. */
+  async deployBlue(options: Omit<ActionOptions, 'deliver' | 'between' | 'maxPolls'> & { delivery?: Delivery }, service?: string): Promise<DeployRun> {
+    const run = await this.runAction('Deploy-Blue', { ...options, deliver: () => options.delivery }, service);
+    return { jobId: run.jobs[0], result: run.final, invocations: run.invocations };
+  }
+
+  /** Switch-Traffic of one service: the first job, then a new job per continuation token, CodeDeploy stepping in between. */
+  async switchTraffic(options: Omit<ActionOptions, 'deliver' | 'between' | 'maxPolls' | 'artifact'> & SwitchOptions, service?: string): Promise<SwitchRun> {
+    const run = await this.runAction('Switch-Traffic', {
+      ...options,
+      artifact: null,
+      deliver: ({ poll }) => (poll === 0 ? options.first : poll === options.duplicatePoll ? options.pollDelivery : undefined),
+    }, service);
+    return { jobs: run.jobs, results: run.results, final: run.final! };
+  }
+
+  /** Source → Build → Deploy-Blue → Switch-Traffic for one commit of a single-service pipeline. */
   async release(source: string, options: ReleaseOptions = {}): Promise<Release> {
-    const deploymentId = options.deploymentId ?? randomUUID();
+    if (this.services.size !== 1) throw new Error('release() plays a single-service pipeline; use execute()');
     const artifact = await this.artifact(source);
-    const deployBlue = await this.deployBlue({
-      deploymentId,
-      commitId: options.commitId ?? randomUUID().replace(/-/g, '').slice(0, 40),
-      repository: 'example-org/orders-api',
-      branch: 'main',
-    }, { artifact, delivery: options.deployDelivery });
-    if (deployBlue.result?.kind !== 'success') return { deploymentId, deployBlue };
-    const { targetVersion, currentVersion } = deployBlue.result.outputVariables ?? {};
-    if (!targetVersion) return { deploymentId, deployBlue, currentVersion };
-    const switchTraffic = await this.switchTraffic({ deploymentId, targetVersion }, options.switch);
-    return { deploymentId, deployBlue, targetVersion, currentVersion, switchTraffic };
+    const execution = await this.execute(artifact, {
+      executionId: options.executionId,
+      commitId: options.commitId,
+      deliver: ({ stageName, poll }) => {
+        if (stageName === 'Deploy-Blue') return options.deployDelivery;
+        return poll === 0 ? options.switch?.first : poll === options.switch?.duplicatePoll ? options.switch?.pollDelivery : undefined;
+      },
+      between: options.switch?.between ? ({ round }) => options.switch!.between!(round) : undefined,
+      maxRounds: options.switch?.maxPolls,
+    });
+    const deploy = actionRun(execution, 'Deploy-Blue', this.service.name)!;
+    const shift = actionRun(execution, 'Switch-Traffic', this.service.name);
+    const { targetVersion, currentVersion } = deploy.final?.outputVariables ?? {};
+    return {
+      executionId: execution.executionId,
+      deployBlue: { jobId: deploy.jobs[0], result: deploy.final, invocations: deploy.invocations },
+      targetVersion,
+      currentVersion,
+      switchTraffic: shift ? { jobs: shift.jobs, results: shift.results, final: shift.final! } : undefined,
+      execution,
+    };
   }
 
   // ---------------------------------------------------------------- what the test looks at
 
-  async alias(): Promise<GetAliasCommandOutput> {
-    return this.lambda.send(new GetAliasCommand({ FunctionName: this.names.serviceFunction, Name: 'live' }));
+  async alias(service?: string): Promise<GetAliasCommandOutput> {
+    return this.lambda.send(new GetAliasCommand({ FunctionName: this.serviceNamed(service).functionName, Name: 'live' }));
   }
 
-  async splitAlias(functionVersion: string, weights: Record<string, number>) {
-    await this.lambda.send(new UpdateAliasCommand({ FunctionName: this.names.serviceFunction, Name: 'live', FunctionVersion: functionVersion, RoutingConfig: { AdditionalVersionWeights: weights } }));
+  async splitAlias(functionVersion: string, weights: Record<string, number>, service?: string) {
+    await this.lambda.send(new UpdateAliasCommand({ FunctionName: this.serviceNamed(service).functionName, Name: 'live', FunctionVersion: functionVersion, RoutingConfig: { AdditionalVersionWeights: weights } }));
   }
 
-  async versions(): Promise<string[]> {
+  async versions(service?: string): Promise<string[]> {
+    const functionName = this.serviceNamed(service).functionName;
     const out: string[] = [];
     let marker: string | undefined;
     do {
-      const page = await this.lambda.send(new ListVersionsByFunctionCommand({ FunctionName: this.names.serviceFunction, Marker: marker }));
+      const page = await this.lambda.send(new ListVersionsByFunctionCommand({ FunctionName: functionName, Marker: marker }));
       out.push(...(page.Versions ?? []).map((v) => v.Version!).filter((v) => v !== '$LATEST'));
       marker = page.NextMarker;
     } while (marker);
-    const deleted = this.proxy.deletedVersions(this.names.serviceFunction);
+    const deleted = this.proxy.deletedVersions(functionName);
     return out.filter((v) => !deleted.includes(v)).sort((a, b) => Number(a) - Number(b));
   }
 
-  async history(deploymentId: string): Promise<Record<string, any> | undefined> {
+  /** Invokes a service through the Lambda proxy (as a client would): `live`, or a version. */
+  async invoke(service: string | undefined, qualifier = 'live', payload: unknown = {}): Promise<{ functionError?: string; executedVersion?: string; payload: any }> {
+    const out = await this.proxyLambda!.send(new InvokeCommand({
+      FunctionName: this.serviceNamed(service).functionName,
+      Qualifier: qualifier,
+      Payload: new TextEncoder().encode(JSON.stringify(payload)),
+    }));
+    const text = out.Payload ? new TextDecoder().decode(out.Payload) : '';
+    return { functionError: out.FunctionError, executedVersion: out.ExecutedVersion, payload: text ? JSON.parse(text) : undefined };
+  }
+
+  /** What Lambda holds for one version of a service: its CodeSha256 and the package's files (as the proxy unzipped them). */
+  async code(service: string | undefined, version: string): Promise<{ codeSha256: string; files?: Record<string, string> }> {
+    const functionName = this.serviceNamed(service).functionName;
+    const config = await this.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: functionName, Qualifier: version }));
+    const files = this.proxy.packages.get(config.CodeSha256!);
+    return {
+      codeSha256: config.CodeSha256!,
+      files: files && Object.fromEntries(Object.entries(files).map(([name, data]) => [name, data.toString('utf8')])),
+    };
+  }
+
+  /** An object of the artifact bucket (the latest version), or undefined. */
+  async s3Object(key: string): Promise<Buffer | undefined> {
+    const response = await motoRequest(this.shared.motoUrl, 's3', 'GET', `/${this.names.bucket}/${key.split('/').map(encodeURIComponent).join('/')}`);
+    return response.status === 200 ? response.bytes : undefined;
+  }
+
+  /** Keys of the artifact bucket under a prefix. */
+  async s3Keys(prefix: string): Promise<string[]> {
+    const response = await motoRequest(this.shared.motoUrl, 's3', 'GET', `/${this.names.bucket}?list-type=2&prefix=${encodeURIComponent(prefix)}`);
+    if (response.status !== 200) throw new Error(`S3 ListObjectsV2 answered ${response.status}: ${response.body}`);
+    return [...response.body.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => m[1]).sort();
+  }
+
+  /** Every version S3 keeps of the objects under a prefix (ListObjectVersions): one per PutObject in a versioned bucket. */
+  async s3Versions(prefix: string): Promise<Array<{ key: string; versionId: string }>> {
+    const response = await motoRequest(this.shared.motoUrl, 's3', 'GET', `/${this.names.bucket}?versions&prefix=${encodeURIComponent(prefix)}`);
+    if (response.status !== 200) throw new Error(`S3 ListObjectVersions answered ${response.status}: ${response.body}`);
+    return [...response.body.matchAll(/<Version>([\s\S]*?)<\/Version>/g)].map((m) => ({
+      key: /<Key>([^<]*)<\/Key>/.exec(m[1])?.[1] ?? '?',
+      versionId: /<VersionId>([^<]*)<\/VersionId>/.exec(m[1])?.[1] ?? '?',
+    })).sort((a, b) => a.key.localeCompare(b.key));
+  }
+
+  /** The files of a zip in the artifact bucket, as text. */
+  async zipAt(key: string): Promise<Record<string, string> | undefined> {
+    const zip = await this.s3Object(key);
+    return zip && Object.fromEntries(Object.entries(unzipFiles(zip)).map(([name, data]) => [name, data.toString('utf8')]));
+  }
+
+  /** The history item of one service in one execution (`<executionId>/<service>`). */
+  async history(executionId: string, service?: string): Promise<Record<string, any> | undefined> {
+    const deploymentId = `${executionId}/${this.serviceNamed(service).name}`;
     return (await this.doc.send(new GetCommand({ TableName: this.names.table, Key: { deploymentId }, ConsistentRead: true }))).Item;
   }
 
-  /** The service's deployments, newest first, through the byService index. */
-  async historyByService(): Promise<Array<Record<string, any>>> {
+  /** A service's deployments, newest first, through the byService index. */
+  async historyByService(service?: string): Promise<Array<Record<string, any>>> {
     const result = await this.doc.send(new QueryCommand({
       TableName: this.names.table,
       IndexName: 'byService',
       KeyConditionExpression: '#s = :s',
       ExpressionAttributeNames: { '#s': 'service' },
-      ExpressionAttributeValues: { ':s': this.names.serviceName },
+      ExpressionAttributeValues: { ':s': this.serviceNamed(service).name },
       ScanIndexForward: false,
+    }));
+    return result.Items ?? [];
+  }
+
+  /** Every service of one execution, by service name, through the byExecution index. */
+  async historyByExecution(executionId: string): Promise<Array<Record<string, any>>> {
+    const result = await this.doc.send(new QueryCommand({
+      TableName: this.names.table,
+      IndexName: 'byExecution',
+      KeyConditionExpression: '#e = :e',
+      ExpressionAttributeNames: { '#e': 'executionId' },
+      ExpressionAttributeValues: { ':e': executionId },
     }));
     return result.Items ?? [];
   }
@@ -466,27 +898,34 @@ export class World {
         } catch {
           // plain text
         }
-        this.received.push({ messageId: envelope.MessageId, event: envelope.MessageAttributes?.event?.Value ?? body?.event ?? '?', subject: envelope.Subject, body });
+        const attributes = envelope.MessageAttributes ?? {};
+        this.received.push({ messageId: envelope.MessageId, event: attributes.event?.Value ?? body?.event ?? '?', subject: envelope.Subject, attributes, body });
         await this.sqs('DeleteMessage', { QueueUrl: this.queueUrl, ReceiptHandle: message.ReceiptHandle });
       }
     }
     return [...this.received];
   }
 
-  /** Lifecycle events announced for one deployment, in order. */
-  async events(deploymentId: string): Promise<string[]> {
-    return (await this.notifications()).filter((n) => n.body?.deploymentId === deploymentId).map((n) => n.event);
+  /** Notifications about one execution (and one service of it), in order. */
+  async notificationsOf(executionId: string, service?: string): Promise<Notification[]> {
+    return (await this.notifications()).filter((n) => n.body?.executionId === executionId && (service === undefined || n.body?.service === service));
+  }
+
+  /** Lifecycle events announced for one service of one execution, in order. */
+  async events(executionId: string, service?: string): Promise<string[]> {
+    return (await this.notificationsOf(executionId, this.serviceNamed(service).name)).map((n) => n.event);
   }
 
   /** Every handler invocation that threw. */
   thrown(): HandlerInvocation[] {
-    return [this.deployBlueFn, this.switchTrafficFn, this.smokeTestFn].flatMap((fn) => fn?.thrown ?? []);
+    return [this.deployBlueFn, this.switchTrafficFn, ...this.hookFns.values()].flatMap((fn) => fn?.thrown ?? []);
   }
 
   async stop() {
-    await Promise.all([this.deployBlueFn, this.switchTrafficFn, this.smokeTestFn].map((fn) => fn?.stop()));
-    await Promise.all([this.proxy?.stop(), this.pipeline?.stop(), this.codeDeploy?.stop()]);
+    await Promise.all([this.deployBlueFn, this.switchTrafficFn, ...this.hookFns.values()].map((fn) => fn?.stop()));
+    await Promise.all([this.proxy?.stop(), this.dynamoProxy?.stop(), this.pipeline?.stop(), this.codeDeploy?.stop()]);
     this.lambda.destroy();
+    this.proxyLambda?.destroy();
     this.dynamo.destroy();
     this.sns.destroy();
   }
