@@ -1,4 +1,5 @@
 /** Assertions with readable failures, shared by the local AWS scenarios. */
+import { contractProblems, DeploymentMetric, deploymentMetrics } from './emf';
 import { Deployment } from './fake-codedeploy';
 import { JobResult } from './fake-codepipeline';
 import { World } from './world';
@@ -70,4 +71,88 @@ export async function expectAlias(w: World, version: string, service?: string) {
   const alias = await w.alias(service);
   expect({ service: service ?? w.service.name, version: alias.FunctionVersion, weights: alias.RoutingConfig?.AdditionalVersionWeights ?? {} })
     .toEqual({ service: service ?? w.service.name, version, weights: {} });
+}
+
+/**
+ * The metrics every scenario's handlers wrote keep issue #10's contract:
+ * - every EMF line is a valid document CloudWatch extracts (none hidden in a console log event, none outside an invocation);
+ * - namespace, metric names, units, dimension sets, outcomes, and the durations each outcome carries;
+ * - exactly one Deployments document per final state a service deployment reached: the same
+ *   (deployment, outcome) pairs as the lifecycle notifications that announce final states;
+ * - the latest document of each deployment agrees with its history item: Timestamp = finishedAt,
+ *   ShiftDuration = finishedAt - shiftStartedAt, LeadTime = finishedAt - commitTime, and
+ *   commitTime is the AuthorDate the source action gave the execution.
+ */
+export async function expectMetricsKeepContract(w: World) {
+  const records = w.metrics();
+  expect(records.filter((r) => r.problems.length > 0).map((r) => `${r.functionName} ${r.requestId ?? '(no invocation)'}: ${r.problems.join('; ')}: ${r.line.slice(0, 300)}`)).toEqual([]);
+  const metrics = deploymentMetrics(records);
+  expect(metrics.flatMap((m) => contractProblems(m.record.document!).map((p) => `${m.deploymentId}: ${p}`))).toEqual([]);
+  // Every document is some Deployments document (no metric published on its own).
+  expect(records.filter((r) => !metrics.some((m) => m.record === r)).map((r) => r.line)).toEqual([]);
+
+  const finalEvents: Record<string, string> = { SUCCEEDED: 'Succeeded', ROLLED_BACK: 'RolledBack', FAILED: 'Failed', SKIPPED: 'Skipped', NOT_STARTED: 'NotStarted' };
+  const announced = (await w.notifications())
+    .filter((n) => finalEvents[n.event] !== undefined)
+    .map((n) => `${n.body?.executionId}/${n.body?.service} ${finalEvents[n.event]}`).sort();
+  expect({ deploymentsMetric: metrics.map((m) => `${m.deploymentId} ${m.outcome}`).sort() }).toEqual({ deploymentsMetric: announced });
+
+  const latest = new Map(metrics.map((m) => [m.deploymentId, m]));
+  for (const m of latest.values()) {
+    const slash = m.deploymentId.lastIndexOf('/');
+    const executionId = m.deploymentId.slice(0, slash);
+    const history = await w.history(executionId, m.deploymentId.slice(slash + 1));
+    const finishedAt = Date.parse(history?.finishedAt);
+    const commit = w.commitOf(executionId);
+    const seconds = (from: string | undefined) => (from ? (finishedAt - Date.parse(from)) / 1000 : undefined);
+    expect({
+      deploymentId: m.deploymentId,
+      executionId: m.executionId,
+      state: history?.state,
+      timestamp: m.timestamp,
+      commitTime: history?.commitTime && Date.parse(history.commitTime),
+      shiftDuration: m.shiftDuration,
+      leadTime: m.leadTime,
+    }).toEqual({
+      deploymentId: m.deploymentId,
+      executionId,
+      state: ({ Succeeded: 'SUCCEEDED', RolledBack: 'ROLLED_BACK', Failed: 'FAILED', Skipped: 'SKIPPED', NotStarted: 'NOT_STARTED' } as Record<string, string>)[m.outcome],
+      timestamp: finishedAt,
+      // Deploy-Blue records the commit time when it stages (a failure before that has none).
+      commitTime: history?.commitTime === undefined ? undefined : commit && Date.parse(commit.authorDate),
+      shiftDuration: m.shiftDuration === undefined ? undefined : seconds(history?.shiftStartedAt),
+      leadTime: m.leadTime === undefined ? undefined : seconds(history?.commitTime),
+    });
+    // Written when the item reached its final state: during this world's run.
+    expect(m.timestamp).toBeGreaterThanOrEqual(w.createdAt);
+    expect(m.timestamp).toBeLessThanOrEqual(Date.now());
+  }
+}
+
+/**
+ * The Deployments metric of one execution: exactly one document per service, with the outcome
+ * expected (services left out emitted none); Succeeded and RolledBack with a ShiftDuration >= 0;
+ * Succeeded with a LeadTime of finish time - commit time, which lies within the run: at least the
+ * commit's age when the execution's first action ran, at most its age now.
+ * @returns the documents, by service
+ */
+export function expectDeploymentMetrics(w: World, executionId: string, expected: Record<string, string>): Record<string, DeploymentMetric> {
+  const metrics = deploymentMetrics(w.metrics(), executionId);
+  expect({ executionId, deployments: metrics.map((m) => [m.service, m.outcome, m.deployments]).sort() })
+    .toEqual({ executionId, deployments: Object.entries(expected).map(([service, outcome]) => [service, outcome, 1]).sort() });
+  const commit = w.commitOf(executionId);
+  if (!commit) throw new Error(`execution ${executionId} never ran an action in this world`);
+  const committedAt = Date.parse(commit.authorDate);
+  for (const m of metrics) {
+    if (m.outcome === 'Succeeded' || m.outcome === 'RolledBack') expect({ service: m.service, shiftDuration: m.shiftDuration! >= 0 }).toEqual({ service: m.service, shiftDuration: true });
+    else expect({ service: m.service, shiftDuration: m.shiftDuration }).toEqual({ service: m.service, shiftDuration: undefined });
+    if (m.outcome === 'Succeeded') {
+      expect(m.leadTime).toBeCloseTo((m.timestamp - committedAt) / 1000, 3);
+      expect(m.leadTime! * 1000).toBeGreaterThanOrEqual(commit.firstActionAt - committedAt);
+      expect(m.leadTime! * 1000).toBeLessThanOrEqual(Date.now() - committedAt);
+    } else {
+      expect({ service: m.service, leadTime: m.leadTime }).toEqual({ service: m.service, leadTime: undefined });
+    }
+  }
+  return Object.fromEntries(metrics.map((m) => [m.service, m]));
 }

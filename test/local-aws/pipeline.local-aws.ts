@@ -9,11 +9,12 @@ import * as path from 'path';
 import { CreateAliasCommand } from '@aws-sdk/client-lambda';
 import { constructModel } from './construct-model';
 import {
-  codeDeployDeploymentOf, counts, delta, expectAlias, expectNoHandlerThrew, expectOneResultPerJob, failed, succeeded,
+  codeDeployDeploymentOf, counts, delta, expectAlias, expectDeploymentMetrics, expectMetricsKeepContract, expectNoHandlerThrew, expectOneResultPerJob,
+  failed, succeeded,
 } from './expectations';
 import { JobResult } from './fake-codepipeline';
 import { MotoServer } from './moto-server';
-import { ScenarioReport } from './scenario-report';
+import { MetricsReport, ScenarioReport } from './scenario-report';
 import { registerServiceScenarios } from './services-scenarios';
 import { actionRun, ASSETS_DIR, brokenSource, goodSource, SharedAws, startSharedAws, World } from './world';
 import { BlueGreenLambdaPipelineProps, TrafficHook } from '../../src';
@@ -25,6 +26,7 @@ const ALL_AT_ONCE = 'CodeDeployDefault.LambdaAllAtOnce';
 const SMOKE_EVENT = { path: '/health', source: 'local-aws' };
 
 const report = new ScenarioReport();
+const metricsReport = new MetricsReport();
 let shared: (SharedAws & { moto: MotoServer }) | undefined;
 const worlds: World[] = [];
 
@@ -40,6 +42,8 @@ beforeAll(async () => {
 }, 60_000);
 
 afterEach(async () => {
+  const name = expect.getState().currentTestName ?? '?';
+  for (const w of worlds) metricsReport.add(name, w.tag, w.metrics());
   await Promise.all(worlds.splice(0).map((w) => w.stop()));
 });
 
@@ -48,11 +52,16 @@ afterAll(async () => {
   const bundles = `${path.relative(process.cwd(), ASSETS_DIR) || '.'}/*.lambda/index.js`;
   report.print(`local AWS integration: bundled handlers from ${bundles} on moto ${shared?.moto.version ?? '?'}; handler logs in cdk.out/local-aws/`,
     startError ? `not run: ${startError.message.split('.')[0]}` : undefined);
+  metricsReport.print('12b.', 'exec-12b-B');
 });
 
+/** A scenario; once its body passed, the metrics its handlers wrote must keep the contract too (expectMetricsKeepContract). */
 function scenario(name: string, body: () => Promise<void>, timeout = 60_000) {
   report.register(name);
-  test(name, () => report.run(name, body), timeout);
+  test(name, () => report.run(name, async () => {
+    await body();
+    for (const w of worlds) await expectMetricsKeepContract(w);
+  }), timeout);
 }
 
 /** A world for the construct synthesized with these props (merged into the test fixture's). */
@@ -132,6 +141,29 @@ scenario('1. happy path with the smoke hook', async () => {
   expect(await w.events(r.executionId)).toEqual(['STAGED', 'STARTED', 'SUCCEEDED']);
   expect(w.codeDeploy.calls.filter((c) => c.error).map((c) => `${c.operation}: ${c.error}`)).toEqual([]);
   expectNoHandlerThrew(w);
+
+  // Metrics: Switch-Traffic's last poll wrote one EMF document per release, exactly as the contract shapes it.
+  const { 'orders-api': metric } = expectDeploymentMetrics(w, r.executionId, { 'orders-api': 'Succeeded' });
+  expect(metric.record).toMatchObject({ functionName: w.names.switchTraffic, jobId: r.switchTraffic!.jobs[r.switchTraffic!.jobs.length - 1] });
+  expect(metric.record.document).toEqual({
+    _aws: {
+      Timestamp: Date.parse(history!.finishedAt),
+      CloudWatchMetrics: [
+        { Namespace: 'BlueGreenLambdaPipeline', Dimensions: [['Service', 'Outcome'], ['Outcome']], Metrics: [{ Name: 'Deployments', Unit: 'Count' }] },
+        { Namespace: 'BlueGreenLambdaPipeline', Dimensions: [['Service'], []], Metrics: [{ Name: 'ShiftDuration', Unit: 'Seconds' }, { Name: 'LeadTime', Unit: 'Seconds' }] },
+      ],
+    },
+    Service: 'orders-api',
+    Outcome: 'Succeeded',
+    Deployments: 1,
+    ShiftDuration: (Date.parse(history!.finishedAt) - Date.parse(history!.shiftStartedAt)) / 1000,
+    LeadTime: (Date.parse(history!.finishedAt) - Date.parse(w.commitOf(r.executionId)!.authorDate)) / 1000,
+    deploymentId: `${r.executionId}/orders-api`,
+    executionId: r.executionId,
+  });
+  // The line is the document itself: no runtime prefix or JSON wrapper around it.
+  expect(JSON.parse(metric.record.line)).toEqual(metric.record.document);
+  expect(w.metrics()).toHaveLength(2);
 });
 
 scenario('2. happy path without hooks', async () => {
@@ -150,6 +182,7 @@ scenario('2. happy path without hooks', async () => {
   expectOneResultPerJob(w, [r.deployBlue.jobId, ...r.switchTraffic!.jobs]);
   expect(await w.events(r.executionId)).toEqual(['STAGED', 'STARTED', 'SUCCEEDED']);
   expectNoHandlerThrew(w);
+  expectDeploymentMetrics(w, r.executionId, { 'orders-api': 'Succeeded' });
 });
 
 scenario('3. first release all-at-once, later release linear', async () => {
@@ -230,6 +263,10 @@ scenario('4. alarm mid-shift rolls back; ROLLED_BACK only once the rollback fini
   expect(await w.events(executionId)).toEqual(['STAGED', 'STARTED', 'ROLLED_BACK']);
   expectOneResultPerJob(w, run.jobs);
   expectNoHandlerThrew(w);
+  // RolledBack, counted by the poll that saw the rollback finish, with the shift's duration; no LeadTime.
+  const { 'orders-api': metric } = expectDeploymentMetrics(w, executionId, { 'orders-api': 'RolledBack' });
+  expect(metric.record.jobId).toBe(run.jobs[run.jobs.length - 1]);
+  expect(metric.shiftDuration).toBeGreaterThan(0);
 });
 
 scenario('5. smoke test fails: rollback, the target never got traffic', async () => {
@@ -258,11 +295,12 @@ scenario('5. smoke test fails: rollback, the target never got traffic', async ()
   expect(await w.events(r.executionId)).toEqual(['STAGED', 'STARTED', history?.state]);
   expectOneResultPerJob(w, [r.deployBlue.jobId, ...r.switchTraffic!.jobs]);
   expectNoHandlerThrew(w);
+  expectDeploymentMetrics(w, r.executionId, { 'orders-api': history?.state === 'ROLLED_BACK' ? 'RolledBack' : 'Failed' });
 });
 
 async function duplicateDeliveries(tag: string, mode: 'sequential' | 'concurrent') {
   const w = await world(tag, { hooks: 'smoke', updateWindowMs: mode === 'concurrent' ? 300 : 0 });
-  await releaseOk(w, goodSource('A'), 'first release');
+  const first = await releaseOk(w, goodSource('A'), 'first release');
   const before = counts(w);
   const notificationsBefore = (await w.notifications()).length;
   w.codeDeploy.setHookDelivery(mode === 'concurrent' ? 'twice-concurrent' : 'twice-sequential');
@@ -294,6 +332,9 @@ async function duplicateDeliveries(tag: string, mode: 'sequential' | 'concurrent
   expect(await w.versions()).toEqual(['1', '2', '3']);
   const events = (await w.notifications()).slice(notificationsBefore).map((n) => n.event);
   expect(events).toEqual(['STAGED', 'STARTED', 'SUCCEEDED']);
+  // Every job and the hook ran twice; the deployment is counted once, by one invocation.
+  expectDeploymentMetrics(w, r.executionId, { 'orders-api': 'Succeeded' });
+  expect(w.metrics().map((m) => m.document?.executionId)).toEqual([first.executionId, r.executionId]);
 }
 
 scenario('6a. duplicate deliveries, sequential replays', () => duplicateDeliveries('s6a', 'sequential'));
@@ -327,6 +368,7 @@ scenario('7. Deploy-Blue job redelivered while Switch-Traffic shifts', async () 
   await expectAlias(w, '3');
   expect(await w.events(executionId)).toEqual(['STAGED', 'STARTED', 'SUCCEEDED']);
   expectNoHandlerThrew(w);
+  expectDeploymentMetrics(w, executionId, { 'orders-api': 'Succeeded' });
 });
 
 scenario('8. split alias: readable failure, nothing deployed', async () => {
@@ -361,6 +403,10 @@ scenario('8. split alias: readable failure, nothing deployed', async () => {
   expect(delta(before, counts(w)).createDeployment).toBe(0);
   expect((await w.history(executionId))?.state).toBe('FAILED');
   expectNoHandlerThrew(w);
+  // Both refusals are counted Failed: Deploy-Blue's (when it recorded one) and Switch-Traffic's.
+  expectDeploymentMetrics(w, r.executionId, history ? { 'orders-api': 'Failed' } : {});
+  const { 'orders-api': refused } = expectDeploymentMetrics(w, executionId, { 'orders-api': 'Failed' });
+  expect(refused.record.functionName).toBe(w.names.switchTraffic);
 });
 
 scenario('9. target already live: SKIPPED, job succeeds', async () => {
@@ -379,6 +425,7 @@ scenario('9. target already live: SKIPPED, job succeeds', async () => {
   await expectAlias(w, '2');
   expect(await w.versions()).toEqual(['1', '2']);
   expectNoHandlerThrew(w);
+  expectDeploymentMetrics(w, r.executionId, { 'orders-api': 'Skipped' });
 });
 
 scenario('10. malformed jobs fail with a message naming the field', async () => {
@@ -433,6 +480,13 @@ scenario('10. malformed jobs fail with a message naming the field', async () => 
   expect(counts(w)).toEqual({ updateFunctionCode: 0, publishVersion: 0, createDeployment: 0 });
   await expectAlias(w, '1');
   expectNoHandlerThrew(w);
+  // A job refused before it claims the history item counts nothing; the one that claimed it and
+  // then failed (no input artifact) is a Failed deployment, counted once.
+  const { 'orders-api': failedMetric } = expectDeploymentMetrics(w, executionId, { 'orders-api': 'Failed' });
+  expect(failedMetric.record.functionName).toBe(w.names.deployBlue);
+  expect((await w.history(executionId))?.failureReason).toMatch(/no input artifact/);
+  expectDeploymentMetrics(w, 'exec-s10-b', {});
+  expectDeploymentMetrics(w, 'exec-s10-never-staged', {});
 });
 
 scenario('11. version retention (keepVersions 2)', async () => {

@@ -1,3 +1,5 @@
+import { EmfRecord, formatDatum, metricData } from './emf';
+
 /** Tallies scenarios and prints the table and the closing count line on stdout. */
 export class ScenarioReport {
   private readonly rows: Array<{ name: string; passed: boolean; seconds: number; reason?: string }> = [];
@@ -38,6 +40,55 @@ export class ScenarioReport {
       `local-aws: ${this.rows.filter((r) => r.passed).length} scenarios passed, ${this.rows.filter((r) => !r.passed).length} failed`,
       '',
     ];
+    process.stdout.write(lines.join('\n'));
+  }
+}
+
+/** The EMF documents each scenario's handlers wrote, for the section printed after the scenario table. */
+export class MetricsReport {
+  private readonly byScenario: Array<{ scenario: string; world: string; records: EmfRecord[] }> = [];
+
+  add(scenario: string, world: string, records: EmfRecord[]) {
+    this.byScenario.push({ scenario, world, records });
+  }
+
+  /**
+   * Prints every metric datum CloudWatch would extract from one execution of the showcase
+   * scenario (the first scenario whose name starts with `showcase`, else the first with documents),
+   * invalid documents if any, and the count line.
+   */
+  print(showcase: string, executionId?: string) {
+    const all = this.byScenario.flatMap((s) => s.records);
+    const invalid = all.filter((r) => r.problems.length > 0);
+    const shown = this.byScenario.find((s) => s.scenario.startsWith(showcase) && s.records.length > 0)
+      ?? this.byScenario.find((s) => s.records.length > 0);
+    const lines: string[] = [''];
+    if (shown) {
+      const execution = shown.records.some((r) => r.document?.executionId === executionId) ? executionId : undefined;
+      const documents = shown.records.filter((r) => r.problems.length === 0 && (!execution || r.document?.executionId === execution));
+      const rows = [['namespace', 'metric', 'dimensions', 'value', 'unit'], ...documents.flatMap((r) => metricData(r.document!).map(formatDatum))];
+      const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
+      lines.push(`metrics a deployment emits (scenario ${shown.scenario}${execution ? `, execution ${execution}` : ''}): `
+        + `${documents.length} EMF documents, one datum per metric and dimension set`);
+      for (const [i, row] of rows.entries()) {
+        lines.push(`  ${row.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()}`);
+        if (i === 0) lines.push(`  ${widths.map((w) => '-'.repeat(w)).join('  ')}`);
+      }
+      lines.push('');
+    }
+    const outcomes = new Map<string, number>();
+    for (const r of all) {
+      if (r.problems.length === 0 && r.document?.Outcome) outcomes.set(r.document.Outcome, (outcomes.get(r.document.Outcome) ?? 0) + 1);
+    }
+    if (outcomes.size > 0) {
+      lines.push(`Deployments documents by Outcome, all scenarios: ${[...outcomes].map(([outcome, n]) => `${outcome} ${n}`).join(', ')}`);
+    }
+    for (const r of invalid.slice(0, 10)) {
+      const scenario = this.byScenario.find((s) => s.records.includes(r))?.scenario ?? '?';
+      lines.push(`INVALID (${scenario}, ${r.functionName}): ${r.problems.join('; ')}: ${r.line.slice(0, 300)}`);
+    }
+    if (invalid.length > 10) lines.push(`INVALID: ${invalid.length - 10} more`);
+    lines.push(`local-aws metrics: ${all.length} EMF documents parsed, ${invalid.length} invalid`, '');
     process.stdout.write(lines.join('\n'));
   }
 }

@@ -3,8 +3,10 @@
  * Switch-Traffic actions at runOrder 1), users in wave 2 (runOrder 2). Each service's code is a
  * directory of one build artifact, which Deploy-Blue cuts out, re-zips and stages under bundles/.
  */
+import { deploymentMetrics } from './emf';
 import {
-  appSpecFunction, codeDeployDeploymentOf, counts, delta, expectAlias, expectNoHandlerThrew, expectOneResultPerJob, failed, succeeded,
+  appSpecFunction, codeDeployDeploymentOf, counts, delta, expectAlias, expectDeploymentMetrics, expectNoHandlerThrew, expectOneResultPerJob, failed,
+  succeeded,
 } from './expectations';
 import { actionRun, Delivery, ExecutionRun, World } from './world';
 import { codeSha256 } from './zip';
@@ -170,6 +172,12 @@ async function expectAllLive(w: World, execution: ExecutionRun, release: string,
     expect(h.codeLocation).toMatch(new RegExp(`^s3://${w.names.bucket}/${bundleKey(executionId, h.service).replace(/[.]/g, '\\.')}\\?versionId=.+$`));
   }
   expectOneResultPerJob(w, jobsOf(execution));
+  // Metrics: one Deployments/Succeeded document per service, each with its ShiftDuration and LeadTime.
+  const metrics = expectDeploymentMetrics(w, executionId, { orders: 'Succeeded', billing: 'Succeeded', users: 'Succeeded' });
+  // Each written by the Switch-Traffic job that saw the service's shift end.
+  for (const service of SERVICES) {
+    expect({ service, job: metrics[service].record.jobId }).toEqual({ service, job: shiftOf(execution, service)!.jobs.slice(-1)[0] });
+  }
 }
 
 /** At the moment CodePipeline delivers users' first Switch-Traffic job: what wave 1 looks like. */
@@ -323,6 +331,11 @@ export function registerServiceScenarios({ scenario, worldFor }: ScenarioKit) {
     const billingJobs = shiftOf(execution, 'billing')!.jobs.slice(1);
     expect(billingJobs.map((job) => w.pipeline.rejectedFor(job).map((c) => c.error))).toEqual(billingJobs.map(() => ['InvalidJobStateException']));
     expectNoHandlerThrew(w);
+
+    // Metrics: billing RolledBack (with its shift's duration, though each of its polls ran twice),
+    // its wave peer Succeeded, and users NotStarted, counted by the delivery that marked it.
+    const metrics = expectDeploymentMetrics(w, executionId, { billing: 'RolledBack', orders: 'Succeeded', users: 'NotStarted' });
+    expect(metrics.billing.shiftDuration).toBeGreaterThan(0);
   }, 90_000);
 
   scenario('12c. retrying the failed actions ships the wave that did not start', async () => {
@@ -346,6 +359,7 @@ export function registerServiceScenarios({ scenario, worldFor }: ScenarioKit) {
     // The alarm clears; someone retries the stage's failed actions. Orders is not run again.
     w.codeDeploy.clearAlarm(billingAlarm);
     const ordersJobs = shiftOf(execution, 'orders')!.jobs.length;
+    const retryStartedAt = Date.now();
     const retried = await w.retryFailedActions(execution, 'Switch-Traffic');
     expect({ status: execution.status, retried: [retried.status, retried.runOrdersStarted, retried.actions.map((a) => a.service)] })
       .toEqual({ status: 'Succeeded', retried: ['Succeeded', [1, 2], ['billing', 'users']] });
@@ -368,6 +382,14 @@ export function registerServiceScenarios({ scenario, worldFor }: ScenarioKit) {
     }
     expectOneResultPerJob(w, [...failedJobs, ...retried.actions.flatMap((a) => a.jobs)]);
     expectNoHandlerThrew(w);
+    // Metrics: each final state counted once, in order: the retry adds billing Succeeded and users Succeeded.
+    expect(deploymentOutcomes(w, executionId)).toEqual([
+      'billing RolledBack', 'users NotStarted', 'orders Succeeded', 'billing Succeeded', 'users Succeeded',
+    ]);
+    // The retried shifts are timed from their own start, not from the attempt that rolled back.
+    const retriedShifts = deploymentMetrics(w.metrics(), executionId).slice(3)
+      .map((m) => ({ service: m.service, withinRetry: m.shiftDuration! * 1000 <= Date.now() - retryStartedAt }));
+    expect(retriedShifts).toEqual([{ service: 'billing', withinRetry: true }, { service: 'users', withinRetry: true }]);
   }, 90_000);
 
   async function duplicatesMidWave(tag: string, mode: 'sequential' | 'concurrent') {
@@ -414,6 +436,8 @@ export function registerServiceScenarios({ scenario, worldFor }: ScenarioKit) {
     }
     const events = (await w.notifications()).slice(notesBefore).filter((n) => n.body?.executionId === executionId);
     expect(events).toHaveLength(9);
+    // Metrics (checked in expectAllLive): exactly one Deployments document per service, despite the duplicates.
+    expect(deploymentOutcomes(w, executionId)).toHaveLength(3);
   }
 
   scenario('12d. duplicate deliveries mid-wave, sequential', () => duplicatesMidWave('m12d', 'sequential'), 90_000);
@@ -456,7 +480,17 @@ export function registerServiceScenarios({ scenario, worldFor }: ScenarioKit) {
     }
     expectOneResultPerJob(w, jobsOf(execution));
     expectNoHandlerThrew(w);
+    // Metrics: users Failed; the peers count only once something settles them (a NOT_STARTED item would be NotStarted).
+    expectDeploymentMetrics(w, executionId, {
+      users: 'Failed',
+      ...Object.fromEntries(items.filter((h) => h.service !== 'users' && h.state === 'NOT_STARTED').map((h) => [h.service, 'NotStarted'])),
+    });
   });
+}
+
+/** `<service> <Outcome>` of each Deployments document of an execution, in the order written. */
+function deploymentOutcomes(w: World, executionId: string): string[] {
+  return deploymentMetrics(w.metrics(), executionId).map((m) => `${m.service} ${m.outcome}`);
 }
 
 /** The latest deployment CodeDeploy created for a service (read from the fake, synchronously). */

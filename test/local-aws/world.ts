@@ -18,6 +18,7 @@ import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client
 import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { ActionModel, ConstructModel, resolveIntrinsic, resolveVariables, ServiceModel } from './construct-model';
 import { DynamoProxy, startDynamoProxy } from './dynamodb-proxy';
+import { EmfRecord, emfRecords } from './emf';
 import { FakeCodeDeploy, startFakeCodeDeploy } from './fake-codedeploy';
 import { FakeCodePipeline, JobResult, startFakeCodePipeline } from './fake-codepipeline';
 import { HandlerFunction, HandlerInvocation } from './handler-function';
@@ -198,6 +199,9 @@ export interface ServiceWorld {
   readonly model: ServiceModel;
 }
 
+/** How long before an execution's first action its commit was authored (the AuthorDate the fake source gives). */
+export const COMMIT_AGE_MS = 10 * 60_000;
+
 export const BOOTSTRAP_SOURCE = 'exports.handler = async () => ({ statusCode: 503, body: "no release deployed yet" });\n';
 export const goodSource = (release: string) => `exports.handler = async (event) => ({ statusCode: 200, body: JSON.stringify({ release: ${JSON.stringify(release)}, event }) });\n`;
 export const brokenSource = (release: string) => `exports.handler = async () => { throw new Error(${JSON.stringify(`release ${release} cannot start: missing configuration`)}); };\n`;
@@ -270,6 +274,10 @@ export class World {
   private queueUrl = '';
   private readonly received: Notification[] = [];
   private artifactCount = 0;
+  /** Each execution's source revision: the commit's author date, and when the test first ran one of its actions. */
+  private readonly sourceRevisions = new Map<string, { authorDate: string; firstActionAt: number }>();
+  /** When the world was set up (before any handler ran). */
+  public readonly createdAt = Date.now();
   private readonly dynamo: DynamoDBClient;
   private proxyLambda?: LambdaClient;
 
@@ -358,7 +366,7 @@ export class World {
   };
 
   private environmentFor(functionName: string, variables: Record<string, unknown>, endpoints: Record<string, string>,
-    memoryMb: number): Record<string, string> {
+    memoryMb: number, loggingConfig?: { LogFormat?: string; ApplicationLogLevel?: string }): Record<string, string> {
     const resolved: Record<string, string> = {};
     for (const [key, value] of Object.entries(variables)) resolved[key] = resolveIntrinsic(value, this.resolver, `${functionName} environment ${key}`);
     const env = {
@@ -370,6 +378,9 @@ export class World {
       AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memoryMb),
       AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
+      // The function's LoggingConfig: with the JSON log format the runtime wraps console output as
+      // JSON log events, filtered by the application log level (INFO unless configured).
+      ...(loggingConfig?.LogFormat === 'JSON' ? { AWS_LAMBDA_LOG_FORMAT: 'JSON', AWS_LAMBDA_LOG_LEVEL: loggingConfig.ApplicationLogLevel ?? 'INFO' } : {}),
       AWS_ACCESS_KEY_ID: 'test',
       AWS_SECRET_ACCESS_KEY: 'test',
       AWS_SESSION_TOKEN: 'test',
@@ -386,7 +397,7 @@ export class World {
   private handlerFunction(logicalId: string, functionName: string, bundle: string, variables: Record<string, unknown>,
     endpoints: Record<string, string>, log: string) {
     const properties = this.model.resources[logicalId].Properties ?? {};
-    const env = this.environmentFor(functionName, variables, endpoints, properties.MemorySize ?? 128);
+    const env = this.environmentFor(functionName, variables, endpoints, properties.MemorySize ?? 128, properties.LoggingConfig);
     return new HandlerFunction(functionName, bundle, env, path.join(this.shared.logDir, `${this.tag}-${log}.log`), (properties.Timeout ?? 3) * 1000);
   }
 
@@ -607,7 +618,7 @@ export class World {
     if (source?.namespace && source.provider === 'CodeStarSourceConnection') {
       const config = source.configuration;
       Object.assign(variables, {
-        [`${source.namespace}.AuthorDate`]: '2025-06-01T12:00:00Z',
+        [`${source.namespace}.AuthorDate`]: this.sourceRevision(executionId).authorDate,
         [`${source.namespace}.BranchName`]: String(config.BranchName ?? 'main'),
         [`${source.namespace}.CommitId`]: commitId,
         [`${source.namespace}.CommitMessage`]: `release ${commitId.slice(0, 7)}`,
@@ -616,6 +627,27 @@ export class World {
       });
     }
     return variables;
+  }
+
+  /**
+   * The source revision of an execution, fixed the first time one of its actions runs: the commit
+   * was authored ten minutes before, and AuthorDate says so as CodePipeline's
+   * CodeStarSourceConnection action does (ISO 8601 UTC, whole seconds, e.g. 2019-10-29T03:32:21Z).
+   */
+  private sourceRevision(executionId: string) {
+    let revision = this.sourceRevisions.get(executionId);
+    if (!revision) {
+      const firstActionAt = Date.now();
+      const authorDate = new Date(Math.floor((firstActionAt - COMMIT_AGE_MS) / 1000) * 1000).toISOString().replace(/\.000Z$/, 'Z');
+      revision = { authorDate, firstActionAt };
+      this.sourceRevisions.set(executionId, revision);
+    }
+    return revision;
+  }
+
+  /** The commit's author date the source action gave an execution (`#{<source>.AuthorDate}`), and when the execution's first action ran. */
+  commitOf(executionId: string): { authorDate: string; firstActionAt: number } | undefined {
+    return this.sourceRevisions.get(executionId);
   }
 
   /**
@@ -914,6 +946,16 @@ export class World {
   /** Lifecycle events announced for one service of one execution, in order. */
   async events(executionId: string, service?: string): Promise<string[]> {
     return (await this.notificationsOf(executionId, this.serviceNamed(service).name)).map((n) => n.event);
+  }
+
+  /** The stage handlers and hooks this world runs. */
+  handlerFunctions(): HandlerFunction[] {
+    return [this.deployBlueFn, this.switchTrafficFn, ...this.hookFns.values()].filter((fn) => fn !== undefined);
+  }
+
+  /** Every EMF document the handlers wrote so far (see emf.ts), parsed and checked. */
+  metrics(): EmfRecord[] {
+    return emfRecords(this.handlerFunctions());
   }
 
   /** Every handler invocation that threw. */
