@@ -1,31 +1,15 @@
+import type { DeploymentRecord } from '../runtime/deployment-history-store';
+
 /**
- * What the CLI reads of one deployment history item (see src/runtime/deployment-history-store.ts
- * for the writer): one service's deployment in one pipeline execution.
+ * What the CLI reads of one deployment history item, as the handlers write it: one service's
+ * deployment in one pipeline execution (claims and job id sets stay on the server).
  */
-export interface HistoryItem {
-  /** `<executionId>/<service>`. */
-  readonly deploymentId: string;
-  readonly executionId?: string;
-  readonly service?: string;
-  /** The service's wave (its Switch-Traffic runOrder). */
-  readonly wave?: number;
-  /** STAGING, STAGED, STARTING, SHIFTING, SUCCEEDED, ROLLED_BACK, FAILED, SKIPPED or NOT_STARTED. */
+export type HistoryItem = Pick<DeploymentRecord, 'deploymentId'> & {
+  /** Any state the table holds, including ones this CLI does not know yet. */
   readonly state?: string;
-  /** ISO 8601. */
-  readonly startedAt?: string;
-  readonly updatedAt?: string;
-  readonly finishedAt?: string;
-  readonly commitId?: string;
-  /** When the commit was authored (ISO 8601); absent on items written before it was recorded. */
-  readonly commitTime?: string;
-  readonly repository?: string;
-  readonly branch?: string;
-  readonly currentVersion?: string;
-  readonly targetVersion?: string;
-  readonly codeDeployDeploymentId?: string;
-  readonly deploymentConfig?: string;
-  readonly failureReason?: string;
-}
+} & Partial<Pick<DeploymentRecord,
+'executionId' | 'service' | 'wave' | 'startedAt' | 'updatedAt' | 'finishedAt' | 'commitId' | 'commitTime'
+| 'repository' | 'branch' | 'currentVersion' | 'targetVersion' | 'codeDeployDeploymentId' | 'deploymentConfig' | 'failureReason'>>;
 
 /** The attributes the CLI fetches (a projection: claims and job id sets stay on the server). */
 export const HISTORY_ATTRIBUTES: ReadonlyArray<keyof HistoryItem> = [
