@@ -70,6 +70,14 @@ afterAll(() => fixture.stop());
 const active = new Map<string, string>();
 let nextDeploymentIds: string[];
 
+/** A function with versions 1..4 and the alias on 4, as version retention finds it after a shift. */
+function answerVersionListing() {
+  // ListVersionsByFunction lists $LATEST too (ListVersionsByFunctionCommand.d.ts example).
+  h.mocks.lambda.on(ListVersionsByFunctionCommand).resolves({ Versions: ['$LATEST', '1', '2', '3', '4'].map((version) => functionConfiguration({ version })) });
+  h.mocks.lambda.on(ListAliasesCommand).resolves({ Aliases: [aliasAnswer('4')] });
+  h.mocks.lambda.on(DeleteFunctionCommand).resolves({ StatusCode: 204 });
+}
+
 beforeEach(async () => {
   h.reset();
   executionId = `exec-${++executions}`;
@@ -94,10 +102,7 @@ beforeEach(async () => {
     active.set(group, id);
     return { deploymentId: id };
   });
-  // A function with versions 1..4 and the alias on 3 (ListVersionsByFunction lists $LATEST too).
-  h.mocks.lambda.on(ListVersionsByFunctionCommand).resolves({ Versions: ['$LATEST', '1', '2', '3', '4'].map((version) => functionConfiguration({ version })) });
-  h.mocks.lambda.on(ListAliasesCommand).resolves({ Aliases: [aliasAnswer('4')] });
-  h.mocks.lambda.on(DeleteFunctionCommand).resolves({ StatusCode: 204 });
+  answerVersionListing();
 });
 
 const start = (jobId = 'job-1', run = handler, context?: { getRemainingTimeInMillis(): number }, overrides: Record<string, string> = {}) =>
@@ -159,6 +164,8 @@ test.each(['Created', 'Queued', 'InProgress', 'Baking', 'Ready'] as DeploymentSt
 test('a succeeded deployment succeeds the job, records SUCCEEDED and announces it once', async () => {
   await start();
   h.reset();
+  // after the reset, Lambda still answers the listing as AWS would (never with nothing at all)
+  answerVersionListing();
   codeDeployReports('d-ABC', 'Succeeded');
   await expect(poll()).resolves.toMatchObject({ kind: 'succeeded' });
   expect(h.jobResults()).toEqual({ successes: [{ jobId: 'job-2' }], failures: [] });
