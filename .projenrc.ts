@@ -1,5 +1,6 @@
 import { awscdk, javascript } from 'projen';
 import { UpdateSnapshot } from 'projen/lib/javascript';
+import { LockfileGuard } from './projenrc/lockfile-guard';
 
 // aws-cdk-lib 2.257.0: the floor cdk-nag 3 declares, and the last release writing cloud assembly
 // schema 53. 2.258.0+ write schema 54, which integ-runner 2.197.10 (the newest) cannot read.
@@ -70,6 +71,10 @@ const project = new awscdk.AwsCdkConstructLibrary({
     `@aws-cdk/integ-tests-alpha@${INTEG_TESTS_ALPHA_VERSION}`,
     '@aws-cdk/integ-runner@^2',
     'ts-node@^10',
+    // the packaging test reads the npm tarball (tar) and the wheel, jar and Go module (zip)
+    'tar@^7',
+    'yauzl@^3',
+    '@types/yauzl',
     // hoisted so jsii-pacmak resolves them from the root; see the overrides below
     '@aws-cdk/cloud-assembly-schema@53.27.0',
     '@aws-cdk/asset-node-proxy-agent-v6@2.1.2',
@@ -99,7 +104,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'examples/java/target/',
     '.jsii.tabl.json',
   ],
-  npmIgnoreOptions: { ignorePatterns: ['examples/', 'validation/', 'benchmarks/', 'rosetta/', 'cdk.out/', '.cfnlintrc.yaml'] },
+  npmIgnoreOptions: { ignorePatterns: ['/.ci/', 'examples/', 'validation/', 'benchmarks/', 'rosetta/', 'cdk.out/', '.cfnlintrc.yaml'] },
   sampleCode: false,
 });
 
@@ -130,8 +135,23 @@ project.tasks.tryFind('bundle')?.spawn(bundleCli);
 project.addBins({ 'blue-green-lambda-pipeline': 'assets/cli/bin.js' });
 
 // `test` must work on a fresh clone: the handler bundles are what the construct deploys.
-const bundle = project.tasks.tryFind('bundle');
-if (bundle) project.testTask.prependSpawn(bundle);
+const bundle = project.tasks.tryFind('bundle')!;
+project.testTask.prependSpawn(bundle);
+
+// A package without assets/ cannot synthesize («CannotFindAsset»): every packaging task bundles the
+// handlers and the CLI first, whatever ran before it.
+for (const language of ['js', 'python', 'java', 'go', 'dotnet']) project.tasks.tryFind(`package:${language}`)?.prependSpawn(bundle);
+
+// The lockfile must install on a fresh machine: projen's install paths repair entries npm wrote
+// without a version (after `npx projen`'s own install, see LockfileGuard, and after `install`).
+new LockfileGuard(project);
+project.tasks.tryFind('install')?.exec(LockfileGuard.COMMAND);
+const checkLockfile = project.addTask('check:lockfile', {
+  description: 'Every package-lock.json of the project: no entry without a version, and npm ci --dry-run with an empty cache under npm 10 and npm 11',
+  exec: 'node projenrc/check-lockfile.mjs',
+});
+// The upgrade workflow ends with `npx projen` (the guard), then proves the new lockfile installs.
+project.tasks.tryFind('post-upgrade')?.spawn(checkLockfile);
 
 // The integ snapshot is verified offline on every test run; `integ:update` rewrites it on purpose.
 const integVerify = project.addTask('integ:verify', {
@@ -161,6 +181,19 @@ project.addTask('test:local-aws', {
     ...pythonVenv('cdk.out/venv-moto', 'test/local-aws/requirements.txt'),
     { exec: 'jest --ci --coverage=false --testMatch \'<rootDir>/test/local-aws/**/*.local-aws.ts\'' },
   ],
+});
+
+// The packages as users get them: what the npm tarball, wheel, jar and Go module hold (run
+// package-all first), and the npm tarball installed into a fresh CDK app outside the checkout and
+// synthesized by the newest AWS CDK CLI.
+project.addTask('test:packages', {
+  description: 'Check the contents of every built package in dist/ (run package-all first)',
+  env: { JEST_JUNIT_OUTPUT_NAME: 'packages.xml' },
+  exec: 'jest --ci --coverage=false --testMatch \'<rootDir>/test/packages/**/*.packages.ts\'',
+});
+project.addTask('test:consumer', {
+  description: 'Install dist/js\'s tarball into a fresh CDK app outside the checkout, synthesize the README\'s quick start with the AWS CDK CLI and run the package\'s bin (run package:js first)',
+  exec: 'ts-node --project tsconfig.dev.json test/packages/tarball-consumer.ts',
 });
 
 // Synth cost of many services, measured with the compiled library (lib/) as users get it.

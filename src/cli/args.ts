@@ -38,6 +38,7 @@ Options:
   --region REGION      AWS region (default: AWS_REGION, or your profile's region)
   --profile NAME       a named profile of ~/.aws/config or ~/.aws/credentials
   -h, --help           this text
+  -v, --version        the package's version
 
 Exit codes:
   0  success
@@ -64,9 +65,10 @@ export type Command = 'history' | 'dora';
 
 /** A parsed command line. */
 export interface CliArgs {
-  /** undefined with --help. */
+  /** undefined with --help or --version. */
   readonly command?: Command;
   readonly help: boolean;
+  readonly version?: boolean;
   readonly table?: string;
   readonly stack?: string;
   readonly outputKey?: string;
@@ -89,7 +91,7 @@ const VALUE_OPTIONS: Record<string, Command | undefined> = {
   'region': undefined,
   'profile': undefined,
 };
-const FLAGS = new Set(['json', 'help']);
+const FLAGS = new Set(['json', 'help', 'version']);
 const COMMANDS: ReadonlyArray<Command> = ['history', 'dora'];
 
 /**
@@ -105,6 +107,8 @@ export function parseArgs(argv: string[]): CliArgs {
     const arg = argv[i];
     if (arg === '-h' || arg === '--help') {
       flags.add('help');
+    } else if (arg === '-v') {
+      flags.add('version');
     } else if (arg.startsWith('--')) {
       const eq = arg.indexOf('=');
       const name = arg.slice(2, eq < 0 ? undefined : eq);
@@ -135,6 +139,7 @@ export function parseArgs(argv: string[]): CliArgs {
   if (flags.has('help') || (positionals.length === 1 && positionals[0] === 'help')) {
     return { help: true, limit: DEFAULT_LIMIT, since: DEFAULT_SINCE, json: false };
   }
+  if (flags.has('version')) return { help: false, version: true, limit: DEFAULT_LIMIT, since: DEFAULT_SINCE, json: false };
   if (positionals.length === 0) throw new UsageError('missing command: history or dora');
   if (positionals.length > 1) throw new UsageError(`one command expected, got ${positionals.join(' ')}`);
   const command = positionals[0] as Command;

@@ -5,6 +5,7 @@ import { CliArgs, parseArgs, parseSince, PROGRAM, USAGE, USAGE_LINE, UsageError 
 import { computeDora, DoraWindow } from './dora';
 import { doraText, historyJson, historyTable } from './format';
 import { HISTORY_ATTRIBUTES, HistoryItem, newestFirst } from './history-item';
+import { packageVersion } from './package-version';
 
 /** Exit codes; `--help` documents them (see USAGE). */
 export const EXIT = {
@@ -66,6 +67,10 @@ export async function main(argv: string[], deps: CliDeps = {}): Promise<number> 
   }
   if (args.help) {
     stdout(USAGE);
+    return EXIT.OK;
+  }
+  if (args.version) {
+    stdout(`${packageVersion()}\n`);
     return EXIT.OK;
   }
 

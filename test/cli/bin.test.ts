@@ -1,4 +1,5 @@
 import { execFile } from 'child_process';
+import { readFileSync } from 'fs';
 import * as path from 'path';
 import { USAGE } from '../../src/cli/args';
 import { HistoryTableFixture, startHistoryTable } from '../dynalite-history-table';
@@ -55,4 +56,11 @@ test('a bad flag exits 1, a missing table 2, an empty service 4: no stack traces
     expect(stderr).toMatch(/^blue-green-lambda-pipeline: /);
     expect(stderr).not.toMatch(/\n\s+at /);
   }
+});
+
+test('--version and -v: exit 0, the package.json version on stdout', async () => {
+  const { version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
+  expect(version).toMatch(/^\d+\.\d+\.\d+/);
+  const results = await Promise.all([bin(['--version']), bin(['-v']), bin(['history', '--version'])]);
+  for (const result of results) expect(result).toEqual({ status: 0, stdout: `${version}\n`, stderr: '' });
 });
