@@ -11,10 +11,8 @@ const BROKEN_ENTRY = 'node_modules/unrs-resolver/node_modules/@unrs/resolver-bin
 function project(packages: Record<string, object>): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'bglp-lockfile-'));
   writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0' }));
-  writeFileSync(path.join(dir, 'package-lock.json'), JSON.stringify({
-    name: 'app', version: '1.0.0', lockfileVersion: 3, requires: true,
-    packages: { '': { name: 'app', version: '1.0.0' }, ...packages },
-  }, null, 2));
+  const lock = { name: 'app', version: '1.0.0', lockfileVersion: 3, requires: true, packages: { '': { name: 'app', version: '1.0.0' }, ...packages } };
+  writeFileSync(path.join(dir, 'package-lock.json'), JSON.stringify(lock, null, 2));
   return dir;
 }
 
