@@ -196,6 +196,16 @@ project.addTask('test:consumer', {
   exec: 'ts-node --project tsconfig.dev.json test/packages/tarball-consumer.ts',
 });
 
+// The example service repositories: the Build stage's own buildspec run against them (npm ci, build,
+// test on the service runtime's Node.js), their bundles checked as Deploy-Blue takes them.
+project.addTask('test:service-repo', {
+  description: 'Run the Build stage\'s buildspec against examples/service-repo/{single,monorepo} and check the bundles Deploy-Blue would publish (needs the npm registry)',
+  steps: [
+    { spawn: 'bundle' },
+    { exec: 'ts-node --project tsconfig.dev.json examples/service-repo/run-default-buildspec.ts' },
+  ],
+});
+
 // Synth cost of many services, measured with the compiled library (lib/) as users get it.
 project.addTask('bench', {
   description: 'Synthesize 1, 10, 25 and 40 services with the compiled library, and run the history CLI on 10,000 items; one line each',
