@@ -155,6 +155,7 @@ export function functionConfiguration(options: {
   lastUpdateStatus?: 'Successful' | 'Failed' | 'InProgress';
   lastUpdateStatusReason?: string;
   lastUpdateStatusReasonCode?: FunctionConfiguration['LastUpdateStatusReasonCode'];
+  description?: string;
 } = {}): FunctionConfiguration {
   const version = options.version ?? '$LATEST';
   const name = options.functionName ?? FUNCTION_NAME;
@@ -166,7 +167,7 @@ export function functionConfiguration(options: {
     Role: `arn:aws:iam::${ACCOUNT}:role/orders-api-service-dev`,
     Handler: 'index.handler',
     CodeSize: 2048,
-    Description: '',
+    Description: options.description ?? '',
     Timeout: 10,
     MemorySize: 512,
     LastModified: '2026-11-22T10:00:00.000+0000',

@@ -17,6 +17,19 @@ export const MAX_DELETES_PER_RUN = 25;
 
 const VERSION_PATTERN = /^[1-9][0-9]*$/;
 
+/**
+ * The description Deploy-Blue gives each version it publishes (every release since the first
+ * has used this form). Retention deletes only versions that carry it.
+ */
+export function pipelineVersionDescription(executionId: string, commitId?: string): string {
+  return `deployment ${executionId}${commitId ? ` commit ${commitId}` : ''}`.slice(0, 256);
+}
+
+/** Whether a version's description is one {@link pipelineVersionDescription} writes. */
+export function isPipelineVersion(description: string | undefined): boolean {
+  return /^deployment \S+( commit \S*)?$/.test(description ?? '');
+}
+
 /** What one pruning run may delete, and what it must never touch. */
 export interface RetentionRequest {
   readonly functionName: string;
@@ -26,7 +39,7 @@ export interface RetentionRequest {
   readonly targetVersion: string;
   /** The version the alias served before this deployment. */
   readonly currentVersion?: string;
-  /** The placeholder version the construct deployed first. */
+  /** The placeholder version the construct deployed first (the stack's AWS::Lambda::Version). */
   readonly bootstrapVersion?: string;
   readonly maxDeletes?: number;
 }
@@ -51,14 +64,22 @@ export function parseKeepVersions(raw: string | undefined): number {
   return keep;
 }
 
-async function numberedVersions(lambda: LambdaClient, functionName: string): Promise<number[]> {
-  const versions: number[] = [];
+interface NumberedVersion {
+  readonly version: number;
+  /** Whether this pipeline published it. */
+  readonly published: boolean;
+}
+
+async function numberedVersions(lambda: LambdaClient, functionName: string): Promise<NumberedVersion[]> {
+  const versions: NumberedVersion[] = [];
   let marker: string | undefined;
   do {
     const page = await lambda.send(new ListVersionsByFunctionCommand({ FunctionName: functionName, Marker: marker }));
     for (const fn of page.Versions ?? []) {
       // $LATEST is listed too and is never deleted.
-      if (fn.Version && VERSION_PATTERN.test(fn.Version)) versions.push(Number(fn.Version));
+      if (fn.Version && VERSION_PATTERN.test(fn.Version)) {
+        versions.push({ version: Number(fn.Version), published: isPipelineVersion(fn.Description) });
+      }
     }
     marker = page.NextMarker;
   } while (marker);
@@ -82,9 +103,14 @@ async function aliasedVersions(lambda: LambdaClient, functionName: string): Prom
 
 /**
  * Keeps the newest `keepVersions` numbered versions of a function and deletes older ones, one
- * qualified DeleteFunction at a time. Never deleted: $LATEST, any version an alias serves or
- * routes to, the bootstrap version, this deployment's current and target versions, and anything
- * newer than the target. Two runs at once are harmless: a version the other run deleted first
+ * qualified DeleteFunction at a time. Only versions this pipeline published (their description,
+ * {@link isPipelineVersion}) are ever deleted: the bootstrap version that the stack's
+ * AWS::Lambda::Version (and its alias) reference, and versions a user published by hand or through
+ * another stack resource (`fn.currentVersion`), stay even when `bootstrapVersion` is not passed.
+ * Guessing it instead (say, the lowest version) would be wrong for a user's function that had
+ * versions before, and would protect a random release once the real one was gone. Never deleted
+ * either: $LATEST, any version an alias serves or routes to, the bootstrap version, this
+ * deployment's current and target versions, and anything newer than the target. Two runs at once are harmless: a version the other run deleted first
  * answers ResourceNotFoundException, and Lambda refuses to delete a version an alias gained since
  * it was listed. Listing errors throw; a failed delete is reported in the result, not thrown.
  */
@@ -94,7 +120,7 @@ export async function pruneVersions(lambda: LambdaClient, request: RetentionRequ
     throw new Error(`targetVersion must be a published version number, got "${request.targetVersion}"`);
   }
   const target = Number(request.targetVersion);
-  const all = (await numberedVersions(lambda, request.functionName)).sort((a, b) => b - a);
+  const all = (await numberedVersions(lambda, request.functionName)).sort((a, b) => b.version - a.version);
   const aliased = await aliasedVersions(lambda, request.functionName);
   const protectedVersions = new Set([
     ...aliased,
@@ -104,7 +130,8 @@ export async function pruneVersions(lambda: LambdaClient, request: RetentionRequ
   ]);
   // Oldest first: an interrupted or bounded run leaves the newest history in place.
   const deletable = all.slice(keep)
-    .filter((v) => v < target && !protectedVersions.has(String(v)))
+    .filter(({ version: v, published }) => published && v < target && !protectedVersions.has(String(v)))
+    .map(({ version }) => version)
     .reverse()
     .map(String);
   const maxDeletes = request.maxDeletes ?? MAX_DELETES_PER_RUN;

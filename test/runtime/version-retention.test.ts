@@ -8,14 +8,17 @@ import {
   TooManyRequestsException,
 } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { DEFAULT_KEEP_VERSIONS, parseKeepVersions, pruneVersions } from '../../src/runtime/version-retention';
+import { DEFAULT_KEEP_VERSIONS, isPipelineVersion, parseKeepVersions, pipelineVersionDescription, pruneVersions } from '../../src/runtime/version-retention';
 import { aliasAnswer, FUNCTION_NAME, functionConfiguration } from '../handler-harness';
 
 const client = new LambdaClient({ region: 'us-east-1' });
 const lambda = mockClient(client);
 
-/** A function whose versions live in `versions`; DeleteFunction removes them the way Lambda does. */
-function functionWithVersions(versions: number[], aliases: ReturnType<typeof aliasAnswer>[]) {
+/**
+ * A function whose versions live in `versions`; DeleteFunction removes them the way Lambda does.
+ * Each version carries the description Deploy-Blue publishes with, unless `descriptions` says otherwise.
+ */
+function functionWithVersions(versions: number[], aliases: ReturnType<typeof aliasAnswer>[], descriptions: Record<number, string> = {}) {
   const existing = new Set(versions.map(String));
   // ListVersionsByFunction lists $LATEST too, at most 50 per page, with NextMarker while more remain
   // (ListVersionsByFunctionCommand.d.ts); we page by 3 to exercise the paging.
@@ -24,7 +27,9 @@ function functionWithVersions(versions: number[], aliases: ReturnType<typeof ali
     const from = Number(input.Marker ?? 0);
     const page = all.slice(from, from + 3);
     const more = from + 3 < all.length ? { NextMarker: String(from + 3) } : {};
-    return { Versions: page.map((version) => functionConfiguration({ version })), ...more };
+    // Each version's FunctionConfiguration carries its Description; $LATEST the function's own.
+    const description = (version: string) => version === '$LATEST' ? '' : descriptions[Number(version)] ?? pipelineVersionDescription(`exec-${version}`, 'c0ffee');
+    return { Versions: page.map((version) => functionConfiguration({ version, description: description(version) })), ...more };
   });
   // ListAliases pages the same way (ListAliasesCommand.d.ts).
   lambda.on(ListAliasesCommand).callsFake(async (input) => {
@@ -65,6 +70,25 @@ test('never deletes $LATEST, aliased or weighted versions, the bootstrap version
   const qualifiers = deletedQualifiers().map((input) => input.Qualifier);
   for (const kept of ['$LATEST', '1', '3', '4', '6', '7', '8', '9', '10']) expect(qualifiers).not.toContain(kept);
   expect(deletedQualifiers().every((input) => input.Qualifier !== undefined)).toBe(true);
+});
+
+test('a user\'s own function: without bootstrapVersion, the stack\'s bootstrap version and versions published by hand are never deleted', async () => {
+  // The user published 1 and 2 before adopting the pipeline; the stack's AWS::Lambda::Version is 3
+  // (the construct's description); 4..8 are releases. The construct passed bootstrapVersion "".
+  const existing = functionWithVersions([1, 2, 3, 4, 5, 6, 7, 8], [aliasAnswer('8')], {
+    1: '', 2: 'hand-made hotfix', 3: 'Bootstrap version; the pipeline publishes the following ones',
+  });
+  const result = await pruneVersions(client, { functionName: FUNCTION_NAME, keepVersions: '2', targetVersion: '8', currentVersion: '7' });
+  expect(result).toEqual({ deleted: ['4', '5', '6'], alreadyGone: [], failed: [], deferred: [] });
+  expect([...existing].sort()).toEqual(['1', '2', '3', '7', '8']);
+});
+
+test('what Deploy-Blue publishes is recognised as the pipeline\'s, and nothing else is', () => {
+  expect(isPipelineVersion(pipelineVersionDescription('3f2a8f3e-6b1c-4a57-9d55-0c6f1e7c2b10', '9fceb02d0ae598e95dc970b74767f19372d61af8'))).toBe(true);
+  expect(isPipelineVersion(pipelineVersionDescription('3f2a8f3e-6b1c-4a57-9d55-0c6f1e7c2b10'))).toBe(true);
+  for (const other of [undefined, '', 'Bootstrap version; the pipeline publishes the following ones', 'deployment of the hotfix by hand', 'my deployment 3']) {
+    expect({ other, ours: isPipelineVersion(other) }).toEqual({ other, ours: false });
+  }
 });
 
 test('keepVersions unset keeps 10', async () => {
