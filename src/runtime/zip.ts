@@ -227,9 +227,20 @@ export function contentOf(entry: ZipEntry): Buffer {
   return data;
 }
 
-/** A new entry for `data`, deflated unless `store` (Unix mode, default 0644; fixed 1980-01-01 time). */
-export function fileEntry(name: string, data: Buffer, options: { mode?: number; store?: boolean } = {}): ZipEntry {
-  const raw = options.store ? data : zlib.deflateRawSync(data);
+/** Fixed deflate settings (zlib's defaults, spelled out): the same content deflates to the same bytes. */
+const DEFLATE_OPTIONS: zlib.ZlibOptions = { level: 6, memLevel: 8, windowBits: 15, strategy: zlib.constants.Z_DEFAULT_STRATEGY };
+
+const S_IFMT = 0o170000;
+const S_IFREG = 0o100000;
+const S_IFLNK = 0o120000;
+
+/**
+ * A new entry for `data`, deflated unless `store` (a regular file, Unix mode default 0644, or a
+ * symbolic link whose target is `data`; fixed 1980-01-01 time).
+ */
+export function fileEntry(name: string, data: Buffer, options: { mode?: number; store?: boolean; symlink?: boolean } = {}): ZipEntry {
+  const raw = options.store ? data : zlib.deflateRawSync(data, DEFLATE_OPTIONS);
+  const type = options.symlink ? S_IFLNK : S_IFREG;
   return {
     name,
     utf8: true,
@@ -240,9 +251,32 @@ export function fileEntry(name: string, data: Buffer, options: { mode?: number; 
     dosTime: 0,
     dosDate: 0x21, // 1980-01-01: the same content gives the same bytes
     versionMadeBy: 0x031e, // Unix, zip 3.0
-    externalAttributes: (((options.mode ?? 0o644) | 0o100000) << 16) >>> 0,
+    externalAttributes: ((((options.mode ?? 0o644) & 0o7777) | type) << 16) >>> 0,
     raw,
   };
+}
+
+/**
+ * The entry as it would be written from its content alone: what a build leaves behind that is not
+ * code (time, order, mode bits beyond "executable", host, extra fields, name encoding, compressor
+ * and level) is replaced by fixed values, so identical files give an identical zip and hence an
+ * identical CodeSha256. Modes become 0644, or 0755 when any execute bit was set on a Unix host
+ * (Lambda needs files world-readable, executables world-executable); a Unix symlink stays one.
+ * The content is inflated and checked against its CRC-32 on the way.
+ */
+export function normalizedEntry(entry: ZipEntry, name: string = entry.name): ZipEntry {
+  const data = contentOf(entry);
+  const unixMode = entry.versionMadeBy >>> 8 === 3 ? entry.externalAttributes >>> 16 : 0;
+  const symlink = (unixMode & S_IFMT) === S_IFLNK;
+  const mode = symlink ? 0o777 : unixMode & 0o111 ? 0o755 : 0o644;
+  const deflated = fileEntry(name, data, { mode, symlink });
+  // Stored when deflating does not pay (empty and tiny files): decided by the content alone.
+  return deflated.compressedSize < data.length ? deflated : fileEntry(name, data, { mode, symlink, store: true });
+}
+
+/** Entries in one fixed order (by name, as UTF-8 bytes), whatever order the build wrote them in. */
+export function sortedEntries<T extends Pick<ZipEntry, 'name'>>(entries: readonly T[]): T[] {
+  return [...entries].sort((a, b) => Buffer.compare(Buffer.from(a.name, 'utf8'), Buffer.from(b.name, 'utf8')));
 }
 
 /** Writes a classic zip archive of `entries`, their stored bytes copied as they are. */
@@ -343,8 +377,8 @@ function listed(names: string[]): string {
 /**
  * Cuts the files under `directory` out of `archive` into a zip of their own, with paths relative
  * to it (so `<directory>/index.js` lands at the root, where Lambda looks for the handler). Each
- * file is inflated and checked against its CRC-32, then copied compressed as it was; Unix modes
- * and times are kept, directory entries dropped.
+ * file is inflated, checked against its CRC-32 and written normalized ({@link normalizedEntry}),
+ * in name order; directory entries are dropped. Identical files give an identical zip.
  */
 export function extractDirectory(archive: Buffer, directory: string): ExtractedBundle {
   const prefix = normalizeBundleDirectory(directory);
@@ -373,12 +407,11 @@ export function extractDirectory(archive: Buffer, directory: string): ExtractedB
     throw new BundleDirectoryError(`bundleDirectory "${prefix.slice(0, -1)}" holds ${size} bytes unzipped; ` +
       `Lambda takes at most ${MAX_UNZIPPED_BYTES} (250 MB) of unzipped code`);
   }
-  const relocated = files.map((entry) => {
+  const relocated = sortedEntries(files.map((entry) => {
     const name = entry.name.slice(prefix.length);
     if (name.split('/').includes('..')) throw new ZipFormatError(`entry ${entry.name} climbs out of its directory ("..")`);
-    // Checked here, not by Lambda later: a corrupt artifact fails naming the file.
-    contentOf(entry);
-    return { ...entry, name };
-  });
+    // Checked here (CRC-32), not by Lambda later: a corrupt artifact fails naming the file.
+    return normalizedEntry(entry, name);
+  }));
   return { zip: writeZip(relocated), files: relocated.map((entry) => entry.name), size };
 }

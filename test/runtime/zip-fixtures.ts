@@ -19,6 +19,8 @@ export interface CliZipOptions {
   readonly modes?: Record<string, number>;
   /** Empty directories to include. */
   readonly directories?: string[];
+  /** Modification time of every file (a build writes the time it ran); the time of writing otherwise. */
+  readonly mtime?: Date;
 }
 
 function tempDir(): string {
@@ -33,6 +35,7 @@ export function zipWithCli(files: Record<string, string | Buffer>, options: CliZ
       fs.mkdirSync(path.join(dir, 'tree', path.dirname(name)), { recursive: true });
       fs.writeFileSync(path.join(dir, 'tree', name), content);
       if (options.modes?.[name] !== undefined) fs.chmodSync(path.join(dir, 'tree', name), options.modes[name]);
+      if (options.mtime) fs.utimesSync(path.join(dir, 'tree', name), options.mtime, options.mtime);
     }
     for (const directory of options.directories ?? []) fs.mkdirSync(path.join(dir, 'tree', directory), { recursive: true });
     const flags = ['-q', '-r', '-X', ...(options.zip64 ? ['-fz'] : []), ...(options.store ? ['-0'] : [])];

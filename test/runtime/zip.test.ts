@@ -163,6 +163,40 @@ describe('extractDirectory', () => {
     expect(modesWithCli(orders.zip)['bin/run']).toBe('-rwxr-xr-x');
   });
 
+  test('identical files give an identical bundle, whatever times, order, modes, host and compression the build wrote', () => {
+    const files = Object.entries(MONOREPO).map(([name, content]) => fileEntry(name, Buffer.from(content)));
+    // The second build: other times, reverse order, group-writable modes from an MS-DOS host, stored or deflated at level 9.
+    const rebuilt = [...files].reverse().map((entry, i) => {
+      const data = contentOf(entry);
+      const raw = i % 2 ? data : zlib.deflateRawSync(data, { level: 9 });
+      const externalAttributes = ((0o100664 << 16) >>> 0) | 0x20;
+      const versionMadeBy = i % 2 ? 0x0014 : 0x031e;
+      const method = i % 2 ? 0 : 8;
+      return { ...entry, dosTime: 0x6000 + i, dosDate: 0x5a21, versionMadeBy, externalAttributes, method, raw, compressedSize: raw.length };
+    });
+    const first = extractDirectory(writeZip(files), 'services/orders/dist').zip;
+    const second = extractDirectory(writeZip(rebuilt), 'services/orders/dist').zip;
+    expect(second.equals(first)).toBe(true);
+    // What is written: name order, a fixed time, Unix 0644, deflated only where it pays.
+    const written = readZip(first).map((e) => ({
+      name: e.name, dosTime: e.dosTime, dosDate: e.dosDate, mode: (e.externalAttributes >>> 16).toString(8), versionMadeBy: e.versionMadeBy >> 8,
+    }));
+    expect(written)
+      .toEqual(['index.js', 'lib/util.js'].map((name) => ({ name, dosTime: 0, dosDate: 0x21, mode: '100644', versionMadeBy: 3 })));
+  });
+
+  withCli('two real builds of the same files at different times give the same bundle; executables stay executable', () => {
+    const files = { ...MONOREPO, 'services/orders/dist/bin/run': '#!/bin/sh\n' };
+    const modes = { 'services/orders/dist/bin/run': 0o775, 'services/orders/dist/index.js': 0o664 };
+    const monday = zipWithCli(files, { modes, mtime: new Date('2026-11-23T08:00:00Z') });
+    const tuesday = zipWithCli(files, { modes, mtime: new Date('2026-11-24T17:31:07Z'), stream: true });
+    expect(monday.equals(tuesday)).toBe(false);
+    const a = extractDirectory(monday, 'services/orders/dist').zip;
+    expect(extractDirectory(tuesday, 'services/orders/dist').zip.equals(a)).toBe(true);
+    expect(modesWithCli(a)).toEqual({ 'bin/run': '-rwxr-xr-x', 'index.js': '-rw-r--r--', 'lib/util.js': '-rw-r--r--' });
+    expect(unzipWithCli(a)['bin/run']).toBe('#!/bin/sh\n');
+  });
+
   test('a missing directory names it and lists the top-level directories and what its parent holds', () => {
     expect(() => extractDirectory(artifact, 'services/order/dist')).toThrow(new BundleDirectoryError(
       'bundleDirectory "services/order/dist" is not in the build artifact; its top-level directories are: services; "services" holds: billing, orders'));
