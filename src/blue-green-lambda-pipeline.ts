@@ -12,6 +12,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { acknowledgeFinding, acknowledgeTemplateFindings } from './acknowledge-finding';
 import { ArtifactBucket } from './artifact-bucket';
@@ -270,6 +271,13 @@ export class BlueGreenLambdaPipeline extends Construct {
   /** The built-in smoke-test hook (one for all services), if a service uses it. */
   public readonly smokeTestFunction?: lambda.Function;
   /**
+   * The stage handlers' dead-letter queue: invocations that failed all of Lambda's retries. A
+   * message is the event as the handler received it, temporary credentials included; nothing
+   * may read it until you grant it (`grantConsumeMessages`), and an alarm on its depth notifies
+   * the topic.
+   */
+  public readonly deadLetterQueue: sqs.IQueue;
+  /**
    * The `Source` stage's output: the repository at the pushed commit. Use it as the input of
    * actions you add with `addStage()`.
    */
@@ -343,6 +351,7 @@ export class BlueGreenLambdaPipeline extends Construct {
     });
     this.deployBlueFunction = handlers.deployBlue;
     this.switchTrafficFunction = handlers.switchTraffic;
+    this.deadLetterQueue = handlers.deadLetterQueue;
 
     // ---- the services
     const single = props.services === undefined;

@@ -51,5 +51,8 @@ export class PipelineEventAlerts extends Construct {
       targets: [target],
       detailType: notifications.DetailType.FULL,
     });
+    // CodeStar Notifications checks that it may publish when the rule is created: created in
+    // parallel with the policy, the rule fails "Invalid request provided" (aws/aws-cdk#29484).
+    if (added.policyDependable) this.rule.node.addDependency(added.policyDependable);
   }
 }

@@ -2,7 +2,7 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { acknowledgeTemplateFindings } from './acknowledge-finding';
 
@@ -20,8 +20,11 @@ export interface PipelineHandlerSettings extends RetentionSettings {
   /** @default 256 */
   readonly memorySize?: number;
   readonly environment: { [key: string]: string };
-  /** Receives invocations that failed all of Lambda's asynchronous retries. */
-  readonly deadLetterTopic: sns.ITopic;
+  /**
+   * Receives invocations that failed all of Lambda's asynchronous retries: the event itself,
+   * credentials included, so never a topic people subscribe to.
+   */
+  readonly deadLetterQueue: sqs.IQueue;
 }
 
 /** A log group with retention; CloudWatch Logs' own encryption is acknowledged where it is created. */
@@ -35,7 +38,7 @@ export function retainedLogGroup(scope: Construct, id: string, settings: Retenti
 /**
  * Production settings for a handler: its own log group with retention, a role that may write to
  * that log group and nothing else yet (callers add scoped grants), JSON logs, X-Ray tracing and
- * a dead-letter topic.
+ * a dead-letter queue.
  */
 export function pipelineHandlerOptions(scope: Construct, id: string, settings: PipelineHandlerSettings): lambda.FunctionOptions {
   const logGroup = retainedLogGroup(scope, `${id}LogGroup`, settings);
@@ -54,7 +57,7 @@ export function pipelineHandlerOptions(scope: Construct, id: string, settings: P
     role,
     loggingFormat: lambda.LoggingFormat.JSON,
     tracing: lambda.Tracing.ACTIVE,
-    deadLetterTopic: settings.deadLetterTopic,
+    deadLetterQueue: settings.deadLetterQueue,
   };
 }
 

@@ -35,6 +35,8 @@ export class ResourceNames {
   public get notificationTopic() { return this.name('deployments'); }
   public get errorRateAlarm() { return this.name('error-rate'); }
   public get dashboard() { return this.name('deployments'); }
+  /** The stage handlers' dead-letter queue and the alarm on its depth. */
+  public get deadLetters() { return this.name('dead-letters'); }
   public get notificationRule() {
     const name = this.name('pipeline-events');
     this.checkLength(name, 64, 'CodeStar notification rule name (or set notifyPipelineEvents: false)');

@@ -1,12 +1,12 @@
-import { Annotations, Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { acknowledgeFinding, acknowledgeTemplateFindings } from './acknowledge-finding';
+import { notifyTopicOfAlarm } from './alarm-notifications';
 import { ErrorRateAlarm } from './error-rate-alarm';
 import { RetentionSettings, retainedLogGroup } from './pipeline-handler';
 import { ResourceNames } from './resource-names';
@@ -95,8 +95,7 @@ export class ServiceDeployment extends Construct implements IServiceDeployment, 
       period: o.alarmPeriod ?? props.alarmPeriod,
       alarmName: names.errorRateAlarm,
     }).alarm;
-    this.errorRateAlarm.addAlarmAction(new cloudwatchActions.SnsAction(props.notificationTopic));
-    this.allowAlarmNotifications(props.notificationTopic);
+    notifyTopicOfAlarm(this, this.errorRateAlarm, props.notificationTopic);
 
     this.deploymentConfig = o.deploymentConfig ?? props.deploymentConfig;
     checkShiftFitsAction(this.deploymentConfig, `${props.propPrefix}deploymentConfig`);
@@ -153,29 +152,6 @@ export class ServiceDeployment extends Construct implements IServiceDeployment, 
     // CodeDeploy invokes hooks unqualified; no need for the version wildcard grantInvoke adds.
     this.props.codeDeployRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fn.functionArn] }));
     return fn;
-  }
-
-  /**
-   * CloudWatch publishes alarm notifications through the topic's resource policy, which a
-   * TopicPolicy (here: the enforceSSL deny) replaces wholesale: allow this alarm explicitly.
-   */
-  private allowAlarmNotifications(topic: sns.ITopic) {
-    const stack = Stack.of(this);
-    const added = topic.addToResourcePolicy(new iam.PolicyStatement({
-      // Unique per alarm: several services and pipelines may share one topic.
-      sid: `AllowAlarmNotifications${this.errorRateAlarm.node.addr}`,
-      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
-      actions: ['sns:Publish'],
-      resources: [topic.topicArn],
-      conditions: {
-        ArnLike: { 'aws:SourceArn': this.errorRateAlarm.alarmArn },
-        StringEquals: { 'aws:SourceAccount': stack.account },
-      },
-    }));
-    if (!added.statementAdded) {
-      Annotations.of(this).addWarningV2('blue-green-lambda-pipeline:notificationTopicPolicy',
-        `notificationTopic is imported, so its resource policy cannot be changed here: add a statement allowing cloudwatch.amazonaws.com to sns:Publish to it (condition aws:SourceArn = the alarm ${this.errorRateAlarm.node.path}), or CloudWatch cannot deliver alarm notifications`);
-    }
   }
 
   private createFunction(names: ResourceNames, options: ServiceFunctionOptions): lambda.Function {

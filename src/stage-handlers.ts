@@ -4,10 +4,12 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { acknowledgeFinding } from './acknowledge-finding';
 import { DeployBlueFunction } from './deploy-blue-function';
 import { DeploymentHistory } from './deployment-history';
+import { HandlerDeadLetters } from './handler-dead-letters';
 import { acknowledgeHandlerFindings, pipelineHandlerOptions, RetentionSettings } from './pipeline-handler';
 import { ResourceNames } from './resource-names';
 import { SmokeTestHookFunction } from './smoke-test-hook-function';
@@ -45,6 +47,8 @@ export interface HandledService {
 export class StageHandlers extends Construct {
   public readonly deployBlue: lambda.Function;
   public readonly switchTraffic: lambda.Function;
+  /** Invocations of any stage handler that failed all of Lambda's retries. */
+  public readonly deadLetterQueue: sqs.Queue;
   private smokeTest?: lambda.Function;
   private readonly smokeTestEvents: Record<string, unknown> = {};
   private readonly statements: {
@@ -62,7 +66,14 @@ export class StageHandlers extends Construct {
   constructor(scope: Construct, id: string, private readonly props: StageHandlersProps) {
     super(scope, id);
     const { names } = props;
-    const settings = { ...props, deadLetterTopic: props.notificationTopic };
+    this.deadLetterQueue = new HandlerDeadLetters(this, 'DeadLetters', {
+      queueName: names.deadLetters,
+      alarmName: names.deadLetters,
+      pipelineName: names.pipeline,
+      notificationTopic: props.notificationTopic,
+      removalPolicy: props.removalPolicy,
+    }).queue;
+    const settings = { ...props, deadLetterQueue: this.deadLetterQueue };
     const shared = {
       HISTORY_TABLE_NAME: props.history.table.tableName,
       NOTIFICATION_TOPIC_ARN: props.notificationTopic.topicArn,
@@ -166,7 +177,7 @@ export class StageHandlers extends Construct {
     const events = () => JSON.stringify(Object.fromEntries(Object.keys(this.smokeTestEvents).sort().map((k) => [k, this.smokeTestEvents[k]])));
     const smoke = new SmokeTestHookFunction(this, 'SmokeTest', pipelineHandlerOptions(this, 'SmokeTest', {
       ...this.props,
-      deadLetterTopic: this.props.notificationTopic,
+      deadLetterQueue: this.deadLetterQueue,
       functionName: names.handler('smoke-test'),
       description: `Smoke test of ${names.pipeline}: invokes each service's new version before it receives traffic`,
       timeout: Duration.minutes(5),

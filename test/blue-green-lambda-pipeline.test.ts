@@ -41,6 +41,13 @@ function statementsOf(template: Template, rolePrefix: string): any[] {
     .flatMap((p) => p.Properties.PolicyDocument.Statement);
 }
 
+/** The service's error-rate alarm (the other alarm watches the dead-letter queue), with its logical id. */
+function errorRateAlarmOf(template: Template): { id: string; props: any } {
+  const found = Object.entries<any>(template.findResources('AWS::CloudWatch::Alarm')).filter(([, a]) => /-error-rate-/.test(a.Properties.AlarmName));
+  expect(found).toHaveLength(1);
+  return { id: found[0][0], props: found[0][1].Properties };
+}
+
 /** The single resource of a type, with its logical id. */
 function only(template: Template, type: string): { id: string; props: any } {
   const found = template.findResources(type);
@@ -143,7 +150,7 @@ describe('with defaults', () => {
       DeploymentConfigName: 'CodeDeployDefault.LambdaLinear10PercentEvery10Minutes',
       DeploymentStyle: { DeploymentType: 'BLUE_GREEN', DeploymentOption: 'WITH_TRAFFIC_CONTROL' },
       AutoRollbackConfiguration: { Enabled: true, Events: ['DEPLOYMENT_FAILURE', 'DEPLOYMENT_STOP_ON_ALARM'] },
-      AlarmConfiguration: { Enabled: true, Alarms: [{ Name: { Ref: only(template, 'AWS::CloudWatch::Alarm').id } }] },
+      AlarmConfiguration: { Enabled: true, Alarms: [{ Name: { Ref: errorRateAlarmOf(template).id } }] },
     });
     template.hasResourceProperties('AWS::CodeDeploy::Application', { ApplicationName: 'orders-api-dev', ComputePlatform: 'Lambda' });
     template.hasResourceProperties('AWS::IAM::Role', {
@@ -152,7 +159,7 @@ describe('with defaults', () => {
   });
 
   test('the alarm watches the error RATE of the live alias and notifies the topic', () => {
-    const alarm = only(template, 'AWS::CloudWatch::Alarm').props;
+    const alarm = errorRateAlarmOf(template).props;
     expect(alarm).toMatchObject({
       AlarmName: 'orders-api-error-rate-dev',
       Threshold: 5,
@@ -251,8 +258,9 @@ describe('with defaults', () => {
 
   test('CloudWatch may deliver the alarm to the topic: the topic policy allows it, scoped to the alarm', () => {
     const topicPolicy = only(template, 'AWS::SNS::TopicPolicy').props;
-    const alarmId = only(template, 'AWS::CloudWatch::Alarm').id;
-    const allow = topicPolicy.PolicyDocument.Statement.filter((st: any) => st.Effect === 'Allow' && st.Principal.Service === 'cloudwatch.amazonaws.com');
+    const alarmId = errorRateAlarmOf(template).id;
+    const allow = topicPolicy.PolicyDocument.Statement.filter((st: any) => st.Effect === 'Allow' && st.Principal.Service === 'cloudwatch.amazonaws.com'
+      && JSON.stringify(st.Condition).includes(alarmId));
     expect(allow).toEqual([expect.objectContaining({
       Action: 'sns:Publish',
       Principal: { Service: 'cloudwatch.amazonaws.com' },
@@ -303,8 +311,84 @@ describe('with defaults', () => {
     }
   });
 
+  test('the notification rule is created only after the topic policy that lets it publish (aws/aws-cdk#29484)', () => {
+    const rules = template.findResources('AWS::CodeStarNotifications::NotificationRule');
+    const [rule] = Object.values<any>(rules);
+    expect(Object.keys(rules)).toHaveLength(1);
+    const policyId = only(template, 'AWS::SNS::TopicPolicy').id;
+    const policy = only(template, 'AWS::SNS::TopicPolicy').props.PolicyDocument.Statement;
+    // the policy it waits for is the one that allows the notification service
+    expect(policy.some((st: any) => st.Principal?.Service === 'codestar-notifications.amazonaws.com')).toBe(true);
+    expect(rule.DependsOn).toEqual(expect.arrayContaining([policyId]));
+  });
+
   test('matches the snapshot (asset hashes stripped)', () => {
     expect(template.toJSON()).toMatchSnapshot();
+  });
+});
+
+describe('dead letters', () => {
+  const { template, construct } = synth({ preTrafficHook: TrafficHook.smokeTest(), manualApproval: { notifyEmails: ['oncall@example.com'] } });
+  const queueOf = () => only(template, 'AWS::SQS::Queue');
+
+  test('no function dead-letters to an SNS topic: every handler dead-letters to the SQS queue', () => {
+    const queue = queueOf();
+    const queueArn = { 'Fn::GetAtt': [queue.id, 'Arn'] };
+    const functions = Object.values<any>(template.findResources('AWS::Lambda::Function'));
+    const withDeadLetters = functions.filter((f) => f.Properties.DeadLetterConfig);
+    expect(withDeadLetters.map((f) => f.Properties.FunctionName).sort()).toEqual(['orders-api-deploy-blue-dev', 'orders-api-smoke-test-dev', 'orders-api-switch-traffic-dev']);
+    const topics = Object.keys(template.findResources('AWS::SNS::Topic'));
+    for (const fn of withDeadLetters) {
+      expect(fn.Properties.DeadLetterConfig.TargetArn).toEqual(queueArn);
+      expect(JSON.stringify(fn.Properties.DeadLetterConfig)).not.toMatch(new RegExp(topics.join('|')));
+    }
+    const queueResource = construct.node.findAll().find((c) => Stack.of(c).resolve((c as any).logicalId) === queue.id);
+    expect(construct.deadLetterQueue.node.defaultChild).toBe(queueResource);
+  });
+
+  test('the queue is encrypted, TLS-only, keeps messages 14 days, and the handlers may only send to it', () => {
+    const queue = queueOf();
+    expect(queue.props).toMatchObject({ QueueName: 'orders-api-dead-letters-dev', SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 });
+    const [policy] = Object.values<any>(template.findResources('AWS::SQS::QueuePolicy'));
+    expect(policy.Properties.PolicyDocument.Statement).toEqual([expect.objectContaining({
+      Effect: 'Deny', Action: 'sqs:*', Principal: { AWS: '*' }, Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+    })]);
+    // Every grant on the queue, in any policy, is SendMessage by a stage handler's role.
+    const grants = Object.values<any>(template.findResources('AWS::IAM::Policy')).flatMap((p) =>
+      p.Properties.PolicyDocument.Statement
+        .filter((st: any) => JSON.stringify(st.Resource).includes(queue.id))
+        .map((st: any) => [p.Properties.Roles.map((r: any) => r.Ref).join(), st.Action]));
+    expect(grants.map(([, action]) => action)).toEqual(['sqs:SendMessage', 'sqs:SendMessage', 'sqs:SendMessage']);
+    expect(grants.map(([role]) => role).every((role: string) => /^PipelineHandlers(DeployBlue|SwitchTraffic|SmokeTest)Role/.test(role))).toBe(true);
+    template.hasResource('AWS::SQS::Queue', { DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
+  });
+
+  test('an alarm on the queue\'s depth notifies the topic, naming the queue and carrying no message', () => {
+    const queue = queueOf();
+    const alarms = Object.entries<any>(template.findResources('AWS::CloudWatch::Alarm')).filter(([, a]) => a.Properties.Namespace === 'AWS/SQS');
+    expect(alarms).toHaveLength(1);
+    const [alarmId, alarm] = alarms[0];
+    expect(alarm.Properties).toMatchObject({
+      AlarmName: 'orders-api-dead-letters-dev',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queue.id, 'QueueName'] } }],
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 0,
+      EvaluationPeriods: 1,
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [{ Ref: only(template, 'AWS::SNS::Topic').id }],
+    });
+    expect(alarm.Properties.AlarmDescription).toContain('SQS queue orders-api-dead-letters-dev');
+    // CloudWatch may publish this alarm to the topic
+    const statements = only(template, 'AWS::SNS::TopicPolicy').props.PolicyDocument.Statement;
+    expect(statements).toEqual(expect.arrayContaining([expect.objectContaining({
+      Principal: { Service: 'cloudwatch.amazonaws.com' }, Condition: expect.objectContaining({ ArnLike: { 'aws:SourceArn': { 'Fn::GetAtt': [alarmId, 'Arn'] } } }),
+    })]));
+  });
+
+  test('the queue follows removalPolicy', () => {
+    const retained = synth({ removalPolicy: RemovalPolicy.RETAIN }).template;
+    retained.hasResource('AWS::SQS::Queue', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
   });
 });
 
@@ -454,7 +538,8 @@ describe('options', () => {
     const imported = synth({}, (stack) => ({ notificationTopic: sns.Topic.fromTopicArn(stack, 'Imported', 'arn:aws:sns:us-east-1:111111111111:ops') }));
     imported.template.resourceCountIs('AWS::SNS::TopicPolicy', 0);
     const warnings = Annotations.fromStack(imported.stack).findWarning('*', Match.stringLikeRegexp('notificationTopic is imported.*cloudwatch\\.amazonaws\\.com to sns:Publish'));
-    expect(warnings).toHaveLength(1);
+    // one for the error-rate alarm, one for the dead-letter alarm, each naming its alarm
+    expect(warnings.map((w) => /the alarm (\S+)\)/.exec(String(w.entry.data))?.[1]).sort()).toEqual(['TestStack/Pipeline/Default/ErrorRate/Alarm', 'TestStack/Pipeline/Handlers/DeadLetters/Alarm']);
   });
 
   test('the connection grant follows the ARN\'s prefix: old codestar-connections ARNs, created connections', () => {

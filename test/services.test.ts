@@ -66,7 +66,7 @@ describe('one pipeline, three services, two waves', () => {
 
   test('each service has its own function, alias, alarm and deployment group; the rest is shared', () => {
     template.resourceCountIs('AWS::Lambda::Alias', 3);
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 3);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 4); // three error rates, one dead-letter queue
     template.resourceCountIs('AWS::CodeDeploy::DeploymentGroup', 3);
     template.resourceCountIs('AWS::CodeDeploy::Application', 1);
     template.resourceCountIs('AWS::DynamoDB::Table', 1);
@@ -85,7 +85,8 @@ describe('one pipeline, three services, two waves', () => {
   });
 
   test('a service\'s own setting overrides the pipeline default', () => {
-    const thresholds = Object.values<any>(template.findResources('AWS::CloudWatch::Alarm')).map((a) => [a.Properties.AlarmName, a.Properties.Threshold]).sort();
+    const thresholds = Object.values<any>(template.findResources('AWS::CloudWatch::Alarm')).filter((a) => a.Properties.Metrics)
+      .map((a) => [a.Properties.AlarmName, a.Properties.Threshold]).sort();
     expect(thresholds).toEqual([['billing-error-rate-dev', 1], ['orders-error-rate-dev', 5], ['users-error-rate-dev', 5]]);
   });
 
@@ -97,8 +98,8 @@ describe('one pipeline, three services, two waves', () => {
   test('every alarm may notify the topic', () => {
     const [policy] = Object.values<any>(template.findResources('AWS::SNS::TopicPolicy'));
     const alarmStatements = policy.Properties.PolicyDocument.Statement.filter((s: any) => s.Principal?.Service === 'cloudwatch.amazonaws.com');
-    expect(alarmStatements).toHaveLength(3);
-    expect(new Set(alarmStatements.map((s: any) => s.Sid)).size).toBe(3);
+    expect(alarmStatements).toHaveLength(4); // three error rates, one dead-letter queue
+    expect(new Set(alarmStatements.map((s: any) => s.Sid)).size).toBe(4);
   });
 });
 

@@ -64,14 +64,15 @@ describe('checkov and cfn-guard acknowledgements', () => {
     expect(mine.Metadata?.guard).toBeUndefined();
   });
 
-  test('pipeline handlers are traced and dead-letter to the notification topic instead of being acknowledged', () => {
+  test('pipeline handlers are traced and dead-letter to the SQS queue instead of being acknowledged', () => {
     const resources = synth();
     const handlers = ofType(resources, 'AWS::Lambda::Function').filter(([id]) => /DeployBlue|SwitchTraffic/.test(id));
     expect(handlers).toHaveLength(2);
     for (const [, handler] of handlers) {
       expect(checkovSkips(handler)).not.toContain('CKV_AWS_116');
       expect((handler as any).Properties.TracingConfig).toEqual({ Mode: 'Active' });
-      expect((handler as any).Properties.DeadLetterConfig.TargetArn).toEqual({ Ref: expect.stringMatching(/^PipelineNotificationTopic/) });
+      // a queue only operators read, never the topic people subscribe to: a job event carries credentials
+      expect((handler as any).Properties.DeadLetterConfig.TargetArn).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^PipelineHandlersDeadLettersQueue/), 'Arn'] });
     }
   });
 });
