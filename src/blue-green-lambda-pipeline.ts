@@ -28,6 +28,7 @@ import { IServiceDeployment, ServiceDeploymentOptions, ServiceFunctionOptions } 
 import { StageHandlers } from './stage-handlers';
 import { ExtraStageOptions, ManualApprovalOptions } from './stage-placement';
 import { TrafficHook } from './traffic-hook';
+import { claimPhysicalNames } from './unique-physical-names';
 
 /** Properties of {@link BlueGreenLambdaPipeline}. */
 export interface BlueGreenLambdaPipelineProps {
@@ -369,7 +370,8 @@ export class BlueGreenLambdaPipeline extends Construct {
       this, single ? 'Default' : `Service-${options.serviceName}`, {
         ...retention,
         options,
-        environmentSuffix: names.environmentSuffix,
+        // One service keeps the names it has always had; a monorepo's carry the pipeline's name.
+        names: single ? names : names.service(options.serviceName, `services[${i}].serviceName`),
         application: this.application,
         codeDeployRole: this.codeDeployRole,
         handlers,
@@ -537,6 +539,7 @@ export class BlueGreenLambdaPipeline extends Construct {
     if (!props.source.connectionArn) {
       new CfnOutput(this, 'ConnectionArn', { value: this.connectionArn, description: 'GitHub connection: complete its handshake in the console before the first run' });
     }
+    claimPhysicalNames(this);
   }
 
   /**
@@ -639,16 +642,12 @@ function validateProps(props: BlueGreenLambdaPipelineProps) {
     throw new Error(`services must list 1 to ${MAX_SERVICES} services (CodePipeline allows ${MAX_SERVICES} actions per stage, and Deploy-Blue and Switch-Traffic hold one per service); got ${services.length}`);
   }
   const seen = new Map<string, number>();
-  const handlerNames = ['deploy-blue', 'switch-traffic', 'smoke-test'].map((purpose) => `${props.serviceName}-${purpose}`);
   services.forEach((service, i) => {
     const name = service.serviceName;
     if (seen.has(name)) {
       throw new Error(`services[${i}].serviceName: "${name}" is already the name of services[${seen.get(name)}]; service names must be unique in a pipeline`);
     }
     seen.set(name, i);
-    if (handlerNames.includes(name)) {
-      throw new Error(`services[${i}].serviceName: "${name}" would give the service the name of one of the pipeline's own functions (${handlerNames.join(', ')}); choose another name`);
-    }
     const dir = service.bundleDirectory;
     if (typeof dir !== 'string' || !BUNDLE_DIRECTORY_PATTERN.test(dir.replace(/\/+$/, ''))) {
       throw new Error(`services[${i}].bundleDirectory must be a relative path inside the repository, such as "services/orders/dist" (no leading "/", no "." or ".." segments); got "${dir ?? ''}"`);

@@ -4,8 +4,24 @@ const SUFFIX_PATTERN = /^[a-z0-9]+(-[a-z0-9]+)*$/;
 const SERVICE_PATTERN = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 const MAX_SUFFIX_LENGTH = 20;
 
+/** The physical names of one service's own resources. */
+export interface ServiceNames {
+  readonly serviceName: string;
+  readonly environmentSuffix: string;
+  readonly serviceFunction: string;
+  readonly deploymentGroup: string;
+  readonly errorRateAlarm: string;
+}
+
+/**
+ * Between a pipeline's name and one of its services' names: `--` never occurs in a service name,
+ * an environment suffix or a purpose, so no name of a monorepo service can equal a name that a
+ * single-service pipeline (or another pipeline's service) derives.
+ */
+const SERVICE_SEPARATOR = '--';
+
 /** Physical names of everything the construct names, each `{service}-{purpose}-{suffix}`. */
-export class ResourceNames {
+export class ResourceNames implements ServiceNames {
   /** Checks `serviceName` and `environmentSuffix` and derives every physical name from them. */
   public static of(serviceName: string, environmentSuffix: string): ResourceNames {
     if (Token.isUnresolved(serviceName) || !SERVICE_PATTERN.test(serviceName)) {
@@ -22,6 +38,30 @@ export class ResourceNames {
     for (const name of [this.serviceFunction, this.handler('switch-traffic'), this.handler('deploy-blue'), this.handler('smoke-test')]) {
       this.checkLength(name, 64, 'Lambda function name');
     }
+  }
+
+  /**
+   * The names of `serviceName`, one of the services of a pipeline that deploys several:
+   * `{pipeline}--{service}-{purpose}-{suffix}`, so that two pipelines with a service of the same
+   * name, or a monorepo service and a single-service pipeline, never claim the same name.
+   * @param path where the name was given, for errors (`services[2].serviceName`)
+   */
+  public service(serviceName: string, path: string): ServiceNames {
+    if (typeof serviceName !== 'string' || Token.isUnresolved(serviceName) || !SERVICE_PATTERN.test(serviceName)) {
+      throw new Error(`${path} must be lowercase letters, digits and single hyphens, starting with a letter (for example "orders"); got "${serviceName}"`);
+    }
+    const name = (purpose?: string) => [`${this.serviceName}${SERVICE_SEPARATOR}${serviceName}`, purpose, this.environmentSuffix].filter(Boolean).join('-');
+    const names: ServiceNames = {
+      serviceName,
+      environmentSuffix: this.environmentSuffix,
+      serviceFunction: name(),
+      deploymentGroup: name('live'),
+      errorRateAlarm: name('error-rate'),
+    };
+    if (names.serviceFunction.length > 64) {
+      throw new Error(`${path} "${serviceName}", with serviceName "${this.serviceName}" and environmentSuffix "${this.environmentSuffix}", gives the Lambda function name "${names.serviceFunction}" (${names.serviceFunction.length} characters); at most 64 are allowed: shorten ${path}, serviceName or environmentSuffix`);
+    }
+    return names;
   }
 
   public get serviceFunction() { return this.name(); }

@@ -9,7 +9,7 @@ import { acknowledgeFinding, acknowledgeTemplateFindings } from './acknowledge-f
 import { notifyTopicOfAlarm } from './alarm-notifications';
 import { ErrorRateAlarm } from './error-rate-alarm';
 import { RetentionSettings, retainedLogGroup } from './pipeline-handler';
-import { ResourceNames } from './resource-names';
+import { ServiceNames } from './resource-names';
 import { IServiceDeployment, ServiceDeploymentOptions, ServiceFunctionOptions } from './service-deployment-options';
 import { checkShiftFitsAction } from './shift-duration';
 import { StageHandlers } from './stage-handlers';
@@ -18,7 +18,8 @@ import { ITrafficHookTarget, TrafficHook } from './traffic-hook';
 /** Pipeline-wide defaults and shared resources a service deployment uses. */
 export interface ServiceDeploymentProps extends RetentionSettings {
   readonly options: ServiceDeploymentOptions;
-  readonly environmentSuffix: string;
+  /** The physical names of the service's function, deployment group and alarm. */
+  readonly names: ServiceNames;
   readonly application: codedeploy.ILambdaApplication;
   readonly codeDeployRole: iam.IRole;
   readonly handlers: StageHandlers;
@@ -70,7 +71,7 @@ export class ServiceDeployment extends Construct implements IServiceDeployment, 
     this.props = props;
     const o = props.options;
     validateOptions(o, props.propPrefix, props.keepVersions);
-    const names = ResourceNames.of(o.serviceName, props.environmentSuffix);
+    const names = props.names;
     this.serviceName = o.serviceName;
     this.wave = o.wave ?? 1;
     this.bundleDirectory = o.bundleDirectory.replace(/\/+$/, '');
@@ -154,7 +155,7 @@ export class ServiceDeployment extends Construct implements IServiceDeployment, 
     return fn;
   }
 
-  private createFunction(names: ResourceNames, options: ServiceFunctionOptions): lambda.Function {
+  private createFunction(names: ServiceNames, options: ServiceFunctionOptions): lambda.Function {
     const logGroup = retainedLogGroup(this, 'ServiceLogGroup', this.props);
     const role = new iam.Role(this, 'ServiceRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),

@@ -327,6 +327,42 @@ describe('with defaults', () => {
   });
 });
 
+test('every physical name of a single-service pipeline stays as it has always been', () => {
+  const { template } = synth({
+    source: { owner: 'example-org', repo: 'orders-api' }, // the construct creates the connection
+    preTrafficHook: TrafficHook.smokeTest(),
+    dashboard: true,
+  });
+  const named: Array<[string, string]> = [
+    ['AWS::Lambda::Function', 'FunctionName'], ['AWS::CloudWatch::Alarm', 'AlarmName'], ['AWS::CloudWatch::Dashboard', 'DashboardName'],
+    ['AWS::CodeDeploy::DeploymentGroup', 'DeploymentGroupName'], ['AWS::CodeDeploy::Application', 'ApplicationName'],
+    ['AWS::CodePipeline::Pipeline', 'Name'], ['AWS::CodeBuild::Project', 'Name'], ['AWS::CodeBuild::ReportGroup', 'Name'],
+    ['AWS::DynamoDB::Table', 'TableName'], ['AWS::SNS::Topic', 'TopicName'], ['AWS::SQS::Queue', 'QueueName'],
+    ['AWS::CodeStarNotifications::NotificationRule', 'Name'], ['AWS::CodeConnections::Connection', 'ConnectionName'],
+  ];
+  const names = named.flatMap(([type, property]) => Object.values<any>(template.findResources(type))
+    .filter((r) => r.Properties[property] !== undefined).map((r) => `${type} ${r.Properties[property]}`));
+  expect(names.sort()).toEqual([
+    'AWS::CloudWatch::Alarm orders-api-dead-letters-dev', // new with the dead-letter queue
+    'AWS::CloudWatch::Alarm orders-api-error-rate-dev',
+    'AWS::CloudWatch::Dashboard orders-api-deployments-dev',
+    'AWS::CodeBuild::Project orders-api-build-dev',
+    'AWS::CodeBuild::ReportGroup orders-api-tests-dev',
+    'AWS::CodeConnections::Connection orders-api-dev',
+    'AWS::CodeDeploy::Application orders-api-dev',
+    'AWS::CodeDeploy::DeploymentGroup orders-api-live-dev',
+    'AWS::CodePipeline::Pipeline orders-api-pipeline-dev',
+    'AWS::CodeStarNotifications::NotificationRule orders-api-pipeline-events-dev',
+    'AWS::DynamoDB::Table orders-api-deployments-dev',
+    'AWS::Lambda::Function orders-api-deploy-blue-dev',
+    'AWS::Lambda::Function orders-api-dev',
+    'AWS::Lambda::Function orders-api-smoke-test-dev',
+    'AWS::Lambda::Function orders-api-switch-traffic-dev',
+    'AWS::SNS::Topic orders-api-deployments-dev',
+    'AWS::SQS::Queue orders-api-dead-letters-dev', // new with the dead-letter queue
+  ]);
+});
+
 describe('dead letters', () => {
   const { template, construct } = synth({ preTrafficHook: TrafficHook.smokeTest(), manualApproval: { notifyEmails: ['oncall@example.com'] } });
   const queueOf = () => only(template, 'AWS::SQS::Queue');

@@ -48,7 +48,7 @@ describe('the deployment dashboard', () => {
     const traffic = widget('orders: traffic by version');
     const [[expression]] = traffic.properties.metrics;
     expect(expression.expression).toBe(
-      'SEARCH(\'{AWS/Lambda,ExecutedVersion,FunctionName,Resource} MetricName="Invocations" FunctionName="orders-dev" Resource="orders-dev:live"\', \'Sum\', 60)');
+      'SEARCH(\'{AWS/Lambda,ExecutedVersion,FunctionName,Resource} MetricName="Invocations" FunctionName="shop--orders-dev" Resource="shop--orders-dev:live"\', \'Sum\', 60)');
     expect(traffic.properties.stacked).toBe(true);
   });
 
@@ -56,13 +56,13 @@ describe('the deployment dashboard', () => {
     const errorRate = widget('users: error rate vs rollback threshold');
     expect(errorRate.properties.annotations.alarms).toEqual([expect.stringMatching(/ShopServiceusersErrorRateAlarm/)]);
     // the alarm the dashboard shows is the one with this service's threshold
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'users-error-rate-dev', Threshold: 2 });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'shop--users-error-rate-dev', Threshold: 2 });
   });
 
   test('duration p99 by version', () => {
     const [[expression]] = widget('orders: duration p99 by version').properties.metrics;
     expect(expression.expression).toBe(
-      'SEARCH(\'{AWS/Lambda,ExecutedVersion,FunctionName,Resource} MetricName="Duration" FunctionName="orders-dev" Resource="orders-dev:live"\', \'p99\', 60)');
+      'SEARCH(\'{AWS/Lambda,ExecutedVersion,FunctionName,Resource} MetricName="Duration" FunctionName="shop--orders-dev" Resource="shop--orders-dev:live"\', \'p99\', 60)');
   });
 
   test('deployments by outcome, from the handlers\' metrics', () => {

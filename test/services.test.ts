@@ -1,4 +1,4 @@
-import { App, Duration } from 'aws-cdk-lib';
+import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -41,19 +41,19 @@ describe('one pipeline, three services, two waves', () => {
 
   test('each action carries its service: function, bundle directory, group, config, hooks, wave', () => {
     const [orders, billing, users] = stage('Deploy-Blue').map(userParameters);
-    expect(orders).toMatchObject({ service: 'orders', functionName: 'orders-dev', bundleDirectory: 'services/orders/dist', wave: '1' });
-    expect(billing).toMatchObject({ service: 'billing', functionName: 'billing-dev', bundleDirectory: 'services/billing/dist' });
+    expect(orders).toMatchObject({ service: 'orders', functionName: 'shop--orders-dev', bundleDirectory: 'services/orders/dist', wave: '1' });
+    expect(billing).toMatchObject({ service: 'billing', functionName: 'shop--billing-dev', bundleDirectory: 'services/billing/dist' });
     expect(users).toMatchObject({ service: 'users', wave: '2' });
     const shifts = stage('Switch-Traffic').map(userParameters);
     expect(shifts[0]).toMatchObject({
       service: 'orders',
       targetVersion: '#{DeployBlue-orders.targetVersion}',
-      deploymentGroupName: 'orders-live-dev',
+      deploymentGroupName: 'shop--orders-live-dev',
       beforeAllowTrafficHook: 'shop-smoke-test-dev',
       afterAllowTrafficHook: '',
       wave: '1',
     });
-    expect(shifts[1]).toMatchObject({ service: 'billing', beforeAllowTrafficHook: '', deploymentGroupName: 'billing-live-dev' });
+    expect(shifts[1]).toMatchObject({ service: 'billing', beforeAllowTrafficHook: '', deploymentGroupName: 'shop--billing-live-dev' });
     expect(shifts[2]).toMatchObject({ service: 'users', targetVersion: '#{DeployBlue-users.targetVersion}', wave: '2' });
   });
 
@@ -75,7 +75,7 @@ describe('one pipeline, three services, two waves', () => {
     // three services, deploy-blue, switch-traffic, one smoke test for two services, auto-delete provider
     template.resourceCountIs('AWS::Lambda::Function', 7);
     const names = Object.values<any>(template.findResources('AWS::Lambda::Function')).map((f) => f.Properties.FunctionName).filter(Boolean).sort();
-    expect(names).toEqual(['billing-dev', 'orders-dev', 'shop-deploy-blue-dev', 'shop-smoke-test-dev', 'shop-switch-traffic-dev', 'users-dev']);
+    expect(names).toEqual(['shop--billing-dev', 'shop--orders-dev', 'shop--users-dev', 'shop-deploy-blue-dev', 'shop-smoke-test-dev', 'shop-switch-traffic-dev']);
     // one CodeDeploy role for every group
     const roles = new Set(Object.values<any>(template.findResources('AWS::CodeDeploy::DeploymentGroup')).map((g) => JSON.stringify(g.Properties.ServiceRoleArn)));
     expect(roles.size).toBe(1);
@@ -87,12 +87,12 @@ describe('one pipeline, three services, two waves', () => {
   test('a service\'s own setting overrides the pipeline default', () => {
     const thresholds = Object.values<any>(template.findResources('AWS::CloudWatch::Alarm')).filter((a) => a.Properties.Metrics)
       .map((a) => [a.Properties.AlarmName, a.Properties.Threshold]).sort();
-    expect(thresholds).toEqual([['billing-error-rate-dev', 1], ['orders-error-rate-dev', 5], ['users-error-rate-dev', 5]]);
+    expect(thresholds).toEqual([['shop--billing-error-rate-dev', 1], ['shop--orders-error-rate-dev', 5], ['shop--users-error-rate-dev', 5]]);
   });
 
   test('one smoke-test function knows every service\'s event by function name', () => {
     const [smoke] = Object.values<any>(template.findResources('AWS::Lambda::Function', { Properties: { FunctionName: 'shop-smoke-test-dev' } }));
-    expect(JSON.parse(smoke.Properties.Environment.Variables.SMOKE_TEST_EVENTS)).toEqual({ 'orders-dev': { rawPath: '/orders' }, 'users-dev': { rawPath: '/users' } });
+    expect(JSON.parse(smoke.Properties.Environment.Variables.SMOKE_TEST_EVENTS)).toEqual({ 'shop--orders-dev': { rawPath: '/orders' }, 'shop--users-dev': { rawPath: '/users' } });
   });
 
   test('every alarm may notify the topic', () => {
@@ -117,9 +117,9 @@ test('a service may use its own deployment configuration', () => {
   const { template } = synth({ services: monorepo([{}, { deploymentConfig: codedeploy.LambdaDeploymentConfig.ALL_AT_ONCE }]) });
   const groups = Object.values<any>(template.findResources('AWS::CodeDeploy::DeploymentGroup')).map((g) => [g.Properties.DeploymentGroupName, g.Properties.DeploymentConfigName]).sort();
   expect(groups).toEqual([
-    ['billing-live-dev', 'CodeDeployDefault.LambdaAllAtOnce'],
-    ['orders-live-dev', 'CodeDeployDefault.LambdaLinear10PercentEvery10Minutes'],
-    ['users-live-dev', 'CodeDeployDefault.LambdaLinear10PercentEvery10Minutes'],
+    ['shop--billing-live-dev', 'CodeDeployDefault.LambdaAllAtOnce'],
+    ['shop--orders-live-dev', 'CodeDeployDefault.LambdaLinear10PercentEvery10Minutes'],
+    ['shop--users-live-dev', 'CodeDeployDefault.LambdaLinear10PercentEvery10Minutes'],
   ]);
 });
 
@@ -128,7 +128,6 @@ describe('rejects at synth time, naming the prop', () => {
     ['no services', { services: [] }, /services must list 1 to 50 services \(CodePipeline allows 50 actions per stage/],
     ['51 services', { services: Array.from({ length: 51 }, (_, i) => ({ serviceName: `s${i}`, bundleDirectory: `s${i}` })) }, /services must list 1 to 50 services.*got 51/],
     ['a service named twice', { services: monorepo([{}, { serviceName: 'orders' }]) }, /services\[1\]\.serviceName: "orders" is already the name of services\[0\]/],
-    ['a service named like a pipeline handler', { services: monorepo([{ serviceName: 'shop-deploy-blue' }]) }, /services\[0\]\.serviceName: "shop-deploy-blue" would give the service the name of one of the pipeline's own functions/],
     ['an absolute bundle directory', { services: monorepo([{ bundleDirectory: '/services/orders' }]) }, /services\[0\]\.bundleDirectory must be a relative path inside the repository/],
     ['a bundle directory leaving the repository', { services: monorepo([{ bundleDirectory: 'services/../../etc' }]) }, /services\[0\]\.bundleDirectory must be a relative path/],
     ['an empty bundle directory', { services: monorepo([{ bundleDirectory: '' }]) }, /services\[0\]\.bundleDirectory must be a relative path/],
@@ -136,8 +135,9 @@ describe('rejects at synth time, naming the prop', () => {
     ['wave 0', { services: monorepo([{ wave: 0 }]) }, /services\[0\]\.wave must be a whole number in \[1, 999\]/],
     ['a fractional wave', { services: monorepo([{}, {}, { wave: 1.5 }]) }, /services\[2\]\.wave must be a whole number/],
     ['a single-service prop beside services', { services: monorepo(), preTrafficHook: TrafficHook.smokeTest() }, /preTrafficHook: with services, set these on each service \(services\[i\]\.preTrafficHook\)/],
-    ['a service name with upper case', { services: monorepo([{ serviceName: 'Orders' }]) }, /serviceName must be lowercase letters/],
-    ['a service name too long for Lambda', { services: monorepo([{ serviceName: 'o'.repeat(62) }]) }, /gives the Lambda function name .* at most 64/],
+    ['a service name with upper case', { services: monorepo([{}, {}, { serviceName: 'Users' }]) }, /^services\[2\]\.serviceName must be lowercase letters, digits and single hyphens.*got "Users"/],
+    ['a service name too long for Lambda', { services: monorepo([{ serviceName: 'o'.repeat(55) }]) },
+      /services\[0\]\.serviceName "o+", with serviceName "shop" and environmentSuffix "dev", gives the Lambda function name "shop--o+-dev" \(65 characters\); at most 64 are allowed: shorten services\[0\]\.serviceName, serviceName or environmentSuffix/],
     ['an artifactDirectory beside services', { services: monorepo(), buildStage: { artifactDirectory: 'dist' } }, /buildStage\.artifactDirectory applies to a single service; with services, each service names its own bundleDirectory/],
     ['action parameters over 1000 characters', { services: monorepo([{ bundleDirectory: `services/${'d'.repeat(900)}` }]) }, /service "orders": its action parameters come to about \d+ characters, but CodePipeline allows 1000/],
   ];
@@ -155,5 +155,55 @@ describe('rejects at synth time, naming the prop', () => {
     const slow = new codedeploy.LambdaDeploymentConfig(stack2, 'Slow', { trafficRouting: codedeploy.TrafficRouting.timeBasedLinear({ interval: Duration.minutes(30), percentage: 1 }) });
     expect(() => new BlueGreenLambdaPipeline(stack2, 'Shop', baseProps({ serviceName: 'shop', services: monorepo([{}, { deploymentConfig: slow }]) })))
       .toThrow(/services\[1\]\.deploymentConfig: .* shifts traffic over 2970 minutes/);
+  });
+});
+
+describe('physical names never collide across pipelines', () => {
+  const namesOf = (template: Template) => {
+    const named: Array<[string, string]> = [['AWS::Lambda::Function', 'FunctionName'], ['AWS::CloudWatch::Alarm', 'AlarmName'], ['AWS::CodeDeploy::DeploymentGroup', 'DeploymentGroupName']];
+    return named.flatMap(([type, property]) => Object.values<any>(template.findResources(type)).map((r) => r.Properties[property]).filter(Boolean));
+  };
+
+  test('two monorepo pipelines with a service "orders", and a single-service pipeline "orders", deploy side by side', () => {
+    const app = new App();
+    const stack = newStack(app);
+    new BlueGreenLambdaPipeline(stack, 'Shop', baseProps({ serviceName: 'shop', services: monorepo() }));
+    new BlueGreenLambdaPipeline(stack, 'Store', baseProps({ serviceName: 'store', services: monorepo() }));
+    new BlueGreenLambdaPipeline(stack, 'Orders', baseProps({ serviceName: 'orders' }));
+    // a single-service pipeline named like the monorepo's service, pipeline name and all
+    new BlueGreenLambdaPipeline(stack, 'ShopOrders', baseProps({ serviceName: 'shop-orders' }));
+    const names = namesOf(Template.fromStack(stack));
+    expect(names).toEqual(expect.arrayContaining(['shop--orders-dev', 'store--orders-dev', 'orders-dev', 'shop-orders-dev',
+      'shop--orders-live-dev', 'store--orders-live-dev', 'orders-live-dev', 'shop--orders-error-rate-dev', 'store--orders-error-rate-dev', 'orders-error-rate-dev']));
+    // no two resources of a kind share a name
+    for (const [type, property] of [['AWS::Lambda::Function', 'FunctionName'], ['AWS::CloudWatch::Alarm', 'AlarmName'], ['AWS::CodeDeploy::DeploymentGroup', 'DeploymentGroupName']]) {
+      const list = Object.values<any>(Template.fromStack(stack).findResources(type)).map((r) => r.Properties[property]).filter(Boolean);
+      expect(new Set(list).size).toBe(list.length);
+    }
+  });
+
+  test('a service named like one of the pipeline\'s handlers gets a name of its own', () => {
+    const { template } = synth({ services: monorepo([{ serviceName: 'shop-deploy-blue' }, { serviceName: 'deploy-blue' }]) });
+    expect(namesOf(template)).toEqual(expect.arrayContaining(['shop--shop-deploy-blue-dev', 'shop--deploy-blue-dev', 'shop-deploy-blue-dev']));
+  });
+
+  test('two pipelines that would give the same name fail at synth time, naming both construct paths', () => {
+    const app = new App();
+    new BlueGreenLambdaPipeline(newStack(app), 'Orders', baseProps({ serviceName: 'orders' }));
+    const other = new Stack(app, 'OtherStack', { env: { account: '111111111111', region: 'us-east-1' } });
+    expect(() => new BlueGreenLambdaPipeline(other, 'OrdersAgain', baseProps({ serviceName: 'orders' })))
+      .toThrow(/^OtherStack\/OrdersAgain: the [A-Za-z ]+ name "orders-[a-z-]*dev" \(OtherStack\/OrdersAgain\/[^)]+\) is already given by TestStack\/Orders\/[^,]+, in the same account and region; give the pipelines different serviceName or environmentSuffix values$/);
+    // a single-service pipeline "orders-deploy-blue" would take the handler name of pipeline "orders"
+    const stack = newStack(new App());
+    new BlueGreenLambdaPipeline(stack, 'Orders', baseProps({ serviceName: 'orders' }));
+    expect(() => new BlueGreenLambdaPipeline(stack, 'Clash', baseProps({ serviceName: 'orders-deploy-blue' })))
+      .toThrow(/the Lambda function name "orders-deploy-blue-dev" \(TestStack\/Clash\/Default\/Service\/Resource\) is already given by TestStack\/Orders\/Handlers\/DeployBlue\/Resource/);
+  });
+
+  test('the same names in another account or region are no collision', () => {
+    const app = new App();
+    new BlueGreenLambdaPipeline(newStack(app), 'Orders', baseProps({ serviceName: 'orders' }));
+    const west = new Stack(app, 'West', { env: { account: '111111111111', region: 'us-west-2' } });
+    expect(() => new BlueGreenLambdaPipeline(west, 'Orders', baseProps({ serviceName: 'orders' }))).not.toThrow();
   });
 });
