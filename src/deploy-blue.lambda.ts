@@ -11,12 +11,13 @@ import {
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { endedPerCodePipeline, settleAbandonedItems } from './runtime/abandoned-items';
 import { artifactLimitForMemory, CodeLocation, describeCodeLocation, stageBundle } from './runtime/bundle-staging';
 import { describeError, InvalidJobError, JobReporter, jobIdOf, parseJob, PipelineJob } from './runtime/codepipeline-job';
 import { ClaimResult, claimLapsed, DeploymentHistoryStore, DeploymentRecord } from './runtime/deployment-history-store';
 import { CLAIM_MARGIN_MS, CLIENT_CONFIG, InvocationContext, remainingMs, requireEnv } from './runtime/handler-environment';
 import { LifecycleNotifier } from './runtime/lifecycle-notifier';
-import { liveVersionOf } from './runtime/live-alias';
+import { servedVersionOf } from './runtime/live-alias';
 import { DeploymentMetricsRecorder } from './runtime/metrics-recorder';
 import { commitTimeOf, DEPLOY_BLUE_PARAMETERS, ServiceInExecution, serviceInExecution } from './runtime/service-parameters';
 import { BundleDirectoryError, normalizeBundleDirectory } from './runtime/zip';
@@ -34,6 +35,11 @@ export interface DeployBlueDependencies {
   readonly notifier: LifecycleNotifier;
   /** Publishes the Deployments metric of a deployment that fails here. @default EMF lines on stdout */
   readonly metrics?: DeploymentMetricsRecorder;
+  /**
+   * The pipeline's name (PIPELINE_NAME), to ask CodePipeline whether an earlier execution has ended.
+   * @default - earlier executions' items are left to Switch-Traffic
+   */
+  readonly pipelineName?: string;
   /** The pipeline's artifact bucket, where each service's bundle is uploaded (ARTIFACT_BUCKET_NAME). */
   readonly artifactBucketName: string;
   /**
@@ -137,7 +143,9 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
     const deploymentId = request.historyKey;
     const { functionName } = request;
     try {
-      const currentVersion = await liveVersionOf(deps.lambda, functionName, request.aliasName);
+      // Another execution's deployment may be shifting the alias: the version it shifts from is
+      // reported here, and Switch-Traffic reads the alias again when its own shift starts.
+      const currentVersion = await servedVersionOf(deps.lambda, functionName, request.aliasName);
       const code = await codeLocation(job, request);
       const updated = await deps.lambda.send(new UpdateFunctionCodeCommand({ FunctionName: functionName, ...code.location }));
       const revisionId = await waitForCodeUpdate(deps.lambda, functionName, deps.updateTimeoutSeconds ?? 300);
@@ -169,6 +177,35 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
         console.error(JSON.stringify({ message: 'could not record failure', deploymentId, error: describeError(historyError) }));
       }
       return { reason };
+    }
+  }
+
+  /**
+   * Marks earlier executions' items of this service that their ended execution left STAGED (or
+   * STAGING, dead) with a final state. Needs PIPELINE_NAME, codepipeline:GetPipelineExecution and a
+   * query on the byService index; without them it logs why and leaves it to Switch-Traffic, which
+   * marks them too: history housekeeping never fails a release.
+   */
+  async function settleEarlierItems(jobId: string, claimed: DeploymentRecord) {
+    if (!deps.pipelineName) {
+      log('earlier executions\' items not checked: PIPELINE_NAME is not set', { jobId, deploymentId: claimed.deploymentId });
+      return;
+    }
+    try {
+      const changed = await settleAbandonedItems(deps.history, claimed, endedPerCodePipeline(deps.codePipeline, deps.pipelineName), now());
+      for (const record of changed) {
+        log('earlier execution\'s item settled', { jobId, deploymentId: record.deploymentId, state: record.state, reason: record.failureReason });
+        metrics.deploymentEnded(record, claimed.service);
+        await deps.notifier.announce(record.state === 'NOT_STARTED' ? 'NOT_STARTED' : 'FAILED', record);
+      }
+    } catch (error) {
+      console.error(JSON.stringify({
+        message: 'could not settle earlier executions\' items (Deploy-Blue needs codepipeline:GetPipelineExecution on the pipeline '
+          + 'and dynamodb:Query on the history table\'s byService index)',
+        jobId,
+        deploymentId: claimed.deploymentId,
+        error: describeError(error),
+      }));
     }
   }
 
@@ -266,7 +303,10 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
         await reporter.fail(jobId, reason);
         return undefined;
       }
-      if (claim.claimed) break;
+      if (claim.claimed) {
+        await settleEarlierItems(jobId, claim.record);
+        break;
+      }
 
       // Another invocation is staging: wait for its answer, or for its claim to lapse (it died) and take over.
       let record = claim.record;
@@ -302,6 +342,7 @@ function fromEnvironment(): DeployBlueDependencies {
       DynamoDBDocumentClient.from(new DynamoDBClient(CLIENT_CONFIG)), requireEnv('HISTORY_TABLE_NAME')),
     notifier: new LifecycleNotifier(new SNSClient(CLIENT_CONFIG), process.env.NOTIFICATION_TOPIC_ARN),
     artifactBucketName: requireEnv('ARTIFACT_BUCKET_NAME'),
+    pipelineName: process.env.PIPELINE_NAME || undefined,
     maxArtifactBytes: artifactLimitForMemory(process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE),
   };
 }

@@ -4,10 +4,13 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { settleAbandonedItems, endedBeforeSwitchTraffic } from './runtime/abandoned-items';
+import { activeDeploymentOf, foreignDeploymentMessage, pipelineDeploymentDescription } from './runtime/active-deployment';
 import { renderAppSpec } from './runtime/appspec';
 import { describeError, InvalidJobError, JobReporter, jobIdOf, parseJob, PipelineJob } from './runtime/codepipeline-job';
 import {
   Attributes,
+  BY_SERVICE_INDEX,
   claimedBefore,
   claimLapsed,
   DeploymentHistoryStore,
@@ -15,9 +18,10 @@ import {
   HistoryConflictError,
   TransitionOptions,
 } from './runtime/deployment-history-store';
+import { isNewer, newerRelease, olderExecutionMessage } from './runtime/execution-order';
 import { CLAIM_MARGIN_MS, CLIENT_CONFIG, InvocationContext, remainingMs, requireEnv } from './runtime/handler-environment';
 import { LifecycleNotifier } from './runtime/lifecycle-notifier';
-import { liveVersionOf } from './runtime/live-alias';
+import { aliasRepairCommand, aliasRoutingOf, splitAliasMessage } from './runtime/live-alias';
 import { DeploymentMetricsRecorder } from './runtime/metrics-recorder';
 import { optionalName, optionalVersion, ServiceInExecution, serviceInExecution, SWITCH_TRAFFIC_PARAMETERS } from './runtime/service-parameters';
 import { pruneVersions, parseKeepVersions } from './runtime/version-retention';
@@ -79,9 +83,21 @@ interface SettledFailure {
   readonly changed: boolean;
 }
 
+/** What a CodeDeploy deployment came to. */
+type DeploymentOutcome =
+  | { readonly kind: 'in-progress' }
+  | { readonly kind: 'SUCCEEDED' }
+  | { readonly kind: 'FAILED' | 'ROLLED_BACK'; readonly reason: string; readonly rollbackDeploymentId?: string };
+
+/** The continuation token of a job that waits for another execution's deployment (CodeDeploy ids are `d-` and letters). */
+const WAIT_PREFIX = 'wait:';
+const waitToken = (codeDeployDeploymentId: string) => `${WAIT_PREFIX}${codeDeployDeploymentId}`;
+
 /** How one invocation ended. */
 export type SwitchOutcome =
   | { readonly kind: 'continue'; readonly codeDeployDeploymentId: string }
+  /** An earlier execution's deployment holds the group: this job polls it through `continuationToken`. */
+  | { readonly kind: 'wait'; readonly continuationToken: string; readonly waitingFor?: string }
   | { readonly kind: 'succeeded' | 'skipped'; readonly record?: DeploymentRecord; readonly recorded?: boolean }
   | { readonly kind: 'failed'; readonly reason: string; readonly settled?: SettledFailure }
   /** Another delivery of the job holds the start; this one reports nothing. */
@@ -151,6 +167,10 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
     if (record.state === 'SHIFTING' && record.codeDeployDeploymentId) {
       return poll(request, record.codeDeployDeploymentId);
     }
+    if (record.state === 'STARTING' && record.awaitingDeploymentId) {
+      // The start waits for an earlier execution's deployment; this delivery follows the same wait.
+      return { kind: 'wait', continuationToken: waitToken(record.awaitingDeploymentId) };
+    }
     if ((record.state === 'FAILED' || record.state === 'ROLLED_BACK') && claimedBefore(record, JOB_SET, request.jobId)) {
       // This job's attempt already ended: the same failure again, nothing new started.
       return {
@@ -215,53 +235,97 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
         matching: { targetVersion },
         holdMs: Math.max(deadline - now().getTime(), 0) + CLAIM_MARGIN_MS,
       });
-      if (claim.claimed) return shift(request);
+      if (claim.claimed) return shift(request, claim.record);
       // Someone else wrote first: look again at what they wrote.
       record = claim.record;
     }
   }
 
-  /** Under this job's claim: read the live version and start the CodeDeploy deployment. */
-  async function shift(request: ShiftRequest): Promise<SwitchOutcome> {
+  /** Under this job's claim: wait for an earlier execution's shift, refuse an older build, or start the CodeDeploy deployment. */
+  async function shift(request: ShiftRequest, claimed: DeploymentRecord): Promise<SwitchOutcome> {
     const { historyKey: deploymentId, targetVersion, functionName, aliasName } = request;
     const claim = { from: ['STARTING' as const], claimJobId: request.jobId };
     let created: string | undefined;
+    const refuse = async (reason: string): Promise<SwitchOutcome> => ({
+      kind: 'failed', reason, settled: await recordEnd(deploymentId, 'FAILED', { failureReason: reason, lastJobId: request.jobId }, claim),
+    });
     try {
-      const currentVersion = await liveVersionOf(deps.lambda, functionName, aliasName);
-      if (currentVersion === targetVersion) {
-        const { record, changed } = await deps.history.transition(deploymentId, 'SKIPPED', { currentVersion, lastJobId: request.jobId }, claim);
-        if (changed) metrics.deploymentEnded(record, request.service);
-        await deps.notifier.announce('SKIPPED', record);
-        return { kind: 'skipped', record, recorded: true };
+      await settleAbandoned(request, claimed);
+      for (let attempt = 0; ; attempt++) {
+        // An older execution (a retried stage, or one whose stage was stopped and abandoned) never moves traffic back.
+        const newer = await newerRelease(deps.history, claimed);
+        if (newer) return await refuse(olderExecutionMessage(claimed, newer));
+
+        const active = await activeDeploymentOf(deps.codeDeploy, deps.history, {
+          applicationName: deps.applicationName, deploymentGroupName: request.deploymentGroupName, service: request.service,
+        });
+        if (active.kind === 'foreign') return await refuse(`Switch-Traffic failed: ${foreignDeploymentMessage(active.info, functionName, aliasName)}`);
+        if (active.kind === 'pipeline') {
+          if (active.record.deploymentId !== deploymentId && isNewer(active.record, claimed)) {
+            return await refuse(olderExecutionMessage(claimed, active.record));
+          }
+          // An earlier execution's shift goes on (its stage was stopped and abandoned): wait for it, then shift from where it ends.
+          const holdMs = (deps.invocationTimeoutMs ?? DEFAULT_TIMEOUT_MS) + CLAIM_MARGIN_MS;
+          if (!await deps.history.awaitDeployment(deploymentId, request.jobId, active.awaited, holdMs)) {
+            return { kind: 'left', reason: `job ${request.jobId} no longer holds the start of deployment ${deploymentId}` };
+          }
+          log('waiting for an earlier execution\'s deployment', {
+            jobId: request.jobId,
+            deploymentId,
+            waitingFor: active.record.deploymentId,
+            codeDeployDeploymentId: active.awaited,
+            status: active.info.status,
+          });
+          return { kind: 'wait', continuationToken: waitToken(active.awaited), waitingFor: active.record.deploymentId };
+        }
+
+        const routing = await aliasRoutingOf(deps.lambda, functionName, aliasName);
+        if (Object.keys(routing.weights).length > 0) {
+          return await refuse(`Switch-Traffic failed: ${splitAliasMessage(functionName, aliasName, routing, request.deploymentGroupName)}`);
+        }
+        const currentVersion = routing.version;
+        if (currentVersion === targetVersion) {
+          const { record, changed } = await deps.history.transition(deploymentId, 'SKIPPED', { currentVersion, lastJobId: request.jobId }, claim);
+          if (changed) metrics.deploymentEnded(record, request.service);
+          await deps.notifier.announce('SKIPPED', record);
+          return { kind: 'skipped', record, recorded: true };
+        }
+        // The first release replaces the construct's placeholder: nothing real to shift slowly from.
+        const firstRelease = !!request.bootstrapVersion && currentVersion === request.bootstrapVersion;
+        const deploymentConfigName = firstRelease ? ALL_AT_ONCE : undefined;
+        const appSpec = renderAppSpec({
+          functionName,
+          aliasName,
+          currentVersion,
+          targetVersion,
+          beforeAllowTrafficHook: request.beforeAllowTrafficHook,
+          afterAllowTrafficHook: request.afterAllowTrafficHook,
+        });
+        let response;
+        try {
+          response = await deps.codeDeploy.send(new CreateDeploymentCommand({
+            applicationName: deps.applicationName,
+            deploymentGroupName: request.deploymentGroupName,
+            ...(deploymentConfigName ? { deploymentConfigName } : {}),
+            description: pipelineDeploymentDescription(request.executionId, `${functionName}:${aliasName} ${currentVersion} -> ${targetVersion}`),
+            revision: { revisionType: 'AppSpecContent', appSpecContent: appSpec },
+          }));
+        } catch (error) {
+          // Someone started a deployment since the group was listed: look again at whose it is.
+          if ((error as Error)?.name === 'DeploymentLimitExceededException' && attempt < 2) continue;
+          throw error;
+        }
+        if (!response.deploymentId) throw new Error('CodeDeploy CreateDeployment returned no deployment id');
+        created = response.deploymentId;
+        const { record } = await deps.history.transition(deploymentId, 'SHIFTING', {
+          currentVersion,
+          codeDeployDeploymentId: created,
+          deploymentConfig: deploymentConfigName ?? request.deploymentConfigName,
+          lastJobId: request.jobId,
+        }, claim);
+        await deps.notifier.announce('STARTED', record);
+        return { kind: 'continue', codeDeployDeploymentId: created };
       }
-      // The first release replaces the construct's placeholder: nothing real to shift slowly from.
-      const firstRelease = !!request.bootstrapVersion && currentVersion === request.bootstrapVersion;
-      const deploymentConfigName = firstRelease ? ALL_AT_ONCE : undefined;
-      const appSpec = renderAppSpec({
-        functionName,
-        aliasName,
-        currentVersion,
-        targetVersion,
-        beforeAllowTrafficHook: request.beforeAllowTrafficHook,
-        afterAllowTrafficHook: request.afterAllowTrafficHook,
-      });
-      const response = await deps.codeDeploy.send(new CreateDeploymentCommand({
-        applicationName: deps.applicationName,
-        deploymentGroupName: request.deploymentGroupName,
-        ...(deploymentConfigName ? { deploymentConfigName } : {}),
-        description: `pipeline deployment ${request.executionId}: ${functionName}:${aliasName} ${currentVersion} -> ${targetVersion}`.slice(0, 256),
-        revision: { revisionType: 'AppSpecContent', appSpecContent: appSpec },
-      }));
-      if (!response.deploymentId) throw new Error('CodeDeploy CreateDeployment returned no deployment id');
-      created = response.deploymentId;
-      const { record } = await deps.history.transition(deploymentId, 'SHIFTING', {
-        currentVersion,
-        codeDeployDeploymentId: created,
-        deploymentConfig: deploymentConfigName ?? request.deploymentConfigName,
-        lastJobId: request.jobId,
-      }, claim);
-      await deps.notifier.announce('STARTED', record);
-      return { kind: 'continue', codeDeployDeploymentId: created };
     } catch (error) {
       if (created) {
         // CodeDeploy is shifting: follow it, even though history could not say so.
@@ -273,9 +337,87 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
         reason += `. Deployment group ${request.deploymentGroupName} already has an active deployment (CodeDeploy runs one at a time); ` +
           'wait for it to finish or stop it, then retry the stage';
       }
+      if (/AccessDenied|not authorized/i.test(`${(error as Error)?.name} ${(error as Error)?.message}`)) {
+        reason += '. Switch-Traffic needs codedeploy:ListDeployments and codedeploy:GetDeployment on the deployment group, and dynamodb:Query on ' +
+          `the history table's ${BY_SERVICE_INDEX} index, to tell overlapping executions apart; update the stack to this library's version`;
+      }
       // Release the claim as FAILED, so that a retry of the stage can start again.
       const settled = await recordEnd(deploymentId, 'FAILED', { failureReason: reason, lastJobId: request.jobId }, claim);
       return { kind: 'failed', reason, settled };
+    }
+  }
+
+  /**
+   * A continuation of a job that waits for an earlier execution's deployment: when it has ended,
+   * records that execution's outcome and starts this shift from where it left the alias. Of
+   * concurrent deliveries one resumes (a conditional write); the others follow what it started.
+   */
+  async function resumeWait(request: ShiftRequest, awaited: string): Promise<SwitchOutcome> {
+    const { historyKey: deploymentId } = request;
+    const waiting: SwitchOutcome = { kind: 'wait', continuationToken: waitToken(awaited) };
+    const record = await deps.history.get(deploymentId);
+    if (!record) return { kind: 'failed', reason: `deployment ${deploymentId} has no history record; Deploy-Blue must stage it first` };
+    if (record.state === 'SHIFTING' && record.codeDeployDeploymentId) return poll(request, record.codeDeployDeploymentId);
+    if (record.state === 'SUCCEEDED' || record.state === 'SKIPPED') return { kind: record.state === 'SUCCEEDED' ? 'succeeded' : 'skipped', record };
+    if (record.state === 'FAILED' || record.state === 'ROLLED_BACK') {
+      return { kind: 'failed', reason: record.failureReason ?? `deployment ${deploymentId} ${record.state}`, settled: { state: record.state, record, changed: false } };
+    }
+    if (record.state !== 'STARTING') return { kind: 'failed', reason: `deployment ${deploymentId} is ${record.state}; Switch-Traffic job ${request.jobId} cannot start it` };
+    // Another delivery waits for a later deployment now: follow that one.
+    if (record.awaitingDeploymentId && record.awaitingDeploymentId !== awaited) return { kind: 'wait', continuationToken: waitToken(record.awaitingDeploymentId) };
+
+    const earlier = (await deps.history.listService(request.service, { limit: 50 })).find((r) => r.codeDeployDeploymentId === awaited);
+    const outcome = await outcomeOf(awaited, {
+      functionName: earlier?.functionName ?? request.functionName,
+      aliasName: earlier?.aliasName ?? request.aliasName,
+      targetVersion: earlier?.targetVersion ?? '<its target version>',
+      historyKey: earlier?.deploymentId,
+      jobId: request.jobId,
+    });
+    if (outcome.kind === 'in-progress') return waiting;
+    if (earlier) await recordEarlierOutcome(request, earlier, awaited, outcome);
+
+    const holdMs = (deps.invocationTimeoutMs ?? DEFAULT_TIMEOUT_MS) + CLAIM_MARGIN_MS;
+    const resumed = await deps.history.resumeAfterWait(deploymentId, request.jobId, awaited, holdMs);
+    if (resumed.claimed) {
+      log('earlier deployment ended; starting', { jobId: request.jobId, deploymentId, codeDeployDeploymentId: awaited, earlier: earlier?.deploymentId, outcome: outcome.kind });
+      return shift(request, resumed.record);
+    }
+    if (resumed.record?.state === 'SHIFTING' && resumed.record.codeDeployDeploymentId) return poll(request, resumed.record.codeDeployDeploymentId);
+    return waiting;
+  }
+
+  /** Settles the earlier execution's item by what its deployment did, as its own poll would have (if nobody has). */
+  async function recordEarlierOutcome(request: ShiftRequest, earlier: DeploymentRecord, awaited: string, outcome: Exclude<DeploymentOutcome, { kind: 'in-progress' }>) {
+    const ours = { from: ['SHIFTING' as const], matching: { codeDeployDeploymentId: awaited } };
+    try {
+      const { record, changed } = outcome.kind === 'SUCCEEDED'
+        ? await deps.history.transition(earlier.deploymentId, 'SUCCEEDED', {}, ours)
+        : await deps.history.transition(earlier.deploymentId, outcome.kind, {
+          failureReason: outcome.reason, ...(outcome.rollbackDeploymentId ? { rollbackDeploymentId: outcome.rollbackDeploymentId } : {}),
+        }, ours);
+      if (!changed) return;
+      log('recorded the earlier execution\'s outcome', { jobId: request.jobId, deploymentId: earlier.deploymentId, state: record.state, by: request.historyKey });
+      metrics.deploymentEnded(record, request.service);
+      await deps.notifier.announce(record.state === 'SUCCEEDED' ? 'SUCCEEDED' : outcome.kind, record);
+    } catch (error) {
+      if (!(error instanceof HistoryConflictError)) {
+        console.error(JSON.stringify({ message: 'could not record the earlier execution\'s outcome', deploymentId: earlier.deploymentId, error: describeError(error) }));
+      }
+    }
+  }
+
+  /** Marks earlier executions' items of this service that can no longer move; never fails the shift. */
+  async function settleAbandoned(request: ShiftRequest, claimed: DeploymentRecord) {
+    try {
+      const changed = await settleAbandonedItems(deps.history, claimed, endedBeforeSwitchTraffic, now());
+      for (const record of changed) {
+        log('earlier execution\'s item settled', { jobId: request.jobId, deploymentId: record.deploymentId, state: record.state, reason: record.failureReason });
+        metrics.deploymentEnded(record, request.service);
+        await deps.notifier.announce(record.state === 'NOT_STARTED' ? 'NOT_STARTED' : 'FAILED', record);
+      }
+    } catch (error) {
+      console.error(JSON.stringify({ message: 'could not settle earlier executions\' items', deploymentId: request.historyKey, error: describeError(error) }));
     }
   }
 
@@ -294,13 +436,12 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
   /** A later invocation: look at the CodeDeploy deployment and settle the job when it ends. */
   async function poll(request: ShiftRequest, codeDeployDeploymentId: string): Promise<SwitchOutcome> {
     const { historyKey: deploymentId, jobId } = request;
-    const deployment = await getDeployment(codeDeployDeploymentId);
-    const status = deployment.status!;
-    if (IN_PROGRESS.has(status)) return { kind: 'continue', codeDeployDeploymentId };
+    const outcome = await outcomeOf(codeDeployDeploymentId, { ...request, historyKey: deploymentId, jobId });
+    if (outcome.kind === 'in-progress') return { kind: 'continue', codeDeployDeploymentId };
     // Only the shift of this CodeDeploy deployment may be settled by what it did.
     const ours = { from: ['SHIFTING' as const], matching: { codeDeployDeploymentId } };
 
-    if (status === 'Succeeded') {
+    if (outcome.kind === 'SUCCEEDED') {
       try {
         const { record, changed } = await deps.history.transition(deploymentId, 'SUCCEEDED', { lastJobId: jobId }, ours);
         if (changed) {
@@ -316,6 +457,20 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
         return { kind: 'succeeded' };
       }
     }
+    const { reason, rollbackDeploymentId } = outcome;
+    const settled = await recordEnd(deploymentId, outcome.kind,
+      { failureReason: reason, ...(rollbackDeploymentId ? { rollbackDeploymentId } : {}), lastJobId: jobId }, ours);
+    return { kind: 'failed', reason, settled };
+  }
+
+  /** What a CodeDeploy deployment came to, once it and its rollback (if any) have ended. */
+  async function outcomeOf(codeDeployDeploymentId: string, about: {
+    functionName: string; aliasName: string; targetVersion: string; historyKey?: string; jobId: string;
+  }): Promise<DeploymentOutcome> {
+    const deployment = await getDeployment(codeDeployDeploymentId);
+    const status = deployment.status!;
+    if (IN_PROGRESS.has(status)) return { kind: 'in-progress' };
+    if (status === 'Succeeded') return { kind: 'SUCCEEDED' };
 
     const error = deployment.errorInformation;
     let reason = [
@@ -324,33 +479,26 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
     ].join('');
     const rollbackId = deployment.rollbackInfo?.rollbackDeploymentId;
     const rollbackMessage = deployment.rollbackInfo?.rollbackMessage ? ` (${deployment.rollbackInfo.rollbackMessage})` : '';
-    if (!rollbackId) {
-      reason += rollbackMessage;
-      return { kind: 'failed', reason, settled: await recordEnd(deploymentId, 'FAILED', { failureReason: reason, lastJobId: jobId }, ours) };
-    }
+    if (!rollbackId) return { kind: 'FAILED', reason: reason + rollbackMessage };
 
     // The alias is back on the old version only once the rollback deployment has succeeded.
     const rollback = await getDeployment(rollbackId);
     if (IN_PROGRESS.has(rollback.status!)) {
-      log('rollback in progress', { jobId, deploymentId, codeDeployDeploymentId, rollbackDeploymentId: rollbackId, status: rollback.status });
-      return { kind: 'continue', codeDeployDeploymentId };
+      log('rollback in progress', { jobId: about.jobId, deploymentId: about.historyKey, codeDeployDeploymentId, rollbackDeploymentId: rollbackId, status: rollback.status });
+      return { kind: 'in-progress' };
     }
     if (rollback.status === 'Succeeded') {
-      reason += `; traffic rolled back by ${rollbackId}${rollbackMessage}`;
-      const settled = await recordEnd(deploymentId, 'ROLLED_BACK', { failureReason: reason, rollbackDeploymentId: rollbackId, lastJobId: jobId }, ours);
-      return { kind: 'failed', reason, settled };
+      return { kind: 'ROLLED_BACK', reason: `${reason}; traffic rolled back by ${rollbackId}${rollbackMessage}`, rollbackDeploymentId: rollbackId };
     }
-    const history = await deps.history.get(deploymentId).catch(() => undefined);
+    const history = about.historyKey ? await deps.history.get(about.historyKey).catch(() => undefined) : undefined;
     const previous = history?.currentVersion ?? '<the version it served before>';
     const rollbackError = rollback.errorInformation;
-    const { functionName, aliasName } = request;
+    const { functionName, aliasName } = about;
     reason += `${rollbackMessage}; its rollback ${rollbackId} ${rollback.status!.toLowerCase()}` +
       (rollbackError?.code || rollbackError?.message ? `: ${[rollbackError?.code, rollbackError?.message].filter(Boolean).join(': ')}` : '') +
-      `. Alias ${functionName}:${aliasName} may still split traffic between versions ${previous} and ${request.targetVersion}. ` +
-      `Repair it with "aws lambda update-alias --function-name ${functionName} --name ${aliasName} --function-version ${previous} ` +
-      '--routing-config \'{}\'", then retry the stage';
-    const settled = await recordEnd(deploymentId, 'FAILED', { failureReason: reason, rollbackDeploymentId: rollbackId, lastJobId: jobId }, ours);
-    return { kind: 'failed', reason, settled };
+      `. Alias ${functionName}:${aliasName} may still split traffic between versions ${previous} and ${about.targetVersion}. ` +
+      `Repair it with "${aliasRepairCommand(functionName, aliasName, previous)}", then retry the stage`;
+    return { kind: 'FAILED', reason, rollbackDeploymentId: rollbackId };
   }
 
   async function getDeployment(codeDeployDeploymentId: string): Promise<DeploymentInfo> {
@@ -408,7 +556,10 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
     try {
       const job = parseJob(event, SWITCH_TRAFFIC_PARAMETERS.required, SWITCH_TRAFFIC_PARAMETERS.optional);
       request = shiftRequest(job);
-      outcome = job.continuationToken ? await poll(request, job.continuationToken) : await start(request, deadline);
+      const token = job.continuationToken;
+      outcome = !token ? await start(request, deadline)
+        : token.startsWith(WAIT_PREFIX) ? await resumeWait(request, token.slice(WAIT_PREFIX.length))
+          : await poll(request, token);
     } catch (error) {
       // History is written only under a claim or for a finished deployment, never from here.
       outcome = { kind: 'failed', reason: `Switch-Traffic failed: ${describeError(error)}` };
@@ -423,6 +574,9 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
     switch (outcome.kind) {
       case 'continue':
         await reporter.succeed(jobId, { continuationToken: outcome.codeDeployDeploymentId });
+        break;
+      case 'wait':
+        await reporter.succeed(jobId, { continuationToken: outcome.continuationToken });
         break;
       case 'failed':
         // Later waves are marked before the job fails: CodePipeline stops the stage right after.

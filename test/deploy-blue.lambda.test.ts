@@ -1,4 +1,4 @@
-import { InvalidJobStateException, PutJobSuccessResultCommand } from '@aws-sdk/client-codepipeline';
+import { GetPipelineExecutionCommand, GetPipelineExecutionCommandInput, InvalidJobStateException, PutJobSuccessResultCommand } from '@aws-sdk/client-codepipeline';
 import {
   GetAliasCommand,
   GetFunctionCommand,
@@ -161,11 +161,64 @@ test('a code hash changed by someone else between update and publish fails the j
     'Deploy-Blue failed: PreconditionFailedException: The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id');
 });
 
-test('an alias left split by an interrupted deployment fails the job and says how to repair it', async () => {
+test('an alias another execution\'s deployment is shifting does not fail Deploy-Blue: it publishes and reports the version shifted from', async () => {
+  // CodeDeploy is moving live from 3 to 4 for an earlier execution; this one publishes 5.
   h.mocks.lambda.on(GetAliasCommand).resolves(aliasAnswer('3', { 4: 0.3 }));
-  await handler(event());
-  expect(h.jobResults().failures[0].failureDetails?.message).toMatch(/still routes traffic to \{"4":0.3\}.*update-alias/);
-  expect(h.mocks.lambda.commandCalls(UpdateFunctionCodeCommand)).toHaveLength(0);
+  h.mocks.lambda.on(PublishVersionCommand).resolves(functionConfiguration({ version: '5', codeSha256: 'sha-new', revisionId: 'rev-3' }));
+  await expect(handler(event())).resolves.toEqual({ currentVersion: '3', targetVersion: '5' });
+  expect(h.jobResults()).toEqual({ successes: [{ jobId: 'job-1', outputVariables: { currentVersion: '3', targetVersion: '5' } }], failures: [] });
+  expect(await h.history.get(deploymentId)).toMatchObject({ state: 'STAGED', currentVersion: '3', targetVersion: '5' });
+});
+
+describe('earlier executions\' items (issue 14, item 6)', () => {
+  /** An item an earlier execution's Deploy-Blue left STAGED. */
+  async function earlierStaged(earlierExecution: string) {
+    await h.history.claim(`${earlierExecution}/orders-api`, {
+      state: 'STAGING',
+      jobId: `deploy-${earlierExecution}`,
+      jobSet: 'deployBlueJobIds',
+      from: ['NEW'],
+      holdMs: 600_000,
+      attributes: { executionId: earlierExecution, service: 'orders-api', functionName: 'orders-api-dev', wave: 1 },
+    });
+    await h.history.transition(`${earlierExecution}/orders-api`, 'STAGED', { currentVersion: '2', targetVersion: '3' }, { claimJobId: `deploy-${earlierExecution}` });
+  }
+
+  test('an item whose execution has ended is marked NOT_STARTED with the reason; one whose execution still runs is left alone', async () => {
+    const failed = `exec-failed-${executions}`;
+    const running = `exec-running-${executions}`;
+    await earlierStaged(failed);
+    await earlierStaged(running);
+    // GetPipelineExecution answers pipelineExecution with its status (GetPipelineExecutionCommand.d.ts).
+    h.mocks.codePipeline.on(GetPipelineExecutionCommand).callsFake(async (input: GetPipelineExecutionCommandInput) => ({
+      pipelineExecution: {
+        pipelineName: input.pipelineName,
+        pipelineVersion: 1,
+        pipelineExecutionId: input.pipelineExecutionId,
+        status: input.pipelineExecutionId === failed ? 'Failed' : 'InProgress',
+        executionMode: 'QUEUED',
+        executionType: 'STANDARD',
+      },
+    }));
+    await deployBlue({ pipelineName: 'orders-api-pipeline-dev' })(event());
+    expect(h.jobResults().successes).toHaveLength(1);
+    expect(await h.history.get(`${failed}/orders-api`)).toMatchObject({
+      state: 'NOT_STARTED',
+      failureReason: `not started: execution ${failed} ended (Failed) before orders-api was shifted; found by execution ${executionId}`,
+    });
+    expect((await h.history.get(`${running}/orders-api`))?.state).toBe('STAGED');
+    expect(h.mocks.codePipeline.commandCalls(GetPipelineExecutionCommand).map((c) => c.args[0].input))
+      .toEqual(expect.arrayContaining([{ pipelineName: 'orders-api-pipeline-dev', pipelineExecutionId: failed }]));
+    expect(h.messages().filter((m) => m.event === 'NOT_STARTED').map((m) => m.body.executionId)).toEqual([failed]);
+  });
+
+  test('without permission to ask CodePipeline, the release goes on and the reason is logged', async () => {
+    await earlierStaged(`exec-denied-${executions}`);
+    h.mocks.codePipeline.on(GetPipelineExecutionCommand).rejects(Object.assign(new Error('User is not authorized to perform: codepipeline:GetPipelineExecution'), { name: 'AccessDeniedException' }));
+    await deployBlue({ pipelineName: 'orders-api-pipeline-dev' })(event());
+    expect(h.jobResults()).toMatchObject({ successes: [{ jobId: 'job-1' }], failures: [] });
+    expect((await h.history.get(`exec-denied-${executions}/orders-api`))?.state).toBe('STAGED');
+  });
 });
 
 test.each([

@@ -5,6 +5,8 @@ import {
   DeploymentLimitExceededException,
   DeploymentStatus,
   GetDeploymentCommand,
+  ListDeploymentsCommand,
+  ListDeploymentsCommandInput,
 } from '@aws-sdk/client-codedeploy';
 import {
   DeleteFunctionCommand,
@@ -101,6 +103,12 @@ beforeEach(async () => {
     const id = group === 'orders-api-live-dev' && nextDeploymentIds.length > 0 ? nextDeploymentIds.shift()! : `d-${group.toUpperCase()}`;
     active.set(group, id);
     return { deploymentId: id };
+  });
+  // ListDeployments answers the ids of the group's deployments in the statuses asked for
+  // (ListDeploymentsCommand.d.ts: deployments, nextToken); the group's one active deployment here.
+  h.mocks.codeDeploy.on(ListDeploymentsCommand).callsFake(async (input: ListDeploymentsCommandInput) => {
+    const id = active.get(input.deploymentGroupName!);
+    return { deployments: id && input.includeOnlyStatuses?.includes('InProgress') ? [id] : [] };
   });
   answerVersionListing();
 });
@@ -259,16 +267,35 @@ test('the same version already live is SKIPPED: no deployment, job succeeds', as
   expect(h.announced()).toEqual(['SKIPPED']);
 });
 
-test('another active deployment in the group fails the job with CodeDeploy\'s error and what to do; a retry can start again', async () => {
-  active.set('orders-api-live-dev', 'd-SOMEONE-ELSE');
+/** A deployment someone started by hand holds the group: GetDeployment shows creator user and their description. */
+function someoneElsesDeployment(id = 'd-SOMEONE-ELSE') {
+  active.set('orders-api-live-dev', id);
+  h.mocks.codeDeploy.on(GetDeploymentCommand, { deploymentId: id }).resolves({
+    deploymentInfo: { ...deploymentInfo({ deploymentId: id, status: 'InProgress', creator: 'user' }), description: 'hotfix by hand' },
+  });
+}
+
+test('a deployment someone started by hand fails the job saying whose it is and how to repair; a retry can start again', async () => {
+  someoneElsesDeployment();
   await start('job-1');
-  const message = 'Switch-Traffic failed: DeploymentLimitExceededException: The Deployment Group \'orders-api-live-dev\' already has an active Deployment ' +
-    '\'d-SOMEONE-ELSE\'. Deployment group orders-api-live-dev already has an active deployment (CodeDeploy runs one at a time); ' +
-    'wait for it to finish or stop it, then retry the stage';
+  const message = 'Switch-Traffic failed: deployment group orders-api-live-dev has an active CodeDeploy deployment d-SOMEONE-ELSE (InProgress, ' +
+    'creator user, "hotfix by hand") that this pipeline did not start; CodeDeploy runs one deployment per group at a time. Let it finish, ' +
+    'or stop it with "aws deploy stop-deployment --deployment-id d-SOMEONE-ELSE --auto-rollback-enabled"; check that alias orders-api-dev:live ' +
+    'serves one version, then retry the stage.';
   expect(h.jobResults()).toEqual({ successes: [], failures: [{ jobId: 'job-1', failureDetails: { type: 'JobFailed', message } }] });
   expect(await h.history.get(deploymentId)).toMatchObject({ state: 'FAILED', failureReason: message });
+  expect(h.mocks.codeDeploy.commandCalls(CreateDeploymentCommand)).toHaveLength(0);
   active.clear();
   await expect(start('job-2')).resolves.toEqual({ kind: 'continue', codeDeployDeploymentId: 'd-ABC' });
+});
+
+test('a deployment started between listing and creating is looked at again', async () => {
+  // ListDeployments saw none; CreateDeployment then answers DeploymentLimitExceededException.
+  h.mocks.codeDeploy.on(ListDeploymentsCommand).resolvesOnce({ deployments: [] }).callsFake(async () => ({ deployments: ['d-SOMEONE-ELSE'] }));
+  someoneElsesDeployment();
+  await start('job-1');
+  expect(h.jobResults().failures[0].failureDetails?.message).toMatch(/^Switch-Traffic failed: deployment group orders-api-live-dev has an active CodeDeploy deployment d-SOMEONE-ELSE .*did not start/);
+  expect(h.mocks.codeDeploy.commandCalls(CreateDeploymentCommand)).toHaveLength(1);
 });
 
 describe('at-least-once delivery', () => {
@@ -321,11 +348,11 @@ describe('at-least-once delivery', () => {
   });
 
   test('a duplicate of a failed job reports the same failure and starts nothing new', async () => {
-    active.set('orders-api-live-dev', 'd-SOMEONE-ELSE');
+    someoneElsesDeployment();
     await start('job-1');
     active.clear();
     await start('job-1');
-    expect(h.mocks.codeDeploy.commandCalls(CreateDeploymentCommand)).toHaveLength(1);
+    expect(h.mocks.codeDeploy.commandCalls(CreateDeploymentCommand)).toHaveLength(0);
     const [first, second] = h.jobResults().failures.map((f) => f.failureDetails?.message);
     expect(second).toBe(first);
   });
@@ -397,11 +424,14 @@ test('a job for another version than the one staged fails without touching histo
   expect(await h.history.get(deploymentId)).toEqual(before);
 });
 
-test('an alias left split by an interrupted deployment fails the job before CodeDeploy is called', async () => {
+test('an alias left split with no deployment in progress fails the job, saying so and how to repair, before any deployment', async () => {
   h.mocks.lambda.on(GetAliasCommand).resolves(aliasAnswer('3', { 2: 0.5 }));
   await start();
-  expect(h.jobResults().failures[0].failureDetails?.message).toMatch(/interrupted deployment/);
-  expect(h.mocks.codeDeploy.calls()).toHaveLength(0);
+  expect(h.jobResults().failures[0].failureDetails?.message).toBe('Switch-Traffic failed: alias orders-api-dev:live still routes traffic to {"2":0.5} ' +
+    'besides version 3, but no CodeDeploy deployment is in progress in deployment group orders-api-live-dev: an interrupted deployment or a hand edit ' +
+    'left it split. Choose the version that should serve all traffic and repair the alias with "aws lambda update-alias --function-name orders-api-dev ' +
+    '--name live --function-version <version> --routing-config \'{}\'", then retry the stage.');
+  expect(h.mocks.codeDeploy.commandCalls(CreateDeploymentCommand)).toHaveLength(0);
   expect((await h.history.get(deploymentId))?.state).toBe('FAILED');
 });
 
@@ -443,7 +473,8 @@ describe('waves', () => {
     }
   });
   const states = async () => Object.fromEntries(await Promise.all(SERVICES.map(async (service) => [service, (await h.history.get(`${executionId}/${service}`))?.state])));
-  const notStartedAnnouncements = () => h.messages().filter((m) => m.event === 'NOT_STARTED').map((m) => m.service).sort();
+  // This execution's: Switch-Traffic also settles earlier tests' items of the same services (issue 14, item 6).
+  const notStartedAnnouncements = () => h.messages().filter((m) => m.event === 'NOT_STARTED' && m.body.executionId === executionId).map((m) => m.service).sort();
 
   test('a wave-1 rollback marks every later-wave item NOT_STARTED and says per service what happened; same-wave peers are untouched', async () => {
     await start('job-1');
@@ -566,5 +597,124 @@ describe('waves', () => {
     await poll('job-2');
     expect(await states()).toEqual({ 'orders-api': 'SUCCEEDED', 'payments': 'STAGED', 'billing': 'SHIFTING', 'shipping': 'STAGED', 'emails': 'STAGED' });
     expect(h.messages().find((m) => m.event === 'SUCCEEDED')?.subject).toBe('[orders-api] went live: version 4 (was 3)');
+  });
+});
+
+describe('overlapping executions (issue 14)', () => {
+  const V5 = { targetVersion: '5' };
+  /** The next execution of the pipeline: its orders-api item, staged by Deploy-Blue after every item so far. */
+  async function nextExecution(targetVersion: string, currentVersion = '3') {
+    const previous = { executionId, deploymentId };
+    executionId = `exec-${++executions}`;
+    deploymentId = `${executionId}/orders-api`;
+    await stagedRecord(h.history, deploymentId, { executionId, service: 'orders-api', wave: 1, functionName: 'orders-api-dev', currentVersion, targetVersion });
+    return previous;
+  }
+
+  /** Moves the test's item on as its own Switch-Traffic would: STARTING, then SHIFTING with `codeDeployDeploymentId`. */
+  async function shifting(id: string, codeDeployDeploymentId: string, jobId = `switch-${id}`) {
+    await h.history.claim(id, { state: 'STARTING', jobId, jobSet: 'switchTrafficJobIds', from: ['STAGED'], holdMs: 120_000 });
+    return h.history.transition(id, 'SHIFTING', { currentVersion: '3', codeDeployDeploymentId }, { claimJobId: jobId });
+  }
+
+  test('an earlier execution\'s deployment that goes on after its stage was abandoned: the later one waits, records its outcome, then shifts from its final version', async () => {
+    // Execution A (this test's first item) shifts 3 -> 4; its stage is stopped and abandoned, CodeDeploy goes on.
+    await shifting(deploymentId, 'd-EARLIER');
+    active.set('orders-api-live-dev', 'd-EARLIER');
+    codeDeployReports('d-EARLIER', 'InProgress');
+    h.mocks.lambda.on(GetAliasCommand).resolves(aliasAnswer('3', { 4: 0.3 }));
+    const a = await nextExecution('5');
+
+    await expect(start('job-1', handler, undefined, V5)).resolves.toEqual({ kind: 'wait', continuationToken: 'wait:d-EARLIER', waitingFor: a.deploymentId });
+    expect(h.jobResults()).toEqual({ successes: [{ jobId: 'job-1', continuationToken: 'wait:d-EARLIER' }], failures: [] });
+    expect(await h.history.get(deploymentId)).toMatchObject({ state: 'STARTING', awaitingDeploymentId: 'd-EARLIER' });
+    await expect(poll('job-2', 'wait:d-EARLIER', V5)).resolves.toEqual({ kind: 'wait', continuationToken: 'wait:d-EARLIER' });
+    expect(h.mocks.codeDeploy.commandCalls(CreateDeploymentCommand)).toHaveLength(0);
+
+    // A's deployment ends: live serves 4.
+    codeDeployReports('d-EARLIER', 'Succeeded');
+    h.mocks.lambda.on(GetAliasCommand).resolves(aliasAnswer('4'));
+    await expect(poll('job-3', 'wait:d-EARLIER', V5)).resolves.toEqual({ kind: 'continue', codeDeployDeploymentId: 'd-ABC' });
+    expect(await h.history.get(a.deploymentId)).toMatchObject({ state: 'SUCCEEDED', codeDeployDeploymentId: 'd-EARLIER' });
+    const appSpec = JSON.parse(h.mocks.codeDeploy.commandCalls(CreateDeploymentCommand)[0].args[0].input.revision!.appSpecContent!.content!);
+    expect(appSpec.Resources[0]['orders-api-dev'].Properties).toMatchObject({ CurrentVersion: '4', TargetVersion: '5' });
+    expect(await h.history.get(deploymentId)).toMatchObject({ state: 'SHIFTING', currentVersion: '4', codeDeployDeploymentId: 'd-ABC' });
+    expect((await h.history.get(deploymentId))?.awaitingDeploymentId).toBeUndefined();
+    expect(h.messages().map((m) => [m.event, m.body.executionId])).toEqual([['SUCCEEDED', a.executionId], ['STARTED', executionId]]);
+    // A duplicate of the resuming poll follows the deployment it started.
+    codeDeployReports('d-ABC', 'InProgress');
+    await expect(poll('job-3', 'wait:d-EARLIER', V5)).resolves.toEqual({ kind: 'continue', codeDeployDeploymentId: 'd-ABC' });
+    expect(h.mocks.codeDeploy.commandCalls(CreateDeploymentCommand)).toHaveLength(1);
+  });
+
+  test('an earlier execution\'s deployment rolled back while waited for is recorded ROLLED_BACK, and the shift starts from the version it restored', async () => {
+    await shifting(deploymentId, 'd-ABC');
+    active.set('orders-api-live-dev', 'd-ABC');
+    codeDeployReports('d-ABC', 'InProgress');
+    const a = await nextExecution('5');
+    nextDeploymentIds = ['d-LATER'];
+    await expect(start('job-1', handler, undefined, V5)).resolves.toMatchObject({ kind: 'wait', continuationToken: 'wait:d-ABC' });
+    alarmRollback('Succeeded');
+    await expect(poll('job-2', 'wait:d-ABC', V5)).resolves.toEqual({ kind: 'continue', codeDeployDeploymentId: 'd-LATER' });
+    expect(await h.history.get(a.deploymentId)).toMatchObject({ state: 'ROLLED_BACK', rollbackDeploymentId: 'd-ROLLBACK' });
+    const appSpec = JSON.parse(h.mocks.codeDeploy.commandCalls(CreateDeploymentCommand)[0].args[0].input.revision!.appSpecContent!.content!);
+    expect(appSpec.Resources[0]['orders-api-dev'].Properties).toMatchObject({ CurrentVersion: '3', TargetVersion: '5' });
+  });
+
+  test.each([
+    ['has already shifted it (SUCCEEDED)', 'Succeeded', /and has already shifted orders-api to version 5;/],
+    ['is shifting it (SHIFTING)', 'InProgress', /and is shifting orders-api to version 5 \(SHIFTING\);/],
+  ])('an older execution\'s retry after a newer one %s is refused, naming it and its version; traffic stays', async (_name, status, said) => {
+    // Execution A's first attempt failed (a hand-started deployment held the group).
+    someoneElsesDeployment();
+    await start('job-1');
+    active.clear();
+    const a = { executionId, deploymentId };
+    // Execution B started later, published 5 and shifted to it.
+    await nextExecution('5');
+    await shifting(deploymentId, 'd-NEWER');
+    if (status === 'Succeeded') {
+      await h.history.transition(deploymentId, 'SUCCEEDED', {}, { from: ['SHIFTING'] });
+      h.mocks.lambda.on(GetAliasCommand).resolves(aliasAnswer('5'));
+    } else {
+      active.set('orders-api-live-dev', 'd-NEWER');
+      codeDeployReports('d-NEWER', 'InProgress');
+    }
+    const b = executionId;
+    executionId = a.executionId;
+    deploymentId = a.deploymentId;
+    h.reset();
+    answerVersionListing();
+    h.mocks.codeDeploy.on(ListDeploymentsCommand).callsFake(async (input: ListDeploymentsCommandInput) => {
+      const id = active.get(input.deploymentGroupName!);
+      return { deployments: id ? [id] : [] };
+    });
+    codeDeployReports('d-NEWER', status as DeploymentStatus);
+
+    await start('job-retry');
+    const message = h.jobResults().failures[0]?.failureDetails?.message;
+    expect(message).toMatch(new RegExp(`^Switch-Traffic refused: execution ${b} is newer \\(it reached Deploy-Blue at .*, execution ${a.executionId} at .*\\)`));
+    expect(message).toMatch(said);
+    expect(message).toMatch(/shifting to version 4 would move traffic back to an older build\. Traffic was not changed\./);
+    expect(h.mocks.codeDeploy.commandCalls(CreateDeploymentCommand)).toHaveLength(0);
+    expect(await h.history.get(a.deploymentId)).toMatchObject({ state: 'FAILED', failureReason: message });
+  });
+
+  test('an earlier execution\'s item its ended execution left STAGED is marked NOT_STARTED with the reason when a later execution shifts the service', async () => {
+    // Execution A: a peer's Deploy-Blue failed, so orders-api stayed STAGED and its Switch-Traffic never ran.
+    const a = await nextExecution('5');
+    await start('job-1', handler, undefined, V5);
+    expect(await h.history.get(a.deploymentId)).toMatchObject({
+      state: 'NOT_STARTED',
+      failureReason: `not started: execution ${a.executionId} ended (left Switch-Traffic) before orders-api was shifted; found by execution ${executionId}`,
+    });
+    expect(h.messages().filter((m) => m.body.executionId === a.executionId).map((m) => m.event)).toEqual(['NOT_STARTED']);
+    // Counted once in Deployments, as NotStarted for orders-api.
+    expect(h.metrics().filter((d: any) => d.Outcome === 'NotStarted' && d.Service === 'orders-api')).toHaveLength(1);
+    // A repeated delivery marks nothing twice.
+    h.reset();
+    answerVersionListing();
+    await start('job-1', handler, undefined, V5);
+    expect(h.messages().filter((m) => m.body.executionId === a.executionId)).toEqual([]);
   });
 });

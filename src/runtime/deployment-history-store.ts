@@ -22,6 +22,9 @@ export type DeploymentState =
 /** The global secondary index on (executionId, service) that lists one execution's items. */
 export const BY_EXECUTION_INDEX = 'byExecution';
 
+/** The global secondary index on (service, startedAt) that lists one service's items in the order their executions reached Deploy-Blue. */
+export const BY_SERVICE_INDEX = 'byService';
+
 /** Marks a state that may also be the first one of a new item. */
 const NEW = 'NEW';
 
@@ -86,11 +89,17 @@ export interface DeploymentRecord {
   readonly deployBlueJobIds?: Set<string>;
   /** Every Switch-Traffic job that claimed this item. */
   readonly switchTrafficJobIds?: Set<string>;
+  /**
+   * While STARTING: the earlier execution's CodeDeploy deployment this item waits for (it holds the
+   * deployment group); whoever clears it with a conditional write starts the shift.
+   */
+  readonly awaitingDeploymentId?: string;
 }
 
 /** The attributes a caller may write. */
 export type Attributes = Omit<Partial<DeploymentRecord>,
-'deploymentId' | 'state' | 'startedAt' | 'updatedAt' | 'finishedAt' | 'shiftStartedAt' | 'claimJobId' | 'claimExpiresAt' | 'deployBlueJobIds' | 'switchTrafficJobIds'>;
+'deploymentId' | 'state' | 'startedAt' | 'updatedAt' | 'finishedAt' | 'shiftStartedAt' | 'claimJobId' | 'claimExpiresAt' | 'deployBlueJobIds' | 'switchTrafficJobIds'
+| 'awaitingDeploymentId'>;
 
 /** The attributes that hold the job ids of each stage's claims. */
 export type JobSetAttribute = 'deployBlueJobIds' | 'switchTrafficJobIds';
@@ -214,6 +223,108 @@ export class DeploymentHistoryStore {
   }
 
   /**
+   * One service's items whose `startedAt` is later than `after` (all of them without it), newest
+   * first, from {@link BY_SERVICE_INDEX}: eventually consistent, like every index read.
+   * @param limit stop after this many items
+   */
+  async listService(service: string, options: { after?: string; limit?: number } = {}): Promise<DeploymentRecord[]> {
+    const items: DeploymentRecord[] = [];
+    const limit = options.limit ?? 200;
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client.send(new QueryCommand({
+        TableName: this.tableName,
+        IndexName: BY_SERVICE_INDEX,
+        KeyConditionExpression: options.after ? '#service = :service AND #startedAt > :after' : '#service = :service',
+        ExpressionAttributeNames: { '#service': 'service', ...(options.after ? { '#startedAt': 'startedAt' } : {}) },
+        ExpressionAttributeValues: { ':service': service, ...(options.after ? { ':after': options.after } : {}) },
+        ScanIndexForward: false,
+        ExclusiveStartKey: startKey,
+        Limit: Math.min(limit - items.length, 100),
+      }));
+      items.push(...(page.Items ?? []) as DeploymentRecord[]);
+      startKey = page.LastEvaluatedKey;
+    } while (startKey && items.length < limit);
+    return items;
+  }
+
+  /**
+   * Records that the STARTING item `jobId` holds waits for another execution's CodeDeploy
+   * deployment, and extends the claim by `holdMs`.
+   * @returns false when the job no longer holds the claim
+   */
+  async awaitDeployment(deploymentId: string, jobId: string, codeDeployDeploymentId: string, holdMs: number): Promise<boolean> {
+    const now = this.now();
+    try {
+      await this.client.send(new UpdateCommand({
+        TableName: this.tableName,
+        Key: { deploymentId },
+        UpdateExpression: 'SET #awaiting = :awaiting, #claimExpiresAt = :expires, #updatedAt = :now, #lastJobId = :job',
+        ConditionExpression: '#state = :starting AND #claimJobId = :job',
+        ExpressionAttributeNames: {
+          '#awaiting': 'awaitingDeploymentId',
+          '#claimExpiresAt': 'claimExpiresAt',
+          '#updatedAt': 'updatedAt',
+          '#lastJobId': 'lastJobId',
+          '#state': 'state',
+          '#claimJobId': 'claimJobId',
+        },
+        ExpressionAttributeValues: {
+          ':awaiting': codeDeployDeploymentId,
+          ':expires': new Date(now.getTime() + holdMs).toISOString(),
+          ':now': now.toISOString(),
+          ':job': jobId,
+          ':starting': 'STARTING',
+        },
+      }));
+      return true;
+    } catch (error) {
+      if (!isConditionalCheckFailure(error)) throw error;
+      return false;
+    }
+  }
+
+  /**
+   * Takes the STARTING claim of an item that waited for `awaited` (which has ended) for `jobId`, a
+   * continuation job: of concurrent deliveries exactly one clears `awaitingDeploymentId` and
+   * starts; a lapsed claim of the same job (its holder died) may be taken again.
+   */
+  async resumeAfterWait(deploymentId: string, jobId: string, awaited: string, holdMs: number): Promise<ClaimResult> {
+    const now = this.now();
+    try {
+      const result = await this.client.send(new UpdateCommand({
+        TableName: this.tableName,
+        Key: { deploymentId },
+        UpdateExpression: 'SET #claimJobId = :job, #claimExpiresAt = :expires, #updatedAt = :now, #lastJobId = :job '
+          + 'REMOVE #awaiting ADD #jobs :jobs',
+        ConditionExpression: '#state = :starting AND (#awaiting = :awaited OR (#claimJobId = :job AND #claimExpiresAt < :now))',
+        ExpressionAttributeNames: {
+          '#awaiting': 'awaitingDeploymentId',
+          '#claimExpiresAt': 'claimExpiresAt',
+          '#updatedAt': 'updatedAt',
+          '#lastJobId': 'lastJobId',
+          '#state': 'state',
+          '#claimJobId': 'claimJobId',
+          '#jobs': 'switchTrafficJobIds',
+        },
+        ExpressionAttributeValues: {
+          ':awaited': awaited,
+          ':expires': new Date(now.getTime() + holdMs).toISOString(),
+          ':now': now.toISOString(),
+          ':job': jobId,
+          ':starting': 'STARTING',
+          ':jobs': new Set([jobId]),
+        },
+        ReturnValues: 'ALL_NEW',
+      }));
+      return { claimed: true, record: result.Attributes as DeploymentRecord };
+    } catch (error) {
+      if (!isConditionalCheckFailure(error)) throw error;
+      return { claimed: false, record: await this.get(deploymentId) };
+    }
+  }
+
+  /**
    * Takes a STAGING or STARTING claim for `jobId`: from one of `from` if this job never claimed the
    * item before, or from a lapsed claim of the same state if the job is the one that held it (a
    * retried invocation) or a new one. Refused claims return the record as it is.
@@ -257,7 +368,7 @@ export class DeploymentHistoryStore {
       if (value !== undefined && key !== 'lastJobId') sets.push(`${e.name(key)} = ${e.value(value)}`);
     }
     // A new attempt: the last attempt's outcome no longer describes the item.
-    const removes = [e.name('failureReason'), e.name('finishedAt'), e.name('shiftStartedAt')];
+    const removes = [e.name('failureReason'), e.name('finishedAt'), e.name('shiftStartedAt'), e.name('awaitingDeploymentId')];
 
     try {
       const result = await this.client.send(new UpdateCommand({
@@ -314,7 +425,7 @@ export class DeploymentHistoryStore {
     if (branches.length === 0) throw new Error(`${state} can only be entered from a claim here; pass the claiming job id`);
     const guards = Object.entries(options.matching ?? {}).map(([key, value]) => `${e.name(key)} = ${e.value(value)}`);
     const condition = allOf([anyOf(branches), ...guards]);
-    const removes = [e.name('claimJobId'), e.name('claimExpiresAt')];
+    const removes = [e.name('claimJobId'), e.name('claimExpiresAt'), e.name('awaitingDeploymentId')];
 
     try {
       const result = await this.client.send(new UpdateCommand({
