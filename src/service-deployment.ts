@@ -37,6 +37,8 @@ export interface ServiceDeploymentProps extends RetentionSettings {
 export const ALIAS_NAME = 'live';
 const MAX_DEPLOYMENT_GROUP_ALARMS = 10;
 const MAX_WAVE = 999;
+/** Lambda allows 4 KB of environment variables per function. */
+const MAX_ENVIRONMENT_BYTES = 4096;
 const FIRST_RELEASE_CONFIG = 'CodeDeployDefault.LambdaAllAtOnce';
 const BOOTSTRAP_CODE = 'exports.handler = async () => ({ statusCode: 503, body: JSON.stringify({ message: "no release deployed yet" }) });';
 
@@ -89,17 +91,17 @@ export class ServiceDeployment extends Construct implements IServiceDeployment, 
     });
     this.alias = new lambda.Alias(this, 'LiveAlias', { aliasName: ALIAS_NAME, version: this.bootstrapVersion });
 
-    this.errorRateAlarm = new ErrorRateAlarm(this, 'ErrorRate', {
+    this.errorRateAlarm = withPropPaths(o, props.propPrefix, ['errorRateThreshold', 'evaluationPeriods', 'alarmPeriod'], () => new ErrorRateAlarm(this, 'ErrorRate', {
       alias: this.alias,
       thresholdPercent: o.errorRateThreshold ?? props.errorRateThreshold,
       evaluationPeriods: o.evaluationPeriods ?? props.evaluationPeriods,
       period: o.alarmPeriod ?? props.alarmPeriod,
       alarmName: names.errorRateAlarm,
-    }).alarm;
+    }).alarm);
     notifyTopicOfAlarm(this, this.errorRateAlarm, props.notificationTopic);
 
     this.deploymentConfig = o.deploymentConfig ?? props.deploymentConfig;
-    checkShiftFitsAction(this.deploymentConfig, `${props.propPrefix}deploymentConfig`);
+    checkShiftFitsAction(this.deploymentConfig, propPath(o, props.propPrefix, 'deploymentConfig'));
     this.deploymentGroup = new codedeploy.LambdaDeploymentGroup(this, 'DeploymentGroup', {
       application: props.application,
       deploymentGroupName: names.deploymentGroup,
@@ -222,17 +224,48 @@ function validateOptions(o: ServiceDeploymentOptions, prefix: string, pipelineKe
   if (reserved !== undefined && !(Number.isInteger(reserved) && reserved >= 1)) {
     throw new Error(`${prefix}service.reservedConcurrentExecutions must be a whole number of at least 1; got ${reserved}`);
   }
+  checkEnvironmentSize(o.service?.environment, `${prefix}service.environment`);
   const alarms = 1 + (o.extraAlarms?.length ?? 0);
   if (alarms > MAX_DEPLOYMENT_GROUP_ALARMS) {
     throw new Error(`${prefix}extraAlarms: CodeDeploy allows ${MAX_DEPLOYMENT_GROUP_ALARMS} alarms per deployment group, one of which is the error-rate alarm; got ${o.extraAlarms?.length} extra alarms (at most ${MAX_DEPLOYMENT_GROUP_ALARMS - 1})`);
   }
   const keep = o.keepVersions ?? pipelineKeepVersions;
   if (!(Number.isInteger(keep) && keep >= 1 && keep <= 1000)) {
-    throw new Error(`${prefix}keepVersions must be a whole number in [1, 1000] (published versions kept after each successful shift); got ${keep}`);
+    throw new Error(`${propPath(o, prefix, 'keepVersions')} must be a whole number in [1, 1000] (published versions kept after each successful shift); got ${keep}`);
   }
   const wave = o.wave ?? 1;
   if (!(Number.isInteger(wave) && wave >= 1 && wave <= MAX_WAVE)) {
     throw new Error(`${prefix}wave must be a whole number in [1, ${MAX_WAVE}] (CodePipeline's runOrder); got ${wave}`);
+  }
+}
+
+/**
+ * Where a per-service setting came from: the service's own (`services[2].errorRateThreshold`) or,
+ * when the service leaves it unset, the pipeline default it inherits (`errorRateThreshold`).
+ */
+function propPath(o: ServiceDeploymentOptions, prefix: string, prop: keyof ServiceDeploymentOptions): string {
+  return o[prop] !== undefined ? `${prefix}${prop}` : prop;
+}
+
+/** Runs `build`, and names each of `props` in its error by where the value came from. */
+function withPropPaths<T>(o: ServiceDeploymentOptions, prefix: string, props: Array<keyof ServiceDeploymentOptions>, build: () => T): T {
+  try {
+    return build();
+  } catch (error) {
+    const pattern = new RegExp(`\\b(${props.join('|')})\\b`, 'g');
+    throw new Error((error as Error).message.replace(pattern, (prop) => propPath(o, prefix, prop as keyof ServiceDeploymentOptions)));
+  }
+}
+
+/**
+ * Lambda allows 4 KB of environment variables per function, measured as their JSON text. The
+ * construct adds none to the service function; a token counts as its placeholder text.
+ */
+function checkEnvironmentSize(environment: { [key: string]: string } | undefined, path: string) {
+  if (environment === undefined) return;
+  const bytes = Buffer.byteLength(JSON.stringify(environment));
+  if (bytes > MAX_ENVIRONMENT_BYTES) {
+    throw new Error(`${path}: the variables come to ${bytes} bytes (as Lambda measures them, their JSON text), but Lambda allows ${MAX_ENVIRONMENT_BYTES} (4 KB) per function; keep large values in SSM Parameter Store or Secrets Manager and pass their names`);
   }
 }
 

@@ -5,7 +5,8 @@ import { plainJson } from './plain-json';
 export interface SmokeTestOptions {
   /**
    * The event the new version is invoked with: plain JSON (objects, arrays, strings, finite
-   * numbers, booleans, null). It fails the deployment if the invocation throws (a
+   * numbers, booleans, null); strings and numbers may be CDK tokens (`Aws.REGION`,
+   * `stack.account`), which CloudFormation fills in. It fails the deployment if the invocation throws (a
    * `FunctionError`); the response body is not inspected.
    * @default {}
    */

@@ -1,4 +1,4 @@
-import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { App, Aws, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
@@ -486,6 +486,18 @@ describe('options', () => {
     const b = smokeTestEvent({ a: 'first', b: { x: [{ p: 2, q: 1 }], y: 1 } });
     expect(a).toBe('{"orders-api-dev":{"a":"first","b":{"x":[{"p":2,"q":1}],"y":1}}}');
     expect(b).toBe(a);
+  });
+
+  test('a CDK token in the smoke-test event is rendered by CloudFormation', () => {
+    const { template } = synth({}, (stack) => ({
+      preTrafficHook: TrafficHook.smokeTest({ testEvent: { region: Aws.REGION, account: Aws.ACCOUNT_ID, stackAccount: stack.account, path: '/health', n: 1 } }),
+    }));
+    const [smoke] = Object.values<any>(template.findResources('AWS::Lambda::Function', { Properties: { FunctionName: 'orders-api-smoke-test-dev' } }));
+    const value = smoke.Properties.Environment.Variables.SMOKE_TEST_EVENTS;
+    // What CloudFormation makes of it in us-east-1, account 222222222222
+    const rendered = value['Fn::Join'][1].map((part: any) => typeof part === 'string' ? part
+      : ({ 'AWS::Region': 'us-east-1', 'AWS::AccountId': '222222222222' } as any)[part.Ref]).join(value['Fn::Join'][0]);
+    expect(JSON.parse(rendered)).toEqual({ 'orders-api-dev': { account: '222222222222', n: 1, path: '/health', region: 'us-east-1', stackAccount: '111111111111' } });
   });
 
   test('a user hook function is granted and named', () => {

@@ -55,6 +55,9 @@ const cases: Case[] = [
   ['a smoke-test event holding a Duration', () => ({ preTrafficHook: TrafficHook.smokeTest({ testEvent: { wait: [Duration.seconds(5)] } }) }), /testEvent\.wait\[0\] must be plain JSON .*got an instance of Duration/],
   ['a smoke-test event holding NaN', () => ({ preTrafficHook: TrafficHook.smokeTest({ testEvent: { n: NaN } }) }), /testEvent\.n must be plain JSON .*got NaN/],
   ['a smoke-test event holding a function', () => ({ preTrafficHook: TrafficHook.smokeTest({ testEvent: { f: () => 1 } }) }), /testEvent\.f must be plain JSON .*got a function/],
+  ['environment variables over 4 KB', () => ({ service: { environment: { A: 'x'.repeat(2000), B: 'y'.repeat(2100) } } }), /^service\.environment: the variables come to 4115 bytes .* but Lambda allows 4096 \(4 KB\) per function/],
+  // 2045 characters, 4090 bytes: Lambda counts bytes
+  ['environment variables over 4 KB in UTF-8', () => ({ service: { environment: { GREETING: 'ü'.repeat(2045) } } }), /^service\.environment: the variables come to 4105 bytes/],
   ['a malformed approval email', () => ({ manualApproval: { notifyEmails: ['not-an-email'] } }), /manualApproval\.notifyEmails: "not-an-email" is not an email address/],
 ];
 
@@ -85,6 +88,13 @@ test('accepts both connection ARN prefixes', () => {
     const stack = newStack(new App());
     expect(() => new BlueGreenLambdaPipeline(stack, 'Pipeline', baseProps({ source: { owner: 'o', repo: 'r', connectionArn: arn } }))).not.toThrow();
   }
+});
+
+test('accepts environment variables of exactly 4 KB as Lambda measures them (their JSON text)', () => {
+  const stack = newStack(new App());
+  const environment = { A: 'x'.repeat(4096 - '{"A":""}'.length) };
+  expect(Buffer.byteLength(JSON.stringify(environment))).toBe(4096);
+  expect(() => new BlueGreenLambdaPipeline(stack, 'Pipeline', baseProps({ service: { environment } }))).not.toThrow();
 });
 
 test('accepts the boundaries: threshold 100, one period, nine extra alarms', () => {

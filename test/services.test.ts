@@ -139,6 +139,14 @@ describe('rejects at synth time, naming the prop', () => {
     ['a service name too long for Lambda', { services: monorepo([{ serviceName: 'o'.repeat(55) }]) },
       /services\[0\]\.serviceName "o+", with serviceName "shop" and environmentSuffix "dev", gives the Lambda function name "shop--o+-dev" \(65 characters\); at most 64 are allowed: shorten services\[0\]\.serviceName, serviceName or environmentSuffix/],
     ['an artifactDirectory beside services', { services: monorepo(), buildStage: { artifactDirectory: 'dist' } }, /buildStage\.artifactDirectory applies to a single service; with services, each service names its own bundleDirectory/],
+    ['a service\'s own threshold out of range', { services: monorepo([{}, {}, { errorRateThreshold: 0 }]) }, /^services\[2\]\.errorRateThreshold must be a percentage in \(0, 100\]; got 0$/],
+    ['a service\'s own evaluation periods', { services: monorepo([{}, { evaluationPeriods: 0 }]) }, /^services\[1\]\.evaluationPeriods must be a whole number of at least 1; got 0$/],
+    ['a service\'s own alarm period', { services: monorepo([{ alarmPeriod: Duration.seconds(30) }]) }, /^services\[0\]\.alarmPeriod must be a whole number of minutes/],
+    ['a service\'s period and the pipeline\'s periods over a day', { evaluationPeriods: 5, services: monorepo([{ alarmPeriod: Duration.hours(6) }]) }, /^services\[0\]\.alarmPeriod x evaluationPeriods must not exceed one day/],
+    ['the pipeline default out of range, inherited by every service', { errorRateThreshold: 101, services: monorepo() }, /^errorRateThreshold must be a percentage in \(0, 100\]; got 101$/],
+    ['a service\'s own keepVersions', { services: monorepo([{}, {}, { keepVersions: 0 }]) }, /^services\[2\]\.keepVersions must be a whole number in \[1, 1000\]/],
+    ['a service\'s environment over 4 KB', { services: monorepo([{}, {}, { service: { environment: { BIG: 'x'.repeat(4090) } } }]) },
+      /^services\[2\]\.service\.environment: the variables come to 4100 bytes \(as Lambda measures them, their JSON text\), but Lambda allows 4096 \(4 KB\) per function/],
     ['action parameters over 1000 characters', { services: monorepo([{ bundleDirectory: `services/${'d'.repeat(900)}` }]) }, /service "orders": its action parameters come to about \d+ characters, but CodePipeline allows 1000/],
   ];
   test.each(cases)('%s', (_name, props, message) => {
