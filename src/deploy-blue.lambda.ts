@@ -20,6 +20,8 @@ import { LifecycleNotifier } from './runtime/lifecycle-notifier';
 import { servedVersionOf } from './runtime/live-alias';
 import { DeploymentMetricsRecorder } from './runtime/metrics-recorder';
 import { commitTimeOf, DEPLOY_BLUE_PARAMETERS, ServiceInExecution, serviceInExecution } from './runtime/service-parameters';
+import { compareWithLive } from './runtime/unchanged-code';
+import { pipelineVersionDescription } from './runtime/version-retention';
 import { BundleDirectoryError, normalizeBundleDirectory } from './runtime/zip';
 
 /**
@@ -118,7 +120,7 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
   const log = (message: string, fields: Record<string, unknown>) => console.log(JSON.stringify({ message, ...fields }));
 
   /** Where the service's code is (and how history names it): the artifact itself, or the bundle cut out of it and uploaded. */
-  async function codeLocation(job: PipelineJob, request: StageRequest): Promise<{ location: CodeLocation; described: string }> {
+  async function codeLocation(job: PipelineJob, request: StageRequest): Promise<{ location: CodeLocation; described: string; codeSha256?: string }> {
     const artifact = job.inputArtifacts[0];
     if (!artifact) throw new InvalidJobError(`job ${job.id}: no input artifact; Deploy-Blue needs the Build stage's output`);
     if (!request.bundleDirectory) {
@@ -134,8 +136,31 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
       maxArtifactBytes: deps.maxArtifactBytes,
     });
     const described = describeCodeLocation(staged.location, staged.versionId);
-    log('bundle uploaded', { jobId: job.id, deploymentId: request.historyKey, bundleDirectory: request.bundleDirectory, files: staged.files, size: staged.size, location: described });
-    return { location: staged.location, described };
+    log('bundle uploaded', { jobId: job.id, deploymentId: request.historyKey, bundleDirectory: request.bundleDirectory, files: staged.files, size: staged.size, location: described, codeSha256: staged.codeSha256 });
+    return { location: staged.location, described, codeSha256: staged.codeSha256 };
+  }
+
+  /**
+   * When the staged code (and $LATEST's settings) are what `live` serves already, records STAGED
+   * with target = current and publishes nothing: Switch-Traffic then finds the alias on the target
+   * and records SKIPPED without a deployment. Should another execution move the alias before that,
+   * Switch-Traffic shifts to this (identical) version as for any other release.
+   */
+  async function unchangedVersion(job: PipelineJob, request: StageRequest,
+    code: { described: string; codeSha256?: string }): Promise<StagedVersions | undefined> {
+    if (!code.codeSha256) return undefined;
+    const { functionName, aliasName } = request;
+    const comparison = await compareWithLive(deps.lambda, { functionName, aliasName, codeSha256: code.codeSha256 });
+    if (!comparison.unchanged) {
+      log('code changed: publishing', { jobId: job.id, deploymentId: request.historyKey, reason: comparison.reason });
+      return undefined;
+    }
+    const version = comparison.version;
+    await deps.history.transition(request.historyKey, 'STAGED',
+      { currentVersion: version, targetVersion: version, codeLocation: code.described, commitTime: request.commitTime, lastJobId: job.id },
+      { from: ['STAGING'], claimJobId: job.id });
+    log('code unchanged: nothing published; Switch-Traffic will skip', { jobId: job.id, deploymentId: request.historyKey, version, codeSha256: code.codeSha256 });
+    return { currentVersion: version, targetVersion: version };
   }
 
   /** Publishes the service's code under this job's claim; returns the versions, or the failure reason. */
@@ -147,6 +172,8 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
       // reported here, and Switch-Traffic reads the alias again when its own shift starts.
       const currentVersion = await servedVersionOf(deps.lambda, functionName, request.aliasName);
       const code = await codeLocation(job, request);
+      const unchanged = await unchangedVersion(job, request, code);
+      if (unchanged) return unchanged;
       const updated = await deps.lambda.send(new UpdateFunctionCodeCommand({ FunctionName: functionName, ...code.location }));
       const revisionId = await waitForCodeUpdate(deps.lambda, functionName, deps.updateTimeoutSeconds ?? 300);
       // Pinning the code hash (and revision) makes a concurrent change fail the publish instead of being shipped.
@@ -154,7 +181,7 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
         FunctionName: functionName,
         CodeSha256: updated.CodeSha256,
         RevisionId: revisionId,
-        Description: `deployment ${request.executionId}${job.userParameters.commitId ? ` commit ${job.userParameters.commitId}` : ''}`.slice(0, 256),
+        Description: pipelineVersionDescription(request.executionId, job.userParameters.commitId),
       }));
       if (!published.Version || published.Version === '$LATEST') {
         throw new Error(`PublishVersion returned no numbered version for ${functionName}`);

@@ -1,3 +1,4 @@
+import { createHash } from 'crypto';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { ArtifactLocation } from './codepipeline-job';
 import { describeError } from './codepipeline-job';
@@ -16,6 +17,8 @@ export interface StagedBundle {
   readonly versionId?: string;
   readonly files: number;
   readonly size: number;
+  /** What Lambda will report as the code's CodeSha256: the base64 SHA-256 of the uploaded zip. */
+  readonly codeSha256: string;
 }
 
 /** What {@link stageBundle} needs. */
@@ -48,7 +51,7 @@ function s3Url(bucket: string, key: string): string {
 
 /**
  * Reads the build artifact, cuts `bundleDirectory` out of it into a zip of its own (index.js at
- * its root) and uploads that. The key is written only under the caller's claim, so the location
+ * its root, normalized so that identical files give an identical zip) and uploads that. The key is written only under the caller's claim, so the location
  * is not pinned to the S3 version (which would cost UpdateFunctionCode s3:GetObjectVersion).
  */
 export async function stageBundle(s3: S3Client, request: BundleRequest): Promise<StagedBundle> {
@@ -92,10 +95,19 @@ export async function stageBundle(s3: S3Client, request: BundleRequest): Promise
       ...(put.VersionId && put.VersionId !== 'null' ? { versionId: put.VersionId } : {}),
       files: bundle.files.length,
       size: bundle.size,
+      codeSha256: codeSha256Of(bundle.zip),
     };
   } catch (error) {
     throw new Error(`could not upload the bundle of ${request.bundleDirectory} to ${s3Url(request.bucketName, request.key)}: ${describeError(error)}`);
   }
+}
+
+/**
+ * Lambda's CodeSha256 of a deployment package: "the SHA256 hash of the function's deployment
+ * package" (FunctionConfiguration), base64-encoded as in the API reference's examples.
+ */
+export function codeSha256Of(zip: Buffer): string {
+  return createHash('sha256').update(zip).digest('base64');
 }
 
 /** `s3://bucket/key`, with `?versionId=` when known: how history records the code's origin. */
