@@ -479,6 +479,9 @@ export class BlueGreenLambdaPipeline extends Construct {
         // The construct's own placeholder serves nothing real: its first release goes live at once.
         // A user's function may already serve real traffic, so it always shifts gradually.
         bootstrapVersion: d.createdFunction ? d.bootstrapVersion.version : '',
+        // The version the stack's AWS::Lambda::Version (and so the alias' template) names, for every
+        // function, the user's included: version retention must never delete it.
+        stackVersion: d.bootstrapVersion.version,
         keepVersions: String(d.keepVersions),
         wave: String(d.wave),
       }),

@@ -102,6 +102,8 @@ describe('with defaults', () => {
       afterAllowTrafficHook: '',
       // the construct's own placeholder: the first release goes live at once
       bootstrapVersion: `<${version}.Version>`,
+      // the version the stack names: version retention never deletes it
+      stackVersion: `<${version}.Version>`,
       keepVersions: '10',
       wave: '1',
     });
@@ -567,6 +569,10 @@ describe('options', () => {
     }));
     const switchTraffic = only(template, 'AWS::CodePipeline::Pipeline').props.Stages[3].Actions[0];
     expect(userParametersOf(switchTraffic)).toMatchObject({ functionName: 'existing', bootstrapVersion: '', keepVersions: '3' });
+    // ... but the version the stack's AWS::Lambda::Version names travels, so retention never deletes it
+    const version = only(template, 'AWS::Lambda::Version');
+    expect(version.props.FunctionName).toEqual({ Ref: expect.stringMatching(/^Existing/) });
+    expect(userParametersOf(switchTraffic).stackVersion).toBe(`<${version.id}.Version>`);
     expect(JSON.stringify(template.findResources('AWS::IAM::Policy'))).not.toMatch(/LambdaAllAtOnce/);
     // built on the runtime the service runs on
     expect(buildSpecOf(template).phases.install['runtime-versions'].nodejs).toBe('22');
