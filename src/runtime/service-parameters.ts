@@ -13,7 +13,8 @@ export const DEPLOY_BLUE_PARAMETERS = {
 
 export const SWITCH_TRAFFIC_PARAMETERS = {
   required: ['deploymentId', 'service', 'targetVersion', 'functionName', 'aliasName', 'deploymentGroupName', 'wave'],
-  optional: ['deploymentConfigName', 'beforeAllowTrafficHook', 'afterAllowTrafficHook', 'bootstrapVersion', 'keepVersions'],
+  // stackVersion: the version the stack's AWS::Lambda::Version names (every function), which retention keeps.
+  optional: ['deploymentConfigName', 'beforeAllowTrafficHook', 'afterAllowTrafficHook', 'bootstrapVersion', 'stackVersion', 'keepVersions'],
 };
 
 /** Which service of which execution a job is about, and where its history lives. */

@@ -41,6 +41,8 @@ export interface RetentionRequest {
   readonly currentVersion?: string;
   /** The placeholder version the construct deployed first (the stack's AWS::Lambda::Version). */
   readonly bootstrapVersion?: string;
+  /** The version the stack's AWS::Lambda::Version names, for a user's own function too. */
+  readonly stackVersion?: string;
   readonly maxDeletes?: number;
 }
 
@@ -127,6 +129,7 @@ export async function pruneVersions(lambda: LambdaClient, request: RetentionRequ
     request.targetVersion,
     ...(request.currentVersion ? [request.currentVersion] : []),
     ...(request.bootstrapVersion ? [request.bootstrapVersion] : []),
+    ...(request.stackVersion ? [request.stackVersion] : []),
   ]);
   // Oldest first: an interrupted or bounded run leaves the newest history in place.
   const deletable = all.slice(keep)

@@ -16,6 +16,7 @@ import { JobResult } from './fake-codepipeline';
 import { MotoServer } from './moto-server';
 import { MetricsReport, ScenarioReport } from './scenario-report';
 import { registerServiceScenarios } from './services-scenarios';
+import { registerUnchangedScenarios } from './unchanged-scenarios';
 import { actionRun, ASSETS_DIR, brokenSource, goodSource, SharedAws, startSharedAws, World } from './world';
 import { BlueGreenLambdaPipelineProps, TrafficHook } from '../../src';
 
@@ -515,3 +516,4 @@ scenario('11. version retention (keepVersions 2)', async () => {
 }, 90_000);
 
 registerServiceScenarios({ scenario, worldFor });
+registerUnchangedScenarios({ scenario, worldFor });

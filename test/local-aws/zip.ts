@@ -23,6 +23,8 @@ export interface ZipOptions {
   readonly deflate?: boolean;
   /** Also write an entry for every directory (`services/`, `services/orders/`, ...), as `zip -r` does. */
   readonly directoryEntries?: boolean;
+  /** Stamp every entry with this time, as a build does with the time it ran (MS-DOS time, UTC); 1980-01-01 otherwise. */
+  readonly modified?: Date;
 }
 
 /**
@@ -47,6 +49,10 @@ export function zipFiles(files: Record<string, string>, options: ZipOptions = {}
     }
     entries.push({ name, data: Buffer.from(files[name], 'utf8') });
   }
+  const m = options.modified;
+  // MS-DOS date (high 16 bits) and time (low 16 bits), APPNOTE 4.4.6.
+  const dosDateTime = m ? ((((m.getUTCFullYear() - 1980) * 512 + (m.getUTCMonth() + 1) * 32 + m.getUTCDate()) * 65536)
+    + m.getUTCHours() * 2048 + m.getUTCMinutes() * 32 + Math.floor(m.getUTCSeconds() / 2)) : 0x00210000;
   const locals: Buffer[] = [];
   const centrals: Buffer[] = [];
   let offset = 0;
@@ -63,7 +69,7 @@ export function zipFiles(files: Record<string, string>, options: ZipOptions = {}
     local.writeUInt16LE(20, 4); // version needed
     local.writeUInt16LE(0x0800, 6); // flags: UTF-8 names
     local.writeUInt16LE(method, 8);
-    local.writeUInt32LE(0x00210000, 10); // 1980-01-01 00:00, a fixed time: same content, same hash
+    local.writeUInt32LE(dosDateTime, 10); // 1980-01-01 00:00 unless `modified`: same content, same hash
     local.writeUInt32LE(crc, 14);
     local.writeUInt32LE(stored.length, 18);
     local.writeUInt32LE(data.length, 22);
@@ -75,7 +81,7 @@ export function zipFiles(files: Record<string, string>, options: ZipOptions = {}
     central.writeUInt16LE(20, 6);
     central.writeUInt16LE(0x0800, 8);
     central.writeUInt16LE(method, 10);
-    central.writeUInt32LE(0x00210000, 12);
+    central.writeUInt32LE(dosDateTime, 12);
     central.writeUInt32LE(crc, 16);
     central.writeUInt32LE(stored.length, 20);
     central.writeUInt32LE(data.length, 24);
