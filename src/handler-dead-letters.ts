@@ -3,7 +3,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { acknowledgeFinding } from './acknowledge-finding';
+import { acknowledgeFinding, acknowledgeTemplateFindings } from './acknowledge-finding';
 import { notifyTopicOfAlarm } from './alarm-notifications';
 
 /** Properties of {@link HandlerDeadLetters}. */
@@ -41,8 +41,11 @@ export class HandlerDeadLetters extends Construct {
       retentionPeriod: Duration.days(14),
       removalPolicy: props.removalPolicy,
     });
-    acknowledgeFinding(this.queue, 'Serverless-SQSRedrivePolicy',
-      'This queue is itself the dead-letter queue of the stage handlers (Lambda DeadLetterConfig); a dead-letter queue of its own would only move the messages again.');
+    const isDeadLetterQueue = 'This queue is itself the dead-letter queue of the stage handlers (Lambda DeadLetterConfig); a dead-letter queue of its own would only move the messages again.';
+    acknowledgeFinding(this.queue, 'Serverless-SQSRedrivePolicy', isDeadLetterQueue);
+    acknowledgeTemplateFindings(this.queue, { guard: ['sqs_dlq_check'] }, isDeadLetterQueue);
+    acknowledgeTemplateFindings(this.queue, { checkov: ['CKV_AWS_27'] },
+      'Encrypted at rest with SSE-SQS (SqsManagedSseEnabled), which this check does not recognise; a KMS key would not narrow who may read (IAM decides) and could lose dead letters to a missing kms:GenerateDataKey.');
     this.alarm = new cloudwatch.Alarm(this, 'Alarm', {
       alarmName: props.alarmName,
       alarmDescription: `Dead letters of ${props.pipelineName}: a stage handler invocation failed every retry and waits in SQS queue ${props.queueName}. `
