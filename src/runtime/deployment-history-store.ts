@@ -7,7 +7,7 @@ import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from 
  *   (none) -> STAGING -> STAGED -> STARTING -> SHIFTING -> SUCCEEDED | ROLLED_BACK | FAILED
  *                                  STARTING -> SKIPPED
  *   STAGING | STARTING -> FAILED
- *   STAGED -> NOT_STARTED (an earlier wave failed) -> STARTING (a retried stage)
+ *   STAGED -> NOT_STARTED (an earlier wave failed, or the execution ended first) -> STARTING (a retried stage)
  *
  * STAGING and STARTING are claims: the job named in `claimJobId` owns the item until
  * `claimExpiresAt` (after which the Lambda invocation that holds it is certainly over), and only

@@ -54,7 +54,7 @@ export interface Deployment {
   readonly applicationName: string;
   readonly deploymentGroupName: string;
   readonly deploymentConfigName: string;
-  readonly creator: 'user' | 'autoRollback';
+  readonly creator: 'user' | 'codeDeployRollback';
   readonly description?: string;
   readonly appSpec: { content: string; sha256: string };
   readonly spec: { functionName: string; alias: string; currentVersion: string; targetVersion: string; before?: string; after?: string };
@@ -127,6 +127,9 @@ function parseLambdaAppSpec(content: string): Deployment['spec'] {
  * - GetApplicationRevision: returns the registered AppSpec content for its sha256.
  * - PutLifecycleEventHookExecutionStatus: one report per hook execution; a second answers
  *   LifecycleEventAlreadyCompletedException.
+ * - ListDeployments: the ids of a group's deployments, newest first, filtered by includeOnlyStatuses
+ *   (applicationName and deploymentGroupName go together, else InvalidInputException). A rollback
+ *   deployment's creator is `codeDeployRollback` (DeploymentCreator in the SDK model).
  * - GetDeploymentConfig / GetDeploymentGroup / RegisterApplicationRevision / StopDeployment.
  *
  * Time is the test's: each {@link advance} is one step (one traffic increment of the config, a
@@ -135,7 +138,7 @@ function parseLambdaAppSpec(content: string): Deployment['spec'] {
  * (https://docs.aws.amazon.com/lambda/latest/dg/configuring-alias-routing.html).
  * On a failed hook or a raised alarm the deployment ends Failed (HOOK_EXECUTION_FAILURE) or
  * Stopped (ALARM_ACTIVE), and, when the group's auto-rollback covers the event, a rollback
- * deployment (creator autoRollback, its own id) moves the alias back on the next step
+ * deployment (creator codeDeployRollback, its own id) moves the alias back on the next step
  * (https://docs.aws.amazon.com/codedeploy/latest/userguide/deployments-rollback-and-redeploy.html).
  */
 export async function startFakeCodeDeploy(options: FakeCodeDeployOptions) {
@@ -209,7 +212,7 @@ export async function startFakeCodeDeploy(options: FakeCodeDeployOptions) {
     d.phase = 'done';
     d.completeTime = clock;
     if (error) d.errorInformation = error;
-    if (status === 'Succeeded' || d.creator === 'autoRollback') return;
+    if (status === 'Succeeded' || d.creator === 'codeDeployRollback') return;
     const group = groups.get(`${d.applicationName}/${d.deploymentGroupName}`)!;
     const event = status === 'Stopped' ? 'DEPLOYMENT_STOP_ON_ALARM' : 'DEPLOYMENT_FAILURE';
     // A deployment refused before it touched the alias (AppSpec vs. alias mismatch) has nothing to roll back.
@@ -219,7 +222,7 @@ export async function startFakeCodeDeploy(options: FakeCodeDeployOptions) {
       applicationName: d.applicationName,
       deploymentGroupName: d.deploymentGroupName,
       deploymentConfigName: 'CodeDeployDefault.LambdaAllAtOnce',
-      creator: 'autoRollback',
+      creator: 'codeDeployRollback',
       description: `Rollback of ${d.id}`,
       appSpec: d.appSpec,
       spec: d.spec,
@@ -367,6 +370,21 @@ export async function startFakeCodeDeploy(options: FakeCodeDeployOptions) {
       return { deploymentId: id };
     },
     GetDeployment: (input) => ({ deploymentInfo: info(deploymentOf(input.deploymentId)) }),
+    ListDeployments: (input) => {
+      if (!!input.applicationName !== !!input.deploymentGroupName) {
+        throw new AwsError('InvalidInputException', 'applicationName and deploymentGroupName must be specified together');
+      }
+      if (input.applicationName) groupOf(input.applicationName, input.deploymentGroupName);
+      const statuses: string[] | undefined = input.includeOnlyStatuses?.length ? input.includeOnlyStatuses : undefined;
+      for (const status of statuses ?? []) {
+        if (![...ACTIVE, 'Succeeded', 'Failed', 'Stopped'].includes(status)) throw new AwsError('InvalidDeploymentStatusException', `Invalid deployment status: ${status}`);
+      }
+      const ids = [...deployments.values()]
+        .filter((d) => !input.applicationName || (d.applicationName === input.applicationName && d.deploymentGroupName === input.deploymentGroupName))
+        .filter((d) => !statuses || statuses.includes(d.status))
+        .reverse().map((d) => d.id);
+      return { deployments: ids };
+    },
     BatchGetDeployments: (input) => ({ deploymentsInfo: (input.deploymentIds ?? []).map((id: string) => info(deploymentOf(id))) }),
     StopDeployment: (input) => {
       const d = deploymentOf(input.deploymentId);

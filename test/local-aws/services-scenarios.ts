@@ -25,7 +25,7 @@ const ALL_AT_ONCE = 'CodeDeployDefault.LambdaAllAtOnce';
 const LINEAR = 'CodeDeployDefault.LambdaLinear10PercentEvery10Minutes';
 
 /** The monorepo pipeline of examples/typescript/monorepo-app.ts and test/services.test.ts. */
-const SHOP: Partial<BlueGreenLambdaPipelineProps> = {
+export const SHOP: Partial<BlueGreenLambdaPipelineProps> = {
   serviceName: 'shop',
   source: { owner: 'example-org', repo: 'shop', connectionArn: 'arn:aws:codeconnections:us-east-1:111111111111:connection/0a1b2c3d-4e5f-6789-abcd-ef0123456789' },
   services: SERVICES.map((service) => ({
@@ -48,7 +48,7 @@ const BUNDLE_FILES: Record<Service, string[]> = {
 };
 
 /** What the Build stage of the monorepo writes: every service's dist/, and things that must not be deployed. */
-function monorepoBuild(release: string, options: { without?: Service } = {}): Record<string, string> {
+export function monorepoBuild(release: string, options: { without?: Service } = {}): Record<string, string> {
   const files: Record<string, string> = {
     'README.md': '# shop\n',
     'package.json': '{"name":"shop","private":true}\n',
