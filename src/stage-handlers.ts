@@ -54,6 +54,7 @@ export class StageHandlers extends Construct {
   private readonly statements: {
     publish: iam.PolicyStatement;
     readAlias: iam.PolicyStatement;
+    readVersions: iam.PolicyStatement;
     listVersions: iam.PolicyStatement;
     deleteVersions: iam.PolicyStatement;
     deploy: iam.PolicyStatement;
@@ -126,6 +127,8 @@ export class StageHandlers extends Construct {
     this.statements = {
       publish: statement(this.deployBlue, ['lambda:UpdateFunctionCode', 'lambda:PublishVersion', 'lambda:GetFunction', 'lambda:GetFunctionConfiguration', 'lambda:GetAlias']),
       readAlias: statement(this.deployBlue, ['lambda:GetAlias']),
+      // An unchanged service: the code hash and settings of the version live serves (a qualified ARN).
+      readVersions: statement(this.deployBlue, ['lambda:GetFunctionConfiguration']),
       listVersions: statement(this.switchTraffic, ['lambda:GetAlias', 'lambda:ListVersionsByFunction', 'lambda:ListAliases']),
       // Version retention: only qualified ARNs, so the function itself can never be deleted.
       deleteVersions: statement(this.switchTraffic, ['lambda:DeleteFunction']),
@@ -141,6 +144,7 @@ export class StageHandlers extends Construct {
     const s = this.statements;
     s.publish.addResources(fn);
     s.readAlias.addResources(service.alias.functionArn);
+    s.readVersions.addResources(`${fn}:*`);
     s.listVersions.addResources(fn, service.alias.functionArn);
     s.deleteVersions.addResources(`${fn}:*`);
     s.deploy.addResources(service.deploymentGroup.deploymentGroupArn);
@@ -151,6 +155,8 @@ export class StageHandlers extends Construct {
     }
     acknowledgeFinding(this.switchTraffic.role!, `AwsSolutions-IAM5[Resource::<${this.logicalIdOf(service.serviceFunction)}.Arn>:*]`,
       'Version retention deletes old published versions of the service, whose numbers are only known at run time; the qualified-ARN pattern cannot match the function itself.');
+    acknowledgeFinding(this.deployBlue.role!, `AwsSolutions-IAM5[Resource::<${this.logicalIdOf(service.serviceFunction)}.Arn>:*]`,
+      'Deploy-Blue reads the configuration of the version the live alias serves (is the new build unchanged?), whose number is only known at run time.');
   }
 
   /**

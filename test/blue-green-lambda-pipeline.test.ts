@@ -245,6 +245,11 @@ describe('with defaults', () => {
     }
     const historyStatement = deployBlue.find((s: any) => ([] as string[]).concat(s.Action).includes('dynamodb:UpdateItem'));
     expect(historyStatement.Resource).toEqual({ 'Fn::GetAtt': [only(template, 'AWS::DynamoDB::Table').id, 'Arn'] });
+    // Is the new build unchanged? GetFunctionConfiguration with the live version as Qualifier is
+    // authorized on the qualified ARN (the version), not the function's.
+    const service = Object.entries<any>(template.findResources('AWS::Lambda::Function')).find(([, fn]) => fn.Properties.FunctionName === 'orders-api-dev')![0];
+    const versionConfiguration = deployBlue.filter((s: any) => ([] as string[]).concat(s.Action).includes('lambda:GetFunctionConfiguration'));
+    expect(versionConfiguration.flatMap((s: any) => ([] as unknown[]).concat(s.Resource))).toContainEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [service, 'Arn'] }, ':*']] });
   });
 
   test('the Source action runs as its own role, which may use the connection with the ARN\'s own service prefix', () => {
