@@ -68,11 +68,16 @@ export class DeploymentHistory extends Construct {
 
   /** Lets a principal find the items of one execution (the `byExecution` index), nothing else. */
   public grantQueryExecution(grantee: iam.IGrantable): iam.Grant {
-    return iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['dynamodb:Query'],
-      resourceArns: [`${this.table.tableArn}/index/${DeploymentHistory.EXECUTION_INDEX_NAME}`],
-    });
+    return this.grantQueryIndex(grantee, DeploymentHistory.EXECUTION_INDEX_NAME);
+  }
+
+  /** Lets a principal find one service's items in start order (the `byService` index), nothing else. */
+  public grantQueryService(grantee: iam.IGrantable): iam.Grant {
+    return this.grantQueryIndex(grantee, DeploymentHistory.SERVICE_INDEX_NAME);
+  }
+
+  private grantQueryIndex(grantee: iam.IGrantable, indexName: string): iam.Grant {
+    return iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:Query'], resourceArns: [`${this.table.tableArn}/index/${indexName}`] });
   }
 
   /** Lets a principal read the history, including queries on the service index. */

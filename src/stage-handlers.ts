@@ -86,7 +86,8 @@ export class StageHandlers extends Construct {
       functionName: names.handler('deploy-blue'),
       description: `Deploy-Blue of ${names.pipeline}: publishes each service's build as a new version`,
       timeout: Duration.minutes(10),
-      environment: { ...shared, ARTIFACT_BUCKET_NAME: props.artifactBucket.bucketName },
+      // PIPELINE_NAME: to ask CodePipeline whether an earlier execution has ended (history housekeeping).
+      environment: { ...shared, ARTIFACT_BUCKET_NAME: props.artifactBucket.bucketName, PIPELINE_NAME: names.pipeline },
     }));
     this.switchTraffic = new SwitchTrafficFunction(this, 'SwitchTraffic', pipelineHandlerOptions(this, 'SwitchTraffic', {
       ...settings,
@@ -105,6 +106,13 @@ export class StageHandlers extends Construct {
       resources: [props.application.applicationArn],
     }));
     props.history.grantQueryExecution(this.switchTraffic);
+    // Execution order (is a newer execution shifting or live?) and earlier executions' items.
+    props.history.grantQueryService(this.switchTraffic);
+    props.history.grantQueryService(this.deployBlue);
+    this.deployBlue.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['codepipeline:GetPipelineExecution'],
+      resources: [Stack.of(this).formatArn({ service: 'codepipeline', resource: names.pipeline })],
+    }));
     for (const handler of [this.deployBlue, this.switchTraffic]) {
       props.history.grantRecord(handler);
       props.notificationTopic.grantPublish(handler);
@@ -132,7 +140,8 @@ export class StageHandlers extends Construct {
       listVersions: statement(this.switchTraffic, ['lambda:GetAlias', 'lambda:ListVersionsByFunction', 'lambda:ListAliases']),
       // Version retention: only qualified ARNs, so the function itself can never be deleted.
       deleteVersions: statement(this.switchTraffic, ['lambda:DeleteFunction']),
-      deploy: statement(this.switchTraffic, ['codedeploy:CreateDeployment', 'codedeploy:GetDeployment']),
+      // ListDeployments: is another deployment of the group in progress, and whose is it?
+      deploy: statement(this.switchTraffic, ['codedeploy:CreateDeployment', 'codedeploy:GetDeployment', 'codedeploy:ListDeployments']),
       configs: statement(this.switchTraffic, ['codedeploy:GetDeploymentConfig']),
     };
   }

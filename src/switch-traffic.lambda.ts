@@ -72,6 +72,8 @@ export interface ShiftRequest extends ServiceInExecution {
    * at once: there is no real traffic to protect by shifting slowly.
    */
   readonly bootstrapVersion?: string;
+  /** The version the stack's `AWS::Lambda::Version` names (a user's own function too): never pruned. */
+  readonly stackVersion?: string;
   /** How many numbered versions to keep after a successful shift, as text; "" means the default. */
   readonly keepVersions?: string;
 }
@@ -139,6 +141,7 @@ function shiftRequest(job: PipelineJob): ShiftRequest {
     beforeAllowTrafficHook: optionalName(job, 'beforeAllowTrafficHook'),
     afterAllowTrafficHook: optionalName(job, 'afterAllowTrafficHook'),
     bootstrapVersion: optionalVersion(job, 'bootstrapVersion'),
+    stackVersion: optionalVersion(job, 'stackVersion'),
     keepVersions,
   };
 }
@@ -539,6 +542,7 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
         targetVersion: record.targetVersion,
         currentVersion: record.currentVersion,
         bootstrapVersion: request.bootstrapVersion,
+        stackVersion: request.stackVersion,
       });
       (result.failed.length > 0 ? console.error : console.log)(JSON.stringify({ message: 'version pruning', deploymentId: record.deploymentId, ...result }));
     } catch (error) {

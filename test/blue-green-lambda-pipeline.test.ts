@@ -250,6 +250,19 @@ describe('with defaults', () => {
     const service = Object.entries<any>(template.findResources('AWS::Lambda::Function')).find(([, fn]) => fn.Properties.FunctionName === 'orders-api-dev')![0];
     const versionConfiguration = deployBlue.filter((s: any) => ([] as string[]).concat(s.Action).includes('lambda:GetFunctionConfiguration'));
     expect(versionConfiguration.flatMap((s: any) => ([] as unknown[]).concat(s.Resource))).toContainEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [service, 'Arn'] }, ':*']] });
+    // Overlapping executions: whose deployment is in progress (ListDeployments on the group), which
+    // execution is newer (the byService index), has an earlier execution ended (GetPipelineExecution).
+    const resourcesOf = (statements: any[], action: string) => statements.filter((s: any) => ([] as string[]).concat(s.Action).includes(action)).flatMap((s: any) => ([] as unknown[]).concat(s.Resource));
+    const table = only(template, 'AWS::DynamoDB::Table').id;
+    const byService = { 'Fn::Join': ['', [{ 'Fn::GetAtt': [table, 'Arn'] }, '/index/byService']] };
+    expect(resourcesOf(switchTraffic, 'dynamodb:Query')).toContainEqual(byService);
+    expect(resourcesOf(deployBlue, 'dynamodb:Query')).toContainEqual(byService);
+    expect(resourcesOf(switchTraffic, 'codedeploy:ListDeployments')).toEqual(resourcesOf(switchTraffic, 'codedeploy:CreateDeployment'));
+    expect(resourcesOf(deployBlue, 'codepipeline:GetPipelineExecution')).toEqual([{
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':codepipeline:us-east-1:111111111111:orders-api-pipeline-dev']],
+    }]);
+    const deployBlueFunction = Object.values<any>(template.findResources('AWS::Lambda::Function')).find((fn) => fn.Properties.FunctionName === 'orders-api-deploy-blue-dev');
+    expect(deployBlueFunction.Properties.Environment.Variables.PIPELINE_NAME).toBe('orders-api-pipeline-dev');
   });
 
   test('the Source action runs as its own role, which may use the connection with the ARN\'s own service prefix', () => {

@@ -20,6 +20,7 @@ import { HistoryTableFixture, startHistoryTable } from './dynalite-history-table
 import { aliasAnswer, deploymentInfo, functionConfiguration, handlerHarness, stagedRecord } from './handler-harness';
 import { pipelineJobEvent } from './pipeline-job-event';
 import { DeploymentHistoryStore } from '../src/runtime/deployment-history-store';
+import { pipelineVersionDescription } from '../src/runtime/version-retention';
 import { createSwitchTrafficHandler, SwitchTrafficDependencies } from '../src/switch-traffic.lambda';
 
 let fixture: HistoryTableFixture;
@@ -384,13 +385,27 @@ describe('version retention (keepVersions)', () => {
     const settings = { keepVersions: '2', bootstrapVersion: '1' };
     await start('job-1', handler, undefined, settings);
     codeDeployReports('d-ABC', 'Succeeded');
-    h.mocks.lambda.on(ListVersionsByFunctionCommand).resolves({ Versions: ['$LATEST', '1', '2', '3', '4', '5'].map((version) => functionConfiguration({ version })) });
+    // Versions 2 to 5 are the pipeline's (Deploy-Blue's description); 1 is the construct's placeholder.
+    const published = (version: string) => functionConfiguration({ version, description: version === '1' || version === '$LATEST' ? '' : pipelineVersionDescription(`exec-${version}`) });
+    h.mocks.lambda.on(ListVersionsByFunctionCommand).resolves({ Versions: ['$LATEST', '1', '2', '3', '4', '5'].map(published) });
     await poll('job-2', 'd-ABC', settings);
     // newest two are 5 and 4; 3 was live before (current), 1 is the bootstrap version, 5 is newer than the target
     expect(h.mocks.lambda.commandCalls(DeleteFunctionCommand).map((c) => c.args[0].input)).toEqual([{ FunctionName: 'orders-api-dev', Qualifier: '2' }]);
     // a duplicate of the poll does not prune again
     await poll('job-2', 'd-ABC', settings);
     expect(h.mocks.lambda.commandCalls(DeleteFunctionCommand)).toHaveLength(1);
+  });
+
+  test('the version the stack names (stackVersion) is never deleted, even one the pipeline published', async () => {
+    // A user's own function: no placeholder (bootstrapVersion ''), the stack's AWS::Lambda::Version is 2.
+    const settings = { keepVersions: '1', bootstrapVersion: '', stackVersion: '2' };
+    await start('job-1', handler, undefined, settings);
+    codeDeployReports('d-ABC', 'Succeeded');
+    const published = (version: string) => functionConfiguration({ version, description: version === '$LATEST' ? '' : pipelineVersionDescription(`exec-${version}`) });
+    h.mocks.lambda.on(ListVersionsByFunctionCommand).resolves({ Versions: ['$LATEST', '1', '2', '3', '4'].map(published) });
+    await poll('job-2', 'd-ABC', settings);
+    // keep 4 (the target) and 3 (live before); 2 is the stack's; 1 goes
+    expect(h.mocks.lambda.commandCalls(DeleteFunctionCommand).map((c) => c.args[0].input)).toEqual([{ FunctionName: 'orders-api-dev', Qualifier: '1' }]);
   });
 
   test('a pruning failure is logged and never fails the job', async () => {
@@ -442,7 +457,7 @@ test.each([
   ['with a bootstrapVersion that is no version', { bootstrapVersion: 'v1' }, 'UserParameters bootstrapVersion must be a published version number or "", got "v1"'],
   ['with wave "first"', { wave: 'first' }, 'UserParameters wave must be a whole number from 1 (the action\'s runOrder), got "first"'],
   ['with an unknown key', { hook: 'x' }, 'UserParameters has unknown key hook; expected deploymentId, service, targetVersion, functionName, aliasName, ' +
-    'deploymentGroupName, wave, deploymentConfigName, beforeAllowTrafficHook, afterAllowTrafficHook, bootstrapVersion, keepVersions'],
+    'deploymentGroupName, wave, deploymentConfigName, beforeAllowTrafficHook, afterAllowTrafficHook, bootstrapVersion, stackVersion, keepVersions'],
 ])('a job %s fails naming the field, touching nothing', async (_name, overrides, message) => {
   await start('job-1', handler, undefined, overrides);
   expect(h.jobResults().failures[0].failureDetails?.message).toBe(`Switch-Traffic failed: job job-1: ${message}`);
