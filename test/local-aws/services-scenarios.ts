@@ -192,7 +192,7 @@ export function registerServiceScenarios({ scenario, worldFor }: ScenarioKit) {
     // The template says what CodePipeline runs: publish all at runOrder 1, shift in waves.
     expect(w.model.stages.deployBlue.map((a) => [a.actionName, a.runOrder])).toEqual([['Publish-orders', 1], ['Publish-billing', 1], ['Publish-users', 1]]);
     expect(w.model.stages.switchTraffic.map((a) => [a.actionName, a.runOrder])).toEqual([['Shift-orders', 1], ['Shift-billing', 1], ['Shift-users', 2]]);
-    expect(JSON.parse(w.environments[w.names.smokeTest!].SMOKE_TEST_EVENTS)).toEqual({ 'orders-dev': SMOKE_EVENTS.orders, 'users-dev': SMOKE_EVENTS.users });
+    expect(JSON.parse(w.environments[w.names.smokeTest!].SMOKE_TEST_EVENTS)).toEqual({ 'shop--orders-dev': SMOKE_EVENTS.orders, 'shop--users-dev': SMOKE_EVENTS.users });
 
     for (const [release, versions, config] of [['A', { current: '1', target: '2' }, ALL_AT_ONCE], ['B', { current: '2', target: '3' }, LINEAR]] as const) {
       const executionId = `exec-12a-${release}`;
@@ -244,8 +244,8 @@ export function registerServiceScenarios({ scenario, worldFor }: ScenarioKit) {
       expect(duringWave1.filter((s) => s.users !== 'STAGED' || s.usersDeployments > 0)).toEqual([]);
       // Wave 1 shifted in parallel: both groups had deployments in progress at once.
       const creates = w.codeDeploy.calledOperations('CreateDeployment').slice(createsBefore).map((c) => appSpecFunction(c.input));
-      expect(creates.slice(0, 2).sort()).toEqual(['billing-dev', 'orders-dev']);
-      expect(creates[2]).toBe('users-dev');
+      expect(creates.slice(0, 2).sort()).toEqual(['shop--billing-dev', 'shop--orders-dev']);
+      expect(creates[2]).toBe('shop--users-dev');
       if (config === LINEAR) {
         const [orders, billing, users] = SERVICES.map((s) => w.codeDeploy.traffic.filter((t) => t.deploymentId === codeDeployIdOf(w, s)));
         expect([orders.length, billing.length, users.length]).toEqual([10, 10, 10]);
@@ -295,7 +295,7 @@ export function registerServiceScenarios({ scenario, worldFor }: ScenarioKit) {
     await expectAlias(w, '2', 'users');
     expect(await w.versions('users')).toEqual(['1', '2', '3']);
     expect(delta(before.users, counts(w, w.serviceNamed('users').functionName))).toEqual({ updateFunctionCode: 1, publishVersion: 1, createDeployment: 0 });
-    expect(w.codeDeploy.calledOperations('CreateDeployment').slice(createsBefore).map((c) => appSpecFunction(c.input)).sort()).toEqual(['billing-dev', 'orders-dev']);
+    expect(w.codeDeploy.calledOperations('CreateDeployment').slice(createsBefore).map((c) => appSpecFunction(c.input)).sort()).toEqual(['shop--billing-dev', 'shop--orders-dev']);
     const billingDeployment = w.codeDeploy.deployments.get(codeDeployIdOf(w, 'billing')!)!;
     expect([billingDeployment.status, billingDeployment.errorInformation?.code]).toEqual(['Stopped', 'ALARM_ACTIVE']);
 
