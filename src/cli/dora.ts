@@ -108,7 +108,7 @@ export function deploymentFrequency(items: HistoryItem[], days: number): Deploym
     perDay,
     perWeek: perDay * 7,
     howComputed: `SUCCEEDED deployments started in the window (${successful}) / ${round(days)} days; ` +
-      'SKIPPED (nothing to deploy), NOT_STARTED (an earlier wave failed) and in-progress items are not deployments',
+      'SKIPPED (nothing to deploy), NOT_STARTED (an earlier wave failed or the execution ended first) and in-progress items are not deployments',
   };
 }
 

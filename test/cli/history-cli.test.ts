@@ -162,7 +162,7 @@ describe('dora', () => {
       '',
       'Deployment frequency  0.17/day (1.17/week)',
       '                      how: SUCCEEDED deployments started in the window (5) / 30 days; SKIPPED (nothing to deploy), ' +
-        'NOT_STARTED (an earlier wave failed) and in-progress items are not deployments',
+        'NOT_STARTED (an earlier wave failed or the execution ended first) and in-progress items are not deployments',
       'Median lead time      2h 45m',
       '                      how: median of commitTime -> finishedAt over 4 SUCCEEDED deployments; 1 SUCCEEDED without a commit time left out',
       'Change failure rate   44.4% (4 of 9)',
