@@ -106,7 +106,8 @@ const JOB_SET = 'deployBlueJobIds';
 
 /**
  * Builds the Deploy-Blue handler: for one service, uploads its code (the whole build artifact, or
- * the service's directory cut out of it) and publishes it as a new version. It claims the
+ * the service's directory cut out of it, re-zipped normalized) and publishes it as a new version,
+ * unless the version `live` serves has that code already. It claims the
  * service's history item (STAGING) before touching S3 or Lambda, so a duplicate or stale delivery
  * of a job uploads and publishes nothing and never rewrites a record another stage has moved on.
  * STAGED records the commit's author date (`commitTime`), from which LeadTime is measured; a
@@ -119,14 +120,14 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const log = (message: string, fields: Record<string, unknown>) => console.log(JSON.stringify({ message, ...fields }));
 
-  /** Where the service's code is (and how history names it): the artifact itself, or the bundle cut out of it and uploaded. */
+  /**
+   * Where the service's code is (and how history names it): its bundle (the service's directory of
+   * the artifact, or all of it) re-zipped normalized and uploaded, with the code hash Lambda will
+   * report; or, for a whole artifact that cannot be normalized here, the artifact as built.
+   */
   async function codeLocation(job: PipelineJob, request: StageRequest): Promise<{ location: CodeLocation; described: string; codeSha256?: string }> {
     const artifact = job.inputArtifacts[0];
     if (!artifact) throw new InvalidJobError(`job ${job.id}: no input artifact; Deploy-Blue needs the Build stage's output`);
-    if (!request.bundleDirectory) {
-      const location = { S3Bucket: artifact.bucketName, S3Key: artifact.objectKey };
-      return { location, described: describeCodeLocation(location) };
-    }
     const staged = await stageBundle(deps.s3, {
       artifact,
       bundleDirectory: request.bundleDirectory,
@@ -135,8 +136,13 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
       key: `bundles/${request.executionId}/${request.service}.zip`,
       maxArtifactBytes: deps.maxArtifactBytes,
     });
+    if ('asBuilt' in staged) {
+      const described = describeCodeLocation(staged.location);
+      log('build artifact deployed as built, not normalized: unchanged code cannot be recognised', { jobId: job.id, deploymentId: request.historyKey, reason: staged.asBuilt, location: described });
+      return { location: staged.location, described };
+    }
     const described = describeCodeLocation(staged.location, staged.versionId);
-    log('bundle uploaded', { jobId: job.id, deploymentId: request.historyKey, bundleDirectory: request.bundleDirectory, files: staged.files, size: staged.size, location: described, codeSha256: staged.codeSha256 });
+    log('bundle uploaded', { jobId: job.id, deploymentId: request.historyKey, bundleDirectory: request.bundleDirectory || '(the whole artifact)', files: staged.files, size: staged.size, location: described, codeSha256: staged.codeSha256 });
     return { location: staged.location, described, codeSha256: staged.codeSha256 };
   }
 

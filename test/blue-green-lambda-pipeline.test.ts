@@ -237,6 +237,9 @@ describe('with defaults', () => {
     // UpdateFunctionCode reads the artifact with the caller's permissions
     const readArtifact = deployBlue.find((s: any) => ([] as string[]).concat(s.Action).includes('s3:GetObject'));
     expect(readArtifact.Resource).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [only(template, 'AWS::S3::Bucket').id, 'Arn'] }, '/*']] });
+    // One service too: its whole artifact is re-zipped normalized and staged under bundles/ (an unchanged build is recognised).
+    const stageBundle = deployBlue.find((s: any) => ([] as string[]).concat(s.Action).includes('s3:PutObject'));
+    expect(stageBundle.Resource).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [only(template, 'AWS::S3::Bucket').id, 'Arn'] }, '/bundles/*']] });
     for (const statement of [...deployBlue, ...switchTraffic]) {
       // Only actions without resource-level permissions may be on '*'.
       if (statement.Resource === '*') {

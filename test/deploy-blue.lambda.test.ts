@@ -16,7 +16,7 @@ import { createDeployBlueHandler, DeployBlueDependencies } from '../src/deploy-b
 import { artifactLimitForMemory } from '../src/runtime/bundle-staging';
 import { JobReporter } from '../src/runtime/codepipeline-job';
 import { DeploymentHistoryStore } from '../src/runtime/deployment-history-store';
-import { fileEntry, writeZip } from '../src/runtime/zip';
+import { fileEntry, readZip, writeZip } from '../src/runtime/zip';
 
 let fixture: HistoryTableFixture;
 let h: ReturnType<typeof handlerHarness>;
@@ -28,6 +28,10 @@ let executionId: string;
 let deploymentId: string;
 
 const ARTIFACT_BUCKET = 'pipeline-artifacts-dev';
+/** The single-service build output pipelineJobEvent names by default. */
+const SINGLE_ARTIFACT = { bucketName: 'artifact-bucket', objectKey: 'orders-api-pipeline/BuildOutpu/abc123' };
+const SINGLE_BUILD = { 'index.js': 'exports.handler = async () => "orders";\n', 'lib/util.js': 'module.exports = 1;\n' };
+let singleBucket: ReturnType<typeof versionedBucket>;
 
 const deployBlue = (overrides: Partial<DeployBlueDependencies> = {}) => createDeployBlueHandler({
   lambda: h.clients.lambda,
@@ -52,6 +56,8 @@ beforeEach(() => {
   h.reset();
   executionId = `exec-${++executions}`;
   deploymentId = `${executionId}/orders-api`;
+  singleBucket = versionedBucket(h.mocks.s3);
+  singleBucket.put(SINGLE_ARTIFACT.bucketName, SINGLE_ARTIFACT.objectKey, artifactZip(SINGLE_BUILD, { stream: true }));
   // GetAlias: AliasArn/Name/FunctionVersion/RevisionId, no RoutingConfig unless set (GetAliasCommand.d.ts example).
   h.mocks.lambda.on(GetAliasCommand).resolves(aliasAnswer('3'));
   // UpdateFunctionCode answers the $LATEST configuration with the new hash, update still in progress (FunctionConfiguration).
@@ -81,12 +87,14 @@ const lambdaWrites = () => ({
   publishes: h.mocks.lambda.commandCalls(PublishVersionCommand).length,
 });
 
-test('uploads the artifact, publishes a pinned version, records STAGED and returns both versions', async () => {
+test('stages the artifact normalized, publishes a pinned version, records STAGED and returns both versions', async () => {
   await expect(handler(event())).resolves.toEqual({ currentVersion: '3', targetVersion: '4' });
 
+  // The whole build output is the bundle, re-zipped normalized under bundles/ (an unchanged build is recognised by its hash).
   expect(h.mocks.lambda.commandCalls(UpdateFunctionCodeCommand)[0].args[0].input).toEqual({
-    FunctionName: 'orders-api-dev', S3Bucket: 'artifact-bucket', S3Key: 'orders-api-pipeline/BuildOutpu/abc123',
+    FunctionName: 'orders-api-dev', S3Bucket: ARTIFACT_BUCKET, S3Key: `bundles/${executionId}/orders-api.zip`,
   });
+  const staged = singleBucket.get(ARTIFACT_BUCKET, `bundles/${executionId}/orders-api.zip`)!;
   expect(h.mocks.lambda.commandCalls(PublishVersionCommand)[0].args[0].input).toMatchObject({
     FunctionName: 'orders-api-dev', CodeSha256: 'sha-new', RevisionId: 'rev-2',
   });
@@ -102,7 +110,7 @@ test('uploads the artifact, publishes a pinned version, records STAGED and retur
     wave: 1,
     functionName: 'orders-api-dev',
     aliasName: 'live',
-    codeLocation: 's3://artifact-bucket/orders-api-pipeline/BuildOutpu/abc123',
+    codeLocation: `s3://${ARTIFACT_BUCKET}/bundles/${executionId}/orders-api.zip?versionId=${staged.versionId}`,
     state: 'STAGED',
     commitId: 'c0ffee',
     repository: 'example-org/orders-api',
@@ -509,11 +517,48 @@ describe('many services from one artifact (bundleDirectory)', () => {
     expect(artifactLimitForMemory(undefined)).toBeUndefined();
   });
 
-  test('without bundleDirectory the whole artifact is the bundle and S3 is not touched', async () => {
+  test('without bundleDirectory the whole artifact is re-zipped normalized, staged under bundles/ and deployed from there', async () => {
     await handler(job('job-o', orders({ bundleDirectory: '' })));
-    expect(h.mocks.s3.calls()).toHaveLength(0);
-    expect(h.mocks.lambda.commandCalls(UpdateFunctionCodeCommand)[0].args[0].input).toEqual({
-      FunctionName: 'orders-api-dev', S3Bucket: ARTIFACT.bucketName, S3Key: ARTIFACT.objectKey,
+    expect(h.mocks.s3.commandCalls(GetObjectCommand).map((c) => c.args[0].input)).toEqual([{ Bucket: ARTIFACT.bucketName, Key: ARTIFACT.objectKey }]);
+    const key = `bundles/${executionId}/orders-api.zip`;
+    expect(puts()).toEqual([expect.objectContaining({ Bucket: ARTIFACT_BUCKET, Key: key, ContentType: 'application/zip' })]);
+    const staged = bucket.get(ARTIFACT_BUCKET, key)!.body;
+    // Every file of the artifact, at the same paths, directory entries dropped; written at the fixed 1980 time.
+    expect((HAS_ZIP_CLI ? unzipWithCli : filesOf)(staged)).toEqual(MONOREPO);
+    expect(readZip(staged).map((e) => e.dosDate)).toEqual(Object.keys(MONOREPO).map(() => 0x21));
+    expect(h.mocks.lambda.commandCalls(UpdateFunctionCodeCommand)[0].args[0].input).toEqual({ FunctionName: 'orders-api-dev', S3Bucket: ARTIFACT_BUCKET, S3Key: key });
+    expect(h.jobResults().failures).toEqual([]);
+  });
+
+  describe('a whole artifact this handler cannot normalize is deployed as built, as before, with a log line saying why', () => {
+    let logged: string[];
+    beforeEach(() => {
+      logged = [];
+      jest.spyOn(console, 'log').mockImplementation((line: string) => void logged.push(line));
+    });
+    afterEach(() => jest.mocked(console.log).mockRestore());
+    const expectDeployedAsBuilt = (reason: string) => {
+      expect(h.mocks.lambda.commandCalls(UpdateFunctionCodeCommand)[0].args[0].input).toEqual({
+        FunctionName: 'orders-api-dev', S3Bucket: ARTIFACT.bucketName, S3Key: ARTIFACT.objectKey,
+      });
+      expect(puts()).toEqual([]);
+      expect(h.jobResults()).toEqual({ successes: [expect.objectContaining({ jobId: 'job-o' })], failures: [] });
+      const line = logged.map((l) => JSON.parse(l)).find((l) => l.message?.startsWith('build artifact deployed as built'));
+      expect(line).toMatchObject({ jobId: 'job-o', reason, location: `s3://${ARTIFACT.bucketName}/${ARTIFACT.objectKey}` });
+    };
+
+    test('larger than its memory can normalize: half the limit for cutting a directory out, since the new zip is as large as the artifact', async () => {
+      bucket.put(ARTIFACT.bucketName, ARTIFACT.objectKey, Buffer.alloc(3 * 1024 * 1024));
+      await deployBlue({ maxArtifactBytes: 4 * 1024 * 1024 })(job('job-o', orders({ bundleDirectory: '' })));
+      expectDeployedAsBuilt('it is 3 MiB, more than the 2 MiB this handler can hold in memory to normalize; ' +
+        'give the Deploy-Blue function more memory to have unchanged builds recognised');
+    });
+
+    test('a zip the normalizer does not read (an entry compressed with bzip2): Lambda judges it', async () => {
+      const bzip2 = { ...fileEntry('index.js', Buffer.from('exports.handler = 1;\n'), { store: true }), method: 12 };
+      bucket.put(ARTIFACT.bucketName, ARTIFACT.objectKey, writeZip([bzip2]));
+      await handler(job('job-o', orders({ bundleDirectory: '' })));
+      expectDeployedAsBuilt('it cannot be normalized: entry index.js uses compression method 12; only stored (0) and deflated (8) are supported');
     });
   });
 });

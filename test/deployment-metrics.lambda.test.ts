@@ -10,9 +10,10 @@ import {
   UpdateFunctionCodeCommand,
 } from '@aws-sdk/client-lambda';
 import { HistoryTableFixture, startHistoryTable } from './dynalite-history-table';
-import { aliasAnswer, deploymentInfo, functionConfiguration, getFunctionAnswer, handlerHarness } from './handler-harness';
+import { aliasAnswer, deploymentInfo, functionConfiguration, getFunctionAnswer, handlerHarness, versionedBucket } from './handler-harness';
 import { pipelineJobEvent } from './pipeline-job-event';
 import { emfProblems } from './runtime/emf-validation';
+import { artifactZip } from './runtime/zip-fixtures';
 import { createDeployBlueHandler } from '../src/deploy-blue.lambda';
 import { DeploymentHistoryStore } from '../src/runtime/deployment-history-store';
 import { createSwitchTrafficHandler } from '../src/switch-traffic.lambda';
@@ -76,6 +77,8 @@ beforeEach(() => {
   h.mocks.lambda.on(ListVersionsByFunctionCommand).resolves({ Versions: ['$LATEST', '1', '2', '3', '4'].map((version) => functionConfiguration({ version })) });
   h.mocks.lambda.on(ListAliasesCommand).resolves({ Aliases: [aliasAnswer('4')] });
   h.mocks.lambda.on(DeleteFunctionCommand).resolves({ StatusCode: 204 });
+  // The single-service build output Deploy-Blue reads (and re-zips) before UpdateFunctionCode.
+  versionedBucket(h.mocks.s3).put('artifact-bucket', 'orders-api-pipeline/BuildOutpu/abc123', artifactZip({ 'index.js': 'exports.handler = async () => 1;\n' }));
 });
 
 afterEach(() => {

@@ -18,8 +18,9 @@ import { InternalErrorException, PublishCommand } from '@aws-sdk/client-sns';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { HistoryTableFixture, startHistoryTable } from './dynalite-history-table';
 import { closedPort, internalError, ScriptedResponse, startFakeAwsEndpoint, throttled, unavailable } from './fake-aws-endpoint';
-import { aliasAnswer, deploymentInfo, functionConfiguration, getFunctionAnswer, handlerHarness, shiftingRecord, stagedRecord } from './handler-harness';
+import { aliasAnswer, deploymentInfo, functionConfiguration, getFunctionAnswer, handlerHarness, shiftingRecord, stagedRecord, versionedBucket } from './handler-harness';
 import { pipelineJobEvent } from './pipeline-job-event';
+import { artifactZip } from './runtime/zip-fixtures';
 import { createDeployBlueHandler } from '../src/deploy-blue.lambda';
 import { DeploymentHistoryStore } from '../src/runtime/deployment-history-store';
 import { CLIENT_CONFIG } from '../src/runtime/handler-environment';
@@ -38,6 +39,8 @@ beforeAll(async () => {
 });
 afterAll(() => fixture.stop());
 
+let artifacts: ReturnType<typeof versionedBucket>;
+
 beforeEach(() => {
   h.reset();
   executionId = `fault-${++executions}`;
@@ -49,6 +52,9 @@ beforeEach(() => {
   h.mocks.lambda.on(PublishVersionCommand).resolves(functionConfiguration({ version: '4', codeSha256: 'sha-new', revisionId: 'rev-3' }));
   h.mocks.lambda.on(ListVersionsByFunctionCommand).resolves({ Versions: ['$LATEST', '3', '4'].map((version) => functionConfiguration({ version })) });
   h.mocks.lambda.on(ListAliasesCommand).resolves({ Aliases: [aliasAnswer('4')] });
+  // The single-service build output Deploy-Blue reads (and re-zips) before UpdateFunctionCode.
+  artifacts = versionedBucket(h.mocks.s3);
+  artifacts.put('artifact-bucket', 'orders-api-pipeline/BuildOutpu/abc123', artifactZip({ 'index.js': 'exports.handler = async () => 1;\n' }));
 });
 
 const fakeCredentials = { accessKeyId: 'test', secretAccessKey: 'test' };
@@ -145,6 +151,8 @@ describe('Deploy-Blue faults', () => {
 
   test('an artifact that is not a zip fails the job with Lambda\'s reason, records FAILED and publishes nothing', async () => {
     // A non-zip artifact answers InvalidParameterValueException (UpdateFunctionCodeCommand.d.ts @throws).
+    // Deploy-Blue cannot re-zip it either, so it passes it on as built and Lambda judges it.
+    artifacts.put('artifact-bucket', 'orders-api-pipeline/BuildOutpu/abc123', Buffer.from('<html>not a zip</html>'));
     h.mocks.lambda.on(UpdateFunctionCodeCommand).rejects(new InvalidParameterValueException({ message: 'Could not unzip uploaded file. Please check your file, then try to upload again.', Type: 'User', $metadata: { httpStatusCode: 400 } }));
     await deployBlue()(event());
     const message = 'Deploy-Blue failed: InvalidParameterValueException: Could not unzip uploaded file. Please check your file, then try to upload again.';

@@ -24,8 +24,9 @@ import {
 import { HistoryTableFixture, startHistoryTable } from './dynalite-history-table';
 import { aliasAnswer, deploymentInfo, functionConfiguration, handlerHarness, versionedBucket } from './handler-harness';
 import { pipelineJobEvent } from './pipeline-job-event';
-import { artifactZip } from './runtime/zip-fixtures';
+import { artifactZip, HAS_ZIP_CLI } from './runtime/zip-fixtures';
 import { createDeployBlueHandler } from '../src/deploy-blue.lambda';
+import { fileEntry, writeZip } from '../src/runtime/zip';
 import { createSwitchTrafficHandler } from '../src/switch-traffic.lambda';
 
 const SERVICES = Array.from({ length: 20 }, (_, i) => `svc${String(i + 1).padStart(2, '0')}`);
@@ -146,8 +147,11 @@ function build(release: (service: string) => string, options: { mtime: Date; rev
   return artifactZip(files, { mtime: options.mtime });
 }
 
-/** Plays one pipeline execution: every Deploy-Blue action, then every Switch-Traffic action until it settles. */
-async function execute(executionId: string, artifactKey: string) {
+/**
+ * Plays one pipeline execution: every Deploy-Blue action, then every Switch-Traffic action until it
+ * settles. Each service's bundle is its directory of the monorepo, or the whole artifact (`whole`).
+ */
+async function execute(executionId: string, artifactKey: string, services: readonly string[] = SERVICES, whole = false) {
   const deps = { lambda: h.clients.lambda, codePipeline: h.clients.codePipeline, history: h.history, notifier: h.notifier };
   const deployBlue = createDeployBlueHandler({
     ...deps, s3: h.clients.s3, artifactBucketName: ARTIFACT_BUCKET, updateTimeoutSeconds: 5, claimPollMs: 10,
@@ -155,18 +159,18 @@ async function execute(executionId: string, artifactKey: string) {
   const switchTraffic = createSwitchTrafficHandler({ ...deps, codeDeploy: h.clients.codeDeploy, applicationName: 'shop-dev', claimPollMs: 10 });
   const artifact = { bucketName: ARTIFACT_BUCKET, objectKey: artifactKey };
   const staged = new Map<string, { currentVersion: string; targetVersion: string }>();
-  for (const service of SERVICES) {
+  for (const service of services) {
     const out = await deployBlue(pipelineJobEvent({
       jobId: `${executionId}-deploy-${service}`,
       artifact,
       userParameters: {
-        deploymentId: executionId, service, functionName: `${service}-dev`, aliasName: 'live', wave: '1', bundleDirectory: `services/${service}/dist`,
+        deploymentId: executionId, service, functionName: `${service}-dev`, aliasName: 'live', wave: '1', bundleDirectory: whole ? '' : `services/${service}/dist`,
       },
     }));
     if (!out) throw new Error(`Deploy-Blue of ${service} failed: ${JSON.stringify(h.jobResults().failures)}`);
     staged.set(service, out);
   }
-  for (const service of SERVICES) {
+  for (const service of services) {
     const userParameters = {
       deploymentId: executionId,
       service,
@@ -200,7 +204,7 @@ beforeEach(() => {
   functions.clear();
   created.length = 0;
   // What CloudFormation created: each function with the placeholder as version 1, `live` on it.
-  for (const service of SERVICES) {
+  for (const service of [...SERVICES, 'orders-api']) {
     functions.set(`${service}-dev`, {
       latestSha: BOOTSTRAP_SHA,
       memory: 512,
@@ -257,4 +261,64 @@ test('same code but a configuration change on $LATEST (a stack update) is publis
   bucket.put(ARTIFACT_BUCKET, 'shop/BuildOutpu/second', build(() => 'r1', { mtime: new Date('2026-11-24T17:31:00Z') }));
   await execute('exec-4', 'shop/BuildOutpu/second');
   expect(created.map((c) => c.deploymentGroupName)).toEqual(['svc03-live-dev']);
+});
+
+describe('a single-service pipeline (no bundleDirectory: the whole build output is the bundle)', () => {
+  /** The service's build output, stamped with the time the build ran, files written in `order`. */
+  const singleBuild = (release: string, mtime: Date, reverse = false) => {
+    const files: Record<string, string> = {
+      'index.js': `exports.handler = async () => ${JSON.stringify(`orders ${release}`)};\n`,
+      'lib/util.js': 'module.exports = "orders";\n',
+      'node_modules/left-pad/index.js': 'module.exports = (s) => s;\n',
+    };
+    const ordered = Object.fromEntries(reverse ? Object.entries(files).reverse() : Object.entries(files));
+    // Info-ZIP stamps each entry with the file's time, as CodeBuild's artifact zip does; without it, the time is set by hand.
+    if (HAS_ZIP_CLI) return artifactZip(ordered, { mtime });
+    // MS-DOS date and time (APPNOTE 4.4.6).
+    const dosDate = (mtime.getUTCFullYear() - 1980) * 512 + (mtime.getUTCMonth() + 1) * 32 + mtime.getUTCDate();
+    const dosTime = mtime.getUTCHours() * 2048 + mtime.getUTCMinutes() * 32;
+    return writeZip(Object.entries(ordered).map(([name, content]) => ({ ...fileEntry(name, Buffer.from(content)), dosDate, dosTime })));
+  };
+  const fresh = () => {
+    h.reset();
+    bucket = versionedBucket(h.mocks.s3);
+    fakeLambda();
+    fakeCodeDeploy();
+    created.length = 0;
+  };
+
+  test('the same code built again at another time is SKIPPED: no code update, no version, no deployment', async () => {
+    const monday = singleBuild('r1', new Date('2026-11-23T08:00:00Z'));
+    bucket.put(ARTIFACT_BUCKET, 'orders/BuildOutpu/first', monday);
+    await execute('exec-s1', 'orders/BuildOutpu/first', ['orders-api'], true);
+    expect(created).toHaveLength(1);
+    expect(functions.get('orders-api-dev')!.live).toBe('2');
+
+    fresh();
+    const tuesday = singleBuild('r1', new Date('2026-11-24T17:31:00Z'), true);
+    // CodeBuild's zip of unchanged code differs from the last one: its file times (and here its order) changed.
+    expect(shaOf(tuesday)).not.toBe(shaOf(monday));
+    bucket.put(ARTIFACT_BUCKET, 'orders/BuildOutpu/second', tuesday);
+    const staged = await execute('exec-s2', 'orders/BuildOutpu/second', ['orders-api'], true);
+
+    expect(staged.get('orders-api')).toEqual({ currentVersion: '2', targetVersion: '2' });
+    expect(h.mocks.lambda.commandCalls(UpdateFunctionCodeCommand)).toHaveLength(0);
+    expect(h.mocks.lambda.commandCalls(PublishVersionCommand)).toHaveLength(0);
+    expect(created).toHaveLength(0);
+    expect((await h.history.get('exec-s2/orders-api'))?.state).toBe('SKIPPED');
+    expect([...functions.get('orders-api-dev')!.versions.keys()]).toEqual(['1', '2']);
+    expect(h.jobResults().failures).toEqual([]);
+    expect(h.announced()).toEqual(['SKIPPED']);
+  });
+
+  test('changed code in a single-service build is published and shifted', async () => {
+    bucket.put(ARTIFACT_BUCKET, 'orders/BuildOutpu/first', singleBuild('r1', new Date('2026-11-23T08:00:00Z')));
+    await execute('exec-s3', 'orders/BuildOutpu/first', ['orders-api'], true);
+    fresh();
+    bucket.put(ARTIFACT_BUCKET, 'orders/BuildOutpu/second', singleBuild('r2', new Date('2026-11-24T17:31:00Z')));
+    const staged = await execute('exec-s4', 'orders/BuildOutpu/second', ['orders-api'], true);
+    expect(staged.get('orders-api')).toEqual({ currentVersion: '2', targetVersion: '3' });
+    expect(created.map((c) => c.deploymentGroupName)).toEqual(['orders-api-live-dev']);
+    expect((await h.history.get('exec-s4/orders-api'))?.state).toBe('SUCCEEDED');
+  });
 });

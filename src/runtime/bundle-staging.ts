@@ -2,7 +2,7 @@ import { createHash } from 'crypto';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { ArtifactLocation } from './codepipeline-job';
 import { describeError } from './codepipeline-job';
-import { BundleDirectoryError, extractDirectory, ZipFormatError } from './zip';
+import { BundleDirectoryError, extractDirectory, normalizeBundleDirectory, ZipFormatError } from './zip';
 
 /** Where UpdateFunctionCode finds a service's code. */
 export interface CodeLocation {
@@ -21,10 +21,21 @@ export interface StagedBundle {
   readonly codeSha256: string;
 }
 
+/**
+ * The whole build artifact left as the build wrote it, because it could not be normalized here:
+ * deployed as before, but a rebuild of unchanged code is not recognised.
+ */
+export interface ArtifactAsBuilt {
+  readonly location: CodeLocation;
+  /** Why it was not normalized. */
+  readonly asBuilt: string;
+}
+
 /** What {@link stageBundle} needs. */
 export interface BundleRequest {
-  /** The build artifact (a zip holding every service's bundle directory). */
+  /** The build artifact (a zip holding every service's bundle directory, or one service's bundle). */
   readonly artifact: ArtifactLocation;
+  /** The service's directory in the artifact; "" when the whole artifact is the bundle. */
   readonly bundleDirectory: string;
   /** Where the service's own zip goes. */
   readonly bucketName: string;
@@ -50,21 +61,35 @@ function s3Url(bucket: string, key: string): string {
 }
 
 /**
- * Reads the build artifact, cuts `bundleDirectory` out of it into a zip of its own (index.js at
- * its root, normalized so that identical files give an identical zip) and uploads that. The key is written only under the caller's claim, so the location
- * is not pinned to the S3 version (which would cost UpdateFunctionCode s3:GetObjectVersion).
+ * Reads the build artifact, cuts `bundleDirectory` out of it (or takes all of it) into a zip of its
+ * own (index.js at its root, normalized so that identical files give an identical zip) and uploads
+ * that. The key is written only under the caller's claim, so the location is not pinned to the S3
+ * version (which would cost UpdateFunctionCode s3:GetObjectVersion).
+ *
+ * A whole artifact that cannot be normalized here (larger than the handler can hold, or a zip the
+ * normalizer does not write) is not a failure: it is answered as built ({@link ArtifactAsBuilt}),
+ * for UpdateFunctionCode to take as it did before. A service's directory has no such way out.
  */
-export async function stageBundle(s3: S3Client, request: BundleRequest): Promise<StagedBundle> {
+export async function stageBundle(s3: S3Client, request: BundleRequest): Promise<StagedBundle | ArtifactAsBuilt> {
   const source = s3Url(request.artifact.bucketName, request.artifact.objectKey);
+  const whole = normalizeBundleDirectory(request.bundleDirectory) === '';
+  const asBuilt = (why: string): ArtifactAsBuilt => ({
+    location: { S3Bucket: request.artifact.bucketName, S3Key: request.artifact.objectKey },
+    asBuilt: why,
+  });
+  // Re-zipping all of an artifact holds about four copies of it at once (the artifact, its files
+  // deflated again, the new zip, inflated files not yet collected: a 50 MB artifact peaked 154 MB
+  // above the artifact read), twice what cutting one service's part out of it holds.
+  const limit = whole && request.maxArtifactBytes !== undefined ? Math.floor(request.maxArtifactBytes / 2) : request.maxArtifactBytes;
   let archive: Buffer;
   try {
     const object = await s3.send(new GetObjectCommand({ Bucket: request.artifact.bucketName, Key: request.artifact.objectKey }));
-    const limit = request.maxArtifactBytes;
     if (limit !== undefined && (object.ContentLength ?? 0) > limit) {
       // Free the connection; the body is never read.
       (object.Body as { destroy?: () => void } | undefined)?.destroy?.();
-      throw new Error(`it is ${Math.ceil((object.ContentLength ?? 0) / MiB)} MiB, more than the ${Math.floor(limit / MiB)} MiB ` +
-        'this handler can hold in memory; give the Deploy-Blue function more memory');
+      const size = `it is ${Math.ceil((object.ContentLength ?? 0) / MiB)} MiB, more than the ${Math.floor(limit / MiB)} MiB this handler can hold in memory`;
+      if (whole) return asBuilt(`${size} to normalize; give the Deploy-Blue function more memory to have unchanged builds recognised`);
+      throw new Error(`${size}; give the Deploy-Blue function more memory`);
     }
     if (!object.Body) throw new Error('GetObject returned no body');
     const bytes = await object.Body.transformToByteArray();
@@ -78,7 +103,10 @@ export async function stageBundle(s3: S3Client, request: BundleRequest): Promise
     bundle = extractDirectory(archive, request.bundleDirectory);
   } catch (error) {
     // Our own errors read as sentences; anything else keeps its name.
-    const reason = error instanceof BundleDirectoryError || error instanceof ZipFormatError ? error.message : describeError(error);
+    const ours = error instanceof BundleDirectoryError || error instanceof ZipFormatError;
+    const reason = ours ? error.message : describeError(error);
+    // Lambda judges the artifact as before (it may take what this writer does not, ZIP64 for one).
+    if (whole && ours) return asBuilt(`it cannot be normalized: ${reason}`);
     throw new Error(`${reason} (build artifact ${source})`);
   }
 
@@ -98,7 +126,7 @@ export async function stageBundle(s3: S3Client, request: BundleRequest): Promise
       codeSha256: codeSha256Of(bundle.zip),
     };
   } catch (error) {
-    throw new Error(`could not upload the bundle of ${request.bundleDirectory} to ${s3Url(request.bucketName, request.key)}: ${describeError(error)}`);
+    throw new Error(`could not upload the bundle of ${whole ? 'the build artifact' : request.bundleDirectory} to ${s3Url(request.bucketName, request.key)}: ${describeError(error)}`);
   }
 }
 

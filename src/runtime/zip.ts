@@ -376,17 +376,18 @@ function listed(names: string[]): string {
 
 /**
  * Cuts the files under `directory` out of `archive` into a zip of their own, with paths relative
- * to it (so `<directory>/index.js` lands at the root, where Lambda looks for the handler). Each
- * file is inflated, checked against its CRC-32 and written normalized ({@link normalizedEntry}),
- * in name order; directory entries are dropped. Identical files give an identical zip.
+ * to it (so `<directory>/index.js` lands at the root, where Lambda looks for the handler); an
+ * empty `directory` ("" or ".") takes the whole archive. Each file is inflated, checked against
+ * its CRC-32 and written normalized ({@link normalizedEntry}), in name order; directory entries
+ * are dropped. Identical files give an identical zip.
  */
 export function extractDirectory(archive: Buffer, directory: string): ExtractedBundle {
   const prefix = normalizeBundleDirectory(directory);
-  if (!prefix) throw new BundleDirectoryError('bundleDirectory is empty; the whole artifact is the bundle, nothing to extract');
+  const what = prefix ? `bundleDirectory "${prefix.slice(0, -1)}"` : 'the build artifact';
   const entries = readZip(archive);
   const inside = entries.filter((entry) => entry.name.startsWith(prefix));
   const files = inside.filter((entry) => !entry.name.endsWith('/'));
-  if (inside.length === 0) {
+  if (inside.length === 0 && prefix) {
     const label = prefix.slice(0, -1);
     let message = `bundleDirectory "${label}" is not in the build artifact; its top-level directories are: ${listed(directoriesUnder(entries, ''))}`;
     // Say what the deepest existing parent holds: that is where a typo usually is.
@@ -400,11 +401,11 @@ export function extractDirectory(archive: Buffer, directory: string): ExtractedB
     }
     throw new BundleDirectoryError(message);
   }
-  if (files.length === 0) throw new BundleDirectoryError(`bundleDirectory "${prefix.slice(0, -1)}" is in the build artifact but holds no files`);
+  if (files.length === 0) throw new BundleDirectoryError(prefix ? `${what} is in the build artifact but holds no files` : `${what} holds no files`);
 
   const size = files.reduce((sum, entry) => sum + entry.size, 0);
   if (size > MAX_UNZIPPED_BYTES) {
-    throw new BundleDirectoryError(`bundleDirectory "${prefix.slice(0, -1)}" holds ${size} bytes unzipped; ` +
+    throw new BundleDirectoryError(`${what} holds ${size} bytes unzipped; ` +
       `Lambda takes at most ${MAX_UNZIPPED_BYTES} (250 MB) of unzipped code`);
   }
   const relocated = sortedEntries(files.map((entry) => {

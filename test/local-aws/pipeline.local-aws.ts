@@ -105,8 +105,9 @@ scenario('1. happy path with the smoke hook', async () => {
     wave: 1,
     functionName: w.service.functionName,
     aliasName: 'live',
-    // The whole build output is the bundle (bundleDirectory ""): the artifact itself is the code.
-    codeLocation: `s3://${r.execution.artifact.bucketName}/${r.execution.artifact.objectKey}`,
+    // The whole build output is the bundle (bundleDirectory ""), re-zipped normalized and staged like a
+    // monorepo service's, so that a rebuild of unchanged code has the live version's CodeSha256 (14c).
+    codeLocation: expect.stringMatching(new RegExp(`^s3://${w.names.bucket}/bundles/${r.executionId}/orders-api\\.zip\\?versionId=.+$`)),
     state: 'SUCCEEDED',
     service: 'orders-api',
     currentVersion: '2',
@@ -426,7 +427,9 @@ scenario('9. target already live: SKIPPED, job succeeds', async () => {
   expect(r.switchTraffic!.final.continuationToken).toBeUndefined();
   expect(delta(before, counts(w)).createDeployment).toBe(0);
   expect((await w.history(r.executionId))?.state).toBe('SKIPPED');
-  expect(await w.events(r.executionId)).toEqual(['STAGED', 'SKIPPED']);
+  // Deploy-Blue recognises the live version's code and publishes nothing (no UpdateFunctionCode, no STAGED announcement).
+  expect(delta(before, counts(w))).toEqual({ updateFunctionCode: 0, publishVersion: 0, createDeployment: 0 });
+  expect(await w.events(r.executionId)).toEqual(['SKIPPED']);
   await expectAlias(w, '2');
   expect(await w.versions()).toEqual(['1', '2']);
   expectNoHandlerThrew(w);

@@ -1,7 +1,8 @@
 /**
- * Issue #14 items 5 and 7 against local AWS: an unchanged service is recognised by its code hash
- * and SKIPPED without a publish or a deployment; version retention never deletes the version the
- * stack's AWS::Lambda::Version references.
+ * Issue #14 items 5 and 7 against local AWS: an unchanged service (of a monorepo, or a single
+ * service whose whole build output is the bundle) is recognised by its code hash and SKIPPED
+ * without a publish or a deployment; version retention never deletes the version the stack's
+ * AWS::Lambda::Version references.
  */
 import { createHash } from 'crypto';
 import { GetFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
@@ -92,6 +93,42 @@ export function registerUnchangedScenarios({ scenario, worldFor }: ScenarioKit) 
     // A stack update that touches the alias sets it to the template's version: that version still exists.
     const bootstrap = await w.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: w.service.functionName, Qualifier: '1' }));
     expect(bootstrap.Description).toBe('Bootstrap version');
+    expectNoHandlerThrew(w);
+  });
+
+  scenario('14c. one service rebuilt unchanged at another time: SKIPPED, nothing published; changed code still ships', async () => {
+    const w = await worldFor('u14c', {});
+    const files = (release: string) => ({ 'index.js': goodSource(release), 'lib/util.js': 'module.exports = "orders";\n' });
+    const monday = await w.artifact(files('A'), { deflate: true, modified: new Date('2026-11-23T08:00:00Z') });
+    const first = await w.execute(monday, { executionId: 'exec-14c-A' });
+    expect(first.status).toBe('Succeeded');
+    await expectAlias(w, '2');
+
+    // The same code built a day later: CodeBuild's zip has other file times (and directory entries), so another hash.
+    const tuesday = await w.artifact(files('A'), { deflate: true, directoryEntries: true, modified: new Date('2026-11-24T17:31:06Z') });
+    expect(tuesday.codeSha256).not.toBe(monday.codeSha256);
+    const before = counts(w);
+    const second = await w.execute(tuesday, { executionId: 'exec-14c-B' });
+    expect(second.status).toBe('Succeeded');
+    expect(delta(before, counts(w))).toEqual({ updateFunctionCode: 0, publishVersion: 0, createDeployment: 0 });
+    expect(actionRun(second, 'Deploy-Blue', 'orders-api')!.final!.outputVariables).toEqual({ currentVersion: '2', targetVersion: '2' });
+    expect(await w.history('exec-14c-B')).toMatchObject({ state: 'SKIPPED', currentVersion: '2', targetVersion: '2' });
+    expect(await w.events('exec-14c-B')).toEqual(['SKIPPED']);
+    await expectAlias(w, '2');
+    expect(await w.versions()).toEqual(['1', '2']);
+    // What was staged is byte for byte the live version's code (Lambda's CodeSha256), though the artifact is not.
+    const live = await w.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: w.service.functionName, Qualifier: '2' }));
+    expect(live.CodeSha256).not.toBe(tuesday.codeSha256);
+    expect(createHash('sha256').update((await w.s3Object('bundles/exec-14c-B/orders-api.zip'))!).digest('base64')).toBe(live.CodeSha256);
+    expectDeploymentMetrics(w, 'exec-14c-B', { 'orders-api': 'Skipped' });
+
+    // Changed code, same day: published and shifted as ever.
+    const third = await w.execute(await w.artifact(files('B'), { deflate: true, modified: new Date('2026-11-24T18:02:00Z') }), { executionId: 'exec-14c-C' });
+    expect(third.status).toBe('Succeeded');
+    expect(delta(before, counts(w))).toEqual({ updateFunctionCode: 1, publishVersion: 1, createDeployment: 1 });
+    expect(await w.history('exec-14c-C')).toMatchObject({ state: 'SUCCEEDED', currentVersion: '2', targetVersion: '3' });
+    await expectAlias(w, '3');
+    expectOneResultPerJob(w, [...jobsOf(first), ...jobsOf(second), ...jobsOf(third)]);
     expectNoHandlerThrew(w);
   });
 }

@@ -227,6 +227,21 @@ describe('extractDirectory', () => {
     expect(() => extractDirectory(archive, 'other')).toThrow('entry other/bad.js: CRC-32 mismatch (corrupt archive)');
   });
 
+  test('an empty directory ("" or ".") takes the whole archive, normalized as a directory is: two builds at other times give one zip', () => {
+    const files = Object.entries(MONOREPO).map(([name, content]) => fileEntry(name, Buffer.from(content)));
+    const rebuilt = [fileEntry('services/', Buffer.alloc(0)), ...[...files].reverse().map((entry, i) => ({ ...entry, dosTime: 0x6000 + i, dosDate: 0x5a21 }))];
+    const whole = extractDirectory(writeZip(files), '');
+    expect(filesOf(whole.zip)).toEqual(MONOREPO);
+    expect(whole.files).toEqual(Object.keys(MONOREPO).sort());
+    expect(extractDirectory(writeZip(rebuilt), '.').zip.equals(whole.zip)).toBe(true);
+  });
+
+  test('a whole archive without files, or over Lambda\'s unzipped limit, is refused naming the build artifact', () => {
+    expect(() => extractDirectory(writeZip([fileEntry('dist/', Buffer.alloc(0))]), '')).toThrow(new BundleDirectoryError('the build artifact holds no files'));
+    const huge = { ...fileEntry('big.bin', Buffer.from('x')), size: MAX_UNZIPPED_BYTES + 1 };
+    expect(() => extractDirectory(writeZip([huge]), '')).toThrow(`the build artifact holds ${MAX_UNZIPPED_BYTES + 1} bytes unzipped; Lambda takes at most`);
+  });
+
   test('an entry climbing out of the directory is refused', () => {
     const archive = writeZip([fileEntry('dist/../../etc/passwd', Buffer.from('x'))]);
     expect(() => extractDirectory(archive, 'dist')).toThrow('entry dist/../../etc/passwd climbs out of its directory ("..")');
