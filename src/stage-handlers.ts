@@ -81,7 +81,7 @@ export class StageHandlers extends Construct {
     };
     this.deployBlue = new DeployBlueFunction(this, 'DeployBlue', pipelineHandlerOptions(this, 'DeployBlue', {
       ...settings,
-      // It holds a multi-service build artifact in memory to take one service's directory out of it.
+      // It holds the build artifact in memory to cut a service's bundle out of it, normalized.
       memorySize: 1024,
       functionName: names.handler('deploy-blue'),
       description: `Deploy-Blue of ${names.pipeline}: publishes each service's build as a new version`,
@@ -97,8 +97,8 @@ export class StageHandlers extends Construct {
       environment: { ...shared, CODEDEPLOY_APPLICATION_NAME: props.application.applicationName },
     }));
 
-    // UpdateFunctionCode reads the S3 object with the caller's permissions; a service's part of a
-    // multi-service build is extracted and written under bundles/ first.
+    // UpdateFunctionCode reads the S3 object with the caller's permissions; each service's bundle is
+    // cut out of the build artifact, normalized, and written under bundles/ first.
     this.deployBlue.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [props.artifactBucket.arnForObjects('*')] }));
     this.deployBlue.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [props.artifactBucket.arnForObjects(`${BUNDLES_PREFIX}*`)] }));
     this.switchTraffic.addToRolePolicy(new iam.PolicyStatement({

@@ -402,13 +402,12 @@ try {
 
     for (const service of services) {
       const problems: string[] = [];
+      // Deploy-Blue's own cut: a service's directory, or (one service) the whole artifact, normalized.
       let bundle: Buffer = artifact.zip;
-      if (service.bundleDirectory) {
-        try {
-          bundle = extractDirectory(artifact.zip, service.bundleDirectory).zip;
-        } catch (error) {
-          problems.push(`extractDirectory: ${(error as Error).message}`);
-        }
+      try {
+        bundle = extractDirectory(artifact.zip, service.bundleDirectory).zip;
+      } catch (error) {
+        problems.push(`extractDirectory: ${(error as Error).message}`);
       }
       const rootFiles = problems.length > 0 ? [] : readZip(bundle).map((entry) => entry.name);
       if (problems.length === 0 && !rootFiles.includes('index.js')) problems.push(`index.js is not at the root of the bundle (it holds ${rootFiles.slice(0, 5).join(', ')})`);
