@@ -64,6 +64,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@aws-sdk/client-sns@' + AWS_SDK_VERSION,
     '@aws-sdk/lib-dynamodb@' + AWS_SDK_VERSION,
     '@types/aws-lambda',
+    // Structured JSON logs for the handlers; esbuild bundles it into each handler (not external).
+    '@aws-lambda-powertools/logger@^2',
     'aws-sdk-client-mock@^4',
     'dynalite@^4',
     'cdk-nag@^3',

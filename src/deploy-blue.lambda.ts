@@ -18,7 +18,8 @@ import { ClaimResult, claimLapsed, DeploymentHistoryStore, DeploymentRecord } fr
 import { CLAIM_MARGIN_MS, CLIENT_CONFIG, InvocationContext, remainingMs, requireEnv } from './runtime/handler-environment';
 import { LifecycleNotifier } from './runtime/lifecycle-notifier';
 import { servedVersionOf } from './runtime/live-alias';
-import { DeploymentMetricsRecorder } from './runtime/metrics-recorder';
+import { appendCorrelation, defaultLogger, Logger, withInvocation } from './runtime/logger';
+import { DeploymentMetricsRecorder, writeToStdout } from './runtime/metrics-recorder';
 import { commitTimeOf, DEPLOY_BLUE_PARAMETERS, ServiceInExecution, serviceInExecution } from './runtime/service-parameters';
 import { compareWithLive } from './runtime/unchanged-code';
 import { pipelineVersionDescription } from './runtime/version-retention';
@@ -37,6 +38,8 @@ export interface DeployBlueDependencies {
   readonly notifier: LifecycleNotifier;
   /** Publishes the Deployments metric of a deployment that fails here. @default EMF lines on stdout */
   readonly metrics?: DeploymentMetricsRecorder;
+  /** Writes the structured log records. @default the process's Powertools logger */
+  readonly logger?: Logger;
   /**
    * The pipeline's name (PIPELINE_NAME), to ask CodePipeline whether an earlier execution has ended.
    * @default - earlier executions' items are left to Switch-Traffic
@@ -114,11 +117,13 @@ const JOB_SET = 'deployBlueJobIds';
  * failure here is counted once in the Deployments metric.
  */
 export function createDeployBlueHandler(deps: DeployBlueDependencies) {
-  const reporter = new JobReporter(deps.codePipeline);
-  const metrics = deps.metrics ?? new DeploymentMetricsRecorder();
+  const logger = deps.logger ?? defaultLogger();
+  const reporter = new JobReporter(deps.codePipeline, logger);
+  const metrics = deps.metrics ?? new DeploymentMetricsRecorder(writeToStdout, undefined, logger);
   const now = deps.now ?? (() => new Date());
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  const log = (message: string, fields: Record<string, unknown>) => console.log(JSON.stringify({ message, ...fields }));
+  // Each record carries the invocation's correlation keys (jobId, deploymentId, ...); another item is itemDeploymentId.
+  const log = (message: string, fields: Record<string, unknown> = {}) => logger.info(message, fields);
 
   /**
    * Where the service's code is (and how history names it): its bundle (the service's directory of
@@ -207,7 +212,7 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
         if (changed) metrics.deploymentEnded(record, request.service);
         await deps.notifier.announce('FAILED', record);
       } catch (historyError) {
-        console.error(JSON.stringify({ message: 'could not record failure', deploymentId, error: describeError(historyError) }));
+        logger.error('could not record failure', { error: describeError(historyError) });
       }
       return { reason };
     }
@@ -225,20 +230,15 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
       return;
     }
     try {
-      const changed = await settleAbandonedItems(deps.history, claimed, endedPerCodePipeline(deps.codePipeline, deps.pipelineName), now());
+      const changed = await settleAbandonedItems(deps.history, claimed, endedPerCodePipeline(deps.codePipeline, deps.pipelineName), now(), logger);
       for (const record of changed) {
-        log('earlier execution\'s item settled', { jobId, deploymentId: record.deploymentId, state: record.state, reason: record.failureReason });
+        log('earlier execution\'s item settled', { itemDeploymentId: record.deploymentId, state: record.state, reason: record.failureReason });
         metrics.deploymentEnded(record, claimed.service);
         await deps.notifier.announce(record.state === 'NOT_STARTED' ? 'NOT_STARTED' : 'FAILED', record);
       }
     } catch (error) {
-      console.error(JSON.stringify({
-        message: 'could not settle earlier executions\' items (Deploy-Blue needs codepipeline:GetPipelineExecution on the pipeline '
-          + 'and dynamodb:Query on the history table\'s byService index)',
-        jobId,
-        deploymentId: claimed.deploymentId,
-        error: describeError(error),
-      }));
+      logger.error('could not settle earlier executions\' items (Deploy-Blue needs codepipeline:GetPipelineExecution on the pipeline '
+        + 'and dynamodb:Query on the history table\'s byService index)', { error: describeError(error) });
     }
   }
 
@@ -270,12 +270,8 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
     return undefined;
   }
 
-  return async (event: unknown, context?: InvocationContext): Promise<StagedVersions | undefined> => {
-    const jobId = jobIdOf(event);
-    if (!jobId) {
-      // Without a job id there is nothing to report to; fail the invocation loudly instead.
-      throw new InvalidJobError('event is not a CodePipeline job: "CodePipeline.job.id" is missing');
-    }
+  /** One invocation, its correlation keys set (the event itself is never logged: it carries credentials). */
+  async function invoke(jobId: string, event: unknown, context?: InvocationContext): Promise<StagedVersions | undefined> {
     let job: PipelineJob;
     let request: StageRequest;
     try {
@@ -296,12 +292,13 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
         bundleDirectory,
         ...(commitTime && 'commitTime' in commitTime ? { commitTime: commitTime.commitTime } : {}),
       };
+      appendCorrelation(logger, { executionId: request.executionId, deployedService: request.service, deploymentId: request.historyKey });
       if (commitTime && 'problem' in commitTime) {
         log('no lead time will be recorded', { jobId, deploymentId: request.historyKey, problem: commitTime.problem });
       }
     } catch (error) {
       const message = describeError(error);
-      console.error(JSON.stringify({ message: 'job failed', jobId, reason: message }));
+      logger.error('job failed', { reason: message });
       await reporter.fail(jobId, message);
       return undefined;
     }
@@ -332,7 +329,7 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
         });
       } catch (error) {
         const reason = `Deploy-Blue failed: could not claim deployment ${deploymentId} in the history table, so nothing was published: ${describeError(error)}`;
-        console.error(JSON.stringify({ message: 'job failed', jobId, reason }));
+        logger.error('job failed', { reason });
         await reporter.fail(jobId, reason);
         return undefined;
       }
@@ -356,13 +353,22 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
 
     const staged = await stage(job, request);
     if ('reason' in staged) {
-      console.error(JSON.stringify({ message: 'job failed', jobId, reason: staged.reason }));
+      logger.error('job failed', { reason: staged.reason });
       await reporter.fail(jobId, staged.reason);
       return undefined;
     }
     await reporter.succeed(jobId, { outputVariables: { ...staged } });
     log('staged', { jobId, deploymentId, ...staged });
     return staged;
+  }
+
+  return async (event: unknown, context?: InvocationContext): Promise<StagedVersions | undefined> => {
+    const jobId = jobIdOf(event);
+    if (!jobId) {
+      // Without a job id there is nothing to report to; fail the invocation loudly instead.
+      throw new InvalidJobError('event is not a CodePipeline job: "CodePipeline.job.id" is missing');
+    }
+    return withInvocation(logger, { handler: 'deploy-blue', jobId }, context, () => invoke(jobId, event, context));
   };
 }
 

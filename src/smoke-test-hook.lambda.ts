@@ -10,6 +10,7 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { parseAppSpec } from './runtime/appspec';
 import { describeError } from './runtime/codepipeline-job';
 import { CLIENT_CONFIG } from './runtime/handler-environment';
+import { defaultLogger, Logger, withInvocation } from './runtime/logger';
 
 /** What the pre-traffic smoke test talks to. */
 export interface SmokeTestDependencies {
@@ -20,6 +21,8 @@ export interface SmokeTestDependencies {
    * AppSpec names it) to the event its target version is invoked with (any JSON value).
    */
   readonly testEvents: string | undefined;
+  /** Writes the structured log records. @default the process's Powertools logger */
+  readonly logger?: Logger;
 }
 
 /** The test event of `functionName`, as JSON text, or why there is none. */
@@ -56,6 +59,8 @@ export interface LifecycleHookEvent {
  * onto a version that cannot answer.
  */
 export function createSmokeTestHandler(deps: SmokeTestDependencies) {
+  const logger = deps.logger ?? defaultLogger();
+
   /** GetDeployment never returns the AppSpec text (its SDK doc comment says so); GetApplicationRevision does. */
   async function appSpecOf(deploymentId: string): Promise<string | { failure: string }> {
     const { deploymentInfo } = await deps.codeDeploy.send(new GetDeploymentCommand({ deploymentId }));
@@ -84,6 +89,7 @@ export function createSmokeTestHandler(deps: SmokeTestDependencies) {
     const appSpec = await appSpecOf(event.DeploymentId);
     if (typeof appSpec !== 'string') return appSpec.failure;
     const { functionName, targetVersion } = parseAppSpec(appSpec);
+    logger.appendKeys({ functionName, targetVersion });
     // One hook serves every service of the pipeline: the AppSpec says which one this is.
     const testEvent = testEventFor(deps.testEvents, functionName);
     if ('failure' in testEvent) return testEvent.failure;
@@ -99,10 +105,7 @@ export function createSmokeTestHandler(deps: SmokeTestDependencies) {
     return undefined;
   }
 
-  return async (event: LifecycleHookEvent): Promise<LifecycleEventStatus> => {
-    if (!event?.DeploymentId || !event?.LifecycleEventHookExecutionId) {
-      throw new Error('event is not a CodeDeploy lifecycle hook: DeploymentId and LifecycleEventHookExecutionId are required');
-    }
+  async function invoke(event: LifecycleHookEvent): Promise<LifecycleEventStatus> {
     let failure: string | undefined;
     try {
       failure = await check(event);
@@ -110,7 +113,8 @@ export function createSmokeTestHandler(deps: SmokeTestDependencies) {
       failure = `smoke test could not run: ${describeError(error)}`;
     }
     const status = failure ? LifecycleEventStatus.FAILED : LifecycleEventStatus.SUCCEEDED;
-    console.log(JSON.stringify({ message: 'smoke test', deploymentId: event.DeploymentId, status, failure }));
+    if (failure) logger.warn('smoke test', { status, failure });
+    else logger.info('smoke test', { status });
     try {
       await deps.codeDeploy.send(new PutLifecycleEventHookExecutionStatusCommand({
         deploymentId: event.DeploymentId,
@@ -120,20 +124,31 @@ export function createSmokeTestHandler(deps: SmokeTestDependencies) {
     } catch (error) {
       // Hooks are delivered at least once: a duplicate finds the hook already reported.
       if (!(error instanceof LifecycleEventAlreadyCompletedException) && (error as Error)?.name !== 'LifecycleEventAlreadyCompletedException') throw error;
-      console.log(JSON.stringify({ message: 'hook already reported; this result is dropped', deploymentId: event.DeploymentId, status, detail: (error as Error).message }));
+      logger.info('hook already reported; this result is dropped', { status, detail: (error as Error).message });
     }
     return status;
+  }
+
+  return async (event: LifecycleHookEvent, context?: unknown): Promise<LifecycleEventStatus> => {
+    if (!event?.DeploymentId || !event?.LifecycleEventHookExecutionId) {
+      throw new Error('event is not a CodeDeploy lifecycle hook: DeploymentId and LifecycleEventHookExecutionId are required');
+    }
+    return withInvocation(logger, {
+      handler: 'smoke-test-hook',
+      codeDeployDeploymentId: event.DeploymentId,
+      lifecycleEventHookExecutionId: event.LifecycleEventHookExecutionId,
+    }, context, () => invoke(event));
   };
 }
 
-let handlerFromEnvironment: ((event: LifecycleHookEvent) => Promise<LifecycleEventStatus>) | undefined;
+let handlerFromEnvironment: ReturnType<typeof createSmokeTestHandler> | undefined;
 
 /** The Lambda entry point. */
-export async function handler(event: LifecycleHookEvent) {
+export async function handler(event: LifecycleHookEvent, context?: unknown) {
   handlerFromEnvironment ??= createSmokeTestHandler({
     lambda: new LambdaClient(CLIENT_CONFIG),
     codeDeploy: new CodeDeployClient(CLIENT_CONFIG),
     testEvents: process.env.SMOKE_TEST_EVENTS,
   });
-  return handlerFromEnvironment(event);
+  return handlerFromEnvironment(event, context);
 }

@@ -22,7 +22,8 @@ import { isNewer, newerRelease, olderExecutionMessage } from './runtime/executio
 import { CLAIM_MARGIN_MS, CLIENT_CONFIG, InvocationContext, remainingMs, requireEnv } from './runtime/handler-environment';
 import { LifecycleNotifier } from './runtime/lifecycle-notifier';
 import { aliasRepairCommand, aliasRoutingOf, splitAliasMessage } from './runtime/live-alias';
-import { DeploymentMetricsRecorder } from './runtime/metrics-recorder';
+import { appendCorrelation, defaultLogger, Logger, withInvocation } from './runtime/logger';
+import { DeploymentMetricsRecorder, writeToStdout } from './runtime/metrics-recorder';
 import { optionalName, optionalVersion, ServiceInExecution, serviceInExecution, SWITCH_TRAFFIC_PARAMETERS } from './runtime/service-parameters';
 import { pruneVersions, parseKeepVersions } from './runtime/version-retention';
 import { stopLaterWaves } from './runtime/wave-gate';
@@ -43,6 +44,8 @@ export interface SwitchTrafficDependencies {
    * @default EMF lines on stdout
    */
   readonly metrics?: DeploymentMetricsRecorder;
+  /** Writes the structured log records. @default the process's Powertools logger */
+  readonly logger?: Logger;
   /** The pipeline's CodeDeploy application (CODEDEPLOY_APPLICATION_NAME). */
   readonly applicationName: string;
   /**
@@ -156,11 +159,14 @@ function shiftRequest(job: PipelineJob): ShiftRequest {
  * whose conditional write ended it.
  */
 export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
-  const reporter = new JobReporter(deps.codePipeline);
-  const metrics = deps.metrics ?? new DeploymentMetricsRecorder();
+  const logger = deps.logger ?? defaultLogger();
+  const reporter = new JobReporter(deps.codePipeline, logger);
+  const metrics = deps.metrics ?? new DeploymentMetricsRecorder(writeToStdout, undefined, logger);
   const now = deps.now ?? (() => new Date());
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  const log = (message: string, fields: Record<string, unknown>) => console.log(JSON.stringify({ message, ...fields }));
+  // Each record carries the invocation's correlation keys (jobId, deploymentId, ...); fields about
+  // another execution's item are named itemDeploymentId and awaitedCodeDeployDeploymentId.
+  const log = (message: string, fields: Record<string, unknown> = {}) => logger.info(message, fields);
 
   /** The answer a record already gives this job, if any: nothing is started again. */
   async function answerFromRecord(request: ShiftRequest, record: DeploymentRecord): Promise<SwitchOutcome | undefined> {
@@ -273,10 +279,8 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
             return { kind: 'left', reason: `job ${request.jobId} no longer holds the start of deployment ${deploymentId}` };
           }
           log('waiting for an earlier execution\'s deployment', {
-            jobId: request.jobId,
-            deploymentId,
-            waitingFor: active.record.deploymentId,
-            codeDeployDeploymentId: active.awaited,
+            itemDeploymentId: active.record.deploymentId,
+            awaitedCodeDeployDeploymentId: active.awaited,
             status: active.info.status,
           });
           return { kind: 'wait', continuationToken: waitToken(active.awaited), waitingFor: active.record.deploymentId };
@@ -320,6 +324,7 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
         }
         if (!response.deploymentId) throw new Error('CodeDeploy CreateDeployment returned no deployment id');
         created = response.deploymentId;
+        appendCorrelation(logger, { codeDeployDeploymentId: created });
         const { record } = await deps.history.transition(deploymentId, 'SHIFTING', {
           currentVersion,
           codeDeployDeploymentId: created,
@@ -332,7 +337,7 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
     } catch (error) {
       if (created) {
         // CodeDeploy is shifting: follow it, even though history could not say so.
-        console.error(JSON.stringify({ message: 'could not record SHIFTING', deploymentId, codeDeployDeploymentId: created, error: describeError(error) }));
+        logger.error('could not record SHIFTING', { error: describeError(error) });
         return { kind: 'continue', codeDeployDeploymentId: created };
       }
       let reason = `Switch-Traffic failed: ${describeError(error)}`;
@@ -383,7 +388,7 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
     const holdMs = (deps.invocationTimeoutMs ?? DEFAULT_TIMEOUT_MS) + CLAIM_MARGIN_MS;
     const resumed = await deps.history.resumeAfterWait(deploymentId, request.jobId, awaited, holdMs);
     if (resumed.claimed) {
-      log('earlier deployment ended; starting', { jobId: request.jobId, deploymentId, codeDeployDeploymentId: awaited, earlier: earlier?.deploymentId, outcome: outcome.kind });
+      log('earlier deployment ended; starting', { itemDeploymentId: earlier?.deploymentId, awaitedCodeDeployDeploymentId: awaited, outcome: outcome.kind });
       return shift(request, resumed.record);
     }
     if (resumed.record?.state === 'SHIFTING' && resumed.record.codeDeployDeploymentId) return poll(request, resumed.record.codeDeployDeploymentId);
@@ -400,12 +405,12 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
           failureReason: outcome.reason, ...(outcome.rollbackDeploymentId ? { rollbackDeploymentId: outcome.rollbackDeploymentId } : {}),
         }, ours);
       if (!changed) return;
-      log('recorded the earlier execution\'s outcome', { jobId: request.jobId, deploymentId: earlier.deploymentId, state: record.state, by: request.historyKey });
+      log('recorded the earlier execution\'s outcome', { itemDeploymentId: earlier.deploymentId, state: record.state });
       metrics.deploymentEnded(record, request.service);
       await deps.notifier.announce(record.state === 'SUCCEEDED' ? 'SUCCEEDED' : outcome.kind, record);
     } catch (error) {
       if (!(error instanceof HistoryConflictError)) {
-        console.error(JSON.stringify({ message: 'could not record the earlier execution\'s outcome', deploymentId: earlier.deploymentId, error: describeError(error) }));
+        logger.error('could not record the earlier execution\'s outcome', { itemDeploymentId: earlier.deploymentId, error: describeError(error) });
       }
     }
   }
@@ -413,14 +418,14 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
   /** Marks earlier executions' items of this service that can no longer move; never fails the shift. */
   async function settleAbandoned(request: ShiftRequest, claimed: DeploymentRecord) {
     try {
-      const changed = await settleAbandonedItems(deps.history, claimed, endedBeforeSwitchTraffic, now());
+      const changed = await settleAbandonedItems(deps.history, claimed, endedBeforeSwitchTraffic, now(), logger);
       for (const record of changed) {
-        log('earlier execution\'s item settled', { jobId: request.jobId, deploymentId: record.deploymentId, state: record.state, reason: record.failureReason });
+        log('earlier execution\'s item settled', { itemDeploymentId: record.deploymentId, state: record.state, reason: record.failureReason });
         metrics.deploymentEnded(record, request.service);
         await deps.notifier.announce(record.state === 'NOT_STARTED' ? 'NOT_STARTED' : 'FAILED', record);
       }
     } catch (error) {
-      console.error(JSON.stringify({ message: 'could not settle earlier executions\' items', deploymentId: request.historyKey, error: describeError(error) }));
+      logger.error('could not settle earlier executions\' items', { error: describeError(error) });
     }
   }
 
@@ -431,7 +436,7 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
       const { record, changed } = await deps.history.transition(deploymentId, state, attributes, options);
       return { state, record, changed };
     } catch (historyError) {
-      console.error(JSON.stringify({ message: `could not record ${state}`, deploymentId, error: describeError(historyError) }));
+      logger.error(`could not record ${state}`, { error: describeError(historyError) });
       return undefined;
     }
   }
@@ -439,6 +444,7 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
   /** A later invocation: look at the CodeDeploy deployment and settle the job when it ends. */
   async function poll(request: ShiftRequest, codeDeployDeploymentId: string): Promise<SwitchOutcome> {
     const { historyKey: deploymentId, jobId } = request;
+    appendCorrelation(logger, { codeDeployDeploymentId });
     const outcome = await outcomeOf(codeDeployDeploymentId, { ...request, historyKey: deploymentId, jobId });
     if (outcome.kind === 'in-progress') return { kind: 'continue', codeDeployDeploymentId };
     // Only the shift of this CodeDeploy deployment may be settled by what it did.
@@ -456,7 +462,7 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
       } catch (error) {
         if (!(error instanceof HistoryConflictError)) throw error;
         // A stale poll of an earlier attempt: its job gets CodeDeploy's answer, history stays.
-        log('history belongs to another attempt; not recorded', { jobId, deploymentId, error: error.message });
+        log('history belongs to another attempt; not recorded', { error: error.message });
         return { kind: 'succeeded' };
       }
     }
@@ -487,7 +493,7 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
     // The alias is back on the old version only once the rollback deployment has succeeded.
     const rollback = await getDeployment(rollbackId);
     if (IN_PROGRESS.has(rollback.status!)) {
-      log('rollback in progress', { jobId: about.jobId, deploymentId: about.historyKey, codeDeployDeploymentId, rollbackDeploymentId: rollbackId, status: rollback.status });
+      log('rollback in progress', { itemDeploymentId: about.historyKey, itemCodeDeployDeploymentId: codeDeployDeploymentId, rollbackDeploymentId: rollbackId, status: rollback.status });
       return { kind: 'in-progress' };
     }
     if (rollback.status === 'Succeeded') {
@@ -521,12 +527,12 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
     try {
       ({ changed: stopped, execution } = await stopLaterWaves(deps.history, {
         executionId: request.executionId, service: request.service, wave: request.wave, state: settled.state,
-      }));
-      if (stopped.length > 0) log('later waves not started', { jobId: request.jobId, deploymentId: request.historyKey, notStarted: stopped.map((r) => r.deploymentId) });
+      }, logger));
+      if (stopped.length > 0) log('later waves not started', { notStarted: stopped.map((r) => r.deploymentId) });
       // Each item is in `stopped` only for the call whose conditional write marked it.
       for (const record of stopped) metrics.deploymentEnded(record);
     } catch (error) {
-      console.error(JSON.stringify({ message: 'could not mark later waves NOT_STARTED', deploymentId: request.historyKey, error: describeError(error) }));
+      logger.error('could not mark later waves NOT_STARTED', { error: describeError(error) });
     }
     if (settled.changed) await deps.notifier.announce(settled.state, settled.record, execution);
     for (const record of stopped) await deps.notifier.announce('NOT_STARTED', record, execution);
@@ -544,15 +550,15 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
         bootstrapVersion: request.bootstrapVersion,
         stackVersion: request.stackVersion,
       });
-      (result.failed.length > 0 ? console.error : console.log)(JSON.stringify({ message: 'version pruning', deploymentId: record.deploymentId, ...result }));
+      if (result.failed.length > 0) logger.error('version pruning', { ...result });
+      else log('version pruning', { ...result });
     } catch (error) {
-      console.error(JSON.stringify({ message: 'version pruning failed; the deployment is unaffected', deploymentId: record.deploymentId, error: describeError(error) }));
+      logger.error('version pruning failed; the deployment is unaffected', { error: describeError(error) });
     }
   }
 
-  return async (event: unknown, context?: InvocationContext): Promise<SwitchOutcome> => {
-    const jobId = jobIdOf(event);
-    if (!jobId) throw new InvalidJobError('event is not a CodePipeline job: "CodePipeline.job.id" is missing');
+  /** One invocation, its correlation keys set (the event itself is never logged: it carries credentials). */
+  async function invoke(jobId: string, event: unknown, context?: InvocationContext): Promise<SwitchOutcome> {
     const deadline = now().getTime() + remainingMs(context, deps.invocationTimeoutMs ?? DEFAULT_TIMEOUT_MS);
 
     let outcome: SwitchOutcome;
@@ -560,6 +566,7 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
     try {
       const job = parseJob(event, SWITCH_TRAFFIC_PARAMETERS.required, SWITCH_TRAFFIC_PARAMETERS.optional);
       request = shiftRequest(job);
+      appendCorrelation(logger, { executionId: request.executionId, deployedService: request.service, deploymentId: request.historyKey });
       const token = job.continuationToken;
       outcome = !token ? await start(request, deadline)
         : token.startsWith(WAIT_PREFIX) ? await resumeWait(request, token.slice(WAIT_PREFIX.length))
@@ -570,8 +577,6 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
     }
 
     log('switch-traffic', {
-      jobId,
-      ...(request ? { deploymentId: request.historyKey } : {}),
       outcome: outcome.kind,
       ...('reason' in outcome ? { reason: outcome.reason } : {}),
     });
@@ -594,6 +599,12 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
         if (outcome.kind === 'succeeded' && outcome.recorded && outcome.record && request) await prune(request, outcome.record);
     }
     return outcome;
+  }
+
+  return async (event: unknown, context?: InvocationContext): Promise<SwitchOutcome> => {
+    const jobId = jobIdOf(event);
+    if (!jobId) throw new InvalidJobError('event is not a CodePipeline job: "CodePipeline.job.id" is missing');
+    return withInvocation(logger, { handler: 'switch-traffic', jobId }, context, () => invoke(jobId, event, context));
   };
 }
 

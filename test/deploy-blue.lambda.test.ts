@@ -531,19 +531,13 @@ describe('many services from one artifact (bundleDirectory)', () => {
   });
 
   describe('a whole artifact this handler cannot normalize is deployed as built, as before, with a log line saying why', () => {
-    let logged: string[];
-    beforeEach(() => {
-      logged = [];
-      jest.spyOn(console, 'log').mockImplementation((line: string) => void logged.push(line));
-    });
-    afterEach(() => jest.mocked(console.log).mockRestore());
     const expectDeployedAsBuilt = (reason: string) => {
       expect(h.mocks.lambda.commandCalls(UpdateFunctionCodeCommand)[0].args[0].input).toEqual({
         FunctionName: 'orders-api-dev', S3Bucket: ARTIFACT.bucketName, S3Key: ARTIFACT.objectKey,
       });
       expect(puts()).toEqual([]);
       expect(h.jobResults()).toEqual({ successes: [expect.objectContaining({ jobId: 'job-o' })], failures: [] });
-      const line = logged.map((l) => JSON.parse(l)).find((l) => l.message?.startsWith('build artifact deployed as built'));
+      const line = h.logs().find((l) => String(l.message).startsWith('build artifact deployed as built'));
       expect(line).toMatchObject({ jobId: 'job-o', reason, location: `s3://${ARTIFACT.bucketName}/${ARTIFACT.objectKey}` });
     };
 

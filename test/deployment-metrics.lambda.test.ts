@@ -1,4 +1,4 @@
-import { CreateDeploymentCommand, DeploymentLimitExceededException, DeploymentStatus, GetDeploymentCommand } from '@aws-sdk/client-codedeploy';
+import { CreateDeploymentCommand, DeploymentLimitExceededException, DeploymentStatus, GetDeploymentCommand, ListDeploymentsCommand } from '@aws-sdk/client-codedeploy';
 import {
   DeleteFunctionCommand,
   GetAliasCommand,
@@ -74,6 +74,8 @@ beforeEach(() => {
   h.mocks.lambda.on(PublishVersionCommand).resolves(functionConfiguration({ version: '4', codeSha256: 'sha-new', revisionId: 'rev-3' }));
   // Switch-Traffic: CreateDeployment answers { deploymentId } (CreateDeploymentCommand.d.ts); pruning lists and deletes versions.
   h.mocks.codeDeploy.on(CreateDeploymentCommand).callsFake(async (input) => ({ deploymentId: `d-${input.deploymentGroupName}` }));
+  // ListDeployments answers the ids of the group's deployments in the statuses asked for (ListDeploymentsCommand.d.ts): none active here.
+  h.mocks.codeDeploy.on(ListDeploymentsCommand).resolves({ deployments: [] });
   h.mocks.lambda.on(ListVersionsByFunctionCommand).resolves({ Versions: ['$LATEST', '1', '2', '3', '4'].map((version) => functionConfiguration({ version })) });
   h.mocks.lambda.on(ListAliasesCommand).resolves({ Aliases: [aliasAnswer('4')] });
   h.mocks.lambda.on(DeleteFunctionCommand).resolves({ StatusCode: 204 });
@@ -290,10 +292,10 @@ describe('commitTime', () => {
     ['empty', '', 'commitTime is empty'],
     ['unreadable', 'last Tuesday', 'commitTime "last Tuesday" is not an ISO 8601 date and time with a zone (such as 2019-10-29T03:32:21Z)'],
   ])('%s fails nothing: the deployment goes live without a LeadTime, and the log says why', async (_name, commitTime, problem) => {
-    const log = jest.spyOn(console, 'log');
     await expect(stage('orders-api', 'deploy-1', { commitTime })).resolves.toEqual({ currentVersion: '3', targetVersion: '4' });
-    expect(log).toHaveBeenCalledWith(JSON.stringify({ message: 'no lead time will be recorded', jobId: 'deploy-1', deploymentId: `${executionId}/orders-api`, problem }));
-    log.mockRestore();
+    expect(h.logs()).toContainEqual(expect.objectContaining({
+      level: 'INFO', message: 'no lead time will be recorded', jobId: 'deploy-1', deploymentId: `${executionId}/orders-api`, problem,
+    }));
     expect((await history.get(`${executionId}/orders-api`))?.commitTime).toBeUndefined();
     await start();
     codeDeployReports('d-orders-api-live-dev', 'Succeeded');

@@ -17,6 +17,7 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { sdkStreamMixin } from '@smithy/core/serde';
 import { mockClient } from 'aws-sdk-client-mock';
 import { HistoryTableFixture } from './dynalite-history-table';
+import { captureHandlerOutput, LogRecord } from './log-capture';
 import { Attributes, DeploymentHistoryStore } from '../src/runtime/deployment-history-store';
 import { LifecycleNotifier } from '../src/runtime/lifecycle-notifier';
 import type { MetricDocument } from '../src/runtime/metrics-recorder';
@@ -26,28 +27,12 @@ export const ACCOUNT = '111111111111';
 export const FUNCTION_NAME = 'orders-api-dev';
 export const FUNCTION_ARN = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${FUNCTION_NAME}`;
 
-let stdoutMetrics: MetricDocument[] | undefined;
-
 /**
  * Captures what the handlers write to stdout as EMF documents (each a whole line starting with
- * `{"_aws"`, the way Lambda would hand it to CloudWatch Logs); any other output passes through.
- * Installed once per test file; `clearMocks` leaves the spy's implementation in place.
+ * `{"_aws"`, the way Lambda would hand it to CloudWatch Logs), see {@link captureHandlerOutput}.
  */
 export function captureStdoutMetrics(): MetricDocument[] {
-  if (stdoutMetrics) return stdoutMetrics;
-  const captured: MetricDocument[] = [];
-  const write = process.stdout.write.bind(process.stdout) as (...args: unknown[]) => boolean;
-  jest.spyOn(process.stdout, 'write').mockImplementation(((chunk: unknown, ...rest: unknown[]) => {
-    const text = typeof chunk === 'string' ? chunk : Buffer.isBuffer(chunk) ? chunk.toString('utf8') : undefined;
-    if (text?.startsWith('{"_aws"')) {
-      if (!text.endsWith('\n') || text.indexOf('\n') !== text.length - 1) throw new Error(`an EMF document must be exactly one line: ${text}`);
-      captured.push(JSON.parse(text));
-      return true;
-    }
-    return write(chunk, ...rest);
-  }) as typeof process.stdout.write);
-  stdoutMetrics = captured;
-  return captured;
+  return captureHandlerOutput().metrics;
 }
 
 /**
@@ -71,7 +56,7 @@ export function handlerHarness(fixture: HistoryTableFixture) {
   };
   const history = new DeploymentHistoryStore(fixture.doc, fixture.tableName);
   const notifier = new LifecycleNotifier(clients.sns, `arn:aws:sns:${REGION}:${ACCOUNT}:orders-api-deployments-dev`);
-  const metricDocuments = captureStdoutMetrics();
+  const output = captureHandlerOutput();
   const settledJobs = new Set<string>();
   // A job takes one result; a second PutJobSuccessResult/PutJobFailureResult answers
   // InvalidJobStateException (@throws in PutJobSuccessResultCommand.d.ts / PutJobFailureResultCommand.d.ts).
@@ -86,7 +71,7 @@ export function handlerHarness(fixture: HistoryTableFixture) {
   const reset = () => {
     Object.values(mocks).forEach((m) => m.reset());
     settledJobs.clear();
-    metricDocuments.length = 0;
+    output.clear();
     mocks.codePipeline.on(PutJobSuccessResultCommand).callsFake(acceptOnce);
     mocks.codePipeline.on(PutJobFailureResultCommand).callsFake(acceptOnce);
     // Publish answers MessageId (PublishCommand.d.ts; SequenceNumber only for FIFO topics).
@@ -106,8 +91,10 @@ export function handlerHarness(fixture: HistoryTableFixture) {
     body: JSON.parse(c.args[0].input.Message!),
   }));
   /** The EMF documents the handlers wrote to stdout since the last reset, in order. */
-  const metrics = () => [...metricDocuments];
-  return { clients, mocks, history, notifier, reset, jobResults, announced, messages, metrics };
+  const metrics = () => [...output.metrics];
+  /** The structured log records the handlers wrote (stdout and stderr) since the last reset, in order. */
+  const logs = (): LogRecord[] => [...output.records];
+  return { clients, mocks, history, notifier, reset, jobResults, announced, messages, metrics, logs };
 }
 
 /** Writes a record as Deploy-Blue leaves it: claimed by its job, then STAGED. */

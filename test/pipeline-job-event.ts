@@ -4,6 +4,8 @@ export function pipelineJobEvent(options: {
   userParameters?: Record<string, string> | string;
   artifact?: { bucketName: string; objectKey: string } | null;
   continuationToken?: string;
+  /** The temporary credentials CodePipeline hands the action (secrets: no handler may log or send them). */
+  artifactCredentials?: { accessKeyId: string; secretAccessKey: string; sessionToken: string };
 } = {}) {
   const userParameters = typeof options.userParameters === 'string'
     ? options.userParameters
@@ -19,7 +21,7 @@ export function pipelineJobEvent(options: {
         actionConfiguration: { configuration: { FunctionName: 'handler', UserParameters: userParameters } },
         inputArtifacts: artifact ? [{ name: 'BuildOutput', revision: null, location: { type: 'S3', s3Location: artifact } }] : [],
         outputArtifacts: [],
-        artifactCredentials: { accessKeyId: 'x', secretAccessKey: 'y', sessionToken: 'z' },
+        artifactCredentials: options.artifactCredentials ?? { accessKeyId: 'x', secretAccessKey: 'y', sessionToken: 'z' },
         ...(options.continuationToken ? { continuationToken: options.continuationToken } : {}),
       },
     },

@@ -9,6 +9,7 @@ import {
 import { InvokeCommand, LambdaClient, LambdaServiceException } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { deploymentInfo } from './handler-harness';
+import { captureHandlerOutput } from './log-capture';
 import { renderAppSpec } from '../src/runtime/appspec';
 import { createSmokeTestHandler, testEventFor } from '../src/smoke-test-hook.lambda';
 
@@ -151,14 +152,16 @@ describe('one hook for every service: the test event is looked up by the AppSpec
 
   test('a function without a test event reports Failed naming it and the known ones, and invokes nothing', async () => {
     deploymentOf('payments-dev');
-    const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
-    try {
-      await expect(handler(hookEvent)).resolves.toBe('Failed');
-      expect(JSON.parse(log.mock.calls[0][0] as string).failure).toBe(
-        'SMOKE_TEST_EVENTS has no test event for function payments-dev; it has events for: orders-api-dev, billing-dev, emails-dev');
-    } finally {
-      log.mockRestore();
-    }
+    const output = captureHandlerOutput();
+    output.clear();
+    await expect(handler(hookEvent)).resolves.toBe('Failed');
+    expect(output.records).toEqual([expect.objectContaining({
+      level: 'WARN',
+      message: 'smoke test',
+      codeDeployDeploymentId: 'd-ABC',
+      functionName: 'payments-dev',
+      failure: 'SMOKE_TEST_EVENTS has no test event for function payments-dev; it has events for: orders-api-dev, billing-dev, emails-dev',
+    })]);
     expect(lambda.calls()).toHaveLength(0);
     expect(reported()).toEqual([{ deploymentId: 'd-ABC', lifecycleEventHookExecutionId: 'hook-1', status: 'Failed' }]);
   });

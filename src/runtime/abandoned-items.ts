@@ -1,6 +1,7 @@
 import { CodePipelineClient, GetPipelineExecutionCommand } from '@aws-sdk/client-codepipeline';
 import { describeError } from './codepipeline-job';
 import { claimLapsed, DeploymentHistoryStore, DeploymentRecord, HistoryConflictError } from './deployment-history-store';
+import { defaultLogger, Logger } from './logger';
 
 /**
  * Tells whether an execution has ended: its CodePipeline status when it has, undefined while it
@@ -45,7 +46,7 @@ export const endedBeforeSwitchTraffic: ExecutionEnded = async () => 'left Switch
  * @returns the items this call changed, for the caller to count and announce once
  */
 export async function settleAbandonedItems(history: DeploymentHistoryStore, mine: DeploymentRecord,
-  ended: ExecutionEnded, now: Date = new Date()): Promise<DeploymentRecord[]> {
+  ended: ExecutionEnded, now: Date = new Date(), logger: Logger = defaultLogger()): Promise<DeploymentRecord[]> {
   if (!mine.service || !mine.startedAt) return [];
   const candidates = (await history.listService(mine.service, { limit: 100 })).filter((r) => r.executionId
     && r.executionId !== mine.executionId
@@ -70,7 +71,7 @@ export async function settleAbandonedItems(history: DeploymentHistoryStore, mine
       if (result.changed) changed.push(result.record);
     } catch (error) {
       if (!(error instanceof HistoryConflictError)) {
-        console.error(JSON.stringify({ message: 'could not settle an abandoned item', deploymentId: record.deploymentId, error: describeError(error) }));
+        logger.error('could not settle an abandoned item', { itemDeploymentId: record.deploymentId, error: describeError(error) });
       }
     }
   }

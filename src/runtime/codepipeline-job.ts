@@ -4,6 +4,7 @@ import {
   PutJobFailureResultCommand,
   PutJobSuccessResultCommand,
 } from '@aws-sdk/client-codepipeline';
+import { defaultLogger, Logger } from './logger';
 
 /** An input artifact's S3 location, as CodePipeline hands it to a Lambda invoke action. */
 export interface ArtifactLocation {
@@ -100,7 +101,7 @@ export function parseJob(event: unknown, requiredParameters: string[], optionalP
  * @aws-sdk/client-codepipeline), which for a duplicate delivery means "already reported".
  */
 export class JobReporter {
-  constructor(private readonly client: CodePipelineClient) {}
+  constructor(private readonly client: CodePipelineClient, private readonly logger: Logger = defaultLogger()) {}
 
   /** @returns false when the job already had a result */
   async succeed(jobId: string, options: { outputVariables?: Record<string, string>; continuationToken?: string } = {}): Promise<boolean> {
@@ -126,7 +127,7 @@ export class JobReporter {
       return true;
     } catch (error) {
       if (!(error instanceof InvalidJobStateException) && (error as Error)?.name !== 'InvalidJobStateException') throw error;
-      console.log(JSON.stringify({ message: 'job already has a result; this one is dropped', jobId, result, detail: (error as Error).message }));
+      this.logger.info('job already has a result; this one is dropped', { jobId, result, detail: (error as Error).message });
       return false;
     }
   }

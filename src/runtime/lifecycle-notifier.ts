@@ -1,5 +1,6 @@
 import { MessageAttributeValue, PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import type { DeploymentRecord, DeploymentState } from './deployment-history-store';
+import { defaultLogger, Logger } from './logger';
 
 /** Lifecycle events announced on the notification topic. */
 export type LifecycleEvent = 'STAGED' | 'STARTED' | 'SUCCEEDED' | 'ROLLED_BACK' | 'FAILED' | 'SKIPPED' | 'NOT_STARTED';
@@ -62,7 +63,7 @@ export function headline(event: LifecycleEvent, record: DeploymentRecord): strin
  * logged, never thrown: the deployment result must not be lost because a message could not be sent.
  */
 export class LifecycleNotifier {
-  constructor(private readonly client: SNSClient, private readonly topicArn: string | undefined) {}
+  constructor(private readonly client: SNSClient, private readonly topicArn: string | undefined, private readonly logger: Logger = defaultLogger()) {}
 
   /**
    * @param execution every service of the execution, when the caller has them: listed in the
@@ -96,7 +97,7 @@ export class LifecycleNotifier {
       }));
       return true;
     } catch (error) {
-      console.error(JSON.stringify({ message: 'lifecycle notification failed', event, deploymentId: record.deploymentId, error: String(error) }));
+      this.logger.error('lifecycle notification failed', { event, itemDeploymentId: record.deploymentId, error: String(error) });
       return false;
     }
   }

@@ -11,6 +11,7 @@ import {
   SERVICE_DIMENSION,
   SHIFT_DURATION_METRIC,
 } from './deployment-metrics';
+import { defaultLogger, Logger } from './logger';
 
 /** Where EMF lines go: one JSON document per call, without a line break. */
 export type MetricLineWriter = (line: string) => void;
@@ -112,6 +113,7 @@ export class DeploymentMetricsRecorder {
   constructor(
     private readonly write: MetricLineWriter = writeToStdout,
     private readonly now: () => Date = () => new Date(),
+    private readonly logger: Logger = defaultLogger(),
   ) {}
 
   /**
@@ -124,14 +126,14 @@ export class DeploymentMetricsRecorder {
     try {
       const metrics = deploymentMetricsDocument(record, this.now(), fallbackService);
       if (!metrics) {
-        console.error(JSON.stringify({ message: 'no deployment metrics: the record is not in a final state', deploymentId: record.deploymentId, state: record.state }));
+        this.logger.error('no deployment metrics: the record is not in a final state', { itemDeploymentId: record.deploymentId, state: record.state });
         return undefined;
       }
       this.write(JSON.stringify(metrics.document));
-      if (metrics.notes.length > 0) console.log(JSON.stringify({ message: 'deployment metrics incomplete', deploymentId: record.deploymentId, notes: metrics.notes }));
+      if (metrics.notes.length > 0) this.logger.info('deployment metrics incomplete', { itemDeploymentId: record.deploymentId, notes: metrics.notes });
       return metrics.document;
     } catch (error) {
-      console.error(JSON.stringify({ message: 'could not emit deployment metrics', deploymentId: record?.deploymentId, error: String(error) }));
+      this.logger.error('could not emit deployment metrics', { itemDeploymentId: record?.deploymentId, error: String(error) });
       return undefined;
     }
   }

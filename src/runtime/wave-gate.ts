@@ -1,5 +1,6 @@
 import { describeError } from './codepipeline-job';
 import { DeploymentHistoryStore, DeploymentRecord, HistoryConflictError } from './deployment-history-store';
+import { defaultLogger, Logger } from './logger';
 
 /** A service whose traffic shift ended for good without going live. */
 export interface StoppedService {
@@ -29,7 +30,8 @@ export function stopReason(stopped: StoppedService): string {
  * failures in one wave, duplicate deliveries) exactly one changes each item; an item another job
  * has claimed (STARTING) or moved on is left alone. The same and earlier waves are not touched.
  */
-export async function stopLaterWaves(history: DeploymentHistoryStore, stopped: StoppedService): Promise<StoppedWaves> {
+export async function stopLaterWaves(history: DeploymentHistoryStore, stopped: StoppedService,
+  logger: Logger = defaultLogger()): Promise<StoppedWaves> {
   const listed = await history.listExecution(stopped.executionId);
   const latest = new Map(listed.map((record) => [record.deploymentId, record]));
   const changed: DeploymentRecord[] = [];
@@ -49,7 +51,7 @@ export async function stopLaterWaves(history: DeploymentHistoryStore, stopped: S
       if (result.changed) changed.push(result.record);
     } catch (error) {
       if (!(error instanceof HistoryConflictError)) {
-        console.error(JSON.stringify({ message: 'could not mark NOT_STARTED', deploymentId: record.deploymentId, error: describeError(error) }));
+        logger.error('could not mark NOT_STARTED', { itemDeploymentId: record.deploymentId, error: describeError(error) });
       }
     }
   }

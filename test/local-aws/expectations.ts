@@ -1,8 +1,10 @@
 /** Assertions with readable failures, shared by the local AWS scenarios. */
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { contractProblems, DeploymentMetric, deploymentMetrics } from './emf';
 import { Deployment } from './fake-codedeploy';
 import { JobResult } from './fake-codepipeline';
 import { World } from './world';
+import { LOG_SERVICE } from '../../src/runtime/logger';
 
 export function succeeded(result: JobResult | undefined, what: string): asserts result is JobResult {
   if (result?.kind !== 'success') throw new Error(`${what}: expected the job to succeed, CodePipeline recorded ${JSON.stringify(result)}`);
@@ -155,4 +157,67 @@ export function expectDeploymentMetrics(w: World, executionId: string, expected:
     }
   }
   return Object.fromEntries(metrics.map((m) => [m.service, m]));
+}
+
+/**
+ * No part of the job events' artifactCredentials left the events (issue 14 item 3; the Lambda invoke
+ * action reference: "Do not log the JSON event that CodePipeline sends to Lambda"): not in any line
+ * the handlers wrote to their log streams (records, EMF documents, stray lines), not in a
+ * notification the topic delivered, not in a job result, a CodeDeploy or Lambda request, or a
+ * history item. (The runner's own framing lines, which carry the event, are not log output.)
+ */
+export async function expectNoCredentialsLeaked(w: World) {
+  const secrets = Object.values(w.artifactCredentials);
+  const functions = w.handlerFunctions();
+  const items = await w.doc.send(new ScanCommand({ TableName: w.names.table }));
+  const places: Record<string, string[]> = {
+    'log lines': functions.flatMap((fn) => fn.invocations.flatMap((i) => i.output)),
+    'stray lines': functions.flatMap((fn) => fn.strayLines.map((s) => s.line)),
+    'notifications': (await w.notifications()).map((n) => JSON.stringify(n)),
+    'CodePipeline calls': w.pipeline.calls.map((c) => JSON.stringify(c)),
+    'CodeDeploy calls': w.codeDeploy.calls.map((c) => JSON.stringify(c)),
+    'Lambda calls': w.proxy.calls.map((c) => JSON.stringify(c)),
+    'history items': (items.Items ?? []).map((item) => JSON.stringify(item, (_key, value) => (value instanceof Set ? [...value] : value))),
+  };
+  for (const [place, texts] of Object.entries(places)) {
+    const leaked = texts.filter((text) => secrets.some((secret) => text.includes(secret)));
+    expect({ world: w.tag, place, leaked: leaked.map((text) => text.slice(0, 300)) }).toEqual({ world: w.tag, place, leaked: [] });
+  }
+  // The job events carried them (all but hand-made malformed ones): the search looks for what was really there.
+  const events = functions.flatMap((fn) => fn.invocations.map((i) => JSON.stringify(i.event))).filter((text) => text.includes('CodePipeline.job'));
+  if (events.length > 0) expect(events.filter((event) => secrets.every((secret) => event.includes(secret))).length).toBeGreaterThan(0);
+}
+
+/**
+ * Every line the stage handlers wrote, EMF documents aside, is a structured record CloudWatch Logs
+ * keeps as it is (issue 14 item 10): a JSON object with `level`, a text `message` (not a JSON
+ * document wrapped by the runtime's console) and `service` at the top level, and the correlation
+ * key of what the invocation handled: the CodePipeline job's `jobId`, or the hook's CodeDeploy
+ * `codeDeployDeploymentId`.
+ */
+export function expectStructuredLogs(w: World) {
+  const problems: string[] = [];
+  for (const fn of w.handlerFunctions()) {
+    for (const invocation of fn.invocations) {
+      const event = invocation.event as any;
+      const expected: Record<string, unknown> = event?.['CodePipeline.job']?.id
+        ? { jobId: event['CodePipeline.job'].id }
+        : { codeDeployDeploymentId: event?.DeploymentId };
+      for (const line of invocation.output.filter((l) => !l.startsWith('{"_aws"'))) {
+        let record: any;
+        try {
+          record = JSON.parse(line);
+        } catch {
+          record = undefined;
+        }
+        const wrong = !record || typeof record !== 'object' ? 'not a JSON object'
+          : typeof record.level !== 'string' ? 'no level'
+            : typeof record.message !== 'string' || /^\s*[{[]/.test(record.message) ? 'message is not text'
+              : record.service !== LOG_SERVICE ? `service is ${record.service}`
+                : Object.entries(expected).filter(([key, value]) => record[key] !== value).map(([key, value]) => `${key} is ${record[key]}, not ${value}`).join('; ');
+        if (wrong) problems.push(`${fn.functionName}: ${wrong}: ${line.slice(0, 300)}`);
+      }
+    }
+  }
+  expect({ world: w.tag, problems }).toEqual({ world: w.tag, problems: [] });
 }

@@ -9,13 +9,13 @@ import * as path from 'path';
 import { CreateAliasCommand } from '@aws-sdk/client-lambda';
 import { constructModel } from './construct-model';
 import {
-  codeDeployDeploymentOf, counts, delta, expectAlias, expectDeploymentMetrics, expectMetricsKeepContract, expectNoHandlerThrew, expectOneResultPerJob,
-  failed, succeeded,
+  codeDeployDeploymentOf, counts, delta, expectAlias, expectDeploymentMetrics, expectMetricsKeepContract, expectNoCredentialsLeaked,
+  expectNoHandlerThrew, expectOneResultPerJob, expectStructuredLogs, failed, succeeded,
 } from './expectations';
 import { JobResult } from './fake-codepipeline';
 import { MotoServer } from './moto-server';
-import { MetricsReport, ScenarioReport } from './scenario-report';
 import { registerOverlapScenarios } from './overlap-scenarios';
+import { MetricsReport, ScenarioReport } from './scenario-report';
 import { registerServiceScenarios } from './services-scenarios';
 import { registerUnchangedScenarios } from './unchanged-scenarios';
 import { actionRun, ASSETS_DIR, brokenSource, goodSource, SharedAws, startSharedAws, World } from './world';
@@ -57,12 +57,20 @@ afterAll(async () => {
   metricsReport.print('12b.', 'exec-12b-B');
 });
 
-/** A scenario; once its body passed, the metrics its handlers wrote must keep the contract too (expectMetricsKeepContract). */
+/**
+ * A scenario; once its body passed, the metrics its handlers wrote must keep the contract too
+ * (expectMetricsKeepContract), every other line must be a structured record (expectStructuredLogs), and
+ * no part of the job events' credentials may have left the events (expectNoCredentialsLeaked).
+ */
 function scenario(name: string, body: () => Promise<void>, timeout = 60_000) {
   report.register(name);
   test(name, () => report.run(name, async () => {
     await body();
-    for (const w of worlds) await expectMetricsKeepContract(w);
+    for (const w of worlds) {
+      await expectMetricsKeepContract(w);
+      expectStructuredLogs(w);
+      await expectNoCredentialsLeaked(w);
+    }
   }), timeout);
 }
 

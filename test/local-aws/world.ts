@@ -1,4 +1,4 @@
-import { randomUUID } from 'crypto';
+import { randomBytes, randomUUID } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -278,6 +278,15 @@ export class World {
   private readonly sourceRevisions = new Map<string, { authorDate: string; firstActionAt: number }>();
   /** When the world was set up (before any handler ran). */
   public readonly createdAt = Date.now();
+  /**
+   * The temporary credentials every job event of this world carries (`data.artifactCredentials`),
+   * distinct per world, so that a leak of any part of them can be searched for (expectNoCredentialsLeaked).
+   */
+  public readonly artifactCredentials = {
+    accessKeyId: `ASIA${randomBytes(8).toString('hex').toUpperCase()}`,
+    secretAccessKey: randomBytes(30).toString('base64'),
+    sessionToken: `IQoJb3JpZ2luX2Vj${randomBytes(96).toString('base64')}`,
+  };
   private readonly dynamo: DynamoDBClient;
   private proxyLambda?: LambdaClient;
 
@@ -540,7 +549,7 @@ export class World {
             location: { type: 'S3', s3Location: { bucketName: artifact.bucketName, objectKey: artifact.objectKey } },
           })),
           outputArtifacts: [],
-          artifactCredentials: { accessKeyId: 'ASIATESTARTIFACT', secretAccessKey: 'test', sessionToken: 'test' },
+          artifactCredentials: { ...this.artifactCredentials },
           ...(continuationToken ? { continuationToken } : {}),
         },
       },

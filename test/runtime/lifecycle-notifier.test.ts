@@ -2,9 +2,11 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { DeploymentRecord } from '../../src/runtime/deployment-history-store';
 import { executionOutcomes, headline, LifecycleNotifier } from '../../src/runtime/lifecycle-notifier';
+import { createLogger } from '../../src/runtime/logger';
 
 const sns = mockClient(SNSClient);
-const notifier = new LifecycleNotifier(new SNSClient({ region: 'us-east-1' }), 'arn:aws:sns:us-east-1:111111111111:deployments');
+const TOPIC_ARN = 'arn:aws:sns:us-east-1:111111111111:deployments';
+const notifier = new LifecycleNotifier(new SNSClient({ region: 'us-east-1' }), TOPIC_ARN);
 const published = () => sns.commandCalls(PublishCommand).map((c) => c.args[0].input);
 
 beforeEach(() => {
@@ -58,9 +60,10 @@ test('the execution is listed waves first, each service with what happened to it
 
 test('a failed Publish is logged, never thrown', async () => {
   sns.on(PublishCommand).rejects(new Error('SNS is down'));
-  const error = jest.spyOn(console, 'error').mockImplementation(() => undefined);
-  await expect(notifier.announce('SUCCEEDED', record())).resolves.toBe(false);
-  error.mockRestore();
+  const logger = createLogger();
+  const error = jest.spyOn(logger, 'error').mockImplementation(() => undefined);
+  await expect(new LifecycleNotifier(new SNSClient({ region: 'us-east-1' }), TOPIC_ARN, logger).announce('SUCCEEDED', record())).resolves.toBe(false);
+  expect(error).toHaveBeenCalledWith('lifecycle notification failed', { event: 'SUCCEEDED', itemDeploymentId: 'exec-1/orders', error: 'Error: SNS is down' });
 });
 
 test('without a topic nothing is published', async () => {

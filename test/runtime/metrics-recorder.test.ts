@@ -1,6 +1,7 @@
 import { emfProblems } from './emf-validation';
 import { DeploymentRecord } from '../../src/runtime/deployment-history-store';
 import * as names from '../../src/runtime/deployment-metrics';
+import { createLogger } from '../../src/runtime/logger';
 import { DeploymentMetricsRecorder, deploymentMetricsDocument, writeToStdout } from '../../src/runtime/metrics-recorder';
 
 const FALLBACK = new Date('2026-11-22T12:00:00Z');
@@ -95,11 +96,11 @@ test('what cannot be measured is left out and said why; the count stays', () => 
 test.each(['STAGING', 'STAGED', 'STARTING', 'SHIFTING'] as const)('%s is no final state: no document', (state) => {
   expect(deploymentMetricsDocument({ ...base, state }, FALLBACK)).toBeUndefined();
   const lines: string[] = [];
-  const error = jest.spyOn(console, 'error').mockImplementation(() => undefined);
-  expect(new DeploymentMetricsRecorder((line) => lines.push(line)).deploymentEnded({ ...base, state })).toBeUndefined();
+  const logger = createLogger();
+  const error = jest.spyOn(logger, 'error').mockImplementation(() => undefined);
+  expect(new DeploymentMetricsRecorder((line) => lines.push(line), undefined, logger).deploymentEnded({ ...base, state })).toBeUndefined();
   expect(lines).toEqual([]);
   expect(error).toHaveBeenCalledTimes(1);
-  error.mockRestore();
 });
 
 test('every document meets the embedded metric format specification', () => {
@@ -118,13 +119,13 @@ test('the recorder writes one JSON line per deployment and never throws', () => 
   expect(lines).toEqual([JSON.stringify(document)]);
   expect(lines[0]).not.toContain('\n');
 
-  const error = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+  const logger = createLogger();
+  const error = jest.spyOn(logger, 'error').mockImplementation(() => undefined);
   const failing = new DeploymentMetricsRecorder(() => {
     throw new Error('EPIPE');
-  });
+  }, undefined, logger);
   expect(failing.deploymentEnded({ ...base, state: 'FAILED' })).toBeUndefined();
-  expect(error).toHaveBeenCalledWith(expect.stringContaining('could not emit deployment metrics'));
-  error.mockRestore();
+  expect(error).toHaveBeenCalledWith('could not emit deployment metrics', expect.objectContaining({ error: 'Error: EPIPE' }));
 });
 
 test('the default writer puts the bare document on stdout, not through the console Lambda rewrites', () => {
