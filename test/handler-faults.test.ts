@@ -105,14 +105,21 @@ const switchTrafficParameters = () => ({
   wave: '1',
 });
 
-/** Switch-Traffic's first invocation against a CodeDeploy endpoint answering from `script`. */
+const LIST_DEPLOYMENTS = 'CodeDeploy_20141006.ListDeployments';
+
+/**
+ * Switch-Traffic's first invocation against a CodeDeploy endpoint: ListDeployments (is another
+ * deployment in progress?) finds none, and CreateDeployment answers from `script` (call 1, 2, ...).
+ */
 async function startShiftAgainst(script: (call: number) => ScriptedResponse) {
   await stagedRecord(h.history, deploymentId, { executionId, service: 'orders-api', wave: 1, currentVersion: '3', targetVersion: '4' });
-  const endpoint = await startFakeAwsEndpoint((call) => script(call));
+  let creates = 0;
+  // ListDeploymentsOutput: `deployments`, a list of deployment ids (ListDeploymentsCommand.d.ts).
+  const endpoint = await startFakeAwsEndpoint((_call, target) => (target === LIST_DEPLOYMENTS ? { status: 200, body: { deployments: [] } } : script(++creates)));
   const codeDeploy = new CodeDeployClient({ ...CLIENT_CONFIG, region: 'us-east-1', endpoint: endpoint.url, credentials: fakeCredentials });
   try {
     const outcome = await switchTraffic(codeDeploy)(pipelineJobEvent({ artifact: null, userParameters: switchTrafficParameters() }));
-    return { outcome, calls: endpoint.calls };
+    return { outcome, calls: endpoint.calls.filter((c) => c.target !== LIST_DEPLOYMENTS) };
   } finally {
     codeDeploy.destroy();
     await endpoint.stop();
