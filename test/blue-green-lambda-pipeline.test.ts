@@ -255,7 +255,9 @@ describe('with defaults', () => {
     expect(versionConfiguration.flatMap((s: any) => ([] as unknown[]).concat(s.Resource))).toContainEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [service, 'Arn'] }, ':*']] });
     // Overlapping executions: whose deployment is in progress (ListDeployments on the group), which
     // execution is newer (the byService index), has an earlier execution ended (GetPipelineExecution).
-    const resourcesOf = (statements: any[], action: string) => statements.filter((s: any) => ([] as string[]).concat(s.Action).includes(action)).flatMap((s: any) => ([] as unknown[]).concat(s.Resource));
+    const resourcesOf = (statements: any[], action: string) => statements
+      .filter((s: any) => ([] as string[]).concat(s.Action).includes(action))
+      .flatMap((s: any) => ([] as unknown[]).concat(s.Resource));
     const table = only(template, 'AWS::DynamoDB::Table').id;
     const byService = { 'Fn::Join': ['', [{ 'Fn::GetAtt': [table, 'Arn'] }, '/index/byService']] };
     expect(resourcesOf(switchTraffic, 'dynamodb:Query')).toContainEqual(byService);

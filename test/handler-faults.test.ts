@@ -115,7 +115,8 @@ async function startShiftAgainst(script: (call: number) => ScriptedResponse) {
   await stagedRecord(h.history, deploymentId, { executionId, service: 'orders-api', wave: 1, currentVersion: '3', targetVersion: '4' });
   let creates = 0;
   // ListDeploymentsOutput: `deployments`, a list of deployment ids (ListDeploymentsCommand.d.ts).
-  const endpoint = await startFakeAwsEndpoint((_call, target) => (target === LIST_DEPLOYMENTS ? { status: 200, body: { deployments: [] } } : script(++creates)));
+  const endpoint = await startFakeAwsEndpoint((_call, target) =>
+    (target === LIST_DEPLOYMENTS ? { status: 200, body: { deployments: [] } } : script(++creates)));
   const codeDeploy = new CodeDeployClient({ ...CLIENT_CONFIG, region: 'us-east-1', endpoint: endpoint.url, credentials: fakeCredentials });
   try {
     const outcome = await switchTraffic(codeDeploy)(pipelineJobEvent({ artifact: null, userParameters: switchTrafficParameters() }));
