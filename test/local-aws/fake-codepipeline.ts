@@ -32,6 +32,15 @@ const VARIABLE_KEY = /^[A-Za-z0-9@\-_]+$/;
  */
 export async function startFakeCodePipeline() {
   const jobs = new Map<string, { result?: JobResult }>();
+  /**
+   * While true, every request answers the documented common error ServiceUnavailable (HTTP 503,
+   * "The request has failed due to a temporary failure of the server";
+   * https://docs.aws.amazon.com/codepipeline/latest/APIReference/CommonErrors.html).
+   */
+  const state = { unavailable: false };
+  const available = () => {
+    if (state.unavailable) throw new AwsError('ServiceUnavailable', 'The request has failed due to a temporary failure of the server.', 503);
+  };
 
   function jobFor(jobId: unknown) {
     if (typeof jobId !== 'string' || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(jobId)) {
@@ -45,6 +54,7 @@ export async function startFakeCodePipeline() {
 
   const server = await startJsonServer('CodePipeline_20150709', {
     PutJobSuccessResult: (input) => {
+      available();
       const job = jobFor(input.jobId);
       const variables = input.outputVariables as Record<string, string> | undefined;
       if (variables && Object.keys(variables).length > 0 && input.continuationToken) {
@@ -61,6 +71,7 @@ export async function startFakeCodePipeline() {
       return {};
     },
     PutJobFailureResult: (input) => {
+      available();
       const job = jobFor(input.jobId);
       const details = input.failureDetails;
       if (!details || !FAILURE_TYPES.includes(details.type)) {
@@ -76,6 +87,18 @@ export async function startFakeCodePipeline() {
 
   return {
     ...server,
+    state,
+    /**
+     * A job that got no result: "If the Lambda function has sent no reply after 20 minutes, the action
+     * times out" (https://docs.aws.amazon.com/codepipeline/latest/userguide/limits.html); the test
+     * plays that time having passed. The message is the test's, not CodePipeline's wording.
+     */
+    timeOut(jobId: string): JobResult {
+      const job = jobs.get(jobId);
+      if (!job || job.result) throw new Error(`job ${jobId} is not in progress`);
+      job.result = { kind: 'failure', failureDetails: { type: 'JobFailed', message: 'timed out: the Lambda function sent no reply (played by the test)' }, at: Date.now() };
+      return job.result;
+    },
     /** Issues a new job id, as CodePipeline does for each run of an action (and each continuation). */
     issueJob(): string {
       const id = randomUUID();

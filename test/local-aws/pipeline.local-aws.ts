@@ -8,6 +8,7 @@
 import * as path from 'path';
 import { CreateAliasCommand } from '@aws-sdk/client-lambda';
 import { constructModel } from './construct-model';
+import { registerCrashScenarios } from './crash-scenarios';
 import {
   codeDeployDeploymentOf, counts, delta, expectAlias, expectDeploymentMetrics, expectMetricsKeepContract, expectNoCredentialsLeaked,
   expectNoHandlerThrew, expectOneResultPerJob, expectStructuredLogs, failed, succeeded,
@@ -533,3 +534,4 @@ scenario('11. version retention (keepVersions 2)', async () => {
 registerServiceScenarios({ scenario, worldFor });
 registerUnchangedScenarios({ scenario, worldFor });
 registerOverlapScenarios({ scenario, worldFor });
+registerCrashScenarios({ scenario, worldFor });

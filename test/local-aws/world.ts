@@ -178,6 +178,14 @@ export interface Release {
   readonly execution: ExecutionRun;
 }
 
+/** A message in a stage handler's dead-letter queue, as SQS ReceiveMessage answers it. */
+export interface DeadLetter {
+  readonly queueName: string;
+  readonly body: string;
+  /** Message attributes: name -> { DataType, StringValue }. */
+  readonly attributes: Record<string, { DataType: string; StringValue?: string }>;
+}
+
 /** An SNS notification that reached the SQS queue subscribed to the topic. */
 export interface Notification {
   readonly messageId: string;
@@ -221,6 +229,7 @@ const NAME_PROPERTY: Record<string, string> = {
   'AWS::CodeDeploy::Application': 'ApplicationName',
   'AWS::CodeDeploy::DeploymentGroup': 'DeploymentGroupName',
   'AWS::CloudWatch::Alarm': 'AlarmName',
+  'AWS::SQS::Queue': 'QueueName',
 };
 
 function testClientConfig(endpoint: string) {
@@ -272,6 +281,10 @@ export class World {
   public readonly services = new Map<string, ServiceWorld>();
   public readonly environments: Record<string, Record<string, string>> = {};
   private queueUrl = '';
+  /** Each stage handler's asynchronous invocation settings: its DeadLetterConfig target and retries. */
+  private readonly asyncConfig = new Map<HandlerFunction, { deadLetterArn?: string; maximumRetryAttempts: number }>();
+  /** Events Lambda gave up on (every attempt failed) and sent to a dead-letter target. */
+  public readonly deadLettered: Array<{ functionName: string; requestId: string; event: unknown }> = [];
   private readonly received: Notification[] = [];
   private artifactCount = 0;
   /** Each execution's source revision: the commit's author date, and when the test first ran one of its actions. */
@@ -369,6 +382,8 @@ export class World {
         return `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${name()}`;
       case 'AWS::S3::Bucket.Arn':
         return `arn:aws:s3:::${name()}`;
+      case 'AWS::SQS::Queue.Arn':
+        return `arn:aws:sqs:${REGION}:${ACCOUNT}:${name()}`;
       default:
         throw new Error(`cannot resolve ${attribute ? `Fn::GetAtt ${logicalId}.${attribute}` : `Ref ${logicalId}`} (${resource.Type}); teach test/local-aws/world.ts`);
     }
@@ -407,7 +422,16 @@ export class World {
     endpoints: Record<string, string>, log: string) {
     const properties = this.model.resources[logicalId].Properties ?? {};
     const env = this.environmentFor(functionName, variables, endpoints, properties.MemorySize ?? 128, properties.LoggingConfig);
-    return new HandlerFunction(functionName, bundle, env, path.join(this.shared.logDir, `${this.tag}-${log}.log`), (properties.Timeout ?? 3) * 1000);
+    const fn = new HandlerFunction(functionName, bundle, env, path.join(this.shared.logDir, `${this.tag}-${log}.log`), (properties.Timeout ?? 3) * 1000);
+    // Retries of asynchronous invocations: the function's AWS::Lambda::EventInvokeConfig, else Lambda's default of two.
+    const invokeConfig = Object.values(this.model.resources).find((r) => r.Type === 'AWS::Lambda::EventInvokeConfig'
+      && (r.Properties?.FunctionName?.Ref === logicalId || r.Properties?.FunctionName === functionName))?.Properties;
+    const target = properties.DeadLetterConfig?.TargetArn;
+    this.asyncConfig.set(fn, {
+      deadLetterArn: target === undefined ? undefined : resolveIntrinsic(target, this.resolver, `${functionName} DeadLetterConfig`),
+      maximumRetryAttempts: invokeConfig?.MaximumRetryAttempts ?? 2,
+    });
+    return fn;
   }
 
   private async setUp(options: { updateWindowMs?: number }) {
@@ -498,6 +522,17 @@ export class World {
       GlobalSecondaryIndexes: table.GlobalSecondaryIndexes,
     }));
 
+    for (const [logicalId, resource] of Object.entries(this.model.resources)) {
+      if (resource.Type !== 'AWS::SQS::Queue') continue;
+      const { MessageRetentionPeriod: retention, SqsManagedSseEnabled: sse } = resource.Properties ?? {};
+      await this.sqs('CreateQueue', {
+        QueueName: this.physicalName(logicalId),
+        Attributes: {
+          ...(retention ? { MessageRetentionPeriod: String(retention) } : {}),
+          ...(sse !== undefined ? { SqsManagedSseEnabled: String(sse) } : {}),
+        },
+      });
+    }
     await this.sns.send(new CreateTopicCommand({ Name: this.names.topic }));
     const queue = await this.sqs('CreateQueue', { QueueName: this.names.queue });
     this.queueUrl = queue.QueueUrl;
@@ -557,9 +592,46 @@ export class World {
   }
 
   private async deliver(fn: HandlerFunction, event: unknown, delivery: Delivery = 'once'): Promise<HandlerInvocation[]> {
-    if (delivery === 'concurrent') return Promise.all([fn.invoke(event), fn.invoke(event)]);
-    const first = await fn.invoke(event);
-    return delivery === 'sequential' ? [first, await fn.invoke(event)] : [first];
+    if (delivery === 'concurrent') return (await Promise.all([this.invokeAsync(fn, event), this.invokeAsync(fn, event)])).flat();
+    const first = await this.invokeAsync(fn, event);
+    return delivery === 'sequential' ? [...first, ...await this.invokeAsync(fn, event)] : first;
+  }
+
+  /**
+   * One asynchronous invocation as Lambda runs it: "If the function returns an error, by default
+   * Lambda attempts to run it two more times" (the EventInvokeConfig's MaximumRetryAttempts when
+   * set; the one- and two-minute waits are not played), then sends the event to the function's
+   * dead-letter queue: "The payload written to the DLQ target ARN is the original event payload
+   * with no modifications to the message body", with attributes RequestID (String, "Unique request
+   * identifier"), ErrorCode (Number, "3-digit HTTP error code") and ErrorMessage (String, "Error
+   * message (truncated to 1 KB)").
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html#invocation-dlq
+   */
+  private async invokeAsync(fn: HandlerFunction, event: unknown): Promise<HandlerInvocation[]> {
+    const config = this.asyncConfig.get(fn) ?? { maximumRetryAttempts: 2 };
+    const attempts: HandlerInvocation[] = [];
+    do attempts.push(await fn.invoke(event));
+    while (!attempts[attempts.length - 1].ok && attempts.length <= config.maximumRetryAttempts);
+    const last = attempts[attempts.length - 1];
+    if (last.ok || !config.deadLetterArn) return attempts;
+    const queueName = config.deadLetterArn.split(':').pop()!;
+    if (!config.deadLetterArn.startsWith('arn:aws:sqs:')) {
+      throw new Error(`${fn.functionName} dead-letters to ${config.deadLetterArn}: this test plays SQS dead-letter queues only`);
+    }
+    const { QueueUrl: queueUrl } = await this.sqs('GetQueueUrl', { QueueName: queueName });
+    await this.sqs('SendMessage', {
+      QueueUrl: queueUrl,
+      MessageBody: JSON.stringify(event),
+      MessageAttributes: {
+        RequestID: { DataType: 'String', StringValue: last.requestId },
+        // A function error is answered 200 with X-Amz-Function-Error (Invoke API reference).
+        ErrorCode: { DataType: 'Number', StringValue: '200' },
+        ErrorMessage: { DataType: 'String', StringValue: Buffer.from(last.error?.message ?? 'Unhandled').subarray(0, 1024).toString('utf8') },
+      },
+    });
+    this.deadLettered.push({ functionName: fn.functionName, requestId: last.requestId, event });
+    return attempts;
   }
 
   /** The action's UserParameters as CodePipeline hands them over: intrinsics resolved at deploy time, variables at run time. */
@@ -587,8 +659,10 @@ export class World {
     const event = poll === 0 && context.event !== undefined ? context.event
       : this.jobEvent(jobId, fn.functionName, context.userParameters, inputs, run.continuationToken);
     const delivery = await context.deliver?.({ stageName: action.stageName, service: service.name, actionName: action.actionName, poll });
+    const deadLettered = this.deadLettered.length;
     run.invocations.push(...await this.deliver(fn, event, delivery));
-    const result = this.pipeline.resultOf(jobId);
+    // Lambda gave up on the job's event: no invocation will ever report, so CodePipeline times the action out.
+    const result = this.pipeline.resultOf(jobId) ?? (this.deadLettered.length > deadLettered ? this.pipeline.timeOut(jobId) : undefined);
     if (!result) {
       throw new Error(`${action.stageName}/${action.actionName} job ${jobId} (poll ${poll}) reported no result: CodePipeline would time the action out; see ${this.shared.logDir}`);
     }
@@ -945,6 +1019,42 @@ export class World {
       }
     }
     return [...this.received];
+  }
+
+  /** The SQS queues the stage handlers dead-letter to (their DeadLetterConfig targets), by name. */
+  deadLetterQueueNames(): string[] {
+    return [...new Set([...this.asyncConfig.values()].flatMap((c) => (c.deadLetterArn ? [c.deadLetterArn.split(':').pop()!] : [])))];
+  }
+
+  /**
+   * What every SQS queue of the world holds, left in place (each message received, then made
+   * visible again): the notifications queue (drained by notifications(), so only what arrived
+   * since), the dead-letter queue, any other.
+   */
+  async queuedMessages(): Promise<DeadLetter[]> {
+    const { QueueUrls: urls = [] } = await this.sqs('ListQueues', {});
+    const out: DeadLetter[] = [];
+    for (const url of urls as string[]) {
+      const received: any[] = [];
+      for (;;) {
+        const { Messages: messages = [] } = await this.sqs('ReceiveMessage', {
+          QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 60, MessageAttributeNames: ['All'],
+        });
+        if (messages.length === 0) break;
+        received.push(...messages);
+      }
+      for (const m of received) {
+        out.push({ queueName: url.split('/').pop()!, body: m.Body, attributes: m.MessageAttributes ?? {} });
+        await this.sqs('ChangeMessageVisibility', { QueueUrl: url, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 });
+      }
+    }
+    return out;
+  }
+
+  /** The messages of the stage handlers' dead-letter queues (left in place, as an operator's first look would). */
+  async deadLetters(): Promise<DeadLetter[]> {
+    const names = this.deadLetterQueueNames();
+    return (await this.queuedMessages()).filter((m) => names.includes(m.queueName));
   }
 
   /** Notifications about one execution (and one service of it), in order. */
