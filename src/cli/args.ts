@@ -1,3 +1,5 @@
+import { parseArgs as nodeParseArgs } from 'util';
+
 /** The program name, as npx and the package's bin call it. */
 export const PROGRAM = 'blue-green-lambda-pipeline';
 
@@ -94,45 +96,37 @@ const VALUE_OPTIONS: Record<string, Command | undefined> = {
 const FLAGS = new Set(['json', 'help', 'version']);
 const COMMANDS: ReadonlyArray<Command> = ['history', 'dora'];
 
+/** Node's own tokenizer, told every option (`-h`, `-v` included); our rules and messages follow. */
+const NODE_OPTIONS = {
+  ...Object.fromEntries(Object.keys(VALUE_OPTIONS).map((name) => [name, { type: 'string' as const }])),
+  ...Object.fromEntries([...FLAGS].map((name) => [name, { type: 'boolean' as const, ...(name === 'help' ? { short: 'h' } : name === 'version' ? { short: 'v' } : {}) }])),
+};
+
 /**
  * Parses `<command> [--option value | --option=value | --flag]...`; options may come before or
- * after the command. `-h`, `--help` or the command `help` asks for the usage text.
+ * after the command. `-h`, `--help` or the command `help` asks for the usage text. Tokenized by
+ * `util.parseArgs` (non-strict, so that every mistake gets this CLI's own one-line message).
  * @throws UsageError
  */
 export function parseArgs(argv: string[]): CliArgs {
   const values: Record<string, string> = {};
   const flags = new Set<string>();
   const positionals: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '-h' || arg === '--help') {
-      flags.add('help');
-    } else if (arg === '-v') {
-      flags.add('version');
-    } else if (arg.startsWith('--')) {
-      const eq = arg.indexOf('=');
-      const name = arg.slice(2, eq < 0 ? undefined : eq);
+  for (const token of nodeParseArgs({ args: argv, options: NODE_OPTIONS, allowPositionals: true, strict: false, tokens: true }).tokens) {
+    if (token.kind === 'positional') {
+      positionals.push(token.value);
+    } else if (token.kind === 'option') {
+      const { name, rawName, value, inlineValue } = token;
       if (name in VALUE_OPTIONS) {
-        let value: string | undefined;
-        if (eq >= 0) {
-          value = arg.slice(eq + 1);
-        } else {
-          value = argv[i + 1];
-          if (value !== undefined && value.startsWith('--')) value = undefined;
-          else i++;
-        }
-        if (value === undefined || value === '') throw new UsageError(`--${name} needs a value`);
+        // A value that looks like the next option (`--table --json`) is a missing value.
+        if (value === undefined || value === '' || (!inlineValue && value.startsWith('--'))) throw new UsageError(`--${name} needs a value`);
         values[name] = value;
       } else if (FLAGS.has(name)) {
-        if (eq >= 0) throw new UsageError(`--${name} takes no value`);
+        if (value !== undefined) throw new UsageError(`--${name} takes no value`);
         flags.add(name);
       } else {
-        throw new UsageError(`unknown option ${arg.slice(0, eq < 0 ? undefined : eq)}`);
+        throw new UsageError(`unknown option ${rawName}`);
       }
-    } else if (arg.startsWith('-') && arg.length > 1) {
-      throw new UsageError(`unknown option ${arg}`);
-    } else {
-      positionals.push(arg);
     }
   }
 
