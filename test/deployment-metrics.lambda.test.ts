@@ -1,19 +1,9 @@
-import { CreateDeploymentCommand, DeploymentLimitExceededException, DeploymentStatus, GetDeploymentCommand, ListDeploymentsCommand } from '@aws-sdk/client-codedeploy';
-import {
-  DeleteFunctionCommand,
-  GetAliasCommand,
-  GetFunctionCommand,
-  ListAliasesCommand,
-  ListVersionsByFunctionCommand,
-  PublishVersionCommand,
-  ServiceException,
-  UpdateFunctionCodeCommand,
-} from '@aws-sdk/client-lambda';
+import { CreateDeploymentCommand, DeploymentLimitExceededException, DeploymentStatus, GetDeploymentCommand } from '@aws-sdk/client-codedeploy';
+import { GetAliasCommand, ServiceException, UpdateFunctionCodeCommand } from '@aws-sdk/client-lambda';
 import { HistoryTableFixture, startHistoryTable } from './dynalite-history-table';
-import { aliasAnswer, deploymentInfo, functionConfiguration, getFunctionAnswer, handlerHarness, versionedBucket } from './handler-harness';
+import { aliasAnswer, answerOneRelease, deploymentInfo, handlerHarness } from './handler-harness';
 import { pipelineJobEvent } from './pipeline-job-event';
 import { emfProblems } from './runtime/emf-validation';
-import { artifactZip } from './runtime/zip-fixtures';
 import { createDeployBlueHandler } from '../src/deploy-blue.lambda';
 import { DeploymentHistoryStore } from '../src/runtime/deployment-history-store';
 import { createSwitchTrafficHandler } from '../src/switch-traffic.lambda';
@@ -67,20 +57,7 @@ beforeEach(() => {
   h.reset();
   executionId = `exec-${++executions}`;
   at('2026-11-22T10:00:00Z');
-  // Deploy-Blue's Lambda calls, answered as in deploy-blue.lambda.test.ts (FunctionConfiguration, GetFunction).
-  h.mocks.lambda.on(GetAliasCommand).resolves(aliasAnswer('3'));
-  h.mocks.lambda.on(UpdateFunctionCodeCommand).resolves(functionConfiguration({ codeSha256: 'sha-new', revisionId: 'rev-1', lastUpdateStatus: 'InProgress' }));
-  h.mocks.lambda.on(GetFunctionCommand).resolves(getFunctionAnswer({ codeSha256: 'sha-new', revisionId: 'rev-2' }));
-  h.mocks.lambda.on(PublishVersionCommand).resolves(functionConfiguration({ version: '4', codeSha256: 'sha-new', revisionId: 'rev-3' }));
-  // Switch-Traffic: CreateDeployment answers { deploymentId } (CreateDeploymentCommand.d.ts); pruning lists and deletes versions.
-  h.mocks.codeDeploy.on(CreateDeploymentCommand).callsFake(async (input) => ({ deploymentId: `d-${input.deploymentGroupName}` }));
-  // ListDeployments answers the ids of the group's deployments in the statuses asked for (ListDeploymentsCommand.d.ts): none active here.
-  h.mocks.codeDeploy.on(ListDeploymentsCommand).resolves({ deployments: [] });
-  h.mocks.lambda.on(ListVersionsByFunctionCommand).resolves({ Versions: ['$LATEST', '1', '2', '3', '4'].map((version) => functionConfiguration({ version })) });
-  h.mocks.lambda.on(ListAliasesCommand).resolves({ Aliases: [aliasAnswer('4')] });
-  h.mocks.lambda.on(DeleteFunctionCommand).resolves({ StatusCode: 204 });
-  // The single-service build output Deploy-Blue reads (and re-zips) before UpdateFunctionCode.
-  versionedBucket(h.mocks.s3).put('artifact-bucket', 'orders-api-pipeline/BuildOutpu/abc123', artifactZip({ 'index.js': 'exports.handler = async () => 1;\n' }));
+  answerOneRelease(h);
 });
 
 afterEach(() => {

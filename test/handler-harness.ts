@@ -1,6 +1,6 @@
 import { createHash } from 'crypto';
 import { Readable } from 'stream';
-import { CodeDeployClient, DeploymentInfo, DeploymentStatus } from '@aws-sdk/client-codedeploy';
+import { CodeDeployClient, CreateDeploymentCommand, DeploymentInfo, DeploymentStatus, ListDeploymentsCommand } from '@aws-sdk/client-codedeploy';
 import {
   CodePipelineClient,
   InvalidJobStateException,
@@ -9,7 +9,18 @@ import {
   PutJobSuccessResultCommand,
   PutJobSuccessResultCommandInput,
 } from '@aws-sdk/client-codepipeline';
-import { AliasConfiguration, FunctionConfiguration, LambdaClient } from '@aws-sdk/client-lambda';
+import {
+  AliasConfiguration,
+  DeleteFunctionCommand,
+  FunctionConfiguration,
+  GetAliasCommand,
+  GetFunctionCommand,
+  LambdaClient,
+  ListAliasesCommand,
+  ListVersionsByFunctionCommand,
+  PublishVersionCommand,
+  UpdateFunctionCodeCommand,
+} from '@aws-sdk/client-lambda';
 import { GetObjectCommand, GetObjectCommandInput, NoSuchKey, PutObjectCommand, PutObjectCommandInput, S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 // The SDK's own stream wrapper (what @smithy/util-stream exported before it moved into @smithy/core).
@@ -18,6 +29,7 @@ import { sdkStreamMixin } from '@smithy/core/serde';
 import { mockClient } from 'aws-sdk-client-mock';
 import { HistoryTableFixture } from './dynalite-history-table';
 import { captureHandlerOutput, LogRecord } from './log-capture';
+import { artifactZip } from './runtime/zip-fixtures';
 import { Attributes, DeploymentHistoryStore } from '../src/runtime/deployment-history-store';
 import { LifecycleNotifier } from '../src/runtime/lifecycle-notifier';
 import type { MetricDocument } from '../src/runtime/metrics-recorder';
@@ -254,4 +266,25 @@ export function versionedBucket(s3: ReturnType<typeof handlerHarness>['mocks']['
     put: (bucket: string, key: string, body: Buffer) => objects.set(`${bucket}/${key}`, { body, versionId: `v-${++versions}` }),
     get: (bucket: string, key: string) => objects.get(`${bucket}/${key}`),
   };
+}
+
+/**
+ * AWS's answers for one release of orders-api, 3 -> 4, as the SDK documents them: Deploy-Blue's
+ * Lambda calls (FunctionConfiguration, GetFunction), Switch-Traffic's CreateDeployment
+ * ({ deploymentId }, CreateDeploymentCommand.d.ts) with no other deployment active (ListDeployments
+ * answers the ids in the statuses asked for, ListDeploymentsCommand.d.ts), version pruning, and the
+ * single-service build output Deploy-Blue reads (and re-zips) before UpdateFunctionCode.
+ */
+export function answerOneRelease(h: ReturnType<typeof handlerHarness>) {
+  h.mocks.lambda.on(GetAliasCommand).resolves(aliasAnswer('3'));
+  h.mocks.lambda.on(UpdateFunctionCodeCommand).resolves(functionConfiguration({ codeSha256: 'sha-new', revisionId: 'rev-1', lastUpdateStatus: 'InProgress' }));
+  h.mocks.lambda.on(GetFunctionCommand).resolves(getFunctionAnswer({ codeSha256: 'sha-new', revisionId: 'rev-2' }));
+  h.mocks.lambda.on(PublishVersionCommand).resolves(functionConfiguration({ version: '4', codeSha256: 'sha-new', revisionId: 'rev-3' }));
+  h.mocks.codeDeploy.on(CreateDeploymentCommand).callsFake(async (input) => ({ deploymentId: `d-${input.deploymentGroupName}` }));
+  h.mocks.codeDeploy.on(ListDeploymentsCommand).resolves({ deployments: [] });
+  h.mocks.lambda.on(ListVersionsByFunctionCommand).resolves({ Versions: ['$LATEST', '1', '2', '3', '4'].map((version) => functionConfiguration({ version })) });
+  h.mocks.lambda.on(ListAliasesCommand).resolves({ Aliases: [aliasAnswer('4')] });
+  // DeleteFunctionResponse: StatusCode (DeleteFunctionCommand.d.ts).
+  h.mocks.lambda.on(DeleteFunctionCommand).resolves({ StatusCode: 204 });
+  versionedBucket(h.mocks.s3).put('artifact-bucket', 'orders-api-pipeline/BuildOutpu/abc123', artifactZip({ 'index.js': 'exports.handler = async () => 1;\n' }));
 }

@@ -1,19 +1,9 @@
-import { CreateDeploymentCommand, ListDeploymentsCommand, DeploymentStatus, GetApplicationRevisionCommand, GetDeploymentCommand, PutLifecycleEventHookExecutionStatusCommand } from '@aws-sdk/client-codedeploy';
-import {
-  DeleteFunctionCommand,
-  GetAliasCommand,
-  GetFunctionCommand,
-  InvokeCommand,
-  ListAliasesCommand,
-  ListVersionsByFunctionCommand,
-  PublishVersionCommand,
-  UpdateFunctionCodeCommand,
-} from '@aws-sdk/client-lambda';
+import { DeploymentStatus, GetApplicationRevisionCommand, GetDeploymentCommand, PutLifecycleEventHookExecutionStatusCommand } from '@aws-sdk/client-codedeploy';
+import { InvokeCommand, UpdateFunctionCodeCommand } from '@aws-sdk/client-lambda';
 import { HistoryTableFixture, startHistoryTable } from './dynalite-history-table';
-import { aliasAnswer, deploymentInfo, functionConfiguration, getFunctionAnswer, handlerHarness, versionedBucket } from './handler-harness';
+import { answerOneRelease, deploymentInfo, handlerHarness } from './handler-harness';
 import { captureHandlerOutput, emulateLambdaJsonConsole } from './log-capture';
 import { pipelineJobEvent } from './pipeline-job-event';
-import { artifactZip } from './runtime/zip-fixtures';
 import { createDeployBlueHandler } from '../src/deploy-blue.lambda';
 import { renderAppSpec } from '../src/runtime/appspec';
 import { createLogger, Logger, LOG_SERVICE } from '../src/runtime/logger';
@@ -178,17 +168,7 @@ beforeEach(() => {
   h.reset();
   written.length = 0;
   executionId = `exec-${++executions}`;
-  h.mocks.lambda.on(GetAliasCommand).resolves(aliasAnswer('3'));
-  h.mocks.lambda.on(UpdateFunctionCodeCommand).resolves(functionConfiguration({ codeSha256: 'sha-new', revisionId: 'rev-1', lastUpdateStatus: 'InProgress' }));
-  h.mocks.lambda.on(GetFunctionCommand).resolves(getFunctionAnswer({ codeSha256: 'sha-new', revisionId: 'rev-2' }));
-  h.mocks.lambda.on(PublishVersionCommand).resolves(functionConfiguration({ version: '4', codeSha256: 'sha-new', revisionId: 'rev-3' }));
-  h.mocks.codeDeploy.on(CreateDeploymentCommand).callsFake(async (input) => ({ deploymentId: `d-${input.deploymentGroupName}` }));
-  // ListDeployments answers the ids of the group's deployments in the statuses asked for (ListDeploymentsCommand.d.ts): none active here.
-  h.mocks.codeDeploy.on(ListDeploymentsCommand).resolves({ deployments: [] });
-  h.mocks.lambda.on(ListVersionsByFunctionCommand).resolves({ Versions: ['$LATEST', '1', '2', '3', '4'].map((version) => functionConfiguration({ version })) });
-  h.mocks.lambda.on(ListAliasesCommand).resolves({ Aliases: [aliasAnswer('4')] });
-  h.mocks.lambda.on(DeleteFunctionCommand).resolves({ StatusCode: 204 });
-  versionedBucket(h.mocks.s3).put('artifact-bucket', 'orders-api-pipeline/BuildOutpu/abc123', artifactZip({ 'index.js': 'exports.handler = async () => 1;\n' }));
+  answerOneRelease(h);
   // The smoke test's deployment: GetDeployment names the revision by sha256, GetApplicationRevision returns its content.
   const spec = renderAppSpec({ functionName: 'orders-api-dev', aliasName: 'live', currentVersion: '3', targetVersion: '4' });
   h.mocks.codeDeploy.on(GetDeploymentCommand, { deploymentId: 'd-SMOKE' }).resolves({ deploymentInfo: deploymentInfo({ deploymentId: 'd-SMOKE', status: 'InProgress', sha256: spec.sha256 }) });
