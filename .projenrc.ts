@@ -46,13 +46,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     packageId: 'BlueGreenLambdaPipeline',
   },
 
-  // Handlers (src/*.lambda.ts) are bundled with esbuild; the Lambda runtime provides @aws-sdk/*.
-  lambdaOptions: {
-    runtime: awscdk.LambdaRuntime.NODEJS_24_X,
-    bundlingOptions: { sourcemap: false },
-    // AWS_NODEJS_CONNECTION_REUSE_ENABLED is an SDK v2 switch; v3 reuses connections by default.
-    awsSdkConnectionReuse: false,
-  },
+  // The handlers are declared below, each with its generated construct in src/handler-functions/.
+  lambdaAutoDiscover: false,
 
   devDeps: [
     '@aws-sdk/client-cloudformation@' + AWS_SDK_VERSION,
@@ -88,7 +83,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
     passWithNoTests: false,
     jestConfig: {
       testTimeout: 30_000,
-      snapshotSerializers: ['<rootDir>/test/asset-hash-serializer.ts'],
+      snapshotSerializers: ['<rootDir>/test/helpers/asset-hash-serializer.ts'],
     },
   },
 
@@ -111,11 +106,25 @@ const project = new awscdk.AwsCdkConstructLibrary({
 });
 
 
+// The stage handlers (src/handlers/*.lambda.ts), bundled by esbuild into assets/handlers/; the Lambda
+// runtime provides @aws-sdk/*. Their generated constructs live apart from the hand-written ones.
+for (const handler of ['deploy-blue', 'switch-traffic', 'smoke-test-hook']) {
+  new awscdk.LambdaFunction(project, {
+    entrypoint: `src/handlers/${handler}.lambda.ts`,
+    constructFile: `src/handler-functions/${handler}-function.ts`,
+    cdkDeps: project.cdkDeps,
+    runtime: awscdk.LambdaRuntime.NODEJS_24_X,
+    bundlingOptions: { sourcemap: false },
+    // AWS_NODEJS_CONNECTION_REUSE_ENABLED is an SDK v2 switch; v3 reuses connections by default.
+    awsSdkConnectionReuse: false,
+  });
+}
+
 // Handlers import @aws-sdk/* (devDependencies): esbuild bundles them as externals and the Lambda
 // runtime provides them; the published construct never loads these files. The history CLI bundles
 // the SDK into its single file (the package's bin).
 project.eslint?.addOverride({
-  files: ['src/*.lambda.ts', 'src/runtime/**/*.ts', 'src/cli/**/*.ts'],
+  files: ['src/handlers/**/*.ts', 'src/runtime/**/*.ts', 'src/cli/**/*.ts'],
   rules: { 'import/no-extraneous-dependencies': ['error', { devDependencies: true, optionalDependencies: false, peerDependencies: true }] },
 });
 

@@ -5,7 +5,7 @@
 import { main } from '../src/cli/history-cli';
 import { HistoryItem } from '../src/cli/history-item';
 import { putItems } from '../test/cli/history-fixture';
-import { startHistoryTable } from '../test/dynalite-history-table';
+import { startHistoryTable } from '../test/helpers/dynalite-history-table';
 
 const BUDGET_MS = 2000;
 const DAY_MS = 86_400_000;

@@ -1,7 +1,7 @@
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { acknowledgeFinding, acknowledgeTemplateFindings } from './acknowledge-finding';
+import { acknowledgeFinding, acknowledgeTemplateFindings } from './private/acknowledge-finding';
 
 /** Properties of {@link ArtifactBucket}. */
 export interface ArtifactBucketProps {

@@ -14,21 +14,21 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { acknowledgeFinding, acknowledgeTemplateFindings } from './acknowledge-finding';
 import { ArtifactBucket } from './artifact-bucket';
 import { BuildOptions } from './build-options';
 import { BuildStage } from './build-stage';
 import { DeploymentDashboard } from './deployment-dashboard';
 import { DeploymentHistory } from './deployment-history';
+import { ExtraStageOptions, ManualApprovalOptions } from './extra-stages';
 import { GitHubSourceProps } from './github-source';
-import { PipelineEventAlerts } from './pipeline-event-alerts';
-import { ResourceNames } from './resource-names';
+import { acknowledgeFinding, acknowledgeTemplateFindings } from './private/acknowledge-finding';
+import { PipelineEventAlerts } from './private/pipeline-notification-rule';
+import { ResourceNames } from './private/resource-names';
+import { claimPhysicalNames } from './private/unique-physical-names';
 import { ALIAS_NAME, physicalName, ServiceDeployment } from './service-deployment';
 import { IServiceDeployment, ServiceDeploymentOptions, ServiceFunctionOptions } from './service-deployment-options';
 import { StageHandlers } from './stage-handlers';
-import { ExtraStageOptions, ManualApprovalOptions } from './stage-placement';
 import { TrafficHook } from './traffic-hook';
-import { claimPhysicalNames } from './unique-physical-names';
 
 /** Properties of {@link BlueGreenLambdaPipeline}. */
 export interface BlueGreenLambdaPipelineProps {

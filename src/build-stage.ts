@@ -2,10 +2,10 @@ import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import { acknowledgeFinding } from './acknowledge-finding';
 import { BuildOptions } from './build-options';
-import { RetentionSettings, retainedLogGroup } from './pipeline-handler';
-import { ResourceNames } from './resource-names';
+import { acknowledgeFinding } from './private/acknowledge-finding';
+import { RetentionSettings, retainedLogGroup } from './private/handler-function-options';
+import { ResourceNames } from './private/resource-names';
 
 /** Properties of {@link BuildStage}. */
 export interface BuildStageProps extends RetentionSettings {

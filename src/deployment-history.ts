@@ -2,7 +2,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { acknowledgeTemplateFindings } from './acknowledge-finding';
+import { acknowledgeTemplateFindings } from './private/acknowledge-finding';
 
 /** Properties of {@link DeploymentHistory}. */
 export interface DeploymentHistoryProps {

@@ -5,5 +5,5 @@ export * from './build-options';
 export * from './deployment-history';
 export * from './error-rate-alarm';
 export * from './github-source';
-export * from './stage-placement';
+export * from './extra-stages';
 export * from './traffic-hook';

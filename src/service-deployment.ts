@@ -5,13 +5,13 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { acknowledgeFinding, acknowledgeTemplateFindings } from './acknowledge-finding';
-import { notifyTopicOfAlarm } from './alarm-notifications';
 import { ErrorRateAlarm } from './error-rate-alarm';
-import { RetentionSettings, retainedLogGroup } from './pipeline-handler';
-import { ServiceNames } from './resource-names';
+import { acknowledgeFinding, acknowledgeTemplateFindings } from './private/acknowledge-finding';
+import { notifyTopicOfAlarm } from './private/alarm-notifications';
+import { RetentionSettings, retainedLogGroup } from './private/handler-function-options';
+import { ServiceNames } from './private/resource-names';
+import { checkShiftFitsAction } from './private/shift-duration';
 import { IServiceDeployment, ServiceDeploymentOptions, ServiceFunctionOptions } from './service-deployment-options';
-import { checkShiftFitsAction } from './shift-duration';
 import { StageHandlers } from './stage-handlers';
 import { ITrafficHookTarget, TrafficHook } from './traffic-hook';
 

@@ -6,14 +6,14 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { acknowledgeFinding } from './acknowledge-finding';
-import { DeployBlueFunction } from './deploy-blue-function';
 import { DeploymentHistory } from './deployment-history';
-import { HandlerDeadLetters } from './handler-dead-letters';
-import { acknowledgeHandlerFindings, pipelineHandlerOptions, RetentionSettings } from './pipeline-handler';
-import { ResourceNames } from './resource-names';
-import { SmokeTestHookFunction } from './smoke-test-hook-function';
-import { SwitchTrafficFunction } from './switch-traffic-function';
+import { DeployBlueFunction } from './handler-functions/deploy-blue-function';
+import { SmokeTestHookFunction } from './handler-functions/smoke-test-hook-function';
+import { SwitchTrafficFunction } from './handler-functions/switch-traffic-function';
+import { acknowledgeFinding } from './private/acknowledge-finding';
+import { HandlerDeadLetters } from './private/handler-dead-letters';
+import { acknowledgeHandlerFindings, pipelineHandlerOptions, RetentionSettings } from './private/handler-function-options';
+import { ResourceNames } from './private/resource-names';
 
 /** Where the Deploy-Blue handler writes the bundle it extracts for one service. */
 export const BUNDLES_PREFIX = 'bundles/';

@@ -1,5 +1,5 @@
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { plainJson } from './plain-json';
+import { plainJson } from './private/plain-json';
 
 /** Options of the built-in smoke test. */
 export interface SmokeTestOptions {

@@ -7,7 +7,7 @@ import * as actions from 'aws-cdk-lib/aws-codepipeline-actions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { BlueGreenLambdaPipeline, BlueGreenLambdaPipelineProps, StagePlacement, TrafficHook } from '../src';
-import { baseProps, CONNECTION_ARN, newStack } from './stack-fixture';
+import { baseProps, CONNECTION_ARN, newStack } from './helpers/stack-fixture';
 
 function synth(overrides: Partial<BlueGreenLambdaPipelineProps> = {}, configure?: (stack: Stack) => Partial<BlueGreenLambdaPipelineProps>) {
   const stack = newStack(new App());

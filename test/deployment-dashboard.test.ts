@@ -1,7 +1,7 @@
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { BlueGreenLambdaPipeline, BlueGreenLambdaPipelineProps, TrafficHook } from '../src';
-import { baseProps, newStack } from './stack-fixture';
+import { baseProps, newStack } from './helpers/stack-fixture';
 
 function synth(props: Partial<BlueGreenLambdaPipelineProps>) {
   const stack = newStack(new App());

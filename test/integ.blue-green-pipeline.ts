@@ -5,8 +5,8 @@
 import { ActualResult, ExpectedResult, IntegTest } from '@aws-cdk/integ-tests-alpha';
 import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { rehearseTrafficShifts, REHEARSAL_SERVICE_CODE } from './shift-rehearsal';
 import { BlueGreenLambdaPipeline, TrafficHook } from '../src';
+import { rehearseTrafficShifts, REHEARSAL_SERVICE_CODE } from './helpers/shift-rehearsal';
 
 const app = new App();
 const stack = new Stack(app, 'BlueGreenLambdaPipelineInteg');

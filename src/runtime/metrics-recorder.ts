@@ -1,4 +1,5 @@
 import type { DeploymentRecord } from './deployment-history-store';
+import { defaultLogger, Logger } from './logger';
 import {
   DEPLOYMENTS_METRIC,
   DeploymentOutcome,
@@ -10,8 +11,7 @@ import {
   OUTCOME_OF_STATE,
   SERVICE_DIMENSION,
   SHIFT_DURATION_METRIC,
-} from './deployment-metrics';
-import { defaultLogger, Logger } from './logger';
+} from '../contract/deployment-metrics';
 
 /** Where EMF lines go: one JSON document per call, without a line break. */
 export type MetricLineWriter = (line: string) => void;

@@ -1,9 +1,9 @@
 import { execFile } from 'child_process';
 import { readFileSync } from 'fs';
 import * as path from 'path';
-import { USAGE } from '../../src/cli/args';
-import { HistoryTableFixture, startHistoryTable } from '../dynalite-history-table';
 import { HISTORY, putItems } from './history-fixture';
+import { USAGE } from '../../src/cli/args';
+import { HistoryTableFixture, startHistoryTable } from '../helpers/dynalite-history-table';
 
 // The entry point as a process: exit codes and output as a script sees them. The SDK reaches
 // dynalite through AWS_ENDPOINT_URL_DYNAMODB, the SDK's own setting, with the default client.

@@ -5,10 +5,10 @@ import { CloudFormationClient, CloudFormationServiceException, DescribeStacksCom
 import { DynamoDBClient, DynamoDBServiceException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
+import { HISTORY, LONG_REASON, NOW, putItems, sha } from './history-fixture';
 import { USAGE, USAGE_LINE } from '../../src/cli/args';
 import { AwsOptions, CliDeps, main } from '../../src/cli/history-cli';
-import { HistoryTableFixture, startHistoryTable } from '../dynalite-history-table';
-import { HISTORY, LONG_REASON, NOW, putItems, sha } from './history-fixture';
+import { HistoryTableFixture, startHistoryTable } from '../helpers/dynalite-history-table';
 
 /**
  * The known history of ./history-fixture.ts (HISTORY), seeded into dynalite. "Now" is 2025-03-31T00:00:00Z, so `--since 30d` is the window

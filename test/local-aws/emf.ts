@@ -7,7 +7,7 @@
  * Lambda's runtime, a prefix) is one CloudWatch would not extract, and counts as invalid.
  */
 import type { HandlerFunction } from './handler-function';
-import { emfProblems } from '../runtime/emf-validation';
+import { emfProblems } from '../helpers/emf-validation';
 
 /** One EMF document a handler invocation wrote (or a line that tried to be one). */
 export interface EmfRecord {

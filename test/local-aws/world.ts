@@ -37,9 +37,9 @@ const REPO_ROOT = path.resolve(__dirname, '..', '..');
  */
 export const ASSETS_DIR = path.resolve(process.env.LOCAL_AWS_ASSETS ?? path.join(REPO_ROOT, 'assets'));
 export const BUNDLES = {
-  deployBlue: path.join(ASSETS_DIR, 'deploy-blue.lambda', 'index.js'),
-  switchTraffic: path.join(ASSETS_DIR, 'switch-traffic.lambda', 'index.js'),
-  smokeTest: path.join(ASSETS_DIR, 'smoke-test-hook.lambda', 'index.js'),
+  deployBlue: path.join(ASSETS_DIR, 'handlers', 'deploy-blue.lambda', 'index.js'),
+  switchTraffic: path.join(ASSETS_DIR, 'handlers', 'switch-traffic.lambda', 'index.js'),
+  smokeTest: path.join(ASSETS_DIR, 'handlers', 'smoke-test-hook.lambda', 'index.js'),
 };
 
 /** What every world shares: one moto server, and the source of every zip the tests built (by CodeSha256). */

@@ -15,9 +15,9 @@ const REQUIRED = [
   '.jsii',
   'lib/index.js',
   'lib/index.d.ts',
-  'assets/deploy-blue.lambda/index.js',
-  'assets/switch-traffic.lambda/index.js',
-  'assets/smoke-test-hook.lambda/index.js',
+  'assets/handlers/deploy-blue.lambda/index.js',
+  'assets/handlers/switch-traffic.lambda/index.js',
+  'assets/handlers/smoke-test-hook.lambda/index.js',
   'assets/cli/bin.js',
   'README.md',
   'LICENSE',
@@ -159,9 +159,9 @@ test('the check can fail: a tarball without assets/ and with .ci/ is refused, na
   await done;
   const problems = await problemsOf(Buffer.concat(chunks));
   expect(problems).toEqual(expect.arrayContaining([
-    'missing assets/deploy-blue.lambda/index.js',
-    'missing assets/switch-traffic.lambda/index.js',
-    'missing assets/smoke-test-hook.lambda/index.js',
+    'missing assets/handlers/deploy-blue.lambda/index.js',
+    'missing assets/handlers/switch-traffic.lambda/index.js',
+    'missing assets/handlers/smoke-test-hook.lambda/index.js',
     'missing assets/cli/bin.js',
     'bin blue-green-lambda-pipeline -> assets/cli/bin.js is not in the package',
     'ships .ci/run (.ci/)',

@@ -1,5 +1,5 @@
 import { Attributes, DeploymentHistoryStore, HistoryConflictError } from '../../src/runtime/deployment-history-store';
-import { HistoryTableFixture, startHistoryTable } from '../dynalite-history-table';
+import { HistoryTableFixture, startHistoryTable } from '../helpers/dynalite-history-table';
 
 let fixture: HistoryTableFixture;
 let store: DeploymentHistoryStore;

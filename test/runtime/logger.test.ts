@@ -1,5 +1,5 @@
 import { appendCorrelation, createLogger, LOG_SERVICE, withInvocation } from '../../src/runtime/logger';
-import { captureHandlerOutput } from '../log-capture';
+import { captureHandlerOutput } from '../helpers/log-capture';
 
 const output = captureHandlerOutput();
 beforeEach(() => output.clear());

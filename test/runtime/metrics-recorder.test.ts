@@ -1,8 +1,8 @@
-import { emfProblems } from './emf-validation';
+import * as names from '../../src/contract/deployment-metrics';
 import { DeploymentRecord } from '../../src/runtime/deployment-history-store';
-import * as names from '../../src/runtime/deployment-metrics';
 import { createLogger } from '../../src/runtime/logger';
 import { DeploymentMetricsRecorder, deploymentMetricsDocument, writeToStdout } from '../../src/runtime/metrics-recorder';
+import { emfProblems } from '../helpers/emf-validation';
 
 const FALLBACK = new Date('2026-11-22T12:00:00Z');
 const base = {

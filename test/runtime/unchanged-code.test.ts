@@ -1,7 +1,7 @@
 import { GetAliasCommand, GetFunctionConfigurationCommand, LambdaClient, LambdaServiceException } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { compareWithLive } from '../../src/runtime/unchanged-code';
-import { aliasAnswer, FUNCTION_NAME, functionConfiguration } from '../handler-harness';
+import { aliasAnswer, FUNCTION_NAME, functionConfiguration } from '../helpers/handler-harness';
 
 const client = new LambdaClient({ region: 'us-east-1' });
 const lambda = mockClient(client);

@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DEFAULT_KEEP_VERSIONS, isPipelineVersion, parseKeepVersions, pipelineVersionDescription, pruneVersions } from '../../src/runtime/version-retention';
-import { aliasAnswer, FUNCTION_NAME, functionConfiguration } from '../handler-harness';
+import { aliasAnswer, FUNCTION_NAME, functionConfiguration } from '../helpers/handler-harness';
 
 const client = new LambdaClient({ region: 'us-east-1' });
 const lambda = mockClient(client);

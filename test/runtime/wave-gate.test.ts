@@ -1,8 +1,8 @@
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { DeploymentHistoryStore } from '../../src/runtime/deployment-history-store';
 import { stopLaterWaves, stopReason } from '../../src/runtime/wave-gate';
-import { HistoryTableFixture, startHistoryTable } from '../dynalite-history-table';
-import { stagedRecord } from '../handler-harness';
+import { HistoryTableFixture, startHistoryTable } from '../helpers/dynalite-history-table';
+import { stagedRecord } from '../helpers/handler-harness';
 
 let fixture: HistoryTableFixture;
 beforeAll(async () => { fixture = await startHistoryTable(); });

@@ -1,6 +1,5 @@
 /* eslint-disable no-bitwise */ // zip header fields and flags are bit arithmetic.
 import * as zlib from 'zlib';
-import { HAS_ZIP_CLI, filesOf, modesWithCli, unzipWithCli, zipWithCli } from './zip-fixtures';
 import {
   BundleDirectoryError,
   contentOf,
@@ -13,6 +12,7 @@ import {
   writeZip,
   ZipFormatError,
 } from '../../src/runtime/zip';
+import { HAS_ZIP_CLI, filesOf, modesWithCli, unzipWithCli, zipWithCli } from '../helpers/zip-fixtures';
 
 const withCli = HAS_ZIP_CLI ? test : test.skip;
 

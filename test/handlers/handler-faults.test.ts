@@ -16,15 +16,15 @@ import {
 import { GetObjectCommand, NoSuchKey } from '@aws-sdk/client-s3';
 import { InternalErrorException, PublishCommand } from '@aws-sdk/client-sns';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { HistoryTableFixture, startHistoryTable } from './dynalite-history-table';
-import { closedPort, internalError, ScriptedResponse, startFakeAwsEndpoint, throttled, unavailable } from './fake-aws-endpoint';
-import { aliasAnswer, deploymentInfo, functionConfiguration, getFunctionAnswer, handlerHarness, shiftingRecord, stagedRecord, versionedBucket } from './handler-harness';
-import { pipelineJobEvent } from './pipeline-job-event';
-import { artifactZip } from './runtime/zip-fixtures';
-import { createDeployBlueHandler } from '../src/deploy-blue.lambda';
-import { DeploymentHistoryStore } from '../src/runtime/deployment-history-store';
-import { CLIENT_CONFIG } from '../src/runtime/handler-environment';
-import { createSwitchTrafficHandler } from '../src/switch-traffic.lambda';
+import { createDeployBlueHandler } from '../../src/handlers/deploy-blue.lambda';
+import { createSwitchTrafficHandler } from '../../src/handlers/switch-traffic.lambda';
+import { DeploymentHistoryStore } from '../../src/runtime/deployment-history-store';
+import { CLIENT_CONFIG } from '../../src/runtime/handler-environment';
+import { HistoryTableFixture, startHistoryTable } from '../helpers/dynalite-history-table';
+import { closedPort, internalError, ScriptedResponse, startFakeAwsEndpoint, throttled, unavailable } from '../helpers/fake-aws-endpoint';
+import { aliasAnswer, deploymentInfo, functionConfiguration, getFunctionAnswer, handlerHarness, shiftingRecord, stagedRecord, versionedBucket } from '../helpers/handler-harness';
+import { pipelineJobEvent } from '../helpers/pipeline-job-event';
+import { artifactZip } from '../helpers/zip-fixtures';
 
 let fixture: HistoryTableFixture;
 let h: ReturnType<typeof handlerHarness>;

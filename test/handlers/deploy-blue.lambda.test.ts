@@ -8,15 +8,15 @@ import {
   UpdateFunctionCodeCommand,
 } from '@aws-sdk/client-lambda';
 import { GetObjectCommand, PutObjectCommand, S3ServiceException } from '@aws-sdk/client-s3';
-import { HistoryTableFixture, startHistoryTable } from './dynalite-history-table';
-import { aliasAnswer, functionConfiguration, getFunctionAnswer, handlerHarness, shiftingRecord, versionedBucket } from './handler-harness';
-import { pipelineJobEvent } from './pipeline-job-event';
-import { artifactZip, filesOf, HAS_ZIP_CLI, unzipWithCli } from './runtime/zip-fixtures';
-import { createDeployBlueHandler, DeployBlueDependencies } from '../src/deploy-blue.lambda';
-import { artifactLimitForMemory } from '../src/runtime/bundle-staging';
-import { JobReporter } from '../src/runtime/codepipeline-job';
-import { DeploymentHistoryStore } from '../src/runtime/deployment-history-store';
-import { fileEntry, readZip, writeZip } from '../src/runtime/zip';
+import { createDeployBlueHandler, DeployBlueDependencies } from '../../src/handlers/deploy-blue.lambda';
+import { artifactLimitForMemory } from '../../src/runtime/bundle-staging';
+import { JobReporter } from '../../src/runtime/codepipeline-job';
+import { DeploymentHistoryStore } from '../../src/runtime/deployment-history-store';
+import { fileEntry, readZip, writeZip } from '../../src/runtime/zip';
+import { HistoryTableFixture, startHistoryTable } from '../helpers/dynalite-history-table';
+import { aliasAnswer, functionConfiguration, getFunctionAnswer, handlerHarness, shiftingRecord, versionedBucket } from '../helpers/handler-harness';
+import { pipelineJobEvent } from '../helpers/pipeline-job-event';
+import { artifactZip, filesOf, HAS_ZIP_CLI, unzipWithCli } from '../helpers/zip-fixtures';
 
 let fixture: HistoryTableFixture;
 let h: ReturnType<typeof handlerHarness>;

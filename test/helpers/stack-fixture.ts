@@ -1,5 +1,5 @@
 import { App, Stack } from 'aws-cdk-lib';
-import { BlueGreenLambdaPipelineProps } from '../src';
+import { BlueGreenLambdaPipelineProps } from '../../src';
 
 export const CONNECTION_ARN = 'arn:aws:codeconnections:us-east-1:111111111111:connection/0a1b2c3d-4e5f-6789-abcd-ef0123456789';
 

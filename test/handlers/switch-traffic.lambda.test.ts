@@ -16,12 +16,12 @@ import {
   TooManyRequestsException,
 } from '@aws-sdk/client-lambda';
 import { PublishCommand } from '@aws-sdk/client-sns';
-import { HistoryTableFixture, startHistoryTable } from './dynalite-history-table';
-import { aliasAnswer, deploymentInfo, functionConfiguration, handlerHarness, stagedRecord } from './handler-harness';
-import { pipelineJobEvent } from './pipeline-job-event';
-import { DeploymentHistoryStore } from '../src/runtime/deployment-history-store';
-import { pipelineVersionDescription } from '../src/runtime/version-retention';
-import { createSwitchTrafficHandler, SwitchTrafficDependencies } from '../src/switch-traffic.lambda';
+import { createSwitchTrafficHandler, SwitchTrafficDependencies } from '../../src/handlers/switch-traffic.lambda';
+import { DeploymentHistoryStore } from '../../src/runtime/deployment-history-store';
+import { pipelineVersionDescription } from '../../src/runtime/version-retention';
+import { HistoryTableFixture, startHistoryTable } from '../helpers/dynalite-history-table';
+import { aliasAnswer, deploymentInfo, functionConfiguration, handlerHarness, stagedRecord } from '../helpers/handler-harness';
+import { pipelineJobEvent } from '../helpers/pipeline-job-event';
 
 let fixture: HistoryTableFixture;
 let h: ReturnType<typeof handlerHarness>;

@@ -6,8 +6,8 @@
 import { ExpectedResult, IApiCall, IDeployAssert } from '@aws-cdk/integ-tests-alpha';
 import { ArnFormat, Duration, Stack, Token } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { BlueGreenLambdaPipeline } from '../src';
-import { renderAppSpec } from '../src/runtime/appspec';
+import { BlueGreenLambdaPipeline } from '../../src';
+import { renderAppSpec } from '../../src/runtime/appspec';
 
 /** Set on a release to make it throw: the smoke-test hook then reports Failed. */
 export const FAIL_SMOKE_TEST = 'FAIL_SMOKE_TEST';

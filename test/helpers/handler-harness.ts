@@ -29,10 +29,10 @@ import { sdkStreamMixin } from '@smithy/core/serde';
 import { mockClient } from 'aws-sdk-client-mock';
 import { HistoryTableFixture } from './dynalite-history-table';
 import { captureHandlerOutput, LogRecord } from './log-capture';
-import { artifactZip } from './runtime/zip-fixtures';
-import { Attributes, DeploymentHistoryStore } from '../src/runtime/deployment-history-store';
-import { LifecycleNotifier } from '../src/runtime/lifecycle-notifier';
-import type { MetricDocument } from '../src/runtime/metrics-recorder';
+import { artifactZip } from './zip-fixtures';
+import { Attributes, DeploymentHistoryStore } from '../../src/runtime/deployment-history-store';
+import { LifecycleNotifier } from '../../src/runtime/lifecycle-notifier';
+import type { MetricDocument } from '../../src/runtime/metrics-recorder';
 
 export const REGION = 'us-east-1';
 export const ACCOUNT = '111111111111';

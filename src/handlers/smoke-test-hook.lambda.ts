@@ -7,10 +7,10 @@ import {
   PutLifecycleEventHookExecutionStatusCommand,
 } from '@aws-sdk/client-codedeploy';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { parseAppSpec } from './runtime/appspec';
-import { describeError } from './runtime/codepipeline-job';
-import { CLIENT_CONFIG } from './runtime/handler-environment';
-import { defaultLogger, Logger, withInvocation } from './runtime/logger';
+import { parseAppSpec } from '../runtime/appspec';
+import { describeError } from '../runtime/codepipeline-job';
+import { CLIENT_CONFIG } from '../runtime/handler-environment';
+import { defaultLogger, Logger, withInvocation } from '../runtime/logger';
 
 /** What the pre-traffic smoke test talks to. */
 export interface SmokeTestDependencies {

@@ -5,7 +5,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { IConstruct } from 'constructs';
 import { BlueGreenLambdaPipeline, TrafficHook } from '../src';
-import { baseProps, newStack } from './stack-fixture';
+import { baseProps, newStack } from './helpers/stack-fixture';
 
 /**
  * Runs the AwsSolutions and Serverless packs over the app and returns the unacknowledged findings

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { assetHashes, firstDifference, normalizeTemplate } from '../examples/template-parity';
+import { assetHashes, firstDifference, normalizeTemplate } from '../../examples/template-parity';
 
 const HASH_A = 'a'.repeat(64);
 const HASH_B = 'b'.repeat(64);

@@ -21,13 +21,13 @@ import {
   ResourceNotFoundException,
   UpdateFunctionCodeCommand,
 } from '@aws-sdk/client-lambda';
-import { HistoryTableFixture, startHistoryTable } from './dynalite-history-table';
-import { aliasAnswer, deploymentInfo, functionConfiguration, handlerHarness, versionedBucket } from './handler-harness';
-import { pipelineJobEvent } from './pipeline-job-event';
-import { artifactZip, HAS_ZIP_CLI } from './runtime/zip-fixtures';
-import { createDeployBlueHandler } from '../src/deploy-blue.lambda';
-import { fileEntry, writeZip } from '../src/runtime/zip';
-import { createSwitchTrafficHandler } from '../src/switch-traffic.lambda';
+import { createDeployBlueHandler } from '../../src/handlers/deploy-blue.lambda';
+import { createSwitchTrafficHandler } from '../../src/handlers/switch-traffic.lambda';
+import { fileEntry, writeZip } from '../../src/runtime/zip';
+import { HistoryTableFixture, startHistoryTable } from '../helpers/dynalite-history-table';
+import { aliasAnswer, deploymentInfo, functionConfiguration, handlerHarness, versionedBucket } from '../helpers/handler-harness';
+import { pipelineJobEvent } from '../helpers/pipeline-job-event';
+import { artifactZip, HAS_ZIP_CLI } from '../helpers/zip-fixtures';
 
 const SERVICES = Array.from({ length: 20 }, (_, i) => `svc${String(i + 1).padStart(2, '0')}`);
 const ARTIFACT_BUCKET = 'shop-artifacts-dev';

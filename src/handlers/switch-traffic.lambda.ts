@@ -4,10 +4,10 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { settleAbandonedItems, endedBeforeSwitchTraffic } from './runtime/abandoned-items';
-import { activeDeploymentOf, foreignDeploymentMessage, pipelineDeploymentDescription } from './runtime/active-deployment';
-import { renderAppSpec } from './runtime/appspec';
-import { describeError, InvalidJobError, JobReporter, jobIdOf, parseJob, PipelineJob } from './runtime/codepipeline-job';
+import { settleAbandonedItems, endedBeforeSwitchTraffic } from '../runtime/abandoned-items';
+import { activeDeploymentOf, foreignDeploymentMessage, pipelineDeploymentDescription } from '../runtime/active-deployment';
+import { renderAppSpec } from '../runtime/appspec';
+import { describeError, InvalidJobError, JobReporter, jobIdOf, parseJob, PipelineJob } from '../runtime/codepipeline-job';
 import {
   Attributes,
   BY_SERVICE_INDEX,
@@ -17,16 +17,16 @@ import {
   DeploymentRecord,
   HistoryConflictError,
   TransitionOptions,
-} from './runtime/deployment-history-store';
-import { isNewer, newerRelease, olderExecutionMessage } from './runtime/execution-order';
-import { CLAIM_MARGIN_MS, CLIENT_CONFIG, InvocationContext, remainingMs, requireEnv } from './runtime/handler-environment';
-import { LifecycleNotifier } from './runtime/lifecycle-notifier';
-import { aliasRepairCommand, aliasRoutingOf, splitAliasMessage } from './runtime/live-alias';
-import { appendCorrelation, defaultLogger, Logger, withInvocation } from './runtime/logger';
-import { DeploymentMetricsRecorder, writeToStdout } from './runtime/metrics-recorder';
-import { optionalName, optionalVersion, ServiceInExecution, serviceInExecution, SWITCH_TRAFFIC_PARAMETERS } from './runtime/service-parameters';
-import { pruneVersions, parseKeepVersions } from './runtime/version-retention';
-import { stopLaterWaves } from './runtime/wave-gate';
+} from '../runtime/deployment-history-store';
+import { isNewer, newerRelease, olderExecutionMessage } from '../runtime/execution-order';
+import { CLAIM_MARGIN_MS, CLIENT_CONFIG, InvocationContext, remainingMs, requireEnv } from '../runtime/handler-environment';
+import { LifecycleNotifier } from '../runtime/lifecycle-notifier';
+import { aliasRepairCommand, aliasRoutingOf, splitAliasMessage } from '../runtime/live-alias';
+import { appendCorrelation, defaultLogger, Logger, withInvocation } from '../runtime/logger';
+import { DeploymentMetricsRecorder, writeToStdout } from '../runtime/metrics-recorder';
+import { optionalName, optionalVersion, ServiceInExecution, serviceInExecution, SWITCH_TRAFFIC_PARAMETERS } from '../runtime/service-parameters';
+import { pruneVersions, parseKeepVersions } from '../runtime/version-retention';
+import { stopLaterWaves } from '../runtime/wave-gate';
 
 /**
  * What the Switch-Traffic orchestrator talks to. One function serves every service of a

@@ -10,16 +10,16 @@ export interface SwitchTrafficFunctionProps extends lambda.FunctionOptions {
 }
 
 /**
- * An AWS Lambda function which executes src/switch-traffic.
+ * An AWS Lambda function which executes src/handlers/switch-traffic.
  */
 export class SwitchTrafficFunction extends lambda.Function {
   constructor(scope: Construct, id: string, props?: SwitchTrafficFunctionProps) {
     super(scope, id, {
-      description: 'src/switch-traffic.lambda.ts',
+      description: 'src/handlers/switch-traffic.lambda.ts',
       ...props,
       runtime: new lambda.Runtime('nodejs24.x', lambda.RuntimeFamily.NODEJS),
       handler: 'index.handler',
-      code: lambda.Code.fromAsset(path.join(__dirname, '../assets/switch-traffic.lambda')),
+      code: lambda.Code.fromAsset(path.join(__dirname, '../../assets/handlers/switch-traffic.lambda')),
     });
   }
 }

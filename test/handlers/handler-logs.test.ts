@@ -1,14 +1,14 @@
 import { DeploymentStatus, GetApplicationRevisionCommand, GetDeploymentCommand, PutLifecycleEventHookExecutionStatusCommand } from '@aws-sdk/client-codedeploy';
 import { InvokeCommand, UpdateFunctionCodeCommand } from '@aws-sdk/client-lambda';
-import { HistoryTableFixture, startHistoryTable } from './dynalite-history-table';
-import { answerOneRelease, deploymentInfo, handlerHarness } from './handler-harness';
-import { captureHandlerOutput, emulateLambdaJsonConsole } from './log-capture';
-import { pipelineJobEvent } from './pipeline-job-event';
-import { createDeployBlueHandler } from '../src/deploy-blue.lambda';
-import { renderAppSpec } from '../src/runtime/appspec';
-import { createLogger, Logger, LOG_SERVICE } from '../src/runtime/logger';
-import { createSmokeTestHandler } from '../src/smoke-test-hook.lambda';
-import { createSwitchTrafficHandler } from '../src/switch-traffic.lambda';
+import { createDeployBlueHandler } from '../../src/handlers/deploy-blue.lambda';
+import { createSmokeTestHandler } from '../../src/handlers/smoke-test-hook.lambda';
+import { createSwitchTrafficHandler } from '../../src/handlers/switch-traffic.lambda';
+import { renderAppSpec } from '../../src/runtime/appspec';
+import { createLogger, Logger, LOG_SERVICE } from '../../src/runtime/logger';
+import { HistoryTableFixture, startHistoryTable } from '../helpers/dynalite-history-table';
+import { answerOneRelease, deploymentInfo, handlerHarness } from '../helpers/handler-harness';
+import { captureHandlerOutput, emulateLambdaJsonConsole } from '../helpers/log-capture';
+import { pipelineJobEvent } from '../helpers/pipeline-job-event';
 
 /**
  * What the stage handlers log, read as CloudWatch Logs gets it with the JSON log format the

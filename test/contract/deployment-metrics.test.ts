@@ -1,12 +1,12 @@
 import { CreateDeploymentCommand, DeploymentLimitExceededException, DeploymentStatus, GetDeploymentCommand } from '@aws-sdk/client-codedeploy';
 import { GetAliasCommand, ServiceException, UpdateFunctionCodeCommand } from '@aws-sdk/client-lambda';
-import { HistoryTableFixture, startHistoryTable } from './dynalite-history-table';
-import { aliasAnswer, answerOneRelease, deploymentInfo, handlerHarness } from './handler-harness';
-import { pipelineJobEvent } from './pipeline-job-event';
-import { emfProblems } from './runtime/emf-validation';
-import { createDeployBlueHandler } from '../src/deploy-blue.lambda';
-import { DeploymentHistoryStore } from '../src/runtime/deployment-history-store';
-import { createSwitchTrafficHandler } from '../src/switch-traffic.lambda';
+import { createDeployBlueHandler } from '../../src/handlers/deploy-blue.lambda';
+import { createSwitchTrafficHandler } from '../../src/handlers/switch-traffic.lambda';
+import { DeploymentHistoryStore } from '../../src/runtime/deployment-history-store';
+import { HistoryTableFixture, startHistoryTable } from '../helpers/dynalite-history-table';
+import { emfProblems } from '../helpers/emf-validation';
+import { aliasAnswer, answerOneRelease, deploymentInfo, handlerHarness } from '../helpers/handler-harness';
+import { pipelineJobEvent } from '../helpers/pipeline-job-event';
 
 /**
  * The metrics lines the stage handlers write to stdout (EMF; captured by the harness as a Lambda

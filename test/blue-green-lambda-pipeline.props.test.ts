@@ -3,7 +3,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { BlueGreenLambdaPipeline, BlueGreenLambdaPipelineProps, StagePlacement, TrafficHook } from '../src';
-import { baseProps, newStack } from './stack-fixture';
+import { baseProps, newStack } from './helpers/stack-fixture';
 
 type Case = [string, (stack: ReturnType<typeof newStack>) => Partial<BlueGreenLambdaPipelineProps>, RegExp];
 

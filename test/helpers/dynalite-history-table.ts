@@ -4,7 +4,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { newStack } from './stack-fixture';
-import { DeploymentHistory } from '../src/deployment-history';
+import { DeploymentHistory } from '../../src/deployment-history';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const dynalite = require('dynalite');
 

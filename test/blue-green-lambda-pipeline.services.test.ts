@@ -3,7 +3,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { BlueGreenLambdaPipeline, BlueGreenLambdaPipelineProps, ServiceDeploymentOptions, TrafficHook } from '../src';
-import { baseProps, newStack } from './stack-fixture';
+import { baseProps, newStack } from './helpers/stack-fixture';
 
 /** A monorepo of three services in two waves: orders and billing first, then users. */
 const monorepo = (overrides: Partial<ServiceDeploymentOptions>[] = []): ServiceDeploymentOptions[] => [

@@ -2,8 +2,8 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { BlueGreenLambdaPipeline, BlueGreenLambdaPipelineProps, TrafficHook } from '../src';
-import { baseProps, newStack } from './stack-fixture';
+import { BlueGreenLambdaPipeline, BlueGreenLambdaPipelineProps, TrafficHook } from '../../src';
+import { baseProps, newStack } from '../helpers/stack-fixture';
 
 type Resources = Record<string, { Type: string; Metadata?: any }>;
 

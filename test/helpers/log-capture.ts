@@ -1,5 +1,5 @@
 import { format } from 'util';
-import type { MetricDocument } from '../src/runtime/metrics-recorder';
+import type { MetricDocument } from '../../src/runtime/metrics-recorder';
 
 /** One line of a handler's log stream that is a JSON object with a `level`: a structured log record. */
 export type LogRecord = Record<string, unknown> & { readonly level: string; readonly message?: unknown };

@@ -8,10 +8,10 @@ import {
 } from '@aws-sdk/client-codedeploy';
 import { InvokeCommand, LambdaClient, LambdaServiceException } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { deploymentInfo } from './handler-harness';
-import { captureHandlerOutput } from './log-capture';
-import { renderAppSpec } from '../src/runtime/appspec';
-import { createSmokeTestHandler, testEventFor } from '../src/smoke-test-hook.lambda';
+import { createSmokeTestHandler, testEventFor } from '../../src/handlers/smoke-test-hook.lambda';
+import { renderAppSpec } from '../../src/runtime/appspec';
+import { deploymentInfo } from '../helpers/handler-harness';
+import { captureHandlerOutput } from '../helpers/log-capture';
 
 const lambda = mockClient(LambdaClient);
 const codeDeploy = mockClient(CodeDeployClient);

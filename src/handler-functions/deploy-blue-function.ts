@@ -10,16 +10,16 @@ export interface DeployBlueFunctionProps extends lambda.FunctionOptions {
 }
 
 /**
- * An AWS Lambda function which executes src/deploy-blue.
+ * An AWS Lambda function which executes src/handlers/deploy-blue.
  */
 export class DeployBlueFunction extends lambda.Function {
   constructor(scope: Construct, id: string, props?: DeployBlueFunctionProps) {
     super(scope, id, {
-      description: 'src/deploy-blue.lambda.ts',
+      description: 'src/handlers/deploy-blue.lambda.ts',
       ...props,
       runtime: new lambda.Runtime('nodejs24.x', lambda.RuntimeFamily.NODEJS),
       handler: 'index.handler',
-      code: lambda.Code.fromAsset(path.join(__dirname, '../assets/deploy-blue.lambda')),
+      code: lambda.Code.fromAsset(path.join(__dirname, '../../assets/handlers/deploy-blue.lambda')),
     });
   }
 }

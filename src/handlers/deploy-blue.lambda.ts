@@ -11,19 +11,19 @@ import {
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { endedPerCodePipeline, settleAbandonedItems } from './runtime/abandoned-items';
-import { artifactLimitForMemory, CodeLocation, describeCodeLocation, stageBundle } from './runtime/bundle-staging';
-import { describeError, InvalidJobError, JobReporter, jobIdOf, parseJob, PipelineJob } from './runtime/codepipeline-job';
-import { ClaimResult, claimLapsed, DeploymentHistoryStore, DeploymentRecord } from './runtime/deployment-history-store';
-import { CLAIM_MARGIN_MS, CLIENT_CONFIG, InvocationContext, remainingMs, requireEnv } from './runtime/handler-environment';
-import { LifecycleNotifier } from './runtime/lifecycle-notifier';
-import { servedVersionOf } from './runtime/live-alias';
-import { appendCorrelation, defaultLogger, Logger, withInvocation } from './runtime/logger';
-import { DeploymentMetricsRecorder, writeToStdout } from './runtime/metrics-recorder';
-import { commitTimeOf, DEPLOY_BLUE_PARAMETERS, ServiceInExecution, serviceInExecution } from './runtime/service-parameters';
-import { compareWithLive } from './runtime/unchanged-code';
-import { pipelineVersionDescription } from './runtime/version-retention';
-import { BundleDirectoryError, normalizeBundleDirectory } from './runtime/zip';
+import { endedPerCodePipeline, settleAbandonedItems } from '../runtime/abandoned-items';
+import { artifactLimitForMemory, CodeLocation, describeCodeLocation, stageBundle } from '../runtime/bundle-staging';
+import { describeError, InvalidJobError, JobReporter, jobIdOf, parseJob, PipelineJob } from '../runtime/codepipeline-job';
+import { ClaimResult, claimLapsed, DeploymentHistoryStore, DeploymentRecord } from '../runtime/deployment-history-store';
+import { CLAIM_MARGIN_MS, CLIENT_CONFIG, InvocationContext, remainingMs, requireEnv } from '../runtime/handler-environment';
+import { LifecycleNotifier } from '../runtime/lifecycle-notifier';
+import { servedVersionOf } from '../runtime/live-alias';
+import { appendCorrelation, defaultLogger, Logger, withInvocation } from '../runtime/logger';
+import { DeploymentMetricsRecorder, writeToStdout } from '../runtime/metrics-recorder';
+import { commitTimeOf, DEPLOY_BLUE_PARAMETERS, ServiceInExecution, serviceInExecution } from '../runtime/service-parameters';
+import { compareWithLive } from '../runtime/unchanged-code';
+import { pipelineVersionDescription } from '../runtime/version-retention';
+import { BundleDirectoryError, normalizeBundleDirectory } from '../runtime/zip';
 
 /**
  * What the Deploy-Blue stager talks to. One function serves every service of a pipeline: the

@@ -10,16 +10,16 @@ export interface SmokeTestHookFunctionProps extends lambda.FunctionOptions {
 }
 
 /**
- * An AWS Lambda function which executes src/smoke-test-hook.
+ * An AWS Lambda function which executes src/handlers/smoke-test-hook.
  */
 export class SmokeTestHookFunction extends lambda.Function {
   constructor(scope: Construct, id: string, props?: SmokeTestHookFunctionProps) {
     super(scope, id, {
-      description: 'src/smoke-test-hook.lambda.ts',
+      description: 'src/handlers/smoke-test-hook.lambda.ts',
       ...props,
       runtime: new lambda.Runtime('nodejs24.x', lambda.RuntimeFamily.NODEJS),
       handler: 'index.handler',
-      code: lambda.Code.fromAsset(path.join(__dirname, '../assets/smoke-test-hook.lambda')),
+      code: lambda.Code.fromAsset(path.join(__dirname, '../../assets/handlers/smoke-test-hook.lambda')),
     });
   }
 }
