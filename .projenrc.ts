@@ -61,6 +61,11 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@types/aws-lambda',
     // Structured JSON logs for the handlers; esbuild bundles it into each handler (not external).
     '@aws-lambda-powertools/logger@^2',
+    // EMF metrics for the handlers (Powertools Metrics), bundled the same way.
+    '@aws-lambda-powertools/metrics@^2',
+    // Deploy-Blue cuts a service's bundle out of the build artifact on disk: yauzl reads, yazl writes.
+    'yazl@^3',
+    '@types/yazl',
     'aws-sdk-client-mock@^4',
     'dynalite@^4',
     'cdk-nag@^3',
