@@ -1,7 +1,6 @@
-import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, Tags, Token } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Tags } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
-import * as codeconnections from 'aws-cdk-lib/aws-codeconnections';
 import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
 import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
 import * as actions from 'aws-cdk-lib/aws-codepipeline-actions';
@@ -11,22 +10,29 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ArtifactBucket } from './artifact-bucket';
 import { BuildOptions } from './build-options';
-import { BuildStage } from './build-stage';
+import { BuildStage, newestRuntime } from './build-stage';
+import { STAGE_NAMES } from './contract/handler-contract';
 import { DeploymentDashboard } from './deployment-dashboard';
 import { DeploymentHistory } from './deployment-history';
-import { ExtraStageOptions, ManualApprovalOptions } from './extra-stages';
+import { ExtraStageOptions } from './extra-stages';
 import { GitHubSourceProps } from './github-source';
-import { acknowledgeFinding, acknowledgeTemplateFindings } from './private/acknowledge-finding';
+import { ManualApprovalOptions } from './manual-approval';
+import { addApprovalStage } from './private/approval-stage';
+import { ExtraStages } from './private/extra-stage-insertion';
+import { acknowledgeArtifactBucketGrants } from './private/pipeline-acknowledgements';
+import { addPipelineOutputs } from './private/pipeline-outputs';
 import { PipelineEventAlerts } from './private/pipeline-notification-rule';
+import { validatePipelineProps } from './private/pipeline-props-validation';
 import { ResourceNames } from './private/resource-names';
+import { codeDeployServiceRole, notificationTopic } from './private/shared-resources';
 import { claimPhysicalNames } from './private/unique-physical-names';
-import { ALIAS_NAME, physicalName, ServiceDeployment } from './service-deployment';
+import { ServiceDeployment } from './service-deployment';
 import { IServiceDeployment, ServiceDeploymentOptions, ServiceFunctionOptions } from './service-deployment-options';
+import { GitHubSourceStage } from './source-stage';
 import { StageHandlers } from './stage-handlers';
 import { TrafficHook } from './traffic-hook';
 
@@ -212,20 +218,7 @@ export interface BlueGreenLambdaPipelineProps {
   readonly tags?: { [key: string]: string };
 }
 
-/** The fixed stage names; users and dashboards key on them. */
-const STAGES = { source: 'Source', build: 'Build', deployBlue: 'Deploy-Blue', switchTraffic: 'Switch-Traffic' };
-const APPROVAL_STAGE = 'Approve';
-const STAGE_NAME_PATTERN = /^[A-Za-z0-9.@_-]{1,100}$/;
-const CONNECTION_ARN_PATTERN = /^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection\/[A-Za-z0-9-]+$/;
-const GITHUB_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,100}$/;
-const BUNDLE_DIRECTORY_PATTERN = /^(?!\/)(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._@+\/-]+$/;
 const DEFAULT_KEEP_VERSIONS = 10;
-/** CodePipeline allows 50 actions per stage: Deploy-Blue and Switch-Traffic hold one per service. */
-const MAX_SERVICES = 50;
-/** CodePipeline allows 1000 characters per action configuration value, UserParameters included. */
-const MAX_USER_PARAMETERS = 1000;
-/** The single-service props that `services` replaces. */
-const SINGLE_SERVICE_PROPS = ['service', 'serviceFunction', 'extraAlarms', 'preTrafficHook', 'postTrafficHook'] as const;
 
 /**
  * A CodePipeline that deploys Lambda services blue/green: `Source` (GitHub) → `Build` (CodeBuild:
@@ -299,35 +292,19 @@ export class BlueGreenLambdaPipeline extends Construct {
   /** The notification rule that sends pipeline events to the topic, unless `notifyPipelineEvents` is false. */
   public readonly pipelineNotificationRule?: notifications.NotificationRule;
 
-  private readonly lastStageAfter = new Map<string, codepipeline.IStage>();
-  private readonly stageNames = new Set<string>();
+  private readonly extraStages: ExtraStages;
 
   constructor(scope: Construct, id: string, props: BlueGreenLambdaPipelineProps) {
     super(scope, id);
     const names = ResourceNames.of(props.serviceName, props.environmentSuffix ?? 'dev');
     this.environmentSuffix = names.environmentSuffix;
-    validateProps(props);
+    validatePipelineProps(props);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
-    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
-    const retention = { logRetention, removalPolicy };
-
+    const retention = { logRetention: props.logRetention ?? logs.RetentionDays.ONE_YEAR, removalPolicy };
     for (const [key, value] of Object.entries(props.tags ?? {})) Tags.of(this).add(key, value);
 
-    // ---- what every service shares: notifications, history, artifacts, CodeDeploy, handlers
-    if (props.notificationTopic) {
-      this.notificationTopic = props.notificationTopic;
-    } else {
-      const topic = new sns.Topic(this, 'NotificationTopic', {
-        topicName: names.notificationTopic,
-        displayName: `${names.serviceName} deployments (${names.environmentSuffix})`,
-        enforceSSL: true,
-      });
-      topic.applyRemovalPolicy(removalPolicy);
-      const unencryptedTopic = 'CloudWatch alarms cannot publish to a topic encrypted with the AWS managed key; pass notificationTopic with a customer managed key to encrypt.';
-      acknowledgeTemplateFindings(topic, { checkov: ['CKV_AWS_26'] }, unencryptedTopic);
-      acknowledgeFinding(topic, 'AwsSolutions-SNS2', unencryptedTopic);
-      this.notificationTopic = topic;
-    }
+    // ---- what every service shares: notifications, history, artifacts, CodeDeploy, stage handlers
+    this.notificationTopic = props.notificationTopic ?? notificationTopic(this, names, removalPolicy);
     this.historyTable = new DeploymentHistory(this, 'History', { tableName: names.historyTable, removalPolicy });
     this.artifactBucket = new ArtifactBucket(this, 'Artifacts', {
       removalPolicy,
@@ -335,13 +312,7 @@ export class BlueGreenLambdaPipeline extends Construct {
       artifactExpiration: props.artifactExpiration,
     }).bucket;
     this.application = new codedeploy.LambdaApplication(this, 'Application', { applicationName: names.codeDeployApplication });
-    this.codeDeployRole = new iam.Role(this, 'CodeDeployRole', {
-      assumedBy: new iam.ServicePrincipal('codedeploy.amazonaws.com'),
-      description: `CodeDeploy service role of ${names.pipeline}: shifts the live aliases of its services`,
-      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSCodeDeployRoleForLambdaLimited')],
-    });
-    acknowledgeFinding(this.codeDeployRole, 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSCodeDeployRoleForLambdaLimited]',
-      'The AWS-maintained service-role policy for CodeDeploy Lambda deployments; it lets CodeDeploy update aliases and invoke only CodeDeployHook_* functions (our hooks get their own scoped grant).');
+    this.codeDeployRole = codeDeployServiceRole(this, names);
     const handlers = new StageHandlers(this, 'Handlers', {
       ...retention,
       names,
@@ -354,17 +325,9 @@ export class BlueGreenLambdaPipeline extends Construct {
     this.switchTrafficFunction = handlers.switchTraffic;
     this.deadLetterQueue = handlers.deadLetterQueue;
 
-    // ---- the services
+    // ---- the services, each wired to the handlers and given its traffic hooks
     const single = props.services === undefined;
-    const serviceOptions: ServiceDeploymentOptions[] = props.services ?? [{
-      serviceName: props.serviceName,
-      bundleDirectory: '',
-      service: props.service,
-      serviceFunction: props.serviceFunction,
-      extraAlarms: props.extraAlarms,
-      preTrafficHook: props.preTrafficHook,
-      postTrafficHook: props.postTrafficHook,
-    }];
+    const serviceOptions = this.serviceOptions(props);
     const deployments = serviceOptions.map((options, i) => new ServiceDeployment(
       // One service keeps the construct ids (and so the logical ids) it has always had.
       this, single ? 'Default' : `Service-${options.serviceName}`, {
@@ -374,7 +337,6 @@ export class BlueGreenLambdaPipeline extends Construct {
         names: single ? names : names.service(options.serviceName, `services[${i}].serviceName`),
         application: this.application,
         codeDeployRole: this.codeDeployRole,
-        handlers,
         notificationTopic: this.notificationTopic,
         deploymentConfig: props.deploymentConfig ?? codedeploy.LambdaDeploymentConfig.LINEAR_10PERCENT_EVERY_10MINUTES,
         errorRateThreshold: props.errorRateThreshold,
@@ -383,6 +345,11 @@ export class BlueGreenLambdaPipeline extends Construct {
         keepVersions: props.keepVersions ?? DEFAULT_KEEP_VERSIONS,
         propPrefix: single ? '' : `services[${i}].`,
       }));
+    deployments.forEach((d, i) => {
+      handlers.addService(d);
+      const bind = (hook: TrafficHook | undefined) => hook?._bind((testEvent) => handlers.smokeTestFor(d.functionName, d, testEvent));
+      d.addTrafficHooks(bind(serviceOptions[i].preTrafficHook), bind(serviceOptions[i].postTrafficHook));
+    });
     this.services = deployments;
     const [first] = deployments;
     this.serviceFunction = first.serviceFunction;
@@ -392,33 +359,11 @@ export class BlueGreenLambdaPipeline extends Construct {
     this.errorRateAlarm = first.errorRateAlarm;
     this.smokeTestFunction = handlers.smokeTestFunction;
 
-    // ---- the pipeline
-    const sourceOutput = this.sourceOutput = new codepipeline.Artifact('SourceOutput');
-    const buildOutput = this.buildOutput = new codepipeline.Artifact('BuildOutput');
-    this.connectionArn = props.source.connectionArn ?? new codeconnections.CfnConnection(this, 'GitHubConnection', {
-      connectionName: names.connection,
-      providerType: 'GitHub',
-    }).attrConnectionArn;
-    const branch = props.source.branch ?? 'main';
-    // The Source action runs as this role, not as the pipeline role: the connection grant goes here.
-    this.sourceActionRole = new iam.Role(this, 'SourceActionRole', {
-      assumedBy: new iam.AccountRootPrincipal(),
-      description: `Source action of ${names.pipeline}: reads ${props.source.owner}/${props.source.repo} through the connection`,
-    });
-    this.sourceActionRole.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: connectionActions(props.source.connectionArn),
-      resources: [this.connectionArn],
-    }));
-    const sourceAction = new actions.CodeStarConnectionsSourceAction({
-      actionName: 'GitHub',
-      owner: props.source.owner,
-      repo: props.source.repo,
-      branch,
-      connectionArn: this.connectionArn,
-      output: sourceOutput,
-      role: this.sourceActionRole,
-    });
-
+    // ---- the pipeline: Source, Build, Deploy-Blue, (Approve), Switch-Traffic, extra stages
+    const source = new GitHubSourceStage(this, { source: props.source, names });
+    this.sourceOutput = source.output;
+    this.connectionArn = source.connectionArn;
+    this.sourceActionRole = source.role;
     const build = new BuildStage(this, 'Build', {
       ...retention,
       names,
@@ -428,64 +373,8 @@ export class BlueGreenLambdaPipeline extends Construct {
     });
     this.buildProject = build.project;
     this.testReportGroup = build.reportGroup;
-
-    // One role per stage serves every service's invoke action.
-    const invokeRole = (purpose: string) => new iam.Role(this, `${purpose}ActionRole`, {
-      assumedBy: new iam.AccountRootPrincipal(),
-      description: `${purpose} actions of ${names.pipeline}: invoke the stage handler`,
-    });
-    const deployBlueRole = invokeRole('DeployBlue');
-    const switchTrafficRole = invokeRole('SwitchTraffic');
-    const repository = `${props.source.owner}/${props.source.repo}`;
-    const deployBlueActions = new Map<ServiceDeployment, actions.LambdaInvokeAction>();
-    for (const d of deployments) {
-      deployBlueActions.set(d, new actions.LambdaInvokeAction({
-        actionName: single ? 'PublishVersion' : `Publish-${d.serviceName}`,
-        lambda: this.deployBlueFunction,
-        role: deployBlueRole,
-        inputs: [buildOutput],
-        variablesNamespace: single ? 'DeployBlue' : `DeployBlue-${d.serviceName}`,
-        userParameters: checkedUserParameters(d, {
-          deploymentId: codepipeline.GlobalVariables.executionId,
-          service: d.serviceName,
-          functionName: d.functionName,
-          aliasName: ALIAS_NAME,
-          bundleDirectory: d.bundleDirectory,
-          wave: String(d.wave),
-          commitId: sourceAction.variables.commitId,
-          // The commit's author date (ISO 8601): lead time runs from it to live.
-          commitTime: sourceAction.variables.authorDate,
-          repository,
-          branch,
-        }),
-      }));
-    }
-    const switchTrafficActions = deployments.map((d) => new actions.LambdaInvokeAction({
-      actionName: single ? 'ShiftTraffic' : `Shift-${d.serviceName}`,
-      lambda: this.switchTrafficFunction,
-      role: switchTrafficRole,
-      // Waves: CodePipeline starts a higher runOrder only when every action of the lower ones succeeded.
-      runOrder: d.wave,
-      userParameters: checkedUserParameters(d, {
-        deploymentId: codepipeline.GlobalVariables.executionId,
-        service: d.serviceName,
-        targetVersion: deployBlueActions.get(d)!.variable('targetVersion'),
-        functionName: d.functionName,
-        aliasName: ALIAS_NAME,
-        deploymentGroupName: d.deploymentGroupName,
-        deploymentConfigName: d.deploymentConfig.deploymentConfigName,
-        beforeAllowTrafficHook: d.preTrafficHook ? physicalName(d.preTrafficHook) : '',
-        afterAllowTrafficHook: d.postTrafficHook ? physicalName(d.postTrafficHook) : '',
-        // The construct's own placeholder serves nothing real: its first release goes live at once.
-        // A user's function may already serve real traffic, so it always shifts gradually.
-        bootstrapVersion: d.createdFunction ? d.bootstrapVersion.version : '',
-        // The version the stack's AWS::Lambda::Version (and so the alias' template) names, for every
-        // function, the user's included: version retention must never delete it.
-        stackVersion: d.bootstrapVersion.version,
-        keepVersions: String(d.keepVersions),
-        wave: String(d.wave),
-      }),
-    }));
+    this.buildOutput = new codepipeline.Artifact('BuildOutput');
+    const invoke = handlers.createInvokeActions(this, { services: deployments, source, buildOutput: this.buildOutput, single });
 
     this.pipeline = new codepipeline.Pipeline(this, 'Pipeline', {
       pipelineName: names.pipeline,
@@ -494,54 +383,39 @@ export class BlueGreenLambdaPipeline extends Construct {
       restartExecutionOnUpdate: false,
       // One deployment at a time: two executions racing for one alias would fight.
       executionMode: codepipeline.ExecutionMode.QUEUED,
-      triggers: [{
-        providerType: codepipeline.ProviderType.CODE_STAR_SOURCE_CONNECTION,
-        gitConfiguration: { sourceAction, pushFilter: [{ branchesIncludes: [branch] }] },
-      }],
+      triggers: [source.trigger],
       stages: [
-        { stageName: STAGES.source, actions: [sourceAction] },
+        { stageName: STAGE_NAMES.source, actions: [source.action] },
         {
-          stageName: STAGES.build,
-          actions: [new actions.CodeBuildAction({ actionName: 'CompileAndTest', project: this.buildProject, input: sourceOutput, outputs: [buildOutput] })],
+          stageName: STAGE_NAMES.build,
+          actions: [new actions.CodeBuildAction({ actionName: 'CompileAndTest', project: this.buildProject, input: this.sourceOutput, outputs: [this.buildOutput] })],
         },
-        { stageName: STAGES.deployBlue, actions: [...deployBlueActions.values()] },
-        { stageName: STAGES.switchTraffic, actions: switchTrafficActions },
+        { stageName: STAGE_NAMES.deployBlue, actions: invoke.deployBlue },
+        { stageName: STAGE_NAMES.switchTraffic, actions: invoke.switchTraffic },
       ],
     });
-    Object.values(STAGES).forEach((name) => this.stageNames.add(name));
-
+    this.extraStages = new ExtraStages(this.pipeline);
     if (props.manualApproval) {
-      this.addApproval(props.manualApproval, single ? deployBlueActions.get(first) : undefined);
-    }
-    for (const stage of props.extraStages ?? []) {
-      const approves = stage.actions.some((a) => a instanceof actions.ManualApprovalAction);
-      if (props.manualApproval && approves && stage.placement.afterStageName === STAGES.deployBlue) {
-        throw new Error(`extraStages: stage "${stage.stageName}" adds a manual approval after Deploy-Blue, where manualApproval already puts one; configure the approval once (manualApproval, or your own stage without manualApproval)`);
-      }
-      this.addStage(stage);
-    }
-    this.acknowledgePipelineFindings([deployBlueRole, switchTrafficRole]);
-    if (props.notifyPipelineEvents ?? true) {
-      this.pipelineNotificationRule = new PipelineEventAlerts(this, 'PipelineEvents', {
-        pipeline: this.pipeline,
+      addApprovalStage(this.pipeline, {
+        options: props.manualApproval,
         topic: this.notificationTopic,
-        ruleName: names.notificationRule,
-      }).rule;
+        services: deployments,
+        deployBlueAction: single ? invoke.deployBlue[0] : undefined,
+      });
+      this.extraStages.claim(STAGE_NAMES.approval);
+    }
+    for (const stage of props.extraStages ?? []) this.addStage(stage);
+    acknowledgeArtifactBucketGrants(this, this.artifactBucket);
+
+    // ---- insight: notifications, dashboard, outputs
+    if (props.notifyPipelineEvents ?? true) {
+      const alerts = { pipeline: this.pipeline, topic: this.notificationTopic, ruleName: names.notificationRule };
+      this.pipelineNotificationRule = new PipelineEventAlerts(this, 'PipelineEvents', alerts).rule;
     }
     if (props.dashboard) {
-      this.dashboard = new DeploymentDashboard(this, 'Dashboard', {
-        dashboardName: names.dashboard,
-        pipelineName: names.pipeline,
-        services: deployments,
-      }).dashboard;
+      this.dashboard = new DeploymentDashboard(this, 'Dashboard', { dashboardName: names.dashboard, pipelineName: names.pipeline, services: deployments }).dashboard;
     }
-
-    this.pipelineConsoleUrl = `https://${Aws.REGION}.console.aws.amazon.com/codesuite/codepipeline/pipelines/${this.pipeline.pipelineName}/view?region=${Aws.REGION}`;
-    new CfnOutput(this, 'PipelineConsoleUrl', { value: this.pipelineConsoleUrl, description: 'The deployment pipeline in the AWS console' });
-    new CfnOutput(this, 'HistoryTableName', { value: this.historyTable.table.tableName, description: 'DynamoDB table recording every deployment' });
-    if (!props.source.connectionArn) {
-      new CfnOutput(this, 'ConnectionArn', { value: this.connectionArn, description: 'GitHub connection: complete its handshake in the console before the first run' });
-    }
+    this.pipelineConsoleUrl = addPipelineOutputs(this, { pipeline: this.pipeline, historyTable: this.historyTable.table, createdConnection: source.connection });
     claimPhysicalNames(this);
   }
 
@@ -550,21 +424,7 @@ export class BlueGreenLambdaPipeline extends Construct {
    * placement keep the order they were added in.
    */
   public addStage(options: ExtraStageOptions): codepipeline.IStage {
-    if (!STAGE_NAME_PATTERN.test(options.stageName)) {
-      throw new Error(`extraStages: stageName must be 1-100 letters, digits, ".", "@", "-" or "_"; got "${options.stageName}"`);
-    }
-    if (this.stageNames.has(options.stageName)) {
-      throw new Error(`extraStages: a stage named "${options.stageName}" already exists; the fixed stages ${Object.values(STAGES).join(', ')} cannot be replaced, and extra stage names must be unique`);
-    }
-    if (options.actions.length === 0) {
-      throw new Error(`extraStages: stage "${options.stageName}" needs at least one action`);
-    }
-    const anchorName = options.placement.afterStageName;
-    const anchor = this.lastStageAfter.get(anchorName) ?? this.pipeline.stage(anchorName);
-    const stage = this.pipeline.addStage({ stageName: options.stageName, actions: options.actions, placement: { justAfter: anchor } });
-    this.lastStageAfter.set(anchorName, stage);
-    this.stageNames.add(options.stageName);
-    return stage;
+    return this.extraStages.add(options);
   }
 
   /** Lets a principal read the deployment history. */
@@ -572,124 +432,16 @@ export class BlueGreenLambdaPipeline extends Construct {
     return this.historyTable.grantRead(grantee);
   }
 
-  private addApproval(options: ManualApprovalOptions, deployBlueAction: actions.LambdaInvokeAction | undefined) {
-    const topic = this.notificationTopic;
-    for (const email of options.notifyEmails ?? []) {
-      if (!Token.isUnresolved(email) && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) {
-        throw new Error(`manualApproval.notifyEmails: "${email}" is not an email address`);
-      }
-      if (topic instanceof sns.Topic) {
-        const subscription = topic.addSubscription(new subscriptions.EmailSubscription(email));
-        acknowledgeFinding(subscription, 'Serverless-SNSRedrivePolicy',
-          'An approval email that cannot be delivered needs no replay: the approval waits in CodePipeline (up to 7 days) and can be given in the console.');
-      }
-    }
-    const waves = new Set(this.services.map((s) => s.wave)).size;
-    const stage = this.pipeline.addStage({
-      stageName: APPROVAL_STAGE,
-      placement: { rightBefore: this.pipeline.stage(STAGES.switchTraffic) },
-      actions: [new actions.ManualApprovalAction({
-        actionName: 'ApproveTrafficShift',
-        notificationTopic: topic,
-        additionalInformation: options.additionalInformation ?? (deployBlueAction
-          ? `Version ${deployBlueAction.variable('targetVersion')} of ${this.serviceFunction.functionName} is published and takes no traffic yet. Approve to shift ${ALIAS_NAME} onto it.`
-          : `New versions of ${this.services.length} services are published and take no traffic yet. Approve to shift their ${ALIAS_NAME} aliases in ${waves} wave(s).`),
-      })],
-    });
-    this.stageNames.add(APPROVAL_STAGE);
-    return stage;
+  /** The services to deploy: `services`, or the one service the single-service props describe. */
+  private serviceOptions(props: BlueGreenLambdaPipelineProps): ServiceDeploymentOptions[] {
+    return props.services ?? [{
+      serviceName: props.serviceName,
+      bundleDirectory: '',
+      service: props.service,
+      serviceFunction: props.serviceFunction,
+      extraAlarms: props.extraAlarms,
+      preTrafficHook: props.preTrafficHook,
+      postTrafficHook: props.postTrafficHook,
+    }];
   }
-
-  /**
-   * Findings of aws-cdk-lib's own pipeline grants, acknowledged on the pipeline and the action
-   * roles they land on, each by its exact finding id (cdk-nag 3 matches `Rule[finding]`).
-   */
-  private acknowledgePipelineFindings(invokeRoles: iam.Role[]) {
-    const ref = (construct: Construct) => `<${Stack.of(this).resolve((construct.node.defaultChild as codepipeline.CfnPipeline).logicalId)}.Arn>`;
-    for (const role of invokeRoles) {
-      acknowledgeFinding(role, 'AwsSolutions-IAM5[Resource::*]', 'Added by aws-cdk-lib LambdaInvokeAction: lambda:ListFunctions supports no resource-level permissions.');
-    }
-    acknowledgeFinding(invokeRoles[0], `AwsSolutions-IAM5[Resource::${ref(this.deployBlueFunction)}:*]`,
-      'Added by aws-cdk-lib LambdaInvokeAction (invoke on the function and its versions); the function itself is fixed.');
-    acknowledgeFinding(invokeRoles[1], `AwsSolutions-IAM5[Resource::${ref(this.switchTrafficFunction)}:*]`,
-      'Added by aws-cdk-lib LambdaInvokeAction (invoke on the function and its versions); the function itself is fixed.');
-    // Bucket grants from aws-cdk-lib (pipeline, CodeBuild, action roles): artifact keys are generated per execution.
-    for (const finding of ['Action::s3:GetObject*', 'Action::s3:GetBucket*', 'Action::s3:List*', 'Action::s3:DeleteObject*', 'Action::s3:Abort*', `Resource::${ref(this.artifactBucket)}/*`]) {
-      acknowledgeFinding(this, `AwsSolutions-IAM5[${finding}]`, 'aws-cdk-lib bucket grants limited to the pipeline\'s own artifact bucket, whose object keys CodePipeline generates per execution.');
-    }
-  }
-}
-
-function validateProps(props: BlueGreenLambdaPipelineProps) {
-  const { owner, repo } = props.source ?? ({} as GitHubSourceProps);
-  for (const [field, value] of [['source.owner', owner], ['source.repo', repo]] as const) {
-    if (typeof value !== 'string' || value.trim() === '' || (!Token.isUnresolved(value) && !GITHUB_NAME_PATTERN.test(value))) {
-      throw new Error(`${field} must be a GitHub ${field === 'source.owner' ? 'user or organization' : 'repository'} name (letters, digits, "-", "_", "."); got "${value ?? ''}"`);
-    }
-  }
-  const branch = props.source.branch;
-  if (branch !== undefined && (branch.trim() === '' || /\s|\.\.|^\/|\/$/.test(branch))) {
-    throw new Error(`source.branch must be a Git branch name such as "main"; got "${branch}"`);
-  }
-  const arn = props.source.connectionArn;
-  if (arn !== undefined && !Token.isUnresolved(arn) && !CONNECTION_ARN_PATTERN.test(arn)) {
-    throw new Error(`source.connectionArn must be a CodeConnections connection ARN (arn:aws:codeconnections:<region>:<account>:connection/<id> or arn:aws:codestar-connections:...); got "${arn}"`);
-  }
-  const services = props.services;
-  if (services === undefined) return;
-  const given = SINGLE_SERVICE_PROPS.filter((prop) => props[prop] !== undefined);
-  if (given.length > 0) {
-    throw new Error(`${given.join(', ')}: with services, set these on each service (services[i].${given[0]}), not on the pipeline`);
-  }
-  if (services.length === 0 || services.length > MAX_SERVICES) {
-    throw new Error(`services must list 1 to ${MAX_SERVICES} services (CodePipeline allows ${MAX_SERVICES} actions per stage, and Deploy-Blue and Switch-Traffic hold one per service); got ${services.length}`);
-  }
-  const seen = new Map<string, number>();
-  services.forEach((service, i) => {
-    const name = service.serviceName;
-    if (seen.has(name)) {
-      throw new Error(`services[${i}].serviceName: "${name}" is already the name of services[${seen.get(name)}]; service names must be unique in a pipeline`);
-    }
-    seen.set(name, i);
-    const dir = service.bundleDirectory;
-    if (typeof dir !== 'string' || !BUNDLE_DIRECTORY_PATTERN.test(dir.replace(/\/+$/, ''))) {
-      throw new Error(`services[${i}].bundleDirectory must be a relative path inside the repository, such as "services/orders/dist" (no leading "/", no "." or ".." segments); got "${dir ?? ''}"`);
-    }
-  });
-  const dirs = services.map((s) => `${s.bundleDirectory.replace(/\/+$/, '')}/`);
-  dirs.forEach((dir, i) => dirs.forEach((other, j) => {
-    if (i !== j && other.startsWith(dir)) {
-      throw new Error(`services[${j}].bundleDirectory "${services[j].bundleDirectory}" lies inside services[${i}].bundleDirectory "${services[i].bundleDirectory}"; each service needs a directory of its own`);
-    }
-  }));
-}
-
-/**
- * Renders an action's UserParameters and checks them against CodePipeline's 1000-character limit,
- * counting each unresolved token (a name CloudFormation generates) at its longest.
- */
-function checkedUserParameters(deployment: ServiceDeployment, parameters: Record<string, string>): Record<string, string> {
-  const estimate = JSON.stringify(Object.fromEntries(Object.entries(parameters).map(([k, v]) => [k, Token.isUnresolved(v) ? 'x'.repeat(100) : v])));
-  if (estimate.length > MAX_USER_PARAMETERS) {
-    throw new Error(`service "${deployment.serviceName}": its action parameters come to about ${estimate.length} characters, but CodePipeline allows ${MAX_USER_PARAMETERS}; shorten serviceName, bundleDirectory or the names of its hooks and deployment configuration`);
-  }
-  return parameters;
-}
-
-/**
- * The UseConnection action whose service prefix matches the connection ARN's: IAM matches
- * `codeconnections:` only to `arn:aws:codeconnections:` and `codestar-connections:` only to the old
- * prefix. The construct's own connection (AWS::CodeConnections::Connection) has the new one; an
- * ARN known only at deploy time may have either.
- */
-function connectionActions(userArn: string | undefined): string[] {
-  if (userArn === undefined) return ['codeconnections:UseConnection'];
-  if (Token.isUnresolved(userArn)) return ['codeconnections:UseConnection', 'codestar-connections:UseConnection'];
-  return [`${userArn.split(':')[2]}:UseConnection`];
-}
-
-/** The runtime with the newest Node.js major (the build runs every service's tests on it). */
-function newestRuntime(runtimes: lambda.Runtime[]): lambda.Runtime {
-  const major = (r: lambda.Runtime) => Number(/^nodejs(\d+)\.x$/.exec(r.name)?.[1] ?? 0);
-  return runtimes.reduce((a, b) => (major(b) > major(a) ? b : a));
 }

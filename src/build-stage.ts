@@ -114,3 +114,9 @@ export class BuildStage extends Construct {
 function nodeMajorOf(runtime: lambda.Runtime): string {
   return /^nodejs(\d+)\.x$/.exec(runtime.name)?.[1] ?? FALLBACK_BUILD_NODE_VERSION;
 }
+
+/** The runtime with the newest Node.js major (the build runs every service's tests on it). */
+export function newestRuntime(runtimes: lambda.Runtime[]): lambda.Runtime {
+  const major = (r: lambda.Runtime) => Number(/^nodejs(\d+)\.x$/.exec(r.name)?.[1] ?? 0);
+  return runtimes.reduce((a, b) => (major(b) > major(a) ? b : a));
+}

@@ -2,7 +2,8 @@ import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
 import { DEPLOYMENT_OUTCOMES, DEPLOYMENTS_METRIC, LEAD_TIME_METRIC, METRICS_NAMESPACE, OUTCOME_DIMENSION, SERVICE_DIMENSION } from './contract/deployment-metrics';
-import { ALIAS_NAME, ServiceDeployment } from './service-deployment';
+import { ALIAS_NAME } from './contract/handler-contract';
+import { ServiceDeployment } from './service-deployment';
 
 /** The handlers' metric names, the very strings they publish. */
 const DEPLOYMENT_METRICS = {

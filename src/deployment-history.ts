@@ -2,6 +2,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import { HISTORY_TABLE } from './contract/handler-contract';
 import { acknowledgeTemplateFindings } from './private/acknowledge-finding';
 
 /** Properties of {@link DeploymentHistory}. */
@@ -26,9 +27,9 @@ export interface DeploymentHistoryProps {
  */
 export class DeploymentHistory extends Construct {
   /** Name of the index on (`service`, `startedAt`). */
-  public static readonly SERVICE_INDEX_NAME = 'byService';
+  public static readonly SERVICE_INDEX_NAME: string = HISTORY_TABLE.byService.indexName;
   /** Name of the index on (`executionId`, `service`). */
-  public static readonly EXECUTION_INDEX_NAME = 'byExecution';
+  public static readonly EXECUTION_INDEX_NAME: string = HISTORY_TABLE.byExecution.indexName;
 
   /** The table. */
   public readonly table: dynamodb.Table;
@@ -37,7 +38,7 @@ export class DeploymentHistory extends Construct {
     super(scope, id);
     this.table = new dynamodb.Table(this, 'Table', {
       tableName: props.tableName,
-      partitionKey: { name: 'deploymentId', type: dynamodb.AttributeType.STRING },
+      partitionKey: { name: HISTORY_TABLE.partitionKey, type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
@@ -45,13 +46,13 @@ export class DeploymentHistory extends Construct {
     });
     this.table.addGlobalSecondaryIndex({
       indexName: DeploymentHistory.SERVICE_INDEX_NAME,
-      partitionKey: { name: 'service', type: dynamodb.AttributeType.STRING },
-      sortKey: { name: 'startedAt', type: dynamodb.AttributeType.STRING },
+      partitionKey: { name: HISTORY_TABLE.byService.partitionKey, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: HISTORY_TABLE.byService.sortKey, type: dynamodb.AttributeType.STRING },
     });
     this.table.addGlobalSecondaryIndex({
       indexName: DeploymentHistory.EXECUTION_INDEX_NAME,
-      partitionKey: { name: 'executionId', type: dynamodb.AttributeType.STRING },
-      sortKey: { name: 'service', type: dynamodb.AttributeType.STRING },
+      partitionKey: { name: HISTORY_TABLE.byExecution.partitionKey, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: HISTORY_TABLE.byExecution.sortKey, type: dynamodb.AttributeType.STRING },
     });
     acknowledgeTemplateFindings(this.table, { checkov: ['CKV_AWS_119'] },
       'Encrypted at rest with the AWS managed key (aws/dynamodb); the history holds deployment metadata, no secrets.');

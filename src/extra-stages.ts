@@ -1,4 +1,5 @@
 import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
+import { STAGE_NAMES } from './contract/handler-contract';
 
 /**
  * Where an extra stage goes: right after one of the four fixed stages. Extra stages never
@@ -6,13 +7,13 @@ import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
  */
 export class StagePlacement {
   /** After `Source`, before `Build`. */
-  public static readonly AFTER_SOURCE = new StagePlacement('Source');
+  public static readonly AFTER_SOURCE = new StagePlacement(STAGE_NAMES.source);
   /** After `Build`, before `Deploy-Blue` (for example integration tests or a security scan). */
-  public static readonly AFTER_BUILD = new StagePlacement('Build');
+  public static readonly AFTER_BUILD = new StagePlacement(STAGE_NAMES.build);
   /** After `Deploy-Blue`, before `Switch-Traffic` (and before the manual approval, if any). */
-  public static readonly AFTER_DEPLOY_BLUE = new StagePlacement('Deploy-Blue');
+  public static readonly AFTER_DEPLOY_BLUE = new StagePlacement(STAGE_NAMES.deployBlue);
   /** After `Switch-Traffic`, at the end of the pipeline. */
-  public static readonly AFTER_SWITCH_TRAFFIC = new StagePlacement('Switch-Traffic');
+  public static readonly AFTER_SWITCH_TRAFFIC = new StagePlacement(STAGE_NAMES.switchTraffic);
 
   /** @param afterStageName the fixed stage this placement follows */
   private constructor(public readonly afterStageName: string) {}
@@ -26,18 +27,4 @@ export interface ExtraStageOptions {
   readonly placement: StagePlacement;
   /** Its actions; at least one. */
   readonly actions: codepipeline.IAction[];
-}
-
-/** Options of the manual approval before `Switch-Traffic`. */
-export interface ManualApprovalOptions {
-  /**
-   * Text shown to the approver.
-   * @default - a description of the version about to receive traffic
-   */
-  readonly additionalInformation?: string;
-  /**
-   * Email addresses notified of the approval request (through the notification topic).
-   * @default - subscribers of the notification topic only
-   */
-  readonly notifyEmails?: string[];
 }

@@ -6,4 +6,5 @@ export * from './deployment-history';
 export * from './error-rate-alarm';
 export * from './github-source';
 export * from './extra-stages';
+export * from './manual-approval';
 export * from './traffic-hook';

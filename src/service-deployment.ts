@@ -5,6 +5,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { ALIAS_NAME, ALL_AT_ONCE_CONFIG } from './contract/handler-contract';
 import { ErrorRateAlarm } from './error-rate-alarm';
 import { acknowledgeFinding, acknowledgeTemplateFindings } from './private/acknowledge-finding';
 import { notifyTopicOfAlarm } from './private/alarm-notifications';
@@ -12,8 +13,6 @@ import { RetentionSettings, retainedLogGroup } from './private/handler-function-
 import { ServiceNames } from './private/resource-names';
 import { checkShiftFitsAction } from './private/shift-duration';
 import { IServiceDeployment, ServiceDeploymentOptions, ServiceFunctionOptions } from './service-deployment-options';
-import { StageHandlers } from './stage-handlers';
-import { ITrafficHookTarget, TrafficHook } from './traffic-hook';
 
 /** Pipeline-wide defaults and shared resources a service deployment uses. */
 export interface ServiceDeploymentProps extends RetentionSettings {
@@ -22,7 +21,6 @@ export interface ServiceDeploymentProps extends RetentionSettings {
   readonly names: ServiceNames;
   readonly application: codedeploy.ILambdaApplication;
   readonly codeDeployRole: iam.IRole;
-  readonly handlers: StageHandlers;
   readonly notificationTopic: sns.ITopic;
   /** The pipeline's defaults for what the service does not set. */
   readonly deploymentConfig: codedeploy.ILambdaDeploymentConfig;
@@ -34,20 +32,19 @@ export interface ServiceDeploymentProps extends RetentionSettings {
   readonly propPrefix: string;
 }
 
-export const ALIAS_NAME = 'live';
 const MAX_DEPLOYMENT_GROUP_ALARMS = 10;
 const MAX_WAVE = 999;
 /** Lambda allows 4 KB of environment variables per function. */
 const MAX_ENVIRONMENT_BYTES = 4096;
-const FIRST_RELEASE_CONFIG = 'CodeDeployDefault.LambdaAllAtOnce';
 const BOOTSTRAP_CODE = 'exports.handler = async () => ({ statusCode: 503, body: JSON.stringify({ message: "no release deployed yet" }) });';
 
 /**
  * Everything one service needs to be deployed blue/green: its function (created or yours), a
  * fixed bootstrap version, the `live` alias, the error-rate alarm, the deployment group and its
- * hooks. The pipeline's stage handlers and CodeDeploy application are shared, not created here.
+ * hooks. It knows nothing of the stage handlers: the pipeline grants them access to what it holds
+ * and binds its traffic hooks ({@link addTrafficHooks}).
  */
-export class ServiceDeployment extends Construct implements IServiceDeployment, ITrafficHookTarget {
+export class ServiceDeployment extends Construct implements IServiceDeployment {
   public readonly serviceName: string;
   public readonly serviceFunction: lambda.Function;
   /** The function's physical name, as text (the handlers' parameters and the AppSpec name it). */
@@ -64,8 +61,8 @@ export class ServiceDeployment extends Construct implements IServiceDeployment, 
   public readonly keepVersions: number;
   /** Set only when the construct created the function: its placeholder goes live all at once. */
   public readonly createdFunction?: lambda.Function;
-  public readonly preTrafficHook?: lambda.IFunction;
-  public readonly postTrafficHook?: lambda.IFunction;
+  private preHook?: lambda.IFunction;
+  private postHook?: lambda.IFunction;
   private readonly props: ServiceDeploymentProps;
 
   constructor(scope: Construct, id: string, props: ServiceDeploymentProps) {
@@ -115,35 +112,43 @@ export class ServiceDeployment extends Construct implements IServiceDeployment, 
     // here the pipeline owns every shift, so CloudFormation must not.
     (this.alias.node.defaultChild as lambda.CfnAlias).cfnOptions.updatePolicy = undefined;
 
-    props.handlers.addService({
-      serviceFunction: this.serviceFunction,
-      alias: this.alias,
-      deploymentGroup: this.deploymentGroup,
-      deploymentConfigNames: [this.deploymentConfig.deploymentConfigName, ...(this.createdFunction ? [FIRST_RELEASE_CONFIG] : [])],
-    });
-    if (o.preTrafficHook?.isSmokeTest && o.postTrafficHook?.isSmokeTest) {
+    if (o.preTrafficHook?._hookFunction === undefined && o.postTrafficHook?._hookFunction === undefined && o.preTrafficHook && o.postTrafficHook) {
       throw new Error(`${props.propPrefix}preTrafficHook and postTrafficHook cannot both be TrafficHook.smokeTest(); use it for one of them`);
     }
-    this.preTrafficHook = this.bindHook(o.preTrafficHook, 'preTrafficHook');
-    this.postTrafficHook = this.bindHook(o.postTrafficHook, 'postTrafficHook');
-  }
-
-  /** The pipeline's built-in smoke test, set up to invoke this service with `testEvent` (JSON). */
-  public smokeTestFunction(testEvent: string): lambda.IFunction {
-    return this.props.handlers.smokeTestFor(this.functionName, {
-      serviceFunction: this.serviceFunction,
-      alias: this.alias,
-      deploymentGroup: this.deploymentGroup,
-      deploymentConfigNames: [],
-    }, testEvent);
-  }
-
-  private bindHook(hook: TrafficHook | undefined, prop: string): lambda.IFunction | undefined {
-    if (!hook) return undefined;
-    if (hook.hookFunction && hook.hookFunction === this.serviceFunction) {
-      throw new Error(`${this.props.propPrefix}${prop} must not be the service function itself: a hook reports on the deployment, it is not the thing deployed`);
+    for (const prop of ['preTrafficHook', 'postTrafficHook'] as const) {
+      if (o[prop]?._hookFunction === this.serviceFunction) {
+        throw new Error(`${props.propPrefix}${prop} must not be the service function itself: a hook reports on the deployment, it is not the thing deployed`);
+      }
     }
-    const fn = hook.bind(this);
+  }
+
+  /** The hook CodeDeploy invokes before traffic moves, once bound. */
+  public get preTrafficHook(): lambda.IFunction | undefined {
+    return this.preHook;
+  }
+
+  /** The hook CodeDeploy invokes after all traffic moved, once bound. */
+  public get postTrafficHook(): lambda.IFunction | undefined {
+    return this.postHook;
+  }
+
+  /** The deployment configurations a shift of this service may use: its own, and all-at-once for the placeholder's first release. */
+  public get deploymentConfigNames(): string[] {
+    return [this.deploymentConfig.deploymentConfigName, ...(this.createdFunction ? [ALL_AT_ONCE_CONFIG] : [])];
+  }
+
+  /**
+   * Sets the functions CodeDeploy invokes around this service's shifts (named in the AppSpec the
+   * Switch-Traffic handler renders) and grants what they take: CodeDeploy may invoke them, they may
+   * report their result.
+   */
+  public addTrafficHooks(pre: lambda.IFunction | undefined, post: lambda.IFunction | undefined): void {
+    if (this.preHook || this.postHook) throw new Error(`service "${this.serviceName}": its traffic hooks are already bound`);
+    this.preHook = pre && this.grantHook(pre);
+    this.postHook = post && this.grantHook(post);
+  }
+
+  private grantHook(fn: lambda.IFunction): lambda.IFunction {
     // PutLifecycleEventHookExecutionStatus has no resource-level permissions (Service Authorization
     // Reference): aws-cdk-lib's grantPutLifecycleEventHookExecutionStatus scopes it to the deployment
     // group, which IAM never matches, so the hook's report would be denied.

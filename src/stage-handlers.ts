@@ -1,11 +1,21 @@
-import { ArnFormat, Duration, Lazy, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Lazy, Stack, Token } from 'aws-cdk-lib';
 import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
+import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
+import * as actions from 'aws-cdk-lib/aws-codepipeline-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import {
+  ALIAS_NAME,
+  BUNDLES_PREFIX,
+  DeployBlueParameters,
+  HANDLER_ENVIRONMENT,
+  SwitchTrafficParameters,
+  TARGET_VERSION_VARIABLE,
+} from './contract/handler-contract';
 import { DeploymentHistory } from './deployment-history';
 import { DeployBlueFunction } from './handler-functions/deploy-blue-function';
 import { SmokeTestHookFunction } from './handler-functions/smoke-test-hook-function';
@@ -13,12 +23,15 @@ import { SwitchTrafficFunction } from './handler-functions/switch-traffic-functi
 import { acknowledgeFinding } from './private/acknowledge-finding';
 import { HandlerDeadLetters } from './private/handler-dead-letters';
 import { acknowledgeHandlerFindings, pipelineHandlerOptions, RetentionSettings } from './private/handler-function-options';
+import { arnReference } from './private/logical-id';
 import { ResourceNames } from './private/resource-names';
+import { physicalName, ServiceDeployment } from './service-deployment';
+import { GitHubSourceStage } from './source-stage';
 
-/** Where the Deploy-Blue handler writes the bundle it extracts for one service. */
-export const BUNDLES_PREFIX = 'bundles/';
 /** Lambda allows 4 KB of environment variables per function. */
 const MAX_ENVIRONMENT_BYTES = 4096;
+/** CodePipeline allows 1000 characters per action configuration value, UserParameters included. */
+const MAX_USER_PARAMETERS = 1000;
 
 /** Properties of {@link StageHandlers}. */
 export interface StageHandlersProps extends RetentionSettings {
@@ -75,9 +88,10 @@ export class StageHandlers extends Construct {
       removalPolicy: props.removalPolicy,
     }).queue;
     const settings = { ...props, deadLetterQueue: this.deadLetterQueue };
+    const env = HANDLER_ENVIRONMENT;
     const shared = {
-      HISTORY_TABLE_NAME: props.history.table.tableName,
-      NOTIFICATION_TOPIC_ARN: props.notificationTopic.topicArn,
+      [env.historyTableName]: props.history.table.tableName,
+      [env.notificationTopicArn]: props.notificationTopic.topicArn,
     };
     this.deployBlue = new DeployBlueFunction(this, 'DeployBlue', pipelineHandlerOptions(this, 'DeployBlue', {
       ...settings,
@@ -86,19 +100,19 @@ export class StageHandlers extends Construct {
       functionName: names.handler('deploy-blue'),
       description: `Deploy-Blue of ${names.pipeline}: publishes each service's build as a new version`,
       timeout: Duration.minutes(10),
-      // PIPELINE_NAME: to ask CodePipeline whether an earlier execution has ended (history housekeeping).
-      environment: { ...shared, ARTIFACT_BUCKET_NAME: props.artifactBucket.bucketName, PIPELINE_NAME: names.pipeline },
+      // The pipeline's name: to ask CodePipeline whether an earlier execution has ended (history housekeeping).
+      environment: { ...shared, [env.artifactBucketName]: props.artifactBucket.bucketName, [env.pipelineName]: names.pipeline },
     }));
     this.switchTraffic = new SwitchTrafficFunction(this, 'SwitchTraffic', pipelineHandlerOptions(this, 'SwitchTraffic', {
       ...settings,
       functionName: names.handler('switch-traffic'),
       description: `Switch-Traffic of ${names.pipeline}: shifts each service's live alias with CodeDeploy and follows the deployment`,
       timeout: Duration.minutes(2),
-      environment: { ...shared, CODEDEPLOY_APPLICATION_NAME: props.application.applicationName },
+      environment: { ...shared, [env.codeDeployApplicationName]: props.application.applicationName },
     }));
 
     // UpdateFunctionCode reads the S3 object with the caller's permissions; each service's bundle is
-    // cut out of the build artifact, normalized, and written under bundles/ first.
+    // cut out of the build artifact, normalized, and written under the bundles prefix first.
     this.deployBlue.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [props.artifactBucket.arnForObjects('*')] }));
     this.deployBlue.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [props.artifactBucket.arnForObjects(`${BUNDLES_PREFIX}*`)] }));
     this.switchTraffic.addToRolePolicy(new iam.PolicyStatement({
@@ -120,15 +134,15 @@ export class StageHandlers extends Construct {
       acknowledgeFinding(handler.role!, 'AwsSolutions-IAM5[Resource::*]',
         'codepipeline:PutJobSuccessResult/PutJobFailureResult and xray:PutTraceSegments/PutTelemetryRecords support no resource-level permissions.');
     }
-    const objects = `Resource::<${this.logicalIdOf(props.artifactBucket)}.Arn>/*`;
+    const objects = `Resource::${arnReference(props.artifactBucket)}/*`;
     acknowledgeFinding(this.deployBlue.role!, `AwsSolutions-IAM5[${objects}]`,
       'Deploy-Blue reads the build artifact, whose object key CodePipeline generates per execution.');
-    acknowledgeFinding(this.deployBlue.role!, `AwsSolutions-IAM5[Resource::<${this.logicalIdOf(props.artifactBucket)}.Arn>/${BUNDLES_PREFIX}*]`,
+    acknowledgeFinding(this.deployBlue.role!, `AwsSolutions-IAM5[Resource::${arnReference(props.artifactBucket)}/${BUNDLES_PREFIX}*]`,
       'Deploy-Blue writes each service\'s extracted bundle under bundles/<execution>/, only known at run time.');
 
     // One statement per kind of access; services add their resources to it.
-    const statement = (fn: lambda.Function, actions: string[]) => {
-      const s = new iam.PolicyStatement({ actions });
+    const statement = (fn: lambda.Function, allowed: string[]) => {
+      const s = new iam.PolicyStatement({ actions: allowed });
       fn.addToRolePolicy(s);
       return s;
     };
@@ -162,9 +176,9 @@ export class StageHandlers extends Construct {
       const arn = stack.formatArn({ service: 'codedeploy', resource: 'deploymentconfig', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
       if (!s.configs.resources.includes(arn)) s.configs.addResources(arn);
     }
-    acknowledgeFinding(this.switchTraffic.role!, `AwsSolutions-IAM5[Resource::<${this.logicalIdOf(service.serviceFunction)}.Arn>:*]`,
+    acknowledgeFinding(this.switchTraffic.role!, `AwsSolutions-IAM5[Resource::${arnReference(service.serviceFunction)}:*]`,
       'Version retention deletes old published versions of the service, whose numbers are only known at run time; the qualified-ARN pattern cannot match the function itself.');
-    acknowledgeFinding(this.deployBlue.role!, `AwsSolutions-IAM5[Resource::<${this.logicalIdOf(service.serviceFunction)}.Arn>:*]`,
+    acknowledgeFinding(this.deployBlue.role!, `AwsSolutions-IAM5[Resource::${arnReference(service.serviceFunction)}:*]`,
       'Deploy-Blue reads the configuration of the version the live alias serves (is the new build unchanged?), whose number is only known at run time.');
   }
 
@@ -177,9 +191,78 @@ export class StageHandlers extends Construct {
     this.smokeTestEvents[functionName] = JSON.parse(testEventJson);
     this.statements.smokeInvoke!.addResources(`${service.serviceFunction.functionArn}:*`);
     this.statements.smokeDeployment!.addResources(service.deploymentGroup.deploymentGroupArn);
-    acknowledgeFinding(smoke.role!, `AwsSolutions-IAM5[Resource::<${this.logicalIdOf(service.serviceFunction)}.Arn>:*]`,
+    acknowledgeFinding(smoke.role!, `AwsSolutions-IAM5[Resource::${arnReference(service.serviceFunction)}:*]`,
       'The smoke test invokes the version being deployed, whose number is only known at run time.');
     return smoke;
+  }
+
+  /**
+   * The invoke actions of Deploy-Blue and Switch-Traffic, one per service, each with the service's
+   * UserParameters (see the handler contract). One role per stage serves every service's action;
+   * the roles are created in `scope` (the pipeline), where their logical ids have always been.
+   */
+  public createInvokeActions(scope: Construct, stages: InvokeActionsProps): InvokeActions {
+    const { services, source, buildOutput, single } = stages;
+    const { names } = this.props;
+    const invokeRole = (purpose: string, handler: lambda.Function) => {
+      const role = new iam.Role(scope, `${purpose}ActionRole`, {
+        assumedBy: new iam.AccountRootPrincipal(),
+        description: `${purpose} actions of ${names.pipeline}: invoke the stage handler`,
+      });
+      acknowledgeFinding(role, 'AwsSolutions-IAM5[Resource::*]', 'Added by aws-cdk-lib LambdaInvokeAction: lambda:ListFunctions supports no resource-level permissions.');
+      acknowledgeFinding(role, `AwsSolutions-IAM5[Resource::${arnReference(handler)}:*]`,
+        'Added by aws-cdk-lib LambdaInvokeAction (invoke on the function and its versions); the function itself is fixed.');
+      return role;
+    };
+    const deployBlueRole = invokeRole('DeployBlue', this.deployBlue);
+    const switchTrafficRole = invokeRole('SwitchTraffic', this.switchTraffic);
+    const deployBlue = services.map((d) => new actions.LambdaInvokeAction({
+      actionName: single ? 'PublishVersion' : `Publish-${d.serviceName}`,
+      lambda: this.deployBlue,
+      role: deployBlueRole,
+      inputs: [buildOutput],
+      variablesNamespace: single ? 'DeployBlue' : `DeployBlue-${d.serviceName}`,
+      userParameters: checkedUserParameters<DeployBlueParameters>(d, {
+        deploymentId: codepipeline.GlobalVariables.executionId,
+        service: d.serviceName,
+        functionName: d.functionName,
+        aliasName: ALIAS_NAME,
+        bundleDirectory: d.bundleDirectory,
+        wave: String(d.wave),
+        commitId: source.action.variables.commitId,
+        // The commit's author date (ISO 8601): lead time runs from it to live.
+        commitTime: source.action.variables.authorDate,
+        repository: source.repository,
+        branch: source.branch,
+      }),
+    }));
+    const switchTraffic = services.map((d, i) => new actions.LambdaInvokeAction({
+      actionName: single ? 'ShiftTraffic' : `Shift-${d.serviceName}`,
+      lambda: this.switchTraffic,
+      role: switchTrafficRole,
+      // Waves: CodePipeline starts a higher runOrder only when every action of the lower ones succeeded.
+      runOrder: d.wave,
+      userParameters: checkedUserParameters<SwitchTrafficParameters>(d, {
+        deploymentId: codepipeline.GlobalVariables.executionId,
+        service: d.serviceName,
+        targetVersion: deployBlue[i].variable(TARGET_VERSION_VARIABLE),
+        functionName: d.functionName,
+        aliasName: ALIAS_NAME,
+        deploymentGroupName: d.deploymentGroupName,
+        deploymentConfigName: d.deploymentConfig.deploymentConfigName,
+        beforeAllowTrafficHook: d.preTrafficHook ? physicalName(d.preTrafficHook) : '',
+        afterAllowTrafficHook: d.postTrafficHook ? physicalName(d.postTrafficHook) : '',
+        // The construct's own placeholder serves nothing real: its first release goes live at once.
+        // A user's function may already serve real traffic, so it always shifts gradually.
+        bootstrapVersion: d.createdFunction ? d.bootstrapVersion.version : '',
+        // The version the stack's AWS::Lambda::Version (and so the alias' template) names, for every
+        // function, the user's included: version retention must never delete it.
+        stackVersion: d.bootstrapVersion.version,
+        keepVersions: String(d.keepVersions),
+        wave: String(d.wave),
+      }),
+    }));
+    return { deployBlue, switchTraffic };
   }
 
   /** The smoke-test hook, if any service uses it. */
@@ -199,7 +282,7 @@ export class StageHandlers extends Construct {
       description: `Smoke test of ${names.pipeline}: invokes each service's new version before it receives traffic`,
       timeout: Duration.minutes(5),
       // toJsonString, not JSON.stringify: a token in a test event (Aws.REGION) becomes a reference CloudFormation fills in.
-      environment: { SMOKE_TEST_EVENTS: Lazy.string({ produce: () => Stack.of(this).toJsonString(sorted()) }) },
+      environment: { [HANDLER_ENVIRONMENT.smokeTestEvents]: Lazy.string({ produce: () => Stack.of(this).toJsonString(sorted()) }) },
     }));
     this.node.addValidation({
       validate: () => {
@@ -218,9 +301,32 @@ export class StageHandlers extends Construct {
     acknowledgeHandlerFindings(smoke);
     return smoke;
   }
+}
 
-  private logicalIdOf(construct: Construct): string {
-    const child = construct.node.defaultChild ?? construct;
-    return Stack.of(this).resolve((child as unknown as { logicalId: string }).logicalId);
+/** What the invoke actions are built from. */
+export interface InvokeActionsProps {
+  readonly services: readonly ServiceDeployment[];
+  readonly source: GitHubSourceStage;
+  readonly buildOutput: codepipeline.Artifact;
+  /** One service (no `services` prop): it keeps the action names and namespace it always had; a monorepo's carry the service. */
+  readonly single: boolean;
+}
+
+/** The invoke actions of the two deployment stages, in the order of the services. */
+export interface InvokeActions {
+  readonly deployBlue: actions.LambdaInvokeAction[];
+  readonly switchTraffic: actions.LambdaInvokeAction[];
+}
+
+/**
+ * An action's UserParameters, checked against CodePipeline's 1000-character limit, counting each
+ * unresolved token (a name CloudFormation generates) at its longest.
+ */
+function checkedUserParameters<P extends object>(deployment: ServiceDeployment, parameters: P): Record<string, string> {
+  const entries = Object.entries(parameters) as Array<[string, string]>;
+  const estimate = JSON.stringify(Object.fromEntries(entries.map(([k, v]) => [k, Token.isUnresolved(v) ? 'x'.repeat(100) : v])));
+  if (estimate.length > MAX_USER_PARAMETERS) {
+    throw new Error(`service "${deployment.serviceName}": its action parameters come to about ${estimate.length} characters, but CodePipeline allows ${MAX_USER_PARAMETERS}; shorten serviceName, bundleDirectory or the names of its hooks and deployment configuration`);
   }
+  return Object.fromEntries(entries);
 }

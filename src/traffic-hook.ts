@@ -13,17 +13,6 @@ export interface SmokeTestOptions {
   readonly testEvent?: { [key: string]: any };
 }
 
-/** What a traffic hook binds to: one service deployment of a pipeline. */
-export interface ITrafficHookTarget {
-  /** The function being deployed. */
-  readonly serviceFunction: lambda.IFunction;
-  /**
-   * The pipeline's built-in smoke-test function, set up to invoke this service's new version with
-   * `testEvent` (JSON text).
-   */
-  smokeTestFunction(testEvent: string): lambda.IFunction;
-}
-
 /**
  * A CodeDeploy lifecycle hook (`BeforeAllowTraffic` or `AfterAllowTraffic`) run around the
  * traffic shift. The hook must report `Succeeded` or `Failed` with
@@ -47,19 +36,18 @@ export class TrafficHook {
   }
 
   private constructor(
-    /** The user's function, for `fromFunction`. */
-    public readonly hookFunction: lambda.IFunction | undefined,
-    /** The smoke-test event as JSON, for `smokeTest`. */
-    public readonly smokeTestEvent: string | undefined,
+    /** @internal The user's function, for `fromFunction`. */
+    public readonly _hookFunction: lambda.IFunction | undefined,
+    /** @internal The smoke-test event as JSON, for `smokeTest`. */
+    public readonly _smokeTestEvent: string | undefined,
   ) {}
 
-  /** Whether this is the built-in smoke test. */
-  public get isSmokeTest(): boolean {
-    return this.hookFunction === undefined;
-  }
-
-  /** The function CodeDeploy invokes for this hook when it deploys `target`. */
-  public bind(target: ITrafficHookTarget): lambda.IFunction {
-    return this.hookFunction ?? target.smokeTestFunction(this.smokeTestEvent!);
+  /**
+   * The function CodeDeploy invokes for this hook: the user's, or the pipeline's smoke test set
+   * up (by `smokeTest`, which the pipeline passes) with this hook's event.
+   * @internal
+   */
+  public _bind(smokeTest: (testEvent: string) => lambda.IFunction): lambda.IFunction {
+    return this._hookFunction ?? smokeTest(this._smokeTestEvent!);
   }
 }

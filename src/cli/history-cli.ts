@@ -1,6 +1,7 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, QueryCommand, QueryCommandInput, ScanCommand, ScanCommandInput } from '@aws-sdk/lib-dynamodb';
+import { HISTORY_TABLE } from '../contract/handler-contract';
 import { CliArgs, parseArgs, parseSince, PROGRAM, USAGE, USAGE_LINE, UsageError } from './args';
 import { computeDora, DoraWindow } from './dora';
 import { doraText, historyJson, historyTable } from './format';
@@ -17,8 +18,8 @@ export const EXIT = {
   AWS_ERROR: 5,
 } as const;
 
-/** The index on (service, startedAt); see DeploymentHistory.SERVICE_INDEX_NAME. */
-export const SERVICE_INDEX = 'byService';
+/** The index on (service, startedAt). */
+export const SERVICE_INDEX = HISTORY_TABLE.byService.indexName;
 
 /** Segments of a parallel Scan (history and dora without --service read the whole table). */
 export const SCAN_SEGMENTS = 4;

@@ -13,6 +13,7 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { endedPerCodePipeline, settleAbandonedItems } from '../runtime/abandoned-items';
 import { artifactLimitForMemory, CodeLocation, describeCodeLocation, stageBundle } from '../runtime/bundle-staging';
+import { bundleKey, DEPLOY_BLUE_PARAMETERS, DeployBlueParameters, HANDLER_ENVIRONMENT } from '../contract/handler-contract';
 import { describeError, InvalidJobError, JobReporter, jobIdOf, parseJob, PipelineJob } from '../runtime/codepipeline-job';
 import { ClaimResult, claimLapsed, DeploymentHistoryStore, DeploymentRecord } from '../runtime/deployment-history-store';
 import { CLAIM_MARGIN_MS, CLIENT_CONFIG, InvocationContext, remainingMs, requireEnv } from '../runtime/handler-environment';
@@ -20,7 +21,7 @@ import { LifecycleNotifier } from '../runtime/lifecycle-notifier';
 import { servedVersionOf } from '../runtime/live-alias';
 import { appendCorrelation, defaultLogger, Logger, withInvocation } from '../runtime/logger';
 import { DeploymentMetricsRecorder, writeToStdout } from '../runtime/metrics-recorder';
-import { commitTimeOf, DEPLOY_BLUE_PARAMETERS, ServiceInExecution, serviceInExecution } from '../runtime/service-parameters';
+import { commitTimeOf, ServiceInExecution, serviceInExecution } from '../runtime/service-parameters';
 import { compareWithLive } from '../runtime/unchanged-code';
 import { pipelineVersionDescription } from '../runtime/version-retention';
 import { BundleDirectoryError, normalizeBundleDirectory } from '../runtime/zip';
@@ -130,7 +131,7 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
    * the artifact, or all of it) re-zipped normalized and uploaded, with the code hash Lambda will
    * report; or, for a whole artifact that cannot be normalized here, the artifact as built.
    */
-  async function codeLocation(job: PipelineJob, request: StageRequest): Promise<{ location: CodeLocation; described: string; codeSha256?: string }> {
+  async function codeLocation(job: PipelineJob<DeployBlueParameters>, request: StageRequest): Promise<{ location: CodeLocation; described: string; codeSha256?: string }> {
     const artifact = job.inputArtifacts[0];
     if (!artifact) throw new InvalidJobError(`job ${job.id}: no input artifact; Deploy-Blue needs the Build stage's output`);
     const staged = await stageBundle(deps.s3, {
@@ -138,7 +139,7 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
       bundleDirectory: request.bundleDirectory,
       bucketName: deps.artifactBucketName,
       // One object per service and execution: a retried job overwrites its own, nobody else's.
-      key: `bundles/${request.executionId}/${request.service}.zip`,
+      key: bundleKey(request.executionId, request.service),
       maxArtifactBytes: deps.maxArtifactBytes,
     });
     if ('asBuilt' in staged) {
@@ -157,7 +158,7 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
    * and records SKIPPED without a deployment. Should another execution move the alias before that,
    * Switch-Traffic shifts to this (identical) version as for any other release.
    */
-  async function unchangedVersion(job: PipelineJob, request: StageRequest,
+  async function unchangedVersion(job: PipelineJob<DeployBlueParameters>, request: StageRequest,
     code: { described: string; codeSha256?: string }): Promise<StagedVersions | undefined> {
     if (!code.codeSha256) return undefined;
     const { functionName, aliasName } = request;
@@ -175,7 +176,7 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
   }
 
   /** Publishes the service's code under this job's claim; returns the versions, or the failure reason. */
-  async function stage(job: PipelineJob, request: StageRequest): Promise<StagedVersions | { reason: string }> {
+  async function stage(job: PipelineJob<DeployBlueParameters>, request: StageRequest): Promise<StagedVersions | { reason: string }> {
     const deploymentId = request.historyKey;
     const { functionName } = request;
     try {
@@ -272,10 +273,10 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
 
   /** One invocation, its correlation keys set (the event itself is never logged: it carries credentials). */
   async function invoke(jobId: string, event: unknown, context?: InvocationContext): Promise<StagedVersions | undefined> {
-    let job: PipelineJob;
+    let job: PipelineJob<DeployBlueParameters>;
     let request: StageRequest;
     try {
-      job = parseJob(event, DEPLOY_BLUE_PARAMETERS.required, DEPLOY_BLUE_PARAMETERS.optional);
+      job = parseJob(event, DEPLOY_BLUE_PARAMETERS);
       let bundleDirectory: string;
       try {
         bundleDirectory = normalizeBundleDirectory(job.userParameters.bundleDirectory ?? '');
@@ -378,10 +379,10 @@ function fromEnvironment(): DeployBlueDependencies {
     s3: new S3Client(CLIENT_CONFIG),
     codePipeline: new CodePipelineClient(CLIENT_CONFIG),
     history: new DeploymentHistoryStore(
-      DynamoDBDocumentClient.from(new DynamoDBClient(CLIENT_CONFIG)), requireEnv('HISTORY_TABLE_NAME')),
-    notifier: new LifecycleNotifier(new SNSClient(CLIENT_CONFIG), process.env.NOTIFICATION_TOPIC_ARN),
-    artifactBucketName: requireEnv('ARTIFACT_BUCKET_NAME'),
-    pipelineName: process.env.PIPELINE_NAME || undefined,
+      DynamoDBDocumentClient.from(new DynamoDBClient(CLIENT_CONFIG)), requireEnv(HANDLER_ENVIRONMENT.historyTableName)),
+    notifier: new LifecycleNotifier(new SNSClient(CLIENT_CONFIG), process.env[HANDLER_ENVIRONMENT.notificationTopicArn]),
+    artifactBucketName: requireEnv(HANDLER_ENVIRONMENT.artifactBucketName),
+    pipelineName: process.env[HANDLER_ENVIRONMENT.pipelineName] || undefined,
     maxArtifactBytes: artifactLimitForMemory(process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE),
   };
 }

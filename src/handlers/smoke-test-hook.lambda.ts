@@ -7,10 +7,13 @@ import {
   PutLifecycleEventHookExecutionStatusCommand,
 } from '@aws-sdk/client-codedeploy';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { HANDLER_ENVIRONMENT } from '../contract/handler-contract';
 import { parseAppSpec } from '../runtime/appspec';
 import { describeError } from '../runtime/codepipeline-job';
 import { CLIENT_CONFIG } from '../runtime/handler-environment';
 import { defaultLogger, Logger, withInvocation } from '../runtime/logger';
+
+const EVENTS = HANDLER_ENVIRONMENT.smokeTestEvents;
 
 /** What the pre-traffic smoke test talks to. */
 export interface SmokeTestDependencies {
@@ -27,20 +30,20 @@ export interface SmokeTestDependencies {
 
 /** The test event of `functionName`, as JSON text, or why there is none. */
 export function testEventFor(testEvents: string | undefined, functionName: string): { event: string } | { failure: string } {
-  if (!testEvents) return { failure: 'SMOKE_TEST_EVENTS is not set; this function must be deployed by BlueGreenLambdaPipeline' };
+  if (!testEvents) return { failure: `${EVENTS} is not set; this function must be deployed by BlueGreenLambdaPipeline` };
   let events: unknown;
   try {
     events = JSON.parse(testEvents);
   } catch {
-    return { failure: `SMOKE_TEST_EVENTS is not valid JSON: ${testEvents.slice(0, 200)}` };
+    return { failure: `${EVENTS} is not valid JSON: ${testEvents.slice(0, 200)}` };
   }
   if (!events || typeof events !== 'object' || Array.isArray(events)) {
-    return { failure: 'SMOKE_TEST_EVENTS must be a JSON object mapping function names to test events' };
+    return { failure: `${EVENTS} must be a JSON object mapping function names to test events` };
   }
   if (!Object.prototype.hasOwnProperty.call(events, functionName)) {
     const known = Object.keys(events);
     return {
-      failure: `SMOKE_TEST_EVENTS has no test event for function ${functionName}; ` +
+      failure: `${EVENTS} has no test event for function ${functionName}; ` +
         `it has events for: ${known.length > 0 ? known.join(', ') : '(none)'}`,
     };
   }
@@ -148,7 +151,7 @@ export async function handler(event: LifecycleHookEvent, context?: unknown) {
   handlerFromEnvironment ??= createSmokeTestHandler({
     lambda: new LambdaClient(CLIENT_CONFIG),
     codeDeploy: new CodeDeployClient(CLIENT_CONFIG),
-    testEvents: process.env.SMOKE_TEST_EVENTS,
+    testEvents: process.env[HANDLER_ENVIRONMENT.smokeTestEvents],
   });
   return handlerFromEnvironment(event, context);
 }

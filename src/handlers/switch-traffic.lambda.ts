@@ -4,6 +4,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ALL_AT_ONCE_CONFIG, HANDLER_ENVIRONMENT, SWITCH_TRAFFIC_PARAMETERS, SwitchTrafficParameters } from '../contract/handler-contract';
 import { settleAbandonedItems, endedBeforeSwitchTraffic } from '../runtime/abandoned-items';
 import { activeDeploymentOf, foreignDeploymentMessage, pipelineDeploymentDescription } from '../runtime/active-deployment';
 import { renderAppSpec } from '../runtime/appspec';
@@ -24,7 +25,7 @@ import { LifecycleNotifier } from '../runtime/lifecycle-notifier';
 import { aliasRepairCommand, aliasRoutingOf, splitAliasMessage } from '../runtime/live-alias';
 import { appendCorrelation, defaultLogger, Logger, withInvocation } from '../runtime/logger';
 import { DeploymentMetricsRecorder, writeToStdout } from '../runtime/metrics-recorder';
-import { optionalName, optionalVersion, ServiceInExecution, serviceInExecution, SWITCH_TRAFFIC_PARAMETERS } from '../runtime/service-parameters';
+import { optionalName, optionalVersion, ServiceInExecution, serviceInExecution } from '../runtime/service-parameters';
 import { pruneVersions, parseKeepVersions } from '../runtime/version-retention';
 import { stopLaterWaves } from '../runtime/wave-gate';
 
@@ -110,9 +111,6 @@ export type SwitchOutcome =
 
 const IN_PROGRESS = new Set(['Created', 'Queued', 'InProgress', 'Baking', 'Ready']);
 
-/** The predefined configuration that shifts all traffic at once. */
-export const ALL_AT_ONCE = 'CodeDeployDefault.LambdaAllAtOnce';
-
 /** Jobs that ever claimed an item for Switch-Traffic. */
 const JOB_SET = 'switchTrafficJobIds';
 
@@ -122,7 +120,7 @@ const DEFAULT_TIMEOUT_MS = 2 * 60_000;
 const RESERVE_MS = 15_000;
 
 /** Reads and checks a job's UserParameters; a bad one fails the job naming the field. */
-function shiftRequest(job: PipelineJob): ShiftRequest {
+function shiftRequest(job: PipelineJob<SwitchTrafficParameters>): ShiftRequest {
   const p = job.userParameters;
   const keepVersions = optionalName(job, 'keepVersions');
   try {
@@ -299,7 +297,7 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
         }
         // The first release replaces the construct's placeholder: nothing real to shift slowly from.
         const firstRelease = !!request.bootstrapVersion && currentVersion === request.bootstrapVersion;
-        const deploymentConfigName = firstRelease ? ALL_AT_ONCE : undefined;
+        const deploymentConfigName = firstRelease ? ALL_AT_ONCE_CONFIG : undefined;
         const appSpec = renderAppSpec({
           functionName,
           aliasName,
@@ -564,7 +562,7 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
     let outcome: SwitchOutcome;
     let request: ShiftRequest | undefined;
     try {
-      const job = parseJob(event, SWITCH_TRAFFIC_PARAMETERS.required, SWITCH_TRAFFIC_PARAMETERS.optional);
+      const job = parseJob(event, SWITCH_TRAFFIC_PARAMETERS);
       request = shiftRequest(job);
       appendCorrelation(logger, { executionId: request.executionId, deployedService: request.service, deploymentId: request.historyKey });
       const token = job.continuationToken;
@@ -614,9 +612,9 @@ function fromEnvironment(): SwitchTrafficDependencies {
     codeDeploy: new CodeDeployClient(CLIENT_CONFIG),
     codePipeline: new CodePipelineClient(CLIENT_CONFIG),
     history: new DeploymentHistoryStore(
-      DynamoDBDocumentClient.from(new DynamoDBClient(CLIENT_CONFIG)), requireEnv('HISTORY_TABLE_NAME')),
-    notifier: new LifecycleNotifier(new SNSClient(CLIENT_CONFIG), process.env.NOTIFICATION_TOPIC_ARN),
-    applicationName: requireEnv('CODEDEPLOY_APPLICATION_NAME'),
+      DynamoDBDocumentClient.from(new DynamoDBClient(CLIENT_CONFIG)), requireEnv(HANDLER_ENVIRONMENT.historyTableName)),
+    notifier: new LifecycleNotifier(new SNSClient(CLIENT_CONFIG), process.env[HANDLER_ENVIRONMENT.notificationTopicArn]),
+    applicationName: requireEnv(HANDLER_ENVIRONMENT.codeDeployApplicationName),
   };
 }
 

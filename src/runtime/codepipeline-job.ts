@@ -5,6 +5,7 @@ import {
   PutJobSuccessResultCommand,
 } from '@aws-sdk/client-codepipeline';
 import { defaultLogger, Logger } from './logger';
+import { ParameterKeys, Parameters } from '../contract/handler-contract';
 
 /** An input artifact's S3 location, as CodePipeline hands it to a Lambda invoke action. */
 export interface ArtifactLocation {
@@ -12,10 +13,10 @@ export interface ArtifactLocation {
   readonly objectKey: string;
 }
 
-/** The parts of a CodePipeline job event our handlers use. */
-export interface PipelineJob {
+/** The parts of a CodePipeline job event our handlers use; `P` types its UserParameters. */
+export interface PipelineJob<P = Readonly<Record<string, string>>> {
   readonly id: string;
-  readonly userParameters: Record<string, string>;
+  readonly userParameters: P;
   readonly inputArtifacts: ArtifactLocation[];
   readonly continuationToken?: string;
 }
@@ -35,11 +36,15 @@ export function jobIdOf(event: unknown): string | undefined {
 }
 
 /**
- * Parses a CodePipeline job event. `requiredParameters` name the UserParameters keys
- * that must be present and non-empty; with `optionalParameters`, any other key is refused (a
- * misspelt key would otherwise be ignored in silence).
+ * Parses a CodePipeline job event against the action's keys (see the handler contract): the
+ * required UserParameters must be present and non-empty, and any key but those and the optional
+ * ones is refused (a misspelt key would otherwise be ignored in silence).
  */
-export function parseJob(event: unknown, requiredParameters: string[], optionalParameters?: string[]): PipelineJob {
+export function parseJob<R extends string, O extends string>(
+  event: unknown, keys: ParameterKeys<R, O>,
+): PipelineJob<Parameters<ParameterKeys<R, O>>> {
+  const requiredParameters: readonly string[] = keys.required;
+  const optionalParameters: readonly string[] = keys.optional;
   const id = jobIdOf(event);
   if (!id) {
     throw new InvalidJobError('event is not a CodePipeline job: "CodePipeline.job.id" is missing');
@@ -68,12 +73,10 @@ export function parseJob(event: unknown, requiredParameters: string[], optionalP
     }
     if (value !== undefined && value !== null) userParameters[key] = String(value);
   }
-  if (optionalParameters) {
-    const known = [...requiredParameters, ...optionalParameters];
-    const unknown = Object.keys(userParameters).filter((key) => !known.includes(key));
-    if (unknown.length > 0) {
-      throw new InvalidJobError(`job ${id}: UserParameters has unknown ${unknown.length === 1 ? 'key' : 'keys'} ${unknown.join(', ')}; expected ${known.join(', ')}`);
-    }
+  const known = [...requiredParameters, ...optionalParameters];
+  const unknown = Object.keys(userParameters).filter((key) => !known.includes(key));
+  if (unknown.length > 0) {
+    throw new InvalidJobError(`job ${id}: UserParameters has unknown ${unknown.length === 1 ? 'key' : 'keys'} ${unknown.join(', ')}; expected ${known.join(', ')}`);
   }
   const missing = requiredParameters.filter((key) => !userParameters[key]);
   if (missing.length > 0) {
@@ -89,7 +92,8 @@ export function parseJob(event: unknown, requiredParameters: string[], optionalP
   const token = data.continuationToken;
   return {
     id,
-    userParameters,
+    // Checked above: every required key is present, and no key the action does not know.
+    userParameters: userParameters as Parameters<ParameterKeys<R, O>>,
     inputArtifacts,
     continuationToken: typeof token === 'string' && token.length > 0 ? token : undefined,
   };

@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { HISTORY_TABLE } from '../contract/handler-contract';
 
 /**
  * The states of one service's deployment in one pipeline execution:
@@ -20,10 +21,10 @@ export type DeploymentState =
   | 'STAGING' | 'STAGED' | 'STARTING' | 'SHIFTING' | 'SUCCEEDED' | 'ROLLED_BACK' | 'FAILED' | 'SKIPPED' | 'NOT_STARTED';
 
 /** The global secondary index on (executionId, service) that lists one execution's items. */
-export const BY_EXECUTION_INDEX = 'byExecution';
+export const BY_EXECUTION_INDEX = HISTORY_TABLE.byExecution.indexName;
 
 /** The global secondary index on (service, startedAt) that lists one service's items in the order their executions reached Deploy-Blue. */
-export const BY_SERVICE_INDEX = 'byService';
+export const BY_SERVICE_INDEX = HISTORY_TABLE.byService.indexName;
 
 /** Marks a state that may also be the first one of a new item. */
 const NEW = 'NEW';
@@ -211,7 +212,7 @@ export class DeploymentHistoryStore {
         TableName: this.tableName,
         IndexName: BY_EXECUTION_INDEX,
         KeyConditionExpression: '#executionId = :executionId',
-        ExpressionAttributeNames: { '#executionId': 'executionId' },
+        ExpressionAttributeNames: { '#executionId': HISTORY_TABLE.byExecution.partitionKey },
         ExpressionAttributeValues: { ':executionId': executionId },
         ExclusiveStartKey: startKey,
         Limit: pageSize,
@@ -236,7 +237,7 @@ export class DeploymentHistoryStore {
         TableName: this.tableName,
         IndexName: BY_SERVICE_INDEX,
         KeyConditionExpression: options.after ? '#service = :service AND #startedAt > :after' : '#service = :service',
-        ExpressionAttributeNames: { '#service': 'service', ...(options.after ? { '#startedAt': 'startedAt' } : {}) },
+        ExpressionAttributeNames: { '#service': HISTORY_TABLE.byService.partitionKey, ...(options.after ? { '#startedAt': HISTORY_TABLE.byService.sortKey } : {}) },
         ExpressionAttributeValues: { ':service': service, ...(options.after ? { ':after': options.after } : {}) },
         ScanIndexForward: false,
         ExclusiveStartKey: startKey,

@@ -1,21 +1,7 @@
 import { InvalidJobError, PipelineJob } from './codepipeline-job';
 
-/**
- * The UserParameters of one service's action. One handler serves every service of a pipeline,
- * so everything per service comes from here; CodePipeline caps an action configuration value at
- * 1000 characters, hence short keys and nothing extra.
- */
-export const DEPLOY_BLUE_PARAMETERS = {
-  required: ['deploymentId', 'service', 'functionName', 'aliasName', 'wave'],
-  // commitTime: when the commit was authored (the source action's AuthorDate), for the LeadTime metric.
-  optional: ['bundleDirectory', 'commitId', 'repository', 'branch', 'commitTime'],
-};
-
-export const SWITCH_TRAFFIC_PARAMETERS = {
-  required: ['deploymentId', 'service', 'targetVersion', 'functionName', 'aliasName', 'deploymentGroupName', 'wave'],
-  // stackVersion: the version the stack's AWS::Lambda::Version names (every function), which retention keeps.
-  optional: ['deploymentConfigName', 'beforeAllowTrafficHook', 'afterAllowTrafficHook', 'bootstrapVersion', 'stackVersion', 'keepVersions'],
-};
+/** The UserParameters every per-service action carries. */
+type ServiceParameters = { readonly deploymentId: string; readonly service: string; readonly wave: string };
 
 /** Which service of which execution a job is about, and where its history lives. */
 export interface ServiceInExecution {
@@ -36,7 +22,7 @@ export function historyKey(executionId: string, service: string): string {
 const VERSION_PATTERN = /^[1-9][0-9]*$/;
 
 /** Reads deploymentId, service and wave; `/` would make history keys ambiguous, so neither id may hold one. */
-export function serviceInExecution(job: PipelineJob): ServiceInExecution {
+export function serviceInExecution(job: PipelineJob<ServiceParameters>): ServiceInExecution {
   const { deploymentId: executionId, service, wave } = job.userParameters;
   for (const [key, value] of [['deploymentId', executionId], ['service', service]]) {
     if (value.includes('/')) throw new InvalidJobError(`job ${job.id}: UserParameters ${key} "${value}" must not contain "/"`);
@@ -48,8 +34,8 @@ export function serviceInExecution(job: PipelineJob): ServiceInExecution {
 }
 
 /** An optional version number: "" or absent means none. */
-export function optionalVersion(job: PipelineJob, key: string): string | undefined {
-  const value = job.userParameters[key]?.trim();
+export function optionalVersion<P>(job: PipelineJob<P>, key: keyof P & string): string | undefined {
+  const value = (job.userParameters as Record<string, string | undefined>)[key]?.trim();
   if (!value) return undefined;
   if (!VERSION_PATTERN.test(value)) {
     throw new InvalidJobError(`job ${job.id}: UserParameters ${key} must be a published version number or "", got "${value}"`);
@@ -58,8 +44,8 @@ export function optionalVersion(job: PipelineJob, key: string): string | undefin
 }
 
 /** An optional name: "" or absent means none. */
-export function optionalName(job: PipelineJob, key: string): string | undefined {
-  return job.userParameters[key]?.trim() || undefined;
+export function optionalName<P>(job: PipelineJob<P>, key: keyof P & string): string | undefined {
+  return (job.userParameters as Record<string, string | undefined>)[key]?.trim() || undefined;
 }
 
 /**
@@ -95,7 +81,7 @@ function epochMsOf(value: string): number | undefined {
  * fails the job; it only means no lead time is recorded.
  * @returns undefined when the key is absent
  */
-export function commitTimeOf(job: PipelineJob): CommitTime | undefined {
+export function commitTimeOf(job: PipelineJob<{ readonly commitTime?: string }>): CommitTime | undefined {
   const raw = job.userParameters.commitTime;
   if (raw === undefined) return undefined;
   const value = raw.trim();

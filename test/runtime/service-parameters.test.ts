@@ -1,5 +1,6 @@
 import { PipelineJob } from '../../src/runtime/codepipeline-job';
-import { commitTimeOf, DEPLOY_BLUE_PARAMETERS } from '../../src/runtime/service-parameters';
+import { DEPLOY_BLUE_PARAMETERS } from '../../src/contract/handler-contract';
+import { commitTimeOf } from '../../src/runtime/service-parameters';
 
 const job = (commitTime?: string): PipelineJob => ({
   id: 'job-1',

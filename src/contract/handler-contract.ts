@@ -1,0 +1,92 @@
+/**
+ * The contract between the constructs, which configure the stage handlers, and the handlers and the
+ * history CLI, which read that configuration: environment variable names, the history table's keys
+ * and indexes, names AWS and the pipeline agree on, and the typed UserParameters of each action.
+ * Both sides import it, so a mismatch is a compile error, not a job that fails at run time. It
+ * imports nothing (the construct, the handler bundles and the CLI all load it), and a test checks
+ * that none of its strings is written anywhere else in `src/`.
+ */
+
+/** Environment variables the construct sets on the stage handlers. */
+export const HANDLER_ENVIRONMENT = {
+  /** Deploy-Blue and Switch-Traffic: the deployment history table. */
+  historyTableName: 'HISTORY_TABLE_NAME',
+  /** Deploy-Blue and Switch-Traffic: the lifecycle notification topic. */
+  notificationTopicArn: 'NOTIFICATION_TOPIC_ARN',
+  /** Deploy-Blue: the artifact bucket, where it writes each service's bundle under {@link BUNDLES_PREFIX}. */
+  artifactBucketName: 'ARTIFACT_BUCKET_NAME',
+  /** Deploy-Blue: the pipeline, to ask CodePipeline whether an earlier execution has ended. */
+  pipelineName: 'PIPELINE_NAME',
+  /** Switch-Traffic: the CodeDeploy application of the pipeline's deployment groups. */
+  codeDeployApplicationName: 'CODEDEPLOY_APPLICATION_NAME',
+  /** The smoke-test hook: JSON object of each service's function name to its test event. */
+  smokeTestEvents: 'SMOKE_TEST_EVENTS',
+} as const;
+
+/**
+ * The deployment history table: one item per service and execution, keyed by `deploymentId`
+ * (`<execution id>/<service>`), with an index for one service's items in start order and one for
+ * one execution's items.
+ */
+export const HISTORY_TABLE = {
+  partitionKey: 'deploymentId',
+  byService: { indexName: 'byService', partitionKey: 'service', sortKey: 'startedAt' },
+  byExecution: { indexName: 'byExecution', partitionKey: 'executionId', sortKey: 'service' },
+} as const;
+
+/** The alias every service's callers invoke, which CodeDeploy shifts. */
+export const ALIAS_NAME = 'live';
+
+/** The predefined configuration that shifts all traffic at once (a first release over the placeholder). */
+export const ALL_AT_ONCE_CONFIG = 'CodeDeployDefault.LambdaAllAtOnce';
+
+/** Where Deploy-Blue writes the bundle it cuts out of the build artifact for one service. */
+export const BUNDLES_PREFIX = 'bundles/';
+
+/** The object key of one service's bundle for one execution. */
+export function bundleKey(executionId: string, service: string): string {
+  return `${BUNDLES_PREFIX}${executionId}/${service}.zip`;
+}
+
+/** The fixed stage names; users, dashboards and notifications key on them. */
+export const STAGE_NAMES = {
+  source: 'Source',
+  build: 'Build',
+  deployBlue: 'Deploy-Blue',
+  approval: 'Approve',
+  switchTraffic: 'Switch-Traffic',
+} as const;
+
+/**
+ * The UserParameters keys an action requires (present and non-empty) and those it may carry.
+ * CodePipeline caps an action configuration value at 1000 characters: short keys, nothing extra.
+ */
+export interface ParameterKeys<Required extends string, Optional extends string> {
+  readonly required: readonly Required[];
+  readonly optional: readonly Optional[];
+}
+
+/** UserParameters, typed by their keys: every value is text. */
+export type Parameters<Keys> = Keys extends ParameterKeys<infer R, infer O>
+  ? { readonly [K in R]: string } & { readonly [K in O]?: string }
+  : never;
+
+/** One service's Deploy-Blue action. */
+export const DEPLOY_BLUE_PARAMETERS = {
+  required: ['deploymentId', 'service', 'functionName', 'aliasName', 'wave'],
+  // commitTime: when the commit was authored (the source action's AuthorDate), for the LeadTime metric.
+  optional: ['bundleDirectory', 'commitId', 'repository', 'branch', 'commitTime'],
+} as const satisfies ParameterKeys<string, string>;
+export type DeployBlueParameters = Parameters<typeof DEPLOY_BLUE_PARAMETERS>;
+
+/** One service's Switch-Traffic action. */
+export const SWITCH_TRAFFIC_PARAMETERS = {
+  required: ['deploymentId', 'service', 'targetVersion', 'functionName', 'aliasName', 'deploymentGroupName', 'wave'],
+  // bootstrapVersion: set only for the construct's own placeholder, whose first release goes live at once.
+  // stackVersion: the version the stack's AWS::Lambda::Version names (every function), which retention keeps.
+  optional: ['deploymentConfigName', 'beforeAllowTrafficHook', 'afterAllowTrafficHook', 'bootstrapVersion', 'stackVersion', 'keepVersions'],
+} as const satisfies ParameterKeys<string, string>;
+export type SwitchTrafficParameters = Parameters<typeof SWITCH_TRAFFIC_PARAMETERS>;
+
+/** The variable a Deploy-Blue action exports: the version it published (or found live). */
+export const TARGET_VERSION_VARIABLE = 'targetVersion';
