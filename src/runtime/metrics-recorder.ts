@@ -1,3 +1,4 @@
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { DeploymentRecord } from './deployment-history-store';
 import { defaultLogger, Logger } from './logger';
 import {
@@ -17,12 +18,10 @@ import {
 export type MetricLineWriter = (line: string) => void;
 
 /**
- * Writes the line to stdout as it is. CloudWatch Logs extracts metrics only from a log event that
- * is the EMF document itself, with nothing before or after it. Lambda's Node.js runtime replaces
- * the console methods: in the text log format they prefix each line with time, request id and
- * level, and in the JSON log format (what the construct configures) they wrap it as the `message`
- * of another JSON object. Either hides the document, so it bypasses the console, as Powertools
- * Metrics and aws-embedded-metrics (4.1.1+, for the JSON log format) do.
+ * Writes the line to stdout as it is, as Powertools Metrics' own `Console` does. CloudWatch Logs
+ * extracts metrics only from a log event that is the EMF document itself. Lambda's Node.js runtime
+ * replaces the global console methods: in the text log format they prefix each line, in the JSON
+ * log format (what the construct configures) they wrap it as the `message` of another object.
  */
 export const writeToStdout: MetricLineWriter = (line) => {
   process.stdout.write(`${line}\n`);
@@ -32,13 +31,34 @@ export const writeToStdout: MetricLineWriter = (line) => {
 export interface MetricDocument {
   readonly _aws: {
     readonly Timestamp: number;
-    readonly CloudWatchMetrics: Array<{
+    readonly CloudWatchMetrics: ReadonlyArray<{
       readonly Namespace: string;
       readonly Dimensions: ReadonlyArray<readonly string[]>;
-      readonly Metrics: Array<{ readonly Name: string; readonly Unit: string }>;
+      readonly Metrics: ReadonlyArray<{ readonly Name: string; readonly Unit: string }>;
     }>;
   };
   readonly [member: string]: unknown;
+}
+
+/** Powertools' `logger` option: where it sends its own warnings (never the EMF lines). */
+type PowertoolsLogger = NonNullable<NonNullable<ConstructorParameters<typeof Metrics>[0]>['logger']>;
+
+/**
+ * Powertools' messages go to our logger with the item they are about, except the warning our
+ * dimension sets always raise: one dimension in two sets (`Outcome` in both of `Deployments`'
+ * sets) is what EMF dimension sets are for.
+ */
+function powertoolsLogger(logger: Logger, itemDeploymentId: string): PowertoolsLogger {
+  const sharedDimension = /^EMF key "[^"]*" is defined as both a dimension set and dimension set;/;
+  const fields = { itemDeploymentId };
+  return {
+    debug: (message: unknown) => logger.debug(String(message), fields),
+    info: (message: unknown) => logger.info(String(message), fields),
+    warn: (message: unknown) => {
+      if (!sharedDimension.test(String(message))) logger.warn(String(message), fields);
+    },
+    error: (message: unknown) => logger.error(String(message), fields),
+  };
 }
 
 /** Milliseconds between two ISO 8601 instants; undefined when either is missing or unreadable. */
@@ -48,18 +68,44 @@ function elapsedMs(from: string | undefined, to: string | undefined): number | u
   return Number.isFinite(elapsed) ? elapsed : undefined;
 }
 
+type MetricName = keyof typeof METRIC_UNITS;
+
 /**
- * The metrics of one service deployment that ended (see `deployment-metrics.ts`), as an EMF
+ * One directive built and validated by Powertools (names, units, values, dimension sets, the
+ * timestamp's age): the metrics share the dimension sets of the first.
+ */
+function directiveDocument(metrics: Metrics, timestamp: number, values: Partial<Record<MetricName, number>>,
+  dimensions: Record<string, string>, metadata: Record<string, string>): MetricDocument {
+  const names = Object.keys(values) as MetricName[];
+  metrics.setTimestamp(timestamp);
+  // Each set is published on its own; [] is the set with no dimension.
+  for (const set of METRIC_DIMENSIONS[names[0]]) {
+    metrics.addDimensions(Object.fromEntries(set.map((key) => [key, dimensions[key]])));
+  }
+  for (const name of names) metrics.addMetric(name, METRIC_UNITS[name], values[name]!);
+  for (const [key, value] of Object.entries(metadata)) metrics.addMetadata(key, value);
+  try {
+    return metrics.serializeMetrics() as MetricDocument;
+  } finally {
+    metrics.clearMetrics();
+    metrics.clearDimensions();
+    metrics.clearMetadata();
+  }
+}
+
+/**
+ * The metrics of one service deployment that ended (see `deployment-metrics.ts`), as one EMF
  * document, with notes on what could not be measured. Undefined when the record is not in a
  * final state.
  */
-export function deploymentMetricsDocument(record: DeploymentRecord, fallbackTime: Date, fallbackService?: string):
-{ document: MetricDocument; notes: string[] } | undefined {
+export function deploymentMetricsDocument(record: DeploymentRecord, fallbackTime: Date, fallbackService?: string,
+  logger: Logger = defaultLogger()): { document: MetricDocument; notes: string[] } | undefined {
   const outcome: DeploymentOutcome | undefined = (OUTCOME_OF_STATE as Record<string, DeploymentOutcome>)[record.state];
   if (!outcome) return undefined;
-  const service = record.service ?? fallbackService ?? record.deploymentId.split('/').pop() ?? record.deploymentId;
+  // `||`: Powertools drops an empty dimension, which would leave `Deployments` counted twice by Outcome alone.
+  const service = record.service || fallbackService || record.deploymentId.split('/').pop() || record.deploymentId;
   const notes: string[] = [];
-  const durations: Record<string, number> = {};
+  const durations: Partial<Record<MetricName, number>> = {};
   if (outcome === 'Succeeded' || outcome === 'RolledBack') {
     const shift = elapsedMs(record.shiftStartedAt, record.finishedAt);
     if (shift !== undefined && shift >= 0) durations[SHIFT_DURATION_METRIC] = shift / 1000;
@@ -72,33 +118,21 @@ export function deploymentMetricsDocument(record: DeploymentRecord, fallbackTime
     else notes.push(`no ${LEAD_TIME_METRIC}: the record has no commitTime`);
   }
   const finished = record.finishedAt ? Date.parse(record.finishedAt) : NaN;
-  const directives: Array<MetricDocument['_aws']['CloudWatchMetrics'][number]> = [{
-    Namespace: METRICS_NAMESPACE,
-    Dimensions: METRIC_DIMENSIONS[DEPLOYMENTS_METRIC].map((set) => [...set]),
-    Metrics: [{ Name: DEPLOYMENTS_METRIC, Unit: METRIC_UNITS[DEPLOYMENTS_METRIC] }],
-  }];
-  const measured = Object.keys(durations) as Array<typeof SHIFT_DURATION_METRIC | typeof LEAD_TIME_METRIC>;
-  if (measured.length > 0) {
-    directives.push({
-      Namespace: METRICS_NAMESPACE,
-      // Both durations have the same dimension sets.
-      Dimensions: METRIC_DIMENSIONS[SHIFT_DURATION_METRIC].map((set) => [...set]),
-      Metrics: measured.map((name) => ({ Name: name, Unit: METRIC_UNITS[name] })),
-    });
-  }
+  // The moment the item reached its final state, not now.
+  const timestamp = Number.isFinite(finished) ? finished : fallbackTime.getTime();
+  const dimensions = { [SERVICE_DIMENSION]: service, [OUTCOME_DIMENSION]: outcome };
+  // Not dimensions: context for CloudWatch Logs Insights.
+  const metadata: Record<string, string> = { deploymentId: record.deploymentId, ...(record.executionId ? { executionId: record.executionId } : {}) };
+
+  const metrics = new Metrics({ namespace: METRICS_NAMESPACE, logger: powertoolsLogger(logger, record.deploymentId) });
+  metrics.clearDefaultDimensions(); // its `service` dimension is no dimension of ours
+  const documents = [directiveDocument(metrics, timestamp, { [DEPLOYMENTS_METRIC]: 1 }, dimensions, metadata)];
+  if (Object.keys(durations).length > 0) documents.push(directiveDocument(metrics, timestamp, durations, dimensions, metadata));
+  // Powertools writes one directive per document; EMF takes several (each with its own dimension
+  // sets) in one, so a deployment that ended stays one document, counted as one line.
   const document: MetricDocument = {
-    _aws: {
-      // The moment the item reached its final state; CloudWatch takes milliseconds since the epoch.
-      Timestamp: Number.isFinite(finished) ? finished : fallbackTime.getTime(),
-      CloudWatchMetrics: directives,
-    },
-    [SERVICE_DIMENSION]: service,
-    [OUTCOME_DIMENSION]: outcome,
-    [DEPLOYMENTS_METRIC]: 1,
-    ...durations,
-    // Not dimensions: context for CloudWatch Logs Insights.
-    deploymentId: record.deploymentId,
-    ...(record.executionId ? { executionId: record.executionId } : {}),
+    ...Object.assign({}, ...documents),
+    _aws: { Timestamp: timestamp, CloudWatchMetrics: documents.flatMap((d) => d._aws.CloudWatchMetrics) },
   };
   return { document, notes };
 }
@@ -124,7 +158,7 @@ export class DeploymentMetricsRecorder {
    */
   deploymentEnded(record: DeploymentRecord, fallbackService?: string): MetricDocument | undefined {
     try {
-      const metrics = deploymentMetricsDocument(record, this.now(), fallbackService);
+      const metrics = deploymentMetricsDocument(record, this.now(), fallbackService, this.logger);
       if (!metrics) {
         this.logger.error('no deployment metrics: the record is not in a final state', { itemDeploymentId: record.deploymentId, state: record.state });
         return undefined;

@@ -142,3 +142,30 @@ test('the default writer puts the bare document on stdout, not through the conso
     log.mockRestore();
   }
 });
+
+describe('Powertools Metrics builds each directive', () => {
+  const minutesAgo = (minutes: number) => new Date(Date.now() - minutes * 60_000).toISOString();
+
+  test('and its warnings reach the log with the item: a timestamp CloudWatch would skip', () => {
+    const logger = createLogger();
+    const warn = jest.spyOn(logger, 'warn').mockImplementation(() => undefined);
+    const old = { ...base, state: 'FAILED' as const, finishedAt: minutesAgo(15 * 24 * 60) };
+    expect(deploymentMetricsDocument(old, FALLBACK, undefined, logger)!.document._aws.Timestamp).toBe(Date.parse(old.finishedAt));
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining('will be skipped by Amazon CloudWatch'), { itemDeploymentId: 'exec-1/orders-api' });
+  });
+
+  test('and a document of now, with Outcome in two dimension sets, warns nothing', () => {
+    const logger = createLogger();
+    const warn = jest.spyOn(logger, 'warn').mockImplementation(() => undefined);
+    const fresh = { ...base, commitTime: minutesAgo(90), shiftStartedAt: minutesAgo(30), finishedAt: minutesAgo(1) };
+    const { document } = deploymentMetricsDocument({ ...fresh, state: 'SUCCEEDED' }, FALLBACK, undefined, logger)!;
+    expect(document._aws.CloudWatchMetrics.map((d) => d.Dimensions)).toEqual([[['Service', 'Outcome'], ['Outcome']], [['Service'], []]]);
+    expect(warn).not.toHaveBeenCalled();
+  });
+
+  test('an empty service name falls back, so no dimension is dropped and nothing is counted twice', () => {
+    const { document } = deploymentMetricsDocument({ ...base, service: '', state: 'FAILED' }, FALLBACK, 'orders-api')!;
+    expect(document).toMatchObject({ Service: 'orders-api', _aws: { CloudWatchMetrics: [DEPLOYMENTS_DIRECTIVE] } });
+    expect(deploymentMetricsDocument({ ...base, service: '', state: 'FAILED' }, FALLBACK)!.document.Service).toBe('orders-api');
+  });
+});
