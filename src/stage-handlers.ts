@@ -138,7 +138,7 @@ export class StageHandlers extends Construct {
     acknowledgeFinding(this.deployBlue.role!, `AwsSolutions-IAM5[${objects}]`,
       'Deploy-Blue reads the build artifact, whose object key CodePipeline generates per execution.');
     acknowledgeFinding(this.deployBlue.role!, `AwsSolutions-IAM5[Resource::${arnReference(props.artifactBucket)}/${BUNDLES_PREFIX}*]`,
-      'Deploy-Blue writes each service\'s extracted bundle under bundles/<execution>/, only known at run time.');
+      `Deploy-Blue writes each service's extracted bundle under ${BUNDLES_PREFIX}<execution>/, only known at run time.`);
 
     // One statement per kind of access; services add their resources to it.
     const statement = (fn: lambda.Function, allowed: string[]) => {

@@ -11,11 +11,11 @@ import {
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { bundleKey, DEPLOY_BLUE_PARAMETERS, DeployBlueParameters, HANDLER_ENVIRONMENT } from '../contract/handler-contract';
 import { endedPerCodePipeline, settleAbandonedItems } from '../runtime/abandoned-items';
 import { artifactLimitForMemory, CodeLocation, describeCodeLocation, stageBundle } from '../runtime/bundle-staging';
-import { bundleKey, DEPLOY_BLUE_PARAMETERS, DeployBlueParameters, HANDLER_ENVIRONMENT } from '../contract/handler-contract';
 import { describeError, InvalidJobError, JobReporter, jobIdOf, parseJob, PipelineJob } from '../runtime/codepipeline-job';
-import { ClaimResult, claimLapsed, DeploymentHistoryStore, DeploymentRecord } from '../runtime/deployment-history-store';
+import { BY_SERVICE_INDEX, ClaimResult, claimLapsed, DeploymentHistoryStore, DeploymentRecord } from '../runtime/deployment-history-store';
 import { CLAIM_MARGIN_MS, CLIENT_CONFIG, InvocationContext, remainingMs, requireEnv } from '../runtime/handler-environment';
 import { LifecycleNotifier } from '../runtime/lifecycle-notifier';
 import { servedVersionOf } from '../runtime/live-alias';
@@ -227,7 +227,7 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
    */
   async function settleEarlierItems(jobId: string, claimed: DeploymentRecord) {
     if (!deps.pipelineName) {
-      log('earlier executions\' items not checked: PIPELINE_NAME is not set', { jobId, deploymentId: claimed.deploymentId });
+      log(`earlier executions' items not checked: ${HANDLER_ENVIRONMENT.pipelineName} is not set`, { jobId, deploymentId: claimed.deploymentId });
       return;
     }
     try {
@@ -239,7 +239,7 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
       }
     } catch (error) {
       logger.error('could not settle earlier executions\' items (Deploy-Blue needs codepipeline:GetPipelineExecution on the pipeline '
-        + 'and dynamodb:Query on the history table\'s byService index)', { error: describeError(error) });
+        + `and dynamodb:Query on the history table's ${BY_SERVICE_INDEX} index)`, { error: describeError(error) });
     }
   }
 

@@ -1,4 +1,5 @@
 import { Token } from 'aws-cdk-lib';
+import { ALIAS_NAME } from '../contract/handler-contract';
 
 const SUFFIX_PATTERN = /^[a-z0-9]+(-[a-z0-9]+)*$/;
 const SERVICE_PATTERN = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
@@ -55,7 +56,7 @@ export class ResourceNames implements ServiceNames {
       serviceName,
       environmentSuffix: this.environmentSuffix,
       serviceFunction: name(),
-      deploymentGroup: name('live'),
+      deploymentGroup: name(ALIAS_NAME),
       errorRateAlarm: name('error-rate'),
     };
     if (names.serviceFunction.length > 64) {
@@ -70,7 +71,7 @@ export class ResourceNames implements ServiceNames {
   public get buildProject() { return this.name('build'); }
   public get testReportGroup() { return this.name('tests'); }
   public get codeDeployApplication() { return this.name(); }
-  public get deploymentGroup() { return this.name('live'); }
+  public get deploymentGroup() { return this.name(ALIAS_NAME); }
   public get historyTable() { return this.name('deployments'); }
   public get notificationTopic() { return this.name('deployments'); }
   public get errorRateAlarm() { return this.name('error-rate'); }
