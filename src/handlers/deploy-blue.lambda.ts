@@ -131,7 +131,8 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
    * the artifact, or all of it) re-zipped normalized and uploaded, with the code hash Lambda will
    * report; or, for a whole artifact that cannot be normalized here, the artifact as built.
    */
-  async function codeLocation(job: PipelineJob<DeployBlueParameters>, request: StageRequest): Promise<{ location: CodeLocation; described: string; codeSha256?: string }> {
+  async function codeLocation(job: PipelineJob<DeployBlueParameters>, request: StageRequest):
+  Promise<{ location: CodeLocation; described: string; codeSha256?: string }> {
     const artifact = job.inputArtifacts[0];
     if (!artifact) throw new InvalidJobError(`job ${job.id}: no input artifact; Deploy-Blue needs the Build stage's output`);
     const staged = await stageBundle(deps.s3, {
