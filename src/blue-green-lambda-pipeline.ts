@@ -24,8 +24,8 @@ import { ManualApprovalOptions } from './manual-approval';
 import { addApprovalStage } from './private/approval-stage';
 import { ExtraStages } from './private/extra-stage-insertion';
 import { acknowledgeArtifactBucketGrants } from './private/pipeline-acknowledgements';
+import { PipelineNotificationRule } from './private/pipeline-notification-rule';
 import { addPipelineOutputs } from './private/pipeline-outputs';
-import { PipelineEventAlerts } from './private/pipeline-notification-rule';
 import { validatePipelineProps } from './private/pipeline-props-validation';
 import { ResourceNames } from './private/resource-names';
 import { codeDeployServiceRole, notificationTopic } from './private/shared-resources';
@@ -410,12 +410,13 @@ export class BlueGreenLambdaPipeline extends Construct {
     // ---- insight: notifications, dashboard, outputs
     if (props.notifyPipelineEvents ?? true) {
       const alerts = { pipeline: this.pipeline, topic: this.notificationTopic, ruleName: names.notificationRule };
-      this.pipelineNotificationRule = new PipelineEventAlerts(this, 'PipelineEvents', alerts).rule;
+      this.pipelineNotificationRule = new PipelineNotificationRule(this, 'PipelineEvents', alerts).rule;
     }
     if (props.dashboard) {
       this.dashboard = new DeploymentDashboard(this, 'Dashboard', { dashboardName: names.dashboard, pipelineName: names.pipeline, services: deployments }).dashboard;
     }
-    this.pipelineConsoleUrl = addPipelineOutputs(this, { pipeline: this.pipeline, historyTable: this.historyTable.table, createdConnection: source.connection });
+    const outputs = { pipeline: this.pipeline, historyTable: this.historyTable.table, createdConnection: source.connection };
+    this.pipelineConsoleUrl = addPipelineOutputs(this, outputs);
     claimPhysicalNames(this);
   }
 

@@ -4,8 +4,8 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { BuildOptions } from './build-options';
 import { acknowledgeFinding } from './private/acknowledge-finding';
-import { RetentionSettings, retainedLogGroup } from './private/handler-function-options';
 import { ResourceNames } from './private/resource-names';
+import { RetentionSettings, retainedLogGroup } from './private/retained-log-group';
 
 /** Properties of {@link BuildStage}. */
 export interface BuildStageProps extends RetentionSettings {

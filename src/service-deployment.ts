@@ -9,8 +9,8 @@ import { ALIAS_NAME, ALL_AT_ONCE_CONFIG } from './contract/handler-contract';
 import { ErrorRateAlarm } from './error-rate-alarm';
 import { acknowledgeFinding, acknowledgeTemplateFindings } from './private/acknowledge-finding';
 import { notifyTopicOfAlarm } from './private/alarm-notifications';
-import { RetentionSettings, retainedLogGroup } from './private/handler-function-options';
 import { ServiceNames } from './private/resource-names';
+import { RetentionSettings, retainedLogGroup } from './private/retained-log-group';
 import { checkShiftFitsAction } from './private/shift-duration';
 import { IServiceDeployment, ServiceDeploymentOptions, ServiceFunctionOptions } from './service-deployment-options';
 

@@ -22,9 +22,10 @@ import { SmokeTestHookFunction } from './handler-functions/smoke-test-hook-funct
 import { SwitchTrafficFunction } from './handler-functions/switch-traffic-function';
 import { acknowledgeFinding } from './private/acknowledge-finding';
 import { HandlerDeadLetters } from './private/handler-dead-letters';
-import { acknowledgeHandlerFindings, pipelineHandlerOptions, RetentionSettings } from './private/handler-function-options';
+import { acknowledgeHandlerFindings, pipelineHandlerOptions } from './private/handler-function-options';
 import { arnReference } from './private/logical-id';
 import { ResourceNames } from './private/resource-names';
+import { RetentionSettings } from './private/retained-log-group';
 import { physicalName, ServiceDeployment } from './service-deployment';
 import { GitHubSourceStage } from './source-stage';
 

@@ -1,16 +1,10 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { acknowledgeTemplateFindings } from './acknowledge-finding';
-
-/** Retention of what the construct creates. */
-export interface RetentionSettings {
-  readonly logRetention: logs.RetentionDays;
-  readonly removalPolicy: RemovalPolicy;
-}
+import { RetentionSettings, retainedLogGroup } from './retained-log-group';
 
 /** What every pipeline handler gets besides its code. */
 export interface PipelineHandlerSettings extends RetentionSettings {
@@ -25,14 +19,6 @@ export interface PipelineHandlerSettings extends RetentionSettings {
    * credentials included, so never a topic people subscribe to.
    */
   readonly deadLetterQueue: sqs.IQueue;
-}
-
-/** A log group with retention; CloudWatch Logs' own encryption is acknowledged where it is created. */
-export function retainedLogGroup(scope: Construct, id: string, settings: RetentionSettings): logs.LogGroup {
-  const logGroup = new logs.LogGroup(scope, id, { retention: settings.logRetention, removalPolicy: settings.removalPolicy });
-  acknowledgeTemplateFindings(logGroup, { checkov: ['CKV_AWS_158'], guard: ['cloudwatch_log_group_encrypted_check'] },
-    'CloudWatch Logs encrypts every log group at rest; these logs carry no secrets, and a customer managed key would add a key policy and a monthly cost.');
-  return logGroup;
 }
 
 /**

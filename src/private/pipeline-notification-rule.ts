@@ -5,8 +5,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 
-/** Properties of {@link PipelineEventAlerts}. */
-export interface PipelineEventAlertsProps {
+/** Properties of {@link PipelineNotificationRule}. */
+export interface PipelineNotificationRuleProps {
   readonly pipeline: codepipeline.IPipeline;
   readonly topic: sns.ITopic;
   readonly ruleName: string;
@@ -22,10 +22,10 @@ const EVENTS = [
  * A CodeStar notification rule that sends failed executions (a failing build or test included)
  * and pending approvals to the notification topic, where the alarm and lifecycle messages go.
  */
-export class PipelineEventAlerts extends Construct {
+export class PipelineNotificationRule extends Construct {
   public readonly rule: notifications.NotificationRule;
 
-  constructor(scope: Construct, id: string, props: PipelineEventAlertsProps) {
+  constructor(scope: Construct, id: string, props: PipelineNotificationRuleProps) {
     super(scope, id);
     const topic = props.topic;
     // The notification service publishes through the topic's resource policy. aws-cdk-lib's own

@@ -58,10 +58,11 @@ export function literalsOf(fileName: string, text: string): Array<{ text: string
 export function duplicatesIn(fileName: string, text: string): string[] {
   const relative = path.relative(SRC, fileName);
   return literalsOf(fileName, text).flatMap(({ text: literal, line }) => {
+    if (OTHER_MEANINGS[`${relative}: ${literal}`]) return [];
     const hits = [
       ...DISTINCTIVE.filter((value) => literal.includes(value)),
       ...EXACT.filter((value) => literal === value),
-    ].filter((value) => !OTHER_MEANINGS[`${relative}: ${literal}`]);
+    ];
     return hits.map((value) => `${relative}:${line} "${literal}" writes the contract's "${value}"`);
   });
 }
