@@ -2,8 +2,8 @@ import { App, Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { BlueGreenLambdaPipeline, BlueGreenLambdaPipelineProps, StagePlacement, TrafficHook } from '../src';
-import { baseProps, newStack } from './helpers/stack-fixture';
+import { BlueGreenLambdaPipeline, BlueGreenLambdaPipelineProps, StagePlacement, TrafficHook } from '../../src';
+import { baseProps, newStack } from '../helpers/stack-fixture';
 
 type Case = [string, (stack: ReturnType<typeof newStack>) => Partial<BlueGreenLambdaPipelineProps>, RegExp];
 
