@@ -1,5 +1,4 @@
 import { CodePipelineClient } from '@aws-sdk/client-codepipeline';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   GetFunctionCommand,
   GetFunctionCommandOutput,
@@ -9,8 +8,6 @@ import {
   waitUntilFunctionUpdatedV2,
 } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
-import { SNSClient } from '@aws-sdk/client-sns';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { bundleKey, DEPLOY_BLUE_PARAMETERS, DeployBlueParameters, HANDLER_ENVIRONMENT } from '../contract/handler-contract';
 import { endedPerCodePipeline, settleAbandonedItems } from '../runtime/abandoned-items';
 import { artifactLimitForMemory, CodeLocation, describeCodeLocation, stageBundle } from '../runtime/bundle-staging';
@@ -22,6 +19,7 @@ import { servedVersionOf } from '../runtime/live-alias';
 import { appendCorrelation, defaultLogger, Logger, withInvocation } from '../runtime/logger';
 import { DeploymentMetricsRecorder, writeToStdout } from '../runtime/metrics-recorder';
 import { commitTimeOf, ServiceInExecution, serviceInExecution } from '../runtime/service-parameters';
+import { sharedDependenciesFromEnvironment } from '../runtime/shared-dependencies';
 import { compareWithLive } from '../runtime/unchanged-code';
 import { pipelineVersionDescription } from '../runtime/version-retention';
 import { BundleDirectoryError, normalizeBundleDirectory } from '../runtime/zip';
@@ -379,9 +377,7 @@ function fromEnvironment(): DeployBlueDependencies {
     lambda: new LambdaClient(CLIENT_CONFIG),
     s3: new S3Client(CLIENT_CONFIG),
     codePipeline: new CodePipelineClient(CLIENT_CONFIG),
-    history: new DeploymentHistoryStore(
-      DynamoDBDocumentClient.from(new DynamoDBClient(CLIENT_CONFIG)), requireEnv(HANDLER_ENVIRONMENT.historyTableName)),
-    notifier: new LifecycleNotifier(new SNSClient(CLIENT_CONFIG), process.env[HANDLER_ENVIRONMENT.notificationTopicArn]),
+    ...sharedDependenciesFromEnvironment(),
     artifactBucketName: requireEnv(HANDLER_ENVIRONMENT.artifactBucketName),
     pipelineName: process.env[HANDLER_ENVIRONMENT.pipelineName] || undefined,
     maxArtifactBytes: artifactLimitForMemory(process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE),

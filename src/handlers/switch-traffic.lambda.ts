@@ -1,9 +1,6 @@
 import { CodeDeployClient, CreateDeploymentCommand, DeploymentInfo, GetDeploymentCommand } from '@aws-sdk/client-codedeploy';
 import { CodePipelineClient } from '@aws-sdk/client-codepipeline';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
-import { SNSClient } from '@aws-sdk/client-sns';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ALL_AT_ONCE_CONFIG, HANDLER_ENVIRONMENT, SWITCH_TRAFFIC_PARAMETERS, SwitchTrafficParameters } from '../contract/handler-contract';
 import { settleAbandonedItems, endedBeforeSwitchTraffic } from '../runtime/abandoned-items';
 import { activeDeploymentOf, foreignDeploymentMessage, pipelineDeploymentDescription } from '../runtime/active-deployment';
@@ -26,6 +23,7 @@ import { aliasRepairCommand, aliasRoutingOf, splitAliasMessage } from '../runtim
 import { appendCorrelation, defaultLogger, Logger, withInvocation } from '../runtime/logger';
 import { DeploymentMetricsRecorder, writeToStdout } from '../runtime/metrics-recorder';
 import { optionalName, optionalVersion, ServiceInExecution, serviceInExecution } from '../runtime/service-parameters';
+import { sharedDependenciesFromEnvironment } from '../runtime/shared-dependencies';
 import { pruneVersions, parseKeepVersions } from '../runtime/version-retention';
 import { stopLaterWaves } from '../runtime/wave-gate';
 
@@ -611,9 +609,7 @@ function fromEnvironment(): SwitchTrafficDependencies {
     lambda: new LambdaClient(CLIENT_CONFIG),
     codeDeploy: new CodeDeployClient(CLIENT_CONFIG),
     codePipeline: new CodePipelineClient(CLIENT_CONFIG),
-    history: new DeploymentHistoryStore(
-      DynamoDBDocumentClient.from(new DynamoDBClient(CLIENT_CONFIG)), requireEnv(HANDLER_ENVIRONMENT.historyTableName)),
-    notifier: new LifecycleNotifier(new SNSClient(CLIENT_CONFIG), process.env[HANDLER_ENVIRONMENT.notificationTopicArn]),
+    ...sharedDependenciesFromEnvironment(),
     applicationName: requireEnv(HANDLER_ENVIRONMENT.codeDeployApplicationName),
   };
 }

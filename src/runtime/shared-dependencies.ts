@@ -1,0 +1,22 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeploymentHistoryStore } from './deployment-history-store';
+import { CLIENT_CONFIG, requireEnv } from './handler-environment';
+import { LifecycleNotifier } from './lifecycle-notifier';
+import { HANDLER_ENVIRONMENT } from '../contract/handler-contract';
+
+/** What Deploy-Blue and Switch-Traffic both use, built from the environment the construct sets. */
+export interface SharedDependencies {
+  readonly history: DeploymentHistoryStore;
+  readonly notifier: LifecycleNotifier;
+}
+
+/** The history table and the notification topic, as the construct configured them. */
+export function sharedDependenciesFromEnvironment(): SharedDependencies {
+  return {
+    history: new DeploymentHistoryStore(
+      DynamoDBDocumentClient.from(new DynamoDBClient(CLIENT_CONFIG)), requireEnv(HANDLER_ENVIRONMENT.historyTableName)),
+    notifier: new LifecycleNotifier(new SNSClient(CLIENT_CONFIG), process.env[HANDLER_ENVIRONMENT.notificationTopicArn]),
+  };
+}
