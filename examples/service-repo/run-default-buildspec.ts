@@ -8,7 +8,8 @@ import * as path from 'path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { BlueGreenLambdaPipeline } from '../../src';
-import { contentOf, extractDirectory, fileEntry, readZip, writeZip } from '../../src/runtime/zip';
+import { cutBundle } from '../../src/runtime/bundle-archive';
+import { contentOf, fileEntry, readZip, writeZip } from '../../test/helpers/raw-zip';
 import { monorepoApp } from '../typescript/monorepo-app';
 
 type Json = any;
@@ -362,87 +363,94 @@ const repositories: Repository[] = [
   },
 ];
 
-let built = 0;
-let deployable = 0;
-let bundles = 0;
-let rejected = 0;
-try {
-  for (const { repo, pipeline, testToBreak } of repositories) {
-    console.log(`\n${repo}:`);
-    const { buildSpec, services } = pipelineUnderTest(pipeline());
-    assertSupported(buildSpec);
-    bundles += services.length;
-    const major = buildSpec.phases.install?.['runtime-versions']?.nodejs ?? process.versions.node.split('.')[0];
-    const binDir = nodeBinDir(major);
-    const nodeVersion = execFileSync(path.join(binDir, 'node'), ['--version'], { encoding: 'utf8' }).trim();
-    console.log(`  buildspec: ${[...PHASES.flatMap((p) => buildSpec.phases[p]?.commands ?? [])].join(' && ')}; artifacts ${JSON.stringify(buildSpec.artifacts)}`);
-    for (const problem of checkLockfile(path.join(HERE, repo))) fail(`${repo}: ${problem}`);
+async function main(): Promise<void> {
+  let built = 0;
+  let deployable = 0;
+  let bundles = 0;
+  let rejected = 0;
+  try {
+    for (const { repo, pipeline, testToBreak } of repositories) {
+      console.log(`\n${repo}:`);
+      const { buildSpec, services } = pipelineUnderTest(pipeline());
+      assertSupported(buildSpec);
+      bundles += services.length;
+      const major = buildSpec.phases.install?.['runtime-versions']?.nodejs ?? process.versions.node.split('.')[0];
+      const binDir = nodeBinDir(major);
+      const nodeVersion = execFileSync(path.join(binDir, 'node'), ['--version'], { encoding: 'utf8' }).trim();
+      console.log(`  buildspec: ${[...PHASES.flatMap((p) => buildSpec.phases[p]?.commands ?? [])].join(' && ')}; artifacts ${JSON.stringify(buildSpec.artifacts)}`);
+      for (const problem of checkLockfile(path.join(HERE, repo))) fail(`${repo}: ${problem}`);
 
-    const srcDir = checkout(repo);
-    const npmCache = tempDir(`npm-cache-${repo}`);
+      const srcDir = checkout(repo);
+      const npmCache = tempDir(`npm-cache-${repo}`);
 
-    const run = runBuildSpec(buildSpec, srcDir, npmCache);
-    console.log(`  Node ${nodeVersion}, empty npm cache: ${describeRun(run)}`);
-    if (!run.ok) {
-      fail(`${repo}: "${run.failedCommand}" failed; the Build stage would stop here`);
-      console.log(tail(run.log, 30));
-      continue;
-    }
-    const reports = checkReports(buildSpec, srcDir);
-    reports.problems.forEach((problem) => fail(`${repo}: ${problem}`));
-    let artifact: ReturnType<typeof artifactZip>;
-    try {
-      artifact = artifactZip(buildSpec, srcDir);
-    } catch (error) {
-      fail(`${repo}: artifacts: ${(error as Error).message}`);
-      continue;
-    }
-    if (reports.problems.length === 0) built++;
-    console.log(`  reports: ${reports.testcases} test cases, ${reports.failures} failed; artifact: ${artifact.files.length} files (${artifact.zip.length} bytes zipped)`);
-
-    for (const service of services) {
-      const problems: string[] = [];
-      // Deploy-Blue's own cut: a service's directory, or (one service) the whole artifact, normalized.
-      let bundle: Buffer = artifact.zip;
-      try {
-        bundle = extractDirectory(artifact.zip, service.bundleDirectory).zip;
-      } catch (error) {
-        problems.push(`extractDirectory: ${(error as Error).message}`);
+      const run = runBuildSpec(buildSpec, srcDir, npmCache);
+      console.log(`  Node ${nodeVersion}, empty npm cache: ${describeRun(run)}`);
+      if (!run.ok) {
+        fail(`${repo}: "${run.failedCommand}" failed; the Build stage would stop here`);
+        console.log(tail(run.log, 30));
+        continue;
       }
-      const rootFiles = problems.length > 0 ? [] : readZip(bundle).map((entry) => entry.name);
-      if (problems.length === 0 && !rootFiles.includes('index.js')) problems.push(`index.js is not at the root of the bundle (it holds ${rootFiles.slice(0, 5).join(', ')})`);
-      if (problems.length === 0) problems.push(...invokeBundle(bundle, service, binDir));
-      problems.forEach((problem) => fail(`${repo}/${service.service}: ${problem}`));
-      if (problems.length > 0) continue;
-      deployable++;
-      const from = service.bundleDirectory ? `${service.bundleDirectory}/ of the artifact` : 'the artifact root';
-      console.log(`  ok   ${service.service}: ${rootFiles.join(', ')} from ${from}; alone in a directory, ${service.handler} answers 200 to GET /health${service.smokeTestEvent ? ' and to its smoke-test event' : ''}`);
-    }
+      const reports = checkReports(buildSpec, srcDir);
+      reports.problems.forEach((problem) => fail(`${repo}: ${problem}`));
+      let artifact: ReturnType<typeof artifactZip>;
+      try {
+        artifact = artifactZip(buildSpec, srcDir);
+      } catch (error) {
+        fail(`${repo}: artifacts: ${(error as Error).message}`);
+        continue;
+      }
+      if (reports.problems.length === 0) built++;
+      console.log(`  reports: ${reports.testcases} test cases, ${reports.failures} failed; artifact: ${artifact.files.length} files (${artifact.zip.length} bytes zipped)`);
 
-    // Negative case: the same buildspec on a copy with one failing test must stop the build.
-    const broken = checkout(repo);
-    fs.appendFileSync(path.join(broken, testToBreak), "\ntest('deliberately failing', () => assert.fail('made to fail by run-default-buildspec'));\n");
-    const negative = runBuildSpec(buildSpec, broken, npmCache);
-    const brokenReports = checkReports(buildSpec, broken);
-    const lastTestCommand = buildSpec.phases.build.commands?.slice(-1)[0];
-    if (negative.ok) {
-      fail(`${repo}: a failing test in ${testToBreak} did not fail the build`);
-    } else if (negative.failedCommand !== lastTestCommand) {
-      fail(`${repo}: with a failing test, "${negative.failedCommand}" failed, not "${lastTestCommand}"`);
-      console.log(tail(negative.log, 30));
-    } else if (brokenReports.failures === 0) {
-      fail(`${repo}: the test reports do not show the failing test`);
-    } else {
-      rejected++;
-      console.log(`  negative: a failing test in ${testToBreak} stops the build at "${negative.failedCommand}" (${describeRun(negative)}); the report shows ${brokenReports.failures} failure(s), no artifact is taken`);
+      for (const service of services) {
+        const problems: string[] = [];
+        // Deploy-Blue's own cut: a service's directory, or (one service) the whole artifact, normalized.
+        let bundle: Buffer = artifact.zip;
+        try {
+          const dir = tempDir(`cut-${service.service}`);
+          fs.writeFileSync(path.join(dir, 'artifact.zip'), artifact.zip);
+          await cutBundle(path.join(dir, 'artifact.zip'), service.bundleDirectory, path.join(dir, 'bundle.zip'));
+          bundle = fs.readFileSync(path.join(dir, 'bundle.zip'));
+        } catch (error) {
+          problems.push(`cutBundle: ${(error as Error).message}`);
+        }
+        const rootFiles = problems.length > 0 ? [] : readZip(bundle).map((entry) => entry.name);
+        if (problems.length === 0 && !rootFiles.includes('index.js')) problems.push(`index.js is not at the root of the bundle (it holds ${rootFiles.slice(0, 5).join(', ')})`);
+        if (problems.length === 0) problems.push(...invokeBundle(bundle, service, binDir));
+        problems.forEach((problem) => fail(`${repo}/${service.service}: ${problem}`));
+        if (problems.length > 0) continue;
+        deployable++;
+        const from = service.bundleDirectory ? `${service.bundleDirectory}/ of the artifact` : 'the artifact root';
+        console.log(`  ok   ${service.service}: ${rootFiles.join(', ')} from ${from}; alone in a directory, ${service.handler} answers 200 to GET /health${service.smokeTestEvent ? ' and to its smoke-test event' : ''}`);
+      }
+
+      // Negative case: the same buildspec on a copy with one failing test must stop the build.
+      const broken = checkout(repo);
+      fs.appendFileSync(path.join(broken, testToBreak), "\ntest('deliberately failing', () => assert.fail('made to fail by run-default-buildspec'));\n");
+      const negative = runBuildSpec(buildSpec, broken, npmCache);
+      const brokenReports = checkReports(buildSpec, broken);
+      const lastTestCommand = buildSpec.phases.build.commands?.slice(-1)[0];
+      if (negative.ok) {
+        fail(`${repo}: a failing test in ${testToBreak} did not fail the build`);
+      } else if (negative.failedCommand !== lastTestCommand) {
+        fail(`${repo}: with a failing test, "${negative.failedCommand}" failed, not "${lastTestCommand}"`);
+        console.log(tail(negative.log, 30));
+      } else if (brokenReports.failures === 0) {
+        fail(`${repo}: the test reports do not show the failing test`);
+      } else {
+        rejected++;
+        console.log(`  negative: a failing test in ${testToBreak} stops the build at "${negative.failedCommand}" (${describeRun(negative)}); the report shows ${brokenReports.failures} failure(s), no artifact is taken`);
+      }
     }
+  } catch (error) {
+    fail(`unexpected: ${(error as Error).stack ?? error}`);
+  } finally {
+    for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
   }
-} catch (error) {
-  fail(`unexpected: ${(error as Error).stack ?? error}`);
-} finally {
-  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+
+  if (rejected !== repositories.length) console.log(`negative cases: ${rejected} of ${repositories.length} builds with a failing test were rejected`);
+  console.log(`\nservice-repo: ${built} repositories built by the default buildspec, ${deployable} bundles deployable, ${failures.length} failed`);
+  if (failures.length > 0 || built !== repositories.length || deployable !== bundles) process.exit(1);
 }
 
-if (rejected !== repositories.length) console.log(`negative cases: ${rejected} of ${repositories.length} builds with a failing test were rejected`);
-console.log(`\nservice-repo: ${built} repositories built by the default buildspec, ${deployable} bundles deployable, ${failures.length} failed`);
-if (failures.length > 0 || built !== repositories.length || deployable !== bundles) process.exit(1);
+void main();

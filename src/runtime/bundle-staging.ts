@@ -1,8 +1,13 @@
 import { createHash } from 'crypto';
+import { createReadStream, createWriteStream } from 'fs';
+import * as path from 'path';
+import { Readable } from 'stream';
+import { pipeline } from 'stream/promises';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { BundleDirectoryError, cutBundle, CutBundle, normalizeBundleDirectory, ZipFormatError } from './bundle-archive';
 import type { ArtifactLocation } from './codepipeline-job';
 import { describeError } from './codepipeline-job';
-import { BundleDirectoryError, extractDirectory, normalizeBundleDirectory, ZipFormatError } from './zip';
+import { freeBytes, isDiskFull, withScratchDirectory } from './scratch-directory';
 
 /** Where UpdateFunctionCode finds a service's code. */
 export interface CodeLocation {
@@ -40,21 +45,19 @@ export interface BundleRequest {
   /** Where the service's own zip goes. */
   readonly bucketName: string;
   readonly key: string;
-  /** Largest artifact read into memory; larger ones fail before they are read. @default no limit */
+  /**
+   * Largest artifact staged; larger ones fail before they are read.
+   * @default - what the scratch directory's file system has free
+   */
   readonly maxArtifactBytes?: number;
+  /** Where the artifact and the bundle are written while staging. @default the OS temp directory (Lambda's /tmp) */
+  readonly scratchRoot?: string;
 }
 
 const MiB = 1024 * 1024;
 
-/**
- * The largest artifact a function with `memoryMb` can cut up: the artifact and the service's zip
- * are both in memory, next to the runtime (~128 MB). Undefined outside Lambda.
- */
-export function artifactLimitForMemory(memoryMb: string | undefined): number | undefined {
-  const memory = Number(memoryMb);
-  if (!memoryMb || !Number.isFinite(memory) || memory <= 0) return undefined;
-  return Math.max(Math.floor(((memory - 128) * MiB) / 2), 16 * MiB);
-}
+/** What to do about a full disk: Deploy-Blue's scratch space is its ephemeral storage. */
+const RAISE_STORAGE = 'raise the Deploy-Blue function\'s ephemeral storage (/tmp)';
 
 function s3Url(bucket: string, key: string): string {
   return `s3://${bucket}/${key}`;
@@ -66,47 +69,54 @@ function s3Url(bucket: string, key: string): string {
  * that. The key is written only under the caller's claim, so the location is not pinned to the S3
  * version (which would cost UpdateFunctionCode s3:GetObjectVersion).
  *
- * A whole artifact that cannot be normalized here (larger than the handler can hold, or a zip the
- * normalizer does not write) is not a failure: it is answered as built ({@link ArtifactAsBuilt}),
- * for UpdateFunctionCode to take as it did before. A service's directory has no such way out.
+ * Everything streams through a scratch directory (removed afterwards), so memory stays bounded
+ * whatever the artifact's size; disk space is the limit: the artifact, then the new zip beside it.
+ *
+ * A whole artifact that cannot be normalized here (too large for the disk, or a zip the cutter does
+ * not read) is not a failure: it is answered as built ({@link ArtifactAsBuilt}), for
+ * UpdateFunctionCode to take as it did before. A service's directory has no such way out.
  */
 export async function stageBundle(s3: S3Client, request: BundleRequest): Promise<StagedBundle | ArtifactAsBuilt> {
+  return withScratchDirectory((directory) => stageIn(directory, s3, request), request.scratchRoot);
+}
+
+async function stageIn(directory: string, s3: S3Client, request: BundleRequest): Promise<StagedBundle | ArtifactAsBuilt> {
   const source = s3Url(request.artifact.bucketName, request.artifact.objectKey);
   const whole = normalizeBundleDirectory(request.bundleDirectory) === '';
   const asBuilt = (why: string): ArtifactAsBuilt => ({
     location: { S3Bucket: request.artifact.bucketName, S3Key: request.artifact.objectKey },
     asBuilt: why,
   });
-  // Re-zipping all of an artifact holds about four copies of it at once (the artifact, its files
-  // deflated again, the new zip, inflated files not yet collected: a 50 MB artifact peaked 154 MB
-  // above the artifact read), twice what cutting one service's part out of it holds.
-  const limit = whole && request.maxArtifactBytes !== undefined ? Math.floor(request.maxArtifactBytes / 2) : request.maxArtifactBytes;
-  let archive: Buffer;
+  const artifactPath = path.join(directory, 'artifact.zip');
+  const bundlePath = path.join(directory, 'bundle.zip');
+  // Re-zipping all of an artifact writes about as much again beside it; a service's part, less.
+  const room = Math.min(await freeBytes(directory), request.maxArtifactBytes ?? Infinity);
+  const limit = whole ? Math.floor(room / 2) : room;
   try {
     const object = await s3.send(new GetObjectCommand({ Bucket: request.artifact.bucketName, Key: request.artifact.objectKey }));
-    if (limit !== undefined && (object.ContentLength ?? 0) > limit) {
+    if ((object.ContentLength ?? 0) > limit) {
       // Free the connection; the body is never read.
       (object.Body as { destroy?: () => void } | undefined)?.destroy?.();
-      const size = `it is ${Math.ceil((object.ContentLength ?? 0) / MiB)} MiB, more than the ${Math.floor(limit / MiB)} MiB this handler can hold in memory`;
-      if (whole) return asBuilt(`${size} to normalize; give the Deploy-Blue function more memory to have unchanged builds recognised`);
-      throw new Error(`${size}; give the Deploy-Blue function more memory`);
+      const size = `it is ${Math.ceil((object.ContentLength ?? 0) / MiB)} MiB, more than the ${Math.floor(limit / MiB)} MiB this handler can stage on disk`;
+      if (whole) return asBuilt(`${size} to normalize; ${RAISE_STORAGE} to have unchanged builds recognised`);
+      throw new Error(`${size}; ${RAISE_STORAGE}`);
     }
     if (!object.Body) throw new Error('GetObject returned no body');
-    const bytes = await object.Body.transformToByteArray();
-    archive = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    await pipeline(object.Body as Readable, createWriteStream(artifactPath));
   } catch (error) {
-    throw new Error(`could not read the build artifact ${source}: ${describeError(error)}`);
+    const reason = isDiskFull(error) ? `no space left on disk for it; ${RAISE_STORAGE}` : describeError(error);
+    throw new Error(`could not read the build artifact ${source}: ${reason}`);
   }
 
-  let bundle: ReturnType<typeof extractDirectory>;
+  let bundle: CutBundle;
   try {
-    bundle = extractDirectory(archive, request.bundleDirectory);
+    bundle = await cutBundle(artifactPath, request.bundleDirectory, bundlePath);
   } catch (error) {
     // Our own errors read as sentences; anything else keeps its name.
     const ours = error instanceof BundleDirectoryError || error instanceof ZipFormatError;
-    const reason = ours ? error.message : describeError(error);
-    // Lambda judges the artifact as before (it may take what this writer does not, ZIP64 for one).
-    if (whole && ours) return asBuilt(`it cannot be normalized: ${reason}`);
+    const reason = ours ? error.message : isDiskFull(error) ? `no space left on disk for the bundle; ${RAISE_STORAGE}` : describeError(error);
+    // Lambda judges the artifact as before (it may take what the cutter does not: another compression method, for one).
+    if (whole && (ours || isDiskFull(error))) return asBuilt(`it cannot be normalized: ${reason}`);
     throw new Error(`${reason} (build artifact ${source})`);
   }
 
@@ -114,7 +124,8 @@ export async function stageBundle(s3: S3Client, request: BundleRequest): Promise
     const put = await s3.send(new PutObjectCommand({
       Bucket: request.bucketName,
       Key: request.key,
-      Body: bundle.zip,
+      Body: createReadStream(bundlePath),
+      ContentLength: bundle.zipBytes,
       ContentType: 'application/zip',
     }));
     return {
@@ -123,7 +134,7 @@ export async function stageBundle(s3: S3Client, request: BundleRequest): Promise
       ...(put.VersionId && put.VersionId !== 'null' ? { versionId: put.VersionId } : {}),
       files: bundle.files.length,
       size: bundle.size,
-      codeSha256: codeSha256Of(bundle.zip),
+      codeSha256: bundle.codeSha256,
     };
   } catch (error) {
     throw new Error(`could not upload the bundle of ${whole ? 'the build artifact' : request.bundleDirectory} to ${s3Url(request.bucketName, request.key)}: ${describeError(error)}`);

@@ -12,7 +12,7 @@ import { createDeployBlueHandler, DeployBlueDependencies } from '../../src/handl
 import { artifactLimitForMemory } from '../../src/runtime/bundle-staging';
 import { JobReporter } from '../../src/runtime/codepipeline-job';
 import { DeploymentHistoryStore } from '../../src/runtime/deployment-history-store';
-import { fileEntry, readZip, writeZip } from '../../src/runtime/zip';
+import { fileEntry, readZip, writeZip } from '../helpers/raw-zip';
 import { HistoryTableFixture, startHistoryTable } from '../helpers/dynalite-history-table';
 import { aliasAnswer, functionConfiguration, getFunctionAnswer, handlerHarness, shiftingRecord, versionedBucket } from '../helpers/handler-harness';
 import { pipelineJobEvent } from '../helpers/pipeline-job-event';

@@ -23,7 +23,7 @@ import {
 } from '@aws-sdk/client-lambda';
 import { createDeployBlueHandler } from '../../src/handlers/deploy-blue.lambda';
 import { createSwitchTrafficHandler } from '../../src/handlers/switch-traffic.lambda';
-import { fileEntry, writeZip } from '../../src/runtime/zip';
+import { fileEntry, writeZip } from '../helpers/raw-zip';
 import { HistoryTableFixture, startHistoryTable } from '../helpers/dynalite-history-table';
 import { aliasAnswer, deploymentInfo, functionConfiguration, handlerHarness, versionedBucket } from '../helpers/handler-harness';
 import { pipelineJobEvent } from '../helpers/pipeline-job-event';

@@ -257,7 +257,11 @@ export function versionedBucket(s3: ReturnType<typeof handlerHarness>['mocks']['
     return getObjectAnswer(object.body, object.versionId);
   });
   s3.on(PutObjectCommand).callsFake(async (input: PutObjectCommandInput) => {
-    const body = Buffer.from(input.Body as Uint8Array);
+    // Body is a Buffer, or a stream (Deploy-Blue uploads its bundle from a file): read what S3 would receive.
+    const body = input.Body instanceof Readable ? await new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      (input.Body as Readable).on('data', (chunk: Buffer) => chunks.push(chunk)).on('end', () => resolve(Buffer.concat(chunks))).on('error', reject);
+    }) : Buffer.from(input.Body as Uint8Array);
     const versionId = `3sL4kqtJlcpXroDTDmJ-rmSpXd3dIbrH${++versions}`;
     objects.set(`${input.Bucket}/${input.Key}`, { body, versionId });
     return { ETag: `"${createHash('md5').update(body).digest('hex')}"`, ServerSideEncryption: 'AES256' as const, VersionId: versionId };

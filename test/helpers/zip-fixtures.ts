@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { contentOf, fileEntry, readZip, writeZip } from '../../src/runtime/zip';
+import { contentOf, fileEntry, readZip, writeZip } from './raw-zip';
 
 /** Whether Info-ZIP's zip and unzip are on this machine; tests that need them are skipped otherwise. */
 export const HAS_ZIP_CLI = spawnSync('zip', ['-v']).status === 0 && spawnSync('unzip', ['-v']).status === 0;

@@ -2,8 +2,9 @@
 import * as zlib from 'zlib';
 
 /**
- * A small zip reader and writer, enough to cut one service's bundle out of a build artifact
- * without an npm dependency. Format: PKWARE APPNOTE.TXT 6.3.10, sections 4.3.7 (local file
+ * A byte-level zip reader and writer for tests: it writes what a library refuses to (lying sizes,
+ * unknown methods, flipped bytes, old hosts' attributes) and reads archives independently of the
+ * yauzl/yazl code under test. Format: PKWARE APPNOTE.TXT 6.3.10, sections 4.3.7 (local file
  * header), 4.3.9 (data descriptor), 4.3.12 (central directory), 4.3.14-4.3.16 (end records,
  * ZIP64 included) and 4.5.3 (ZIP64 extra field). Reads stored and deflated entries, data
  * descriptors and ZIP64 archives; writes classic (non-ZIP64) archives only.
@@ -23,14 +24,11 @@ const FLAG_UTF8 = 0x0800;
 const U16_MAX = 0xffff;
 const U32_MAX = 0xffffffff;
 
-/** Lambda's limit on a function's unzipped code: "250 MB" is 262,144,000 bytes (Lambda quotas). */
-export const MAX_UNZIPPED_BYTES = 262_144_000;
-
 /** An archive this module cannot read or write; the message says why. */
-export class ZipFormatError extends Error {
+export class RawZipError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = 'ZipFormatError';
+    this.name = 'RawZipError';
   }
 }
 
@@ -87,7 +85,7 @@ function encodeName(entry: Pick<ZipEntry, 'name' | 'utf8'>): Buffer {
 }
 
 function safeNumber(value: bigint, what: string): number {
-  if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new ZipFormatError(`${what} is too large (${value})`);
+  if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new RawZipError(`${what} is too large (${value})`);
   return Number(value);
 }
 
@@ -97,14 +95,14 @@ function findEnd(archive: Buffer): number {
   for (let at = archive.length - 22; at >= earliest; at--) {
     if (archive.readUInt32LE(at) === END_OF_CENTRAL_DIRECTORY && at + 22 + archive.readUInt16LE(at + 20) === archive.length) return at;
   }
-  throw new ZipFormatError('not a zip archive (no end of central directory record)');
+  throw new RawZipError('not a zip archive (no end of central directory record)');
 }
 
 /** Where the central directory is, from the end record or, when that is saturated, its ZIP64 twin. */
 function centralDirectory(archive: Buffer): { offset: number; size: number; entries: number } {
   const end = findEnd(archive);
   if (archive.readUInt16LE(end + 4) !== 0 || archive.readUInt16LE(end + 6) !== 0) {
-    throw new ZipFormatError('split (multi-disk) zip archives are not supported');
+    throw new RawZipError('split (multi-disk) zip archives are not supported');
   }
   let entries = archive.readUInt16LE(end + 10);
   let size = archive.readUInt32LE(end + 12);
@@ -113,15 +111,15 @@ function centralDirectory(archive: Buffer): { offset: number; size: number; entr
   if (locator >= 0 && archive.readUInt32LE(locator) === ZIP64_LOCATOR) {
     const at = safeNumber(archive.readBigUInt64LE(locator + 8), 'ZIP64 end record offset');
     if (at + 56 > locator || archive.readUInt32LE(at) !== ZIP64_END_OF_CENTRAL_DIRECTORY) {
-      throw new ZipFormatError('ZIP64 end of central directory record is missing or corrupt');
+      throw new RawZipError('ZIP64 end of central directory record is missing or corrupt');
     }
     entries = safeNumber(archive.readBigUInt64LE(at + 32), 'entry count');
     size = safeNumber(archive.readBigUInt64LE(at + 40), 'central directory size');
     offset = safeNumber(archive.readBigUInt64LE(at + 48), 'central directory offset');
   } else if (entries === U16_MAX || size === U32_MAX || offset === U32_MAX) {
-    throw new ZipFormatError('the archive claims ZIP64 sizes but has no ZIP64 end record');
+    throw new RawZipError('the archive claims ZIP64 sizes but has no ZIP64 end record');
   }
-  if (offset + size > archive.length) throw new ZipFormatError('central directory lies outside the archive (truncated?)');
+  if (offset + size > archive.length) throw new RawZipError('central directory lies outside the archive (truncated?)');
   return { offset, size, entries };
 }
 
@@ -133,7 +131,7 @@ function zip64Values(extra: Buffer, wanted: { size: boolean; compressedSize: boo
     if (id === ZIP64_EXTRA) {
       let field = at + 4;
       const next = (what: string) => {
-        if (field + 8 > at + 4 + length) throw new ZipFormatError(`entry ${name}: ZIP64 extra field lacks the ${what}`);
+        if (field + 8 > at + 4 + length) throw new RawZipError(`entry ${name}: ZIP64 extra field lacks the ${what}`);
         const value = safeNumber(extra.readBigUInt64LE(field), `entry ${name}: ${what}`);
         field += 8;
         return value;
@@ -146,7 +144,7 @@ function zip64Values(extra: Buffer, wanted: { size: boolean; compressedSize: boo
     }
     at += 4 + length;
   }
-  throw new ZipFormatError(`entry ${name}: sizes are saturated but there is no ZIP64 extra field`);
+  throw new RawZipError(`entry ${name}: sizes are saturated but there is no ZIP64 extra field`);
 }
 
 /**
@@ -154,13 +152,13 @@ function zip64Values(extra: Buffer, wanted: { size: boolean; compressedSize: boo
  * written with a data descriptor (flag bit 3) carry zero sizes. Data is not inflated here.
  */
 export function readZip(archive: Buffer): ZipEntry[] {
-  if (archive.length < 22) throw new ZipFormatError(`not a zip archive (${archive.length} bytes)`);
+  if (archive.length < 22) throw new RawZipError(`not a zip archive (${archive.length} bytes)`);
   const directory = centralDirectory(archive);
   const entries: ZipEntry[] = [];
   let at = directory.offset;
   for (let i = 0; i < directory.entries; i++) {
     if (at + 46 > archive.length || archive.readUInt32LE(at) !== CENTRAL_HEADER) {
-      throw new ZipFormatError(`central directory entry ${i + 1} of ${directory.entries} is corrupt`);
+      throw new RawZipError(`central directory entry ${i + 1} of ${directory.entries} is corrupt`);
     }
     const flags = archive.readUInt16LE(at + 8);
     const nameLength = archive.readUInt16LE(at + 28);
@@ -179,14 +177,14 @@ export function readZip(archive: Buffer): ZipEntry[] {
       offset = values.offset ?? offset;
     }
     if (archive.readUInt16LE(at + 34) !== 0 && archive.readUInt16LE(at + 34) !== U16_MAX) {
-      throw new ZipFormatError('split (multi-disk) zip archives are not supported');
+      throw new RawZipError('split (multi-disk) zip archives are not supported');
     }
     if (offset + 30 > archive.length || archive.readUInt32LE(offset) !== LOCAL_HEADER) {
-      throw new ZipFormatError(`entry ${name}: local header missing at offset ${offset} (truncated or corrupt archive)`);
+      throw new RawZipError(`entry ${name}: local header missing at offset ${offset} (truncated or corrupt archive)`);
     }
     // The local name and extra field may differ in length from the central ones.
     const dataStart = offset + 30 + archive.readUInt16LE(offset + 26) + archive.readUInt16LE(offset + 28);
-    if (dataStart + compressedSize > archive.length) throw new ZipFormatError(`entry ${name}: data runs past the end of the archive (truncated?)`);
+    if (dataStart + compressedSize > archive.length) throw new RawZipError(`entry ${name}: data runs past the end of the archive (truncated?)`);
     entries.push({
       name,
       utf8,
@@ -208,7 +206,7 @@ export function readZip(archive: Buffer): ZipEntry[] {
 
 /** An entry's content, inflated and checked against its size and CRC-32. */
 export function contentOf(entry: ZipEntry): Buffer {
-  if (entry.encrypted) throw new ZipFormatError(`entry ${entry.name} is encrypted`);
+  if (entry.encrypted) throw new RawZipError(`entry ${entry.name} is encrypted`);
   let data: Buffer;
   if (entry.method === STORED) {
     data = entry.raw;
@@ -217,20 +215,19 @@ export function contentOf(entry: ZipEntry): Buffer {
       // Bounded by the declared size, so a lying header cannot inflate without limit.
       data = zlib.inflateRawSync(entry.raw, { maxOutputLength: Math.max(entry.size, 1) });
     } catch (error) {
-      throw new ZipFormatError(`entry ${entry.name}: cannot inflate (${(error as Error).message})`);
+      throw new RawZipError(`entry ${entry.name}: cannot inflate (${(error as Error).message})`);
     }
   } else {
-    throw new ZipFormatError(`entry ${entry.name} uses compression method ${entry.method}; only stored (0) and deflated (8) are supported`);
+    throw new RawZipError(`entry ${entry.name} uses compression method ${entry.method}; only stored (0) and deflated (8) are supported`);
   }
-  if (data.length !== entry.size) throw new ZipFormatError(`entry ${entry.name}: ${data.length} bytes, but the archive says ${entry.size}`);
-  if (crc32(data) !== entry.crc32) throw new ZipFormatError(`entry ${entry.name}: CRC-32 mismatch (corrupt archive)`);
+  if (data.length !== entry.size) throw new RawZipError(`entry ${entry.name}: ${data.length} bytes, but the archive says ${entry.size}`);
+  if (crc32(data) !== entry.crc32) throw new RawZipError(`entry ${entry.name}: CRC-32 mismatch (corrupt archive)`);
   return data;
 }
 
 /** Fixed deflate settings (zlib's defaults, spelled out): the same content deflates to the same bytes. */
 const DEFLATE_OPTIONS: zlib.ZlibOptions = { level: 6, memLevel: 8, windowBits: 15, strategy: zlib.constants.Z_DEFAULT_STRATEGY };
 
-const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;
 const S_IFLNK = 0o120000;
 
@@ -256,41 +253,18 @@ export function fileEntry(name: string, data: Buffer, options: { mode?: number; 
   };
 }
 
-/**
- * The entry as it would be written from its content alone: what a build leaves behind that is not
- * code (time, order, mode bits beyond "executable", host, extra fields, name encoding, compressor
- * and level) is replaced by fixed values, so identical files give an identical zip and hence an
- * identical CodeSha256. Modes become 0644, or 0755 when any execute bit was set on a Unix host
- * (Lambda needs files world-readable, executables world-executable); a Unix symlink stays one.
- * The content is inflated and checked against its CRC-32 on the way.
- */
-export function normalizedEntry(entry: ZipEntry, name: string = entry.name): ZipEntry {
-  const data = contentOf(entry);
-  const unixMode = entry.versionMadeBy >>> 8 === 3 ? entry.externalAttributes >>> 16 : 0;
-  const symlink = (unixMode & S_IFMT) === S_IFLNK;
-  const mode = symlink ? 0o777 : unixMode & 0o111 ? 0o755 : 0o644;
-  const deflated = fileEntry(name, data, { mode, symlink });
-  // Stored when deflating does not pay (empty and tiny files): decided by the content alone.
-  return deflated.compressedSize < data.length ? deflated : fileEntry(name, data, { mode, symlink, store: true });
-}
-
-/** Entries in one fixed order (by name, as UTF-8 bytes), whatever order the build wrote them in. */
-export function sortedEntries<T extends Pick<ZipEntry, 'name'>>(entries: readonly T[]): T[] {
-  return [...entries].sort((a, b) => Buffer.compare(Buffer.from(a.name, 'utf8'), Buffer.from(b.name, 'utf8')));
-}
-
 /** Writes a classic zip archive of `entries`, their stored bytes copied as they are. */
 export function writeZip(entries: readonly ZipEntry[]): Buffer {
-  if (entries.length >= U16_MAX) throw new ZipFormatError(`${entries.length} entries would need ZIP64, which this writer does not produce`);
+  if (entries.length >= U16_MAX) throw new RawZipError(`${entries.length} entries would need ZIP64, which this writer does not produce`);
   const parts: Buffer[] = [];
   const central: Buffer[] = [];
   let offset = 0;
   for (const entry of entries) {
     if (entry.compressedSize >= U32_MAX || entry.size >= U32_MAX || offset >= U32_MAX) {
-      throw new ZipFormatError(`entry ${entry.name} would need ZIP64, which this writer does not produce`);
+      throw new RawZipError(`entry ${entry.name} would need ZIP64, which this writer does not produce`);
     }
     const name = encodeName(entry);
-    const flags = entry.utf8 ? FLAG_UTF8 : 0;
+    const flags = (entry.utf8 ? FLAG_UTF8 : 0) | (entry.encrypted ? FLAG_ENCRYPTED : 0);
     const versionNeeded = entry.method === STORED ? 10 : 20;
     const local = Buffer.alloc(30);
     local.writeUInt32LE(LOCAL_HEADER, 0);
@@ -322,7 +296,7 @@ export function writeZip(entries: readonly ZipEntry[]): Buffer {
     offset += local.length + name.length + entry.raw.length;
   }
   const centralSize = central.reduce((sum, part) => sum + part.length, 0);
-  if (offset >= U32_MAX || centralSize >= U32_MAX) throw new ZipFormatError('the archive would need ZIP64, which this writer does not produce');
+  if (offset >= U32_MAX || centralSize >= U32_MAX) throw new RawZipError('the archive would need ZIP64, which this writer does not produce');
   const end = Buffer.alloc(22);
   end.writeUInt32LE(END_OF_CENTRAL_DIRECTORY, 0);
   end.writeUInt16LE(entries.length, 8);
@@ -330,89 +304,4 @@ export function writeZip(entries: readonly ZipEntry[]): Buffer {
   end.writeUInt32LE(centralSize, 12);
   end.writeUInt32LE(offset, 16);
   return Buffer.concat([...parts, ...central, end]);
-}
-
-/** What {@link extractDirectory} produced. */
-export interface ExtractedBundle {
-  readonly zip: Buffer;
-  /** Paths of the files, relative to the directory. */
-  readonly files: string[];
-  /** Their total unzipped size. */
-  readonly size: number;
-}
-
-/** A bundle directory that cannot be cut out of the artifact; the message names it. */
-export class BundleDirectoryError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'BundleDirectoryError';
-  }
-}
-
-/** `services/orders/dist/`, from what a user may write: `./services/orders/dist`, `services/orders/dist/`. */
-export function normalizeBundleDirectory(directory: string): string {
-  const trimmed = directory.trim().replace(/^(\.\/)+/, '').replace(/\/+$/, '');
-  if (trimmed === '' || trimmed === '.') return '';
-  if (trimmed.startsWith('/') || trimmed.includes('\\') || trimmed.split('/').some((part) => part === '..' || part === '.' || part === '')) {
-    throw new BundleDirectoryError(`bundleDirectory "${directory}" must be a relative path inside the build artifact, like "services/orders/dist"`);
-  }
-  return `${trimmed}/`;
-}
-
-function directoriesUnder(entries: readonly ZipEntry[], prefix: string): string[] {
-  const found = new Set<string>();
-  for (const { name } of entries) {
-    if (!name.startsWith(prefix)) continue;
-    const slash = name.indexOf('/', prefix.length);
-    if (slash > prefix.length) found.add(name.slice(prefix.length, slash));
-  }
-  return [...found].sort();
-}
-
-function listed(names: string[]): string {
-  if (names.length === 0) return '(none)';
-  return names.length > 20 ? `${names.slice(0, 20).join(', ')} and ${names.length - 20} more` : names.join(', ');
-}
-
-/**
- * Cuts the files under `directory` out of `archive` into a zip of their own, with paths relative
- * to it (so `<directory>/index.js` lands at the root, where Lambda looks for the handler); an
- * empty `directory` ("" or ".") takes the whole archive. Each file is inflated, checked against
- * its CRC-32 and written normalized ({@link normalizedEntry}), in name order; directory entries
- * are dropped. Identical files give an identical zip.
- */
-export function extractDirectory(archive: Buffer, directory: string): ExtractedBundle {
-  const prefix = normalizeBundleDirectory(directory);
-  const what = prefix ? `bundleDirectory "${prefix.slice(0, -1)}"` : 'the build artifact';
-  const entries = readZip(archive);
-  const inside = entries.filter((entry) => entry.name.startsWith(prefix));
-  const files = inside.filter((entry) => !entry.name.endsWith('/'));
-  if (inside.length === 0 && prefix) {
-    const label = prefix.slice(0, -1);
-    let message = `bundleDirectory "${label}" is not in the build artifact; its top-level directories are: ${listed(directoriesUnder(entries, ''))}`;
-    // Say what the deepest existing parent holds: that is where a typo usually is.
-    const parts = label.split('/');
-    for (let depth = parts.length - 1; depth > 0; depth--) {
-      const parent = `${parts.slice(0, depth).join('/')}/`;
-      if (entries.some((entry) => entry.name.startsWith(parent))) {
-        message += `; "${parent.slice(0, -1)}" holds: ${listed(directoriesUnder(entries, parent))}`;
-        break;
-      }
-    }
-    throw new BundleDirectoryError(message);
-  }
-  if (files.length === 0) throw new BundleDirectoryError(prefix ? `${what} is in the build artifact but holds no files` : `${what} holds no files`);
-
-  const size = files.reduce((sum, entry) => sum + entry.size, 0);
-  if (size > MAX_UNZIPPED_BYTES) {
-    throw new BundleDirectoryError(`${what} holds ${size} bytes unzipped; ` +
-      `Lambda takes at most ${MAX_UNZIPPED_BYTES} (250 MB) of unzipped code`);
-  }
-  const relocated = sortedEntries(files.map((entry) => {
-    const name = entry.name.slice(prefix.length);
-    if (name.split('/').includes('..')) throw new ZipFormatError(`entry ${entry.name} climbs out of its directory ("..")`);
-    // Checked here (CRC-32), not by Lambda later: a corrupt artifact fails naming the file.
-    return normalizedEntry(entry, name);
-  }));
-  return { zip: writeZip(relocated), files: relocated.map((entry) => entry.name), size };
 }
