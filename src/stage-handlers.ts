@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, Lazy, Stack, Token } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Lazy, Size, Stack, Token } from 'aws-cdk-lib';
 import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
 import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
 import * as actions from 'aws-cdk-lib/aws-codepipeline-actions';
@@ -96,8 +96,11 @@ export class StageHandlers extends Construct {
     };
     this.deployBlue = new DeployBlueFunction(this, 'DeployBlue', pipelineHandlerOptions(this, 'DeployBlue', {
       ...settings,
-      // It holds the build artifact in memory to cut a service's bundle out of it, normalized.
+      // It stages the build artifact in /tmp and cuts a service's bundle out of it, normalized: the
+      // artifact and the bundle on disk (twice the artifact for a whole one), about 100 MB in memory;
+      // 1024 MB buys the CPU that deflating takes.
       memorySize: 1024,
+      ephemeralStorageSize: Size.mebibytes(2048),
       functionName: names.handler('deploy-blue'),
       description: `Deploy-Blue of ${names.pipeline}: publishes each service's build as a new version`,
       timeout: Duration.minutes(10),

@@ -268,6 +268,9 @@ describe('with defaults', () => {
     }]);
     const deployBlueFunction = Object.values<any>(template.findResources('AWS::Lambda::Function')).find((fn) => fn.Properties.FunctionName === 'orders-api-deploy-blue-dev');
     expect(deployBlueFunction.Properties.Environment.Variables.PIPELINE_NAME).toBe('orders-api-pipeline-dev');
+    // It stages the artifact and the cut bundle in /tmp: room for an artifact of about 1 GB (Lambda's default is 512 MB).
+    expect(deployBlueFunction.Properties.EphemeralStorage).toEqual({ Size: 2048 });
+    expect(deployBlueFunction.Properties.MemorySize).toBe(1024);
   });
 
   test('the Source action runs as its own role, which may use the connection with the ARN\'s own service prefix', () => {

@@ -10,7 +10,8 @@ import {
 import { S3Client } from '@aws-sdk/client-s3';
 import { bundleKey, DEPLOY_BLUE_PARAMETERS, DeployBlueParameters, HANDLER_ENVIRONMENT } from '../contract/handler-contract';
 import { endedPerCodePipeline, settleAbandonedItems } from '../runtime/abandoned-items';
-import { artifactLimitForMemory, CodeLocation, describeCodeLocation, stageBundle } from '../runtime/bundle-staging';
+import { BundleDirectoryError, normalizeBundleDirectory } from '../runtime/bundle-archive';
+import { CodeLocation, describeCodeLocation, stageBundle } from '../runtime/bundle-staging';
 import { describeError, InvalidJobError, JobReporter, jobIdOf, parseJob, PipelineJob } from '../runtime/codepipeline-job';
 import { BY_SERVICE_INDEX, ClaimResult, claimLapsed, DeploymentHistoryStore, DeploymentRecord } from '../runtime/deployment-history-store';
 import { CLAIM_MARGIN_MS, CLIENT_CONFIG, InvocationContext, remainingMs, requireEnv } from '../runtime/handler-environment';
@@ -22,7 +23,6 @@ import { commitTimeOf, ServiceInExecution, serviceInExecution } from '../runtime
 import { sharedDependenciesFromEnvironment } from '../runtime/shared-dependencies';
 import { compareWithLive } from '../runtime/unchanged-code';
 import { pipelineVersionDescription } from '../runtime/version-retention';
-import { BundleDirectoryError, normalizeBundleDirectory } from '../runtime/zip';
 
 /**
  * What the Deploy-Blue stager talks to. One function serves every service of a pipeline: the
@@ -47,8 +47,8 @@ export interface DeployBlueDependencies {
   /** The pipeline's artifact bucket, where each service's bundle is uploaded (ARTIFACT_BUCKET_NAME). */
   readonly artifactBucketName: string;
   /**
-   * Largest build artifact read into memory to cut a bundle out of it.
-   * @default - derived from the function's memory; no limit outside Lambda
+   * Largest build artifact staged on disk to cut a bundle out of it.
+   * @default - what the temp directory (Lambda's /tmp, the function's ephemeral storage) has free
    */
   readonly maxArtifactBytes?: number;
   /** Longest wait for the code update to finish. */
@@ -380,7 +380,6 @@ function fromEnvironment(): DeployBlueDependencies {
     ...sharedDependenciesFromEnvironment(),
     artifactBucketName: requireEnv(HANDLER_ENVIRONMENT.artifactBucketName),
     pipelineName: process.env[HANDLER_ENVIRONMENT.pipelineName] || undefined,
-    maxArtifactBytes: artifactLimitForMemory(process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE),
   };
 }
 

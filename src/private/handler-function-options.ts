@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Size } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -13,6 +13,8 @@ export interface PipelineHandlerSettings extends RetentionSettings {
   readonly timeout: Duration;
   /** @default 256 */
   readonly memorySize?: number;
+  /** @default 512 MiB, Lambda's default */
+  readonly ephemeralStorageSize?: Size;
   readonly environment: { [key: string]: string };
   /**
    * Receives invocations that failed all of Lambda's asynchronous retries: the event itself,
@@ -38,6 +40,7 @@ export function pipelineHandlerOptions(scope: Construct, id: string, settings: P
     description: settings.description,
     timeout: settings.timeout,
     memorySize: settings.memorySize ?? 256,
+    ephemeralStorageSize: settings.ephemeralStorageSize,
     environment: settings.environment,
     logGroup,
     role,

@@ -1,5 +1,6 @@
 import { createHash } from 'crypto';
-import { createReadStream, createWriteStream } from 'fs';
+import { createWriteStream } from 'fs';
+import { readFile } from 'fs/promises';
 import * as path from 'path';
 import { Readable } from 'stream';
 import { pipeline } from 'stream/promises';
@@ -124,7 +125,10 @@ async function stageIn(directory: string, s3: S3Client, request: BundleRequest):
     const put = await s3.send(new PutObjectCommand({
       Bucket: request.bucketName,
       Key: request.key,
-      Body: createReadStream(bundlePath),
+      // A buffer, not a stream: the SDK retries throttling and 5xx by sending the body again, which a
+      // consumed stream cannot do. The bundle (at most Lambda's 250 MB unzipped, zipped) is what it
+      // holds, never the artifact.
+      Body: await readFile(bundlePath),
       ContentLength: bundle.zipBytes,
       ContentType: 'application/zip',
     }));

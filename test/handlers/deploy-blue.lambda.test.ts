@@ -9,7 +9,6 @@ import {
 } from '@aws-sdk/client-lambda';
 import { GetObjectCommand, PutObjectCommand, S3ServiceException } from '@aws-sdk/client-s3';
 import { createDeployBlueHandler, DeployBlueDependencies } from '../../src/handlers/deploy-blue.lambda';
-import { artifactLimitForMemory } from '../../src/runtime/bundle-staging';
 import { JobReporter } from '../../src/runtime/codepipeline-job';
 import { DeploymentHistoryStore } from '../../src/runtime/deployment-history-store';
 import { fileEntry, readZip, writeZip } from '../helpers/raw-zip';
@@ -501,20 +500,14 @@ describe('many services from one artifact (bundleDirectory)', () => {
     expect(h.mocks.lambda.commandCalls(UpdateFunctionCodeCommand)).toHaveLength(0);
   });
 
-  test('an artifact larger than the handler can hold fails before it is read', async () => {
+  test('an artifact larger than the handler can stage on disk fails before it is read', async () => {
     await deployBlue({ maxArtifactBytes: 1024 * 1024 })(job('job-b', billing()));
     expect(h.jobResults().failures).toEqual([]);
     bucket.put(ARTIFACT.bucketName, ARTIFACT.objectKey, Buffer.alloc(3 * 1024 * 1024));
     await deployBlue({ maxArtifactBytes: 1024 * 1024 })(job('job-o', orders()));
     expect(h.jobResults().failures[0].failureDetails?.message).toBe(
       `Deploy-Blue failed: could not read the build artifact s3://${ARTIFACT.bucketName}/${ARTIFACT.objectKey}: ` +
-      'it is 3 MiB, more than the 1 MiB this handler can hold in memory; give the Deploy-Blue function more memory');
-  });
-
-  test('the handler\'s artifact limit follows its memory', () => {
-    expect(artifactLimitForMemory('1024')).toBe(448 * 1024 * 1024);
-    expect(artifactLimitForMemory('128')).toBe(16 * 1024 * 1024);
-    expect(artifactLimitForMemory(undefined)).toBeUndefined();
+      'it is 3 MiB, more than the 1 MiB this handler can stage on disk; raise the Deploy-Blue function\'s ephemeral storage (/tmp)');
   });
 
   test('without bundleDirectory the whole artifact is re-zipped normalized, staged under bundles/ and deployed from there', async () => {
@@ -541,11 +534,11 @@ describe('many services from one artifact (bundleDirectory)', () => {
       expect(line).toMatchObject({ jobId: 'job-o', reason, location: `s3://${ARTIFACT.bucketName}/${ARTIFACT.objectKey}` });
     };
 
-    test('larger than its memory can normalize: half the limit for cutting a directory out, since the new zip is as large as the artifact', async () => {
+    test('larger than its disk can normalize: half the limit for cutting a directory out, since the new zip is as large as the artifact', async () => {
       bucket.put(ARTIFACT.bucketName, ARTIFACT.objectKey, Buffer.alloc(3 * 1024 * 1024));
       await deployBlue({ maxArtifactBytes: 4 * 1024 * 1024 })(job('job-o', orders({ bundleDirectory: '' })));
-      expectDeployedAsBuilt('it is 3 MiB, more than the 2 MiB this handler can hold in memory to normalize; ' +
-        'give the Deploy-Blue function more memory to have unchanged builds recognised');
+      expectDeployedAsBuilt('it is 3 MiB, more than the 2 MiB this handler can stage on disk to normalize; ' +
+        'raise the Deploy-Blue function\'s ephemeral storage (/tmp) to have unchanged builds recognised');
     });
 
     test('a zip the normalizer does not read (an entry compressed with bzip2): Lambda judges it', async () => {
