@@ -19,9 +19,10 @@ function readExportedTypes(): Map<string, string[]> {
   const checker = program.getTypeChecker();
   const index = checker.getSymbolAtLocation(program.getSourceFile(path.join(ROOT, 'src', 'index.ts'))!)!;
   const types = new Map<string, string[]>();
-  for (const exported of checker.getExportsOfModule(index)) {
-    const symbol = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported;
-    if (!(symbol.flags & (ts.SymbolFlags.Class | ts.SymbolFlags.Interface | ts.SymbolFlags.Enum))) continue;
+  const has = (flags: number, flag: number) => (flags & flag) !== 0; // eslint-disable-line no-bitwise
+  for (const name of checker.getExportsOfModule(index)) {
+    const symbol = has(name.flags, ts.SymbolFlags.Alias) ? checker.getAliasedSymbol(name) : name;
+    if (![ts.SymbolFlags.Class, ts.SymbolFlags.Interface, ts.SymbolFlags.Enum].some((kind) => has(symbol.flags, kind))) continue;
     const members = [...(symbol.members?.values() ?? []), ...(symbol.exports?.values() ?? [])];
     const internal = members
       .filter((member) => member.getJsDocTags().some((tag) => tag.name === 'internal') || member.name.startsWith('_'))

@@ -1,12 +1,12 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, QueryCommand, QueryCommandInput, ScanCommand, ScanCommandInput } from '@aws-sdk/lib-dynamodb';
-import { HISTORY_TABLE } from '../contract/handler-contract';
 import { CliArgs, parseArgs, parseSince, PROGRAM, USAGE, USAGE_LINE, UsageError } from './args';
 import { computeDora, DoraWindow } from './dora';
 import { doraText, historyJson, historyTable } from './format';
 import { HISTORY_ATTRIBUTES, HistoryItem, newestFirst } from './history-item';
 import { packageVersion } from './package-version';
+import { HISTORY_TABLE } from '../contract/handler-contract';
 
 /** Exit codes; `--help` documents them (see USAGE). */
 export const EXIT = {

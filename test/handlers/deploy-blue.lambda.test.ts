@@ -11,10 +11,10 @@ import { GetObjectCommand, PutObjectCommand, S3ServiceException } from '@aws-sdk
 import { createDeployBlueHandler, DeployBlueDependencies } from '../../src/handlers/deploy-blue.lambda';
 import { JobReporter } from '../../src/runtime/codepipeline-job';
 import { DeploymentHistoryStore } from '../../src/runtime/deployment-history-store';
-import { fileEntry, readZip, writeZip } from '../helpers/raw-zip';
 import { HistoryTableFixture, startHistoryTable } from '../helpers/dynalite-history-table';
 import { aliasAnswer, functionConfiguration, getFunctionAnswer, handlerHarness, shiftingRecord, versionedBucket } from '../helpers/handler-harness';
 import { pipelineJobEvent } from '../helpers/pipeline-job-event';
+import { fileEntry, readZip, writeZip } from '../helpers/raw-zip';
 import { artifactZip, filesOf, HAS_ZIP_CLI, unzipWithCli } from '../helpers/zip-fixtures';
 
 let fixture: HistoryTableFixture;

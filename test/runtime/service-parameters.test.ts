@@ -1,5 +1,5 @@
-import { PipelineJob } from '../../src/runtime/codepipeline-job';
 import { DEPLOY_BLUE_PARAMETERS } from '../../src/contract/handler-contract';
+import { PipelineJob } from '../../src/runtime/codepipeline-job';
 import { commitTimeOf } from '../../src/runtime/service-parameters';
 
 const job = (commitTime?: string): PipelineJob => ({

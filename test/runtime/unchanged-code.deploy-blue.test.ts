@@ -23,10 +23,10 @@ import {
 } from '@aws-sdk/client-lambda';
 import { createDeployBlueHandler } from '../../src/handlers/deploy-blue.lambda';
 import { createSwitchTrafficHandler } from '../../src/handlers/switch-traffic.lambda';
-import { fileEntry, writeZip } from '../helpers/raw-zip';
 import { HistoryTableFixture, startHistoryTable } from '../helpers/dynalite-history-table';
 import { aliasAnswer, deploymentInfo, functionConfiguration, handlerHarness, versionedBucket } from '../helpers/handler-harness';
 import { pipelineJobEvent } from '../helpers/pipeline-job-event';
+import { fileEntry, writeZip } from '../helpers/raw-zip';
 import { artifactZip, HAS_ZIP_CLI } from '../helpers/zip-fixtures';
 
 const SERVICES = Array.from({ length: 20 }, (_, i) => `svc${String(i + 1).padStart(2, '0')}`);
