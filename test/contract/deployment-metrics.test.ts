@@ -1,8 +1,8 @@
 import { CreateDeploymentCommand, DeploymentLimitExceededException, DeploymentStatus, GetDeploymentCommand } from '@aws-sdk/client-codedeploy';
 import { GetAliasCommand, ServiceException, UpdateFunctionCodeCommand } from '@aws-sdk/client-lambda';
-import { createDeployBlueHandler } from '../../src/handlers/deploy-blue.lambda';
-import { createSwitchTrafficHandler } from '../../src/handlers/switch-traffic.lambda';
+import { DeployBlueParameters } from '../../src/contract/handler-contract';
 import { DeploymentHistoryStore } from '../../src/runtime/deployment-history-store';
+import { deployBlueParameters, SHOP_COMMIT, switchTrafficParameters } from '../helpers/action-parameters';
 import { HistoryTableFixture, startHistoryTable } from '../helpers/dynalite-history-table';
 import { emfProblems } from '../helpers/emf-validation';
 import { aliasAnswer, answerOneRelease, deploymentInfo, handlerHarness } from '../helpers/handler-harness';
@@ -24,27 +24,8 @@ let history: DeploymentHistoryStore;
 let executions = 0;
 let executionId: string;
 
-const deployBlue = () => createDeployBlueHandler({
-  lambda: h.clients.lambda,
-  s3: h.clients.s3,
-  codePipeline: h.clients.codePipeline,
-  history,
-  notifier: h.notifier,
-  artifactBucketName: 'pipeline-artifacts-dev',
-  updateTimeoutSeconds: 5,
-  claimPollMs: 10,
-  now: () => new Date(clock),
-});
-const switchTraffic = () => createSwitchTrafficHandler({
-  lambda: h.clients.lambda,
-  codeDeploy: h.clients.codeDeploy,
-  codePipeline: h.clients.codePipeline,
-  history,
-  notifier: h.notifier,
-  applicationName: 'orders-api-dev',
-  claimPollMs: 10,
-  now: () => new Date(clock),
-});
+const deployBlue = () => h.deployBlue({ history, now: () => new Date(clock) });
+const switchTraffic = () => h.switchTraffic({ history, now: () => new Date(clock) });
 
 beforeAll(async () => {
   fixture = await startHistoryTable();
@@ -65,30 +46,11 @@ afterEach(() => {
   for (const document of h.metrics()) expect(emfProblems(document)).toEqual([]);
 });
 
-const deployParameters = (service: string, overrides: Record<string, string> = {}) => ({
-  deploymentId: executionId,
-  service,
-  functionName: `${service}-dev`,
-  aliasName: 'live',
-  bundleDirectory: '',
-  wave: '1',
-  commitId: 'c0ffee',
-  repository: 'example-org/shop',
-  branch: 'main',
-  commitTime: '2026-11-22T09:00:00Z',
-  ...overrides,
-});
-const switchParameters = (service: string, overrides: Record<string, string> = {}) => ({
-  deploymentId: executionId,
-  service,
-  targetVersion: '4',
-  functionName: `${service}-dev`,
-  aliasName: 'live',
-  deploymentGroupName: `${service}-live-dev`,
-  wave: '1',
-  ...overrides,
-});
-const stage = (service = 'orders-api', jobId = `deploy-${service}`, overrides: Record<string, string> = {}) =>
+const deployParameters = (service: string, overrides: Partial<DeployBlueParameters> = {}) =>
+  deployBlueParameters(executionId, { service, functionName: `${service}-dev`, ...SHOP_COMMIT, ...overrides });
+const switchParameters = (service: string) =>
+  switchTrafficParameters(executionId, { service, functionName: `${service}-dev`, deploymentGroupName: `${service}-live-dev` });
+const stage = (service = 'orders-api', jobId = `deploy-${service}`, overrides: Partial<DeployBlueParameters> = {}) =>
   deployBlue()(pipelineJobEvent({ jobId, userParameters: deployParameters(service, overrides) }));
 const start = (service = 'orders-api', jobId = `start-${service}`) =>
   switchTraffic()(pipelineJobEvent({ jobId, artifact: null, userParameters: switchParameters(service) }));

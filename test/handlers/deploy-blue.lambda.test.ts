@@ -8,11 +8,13 @@ import {
   UpdateFunctionCodeCommand,
 } from '@aws-sdk/client-lambda';
 import { GetObjectCommand, PutObjectCommand, S3ServiceException } from '@aws-sdk/client-s3';
-import { createDeployBlueHandler, DeployBlueDependencies } from '../../src/handlers/deploy-blue.lambda';
+import { DeployBlueParameters } from '../../src/contract/handler-contract';
+import { createDeployBlueHandler } from '../../src/handlers/deploy-blue.lambda';
 import { JobReporter } from '../../src/runtime/codepipeline-job';
 import { DeploymentHistoryStore } from '../../src/runtime/deployment-history-store';
+import { deployBlueParameters } from '../helpers/action-parameters';
 import { HistoryTableFixture, startHistoryTable } from '../helpers/dynalite-history-table';
-import { aliasAnswer, functionConfiguration, getFunctionAnswer, handlerHarness, shiftingRecord, versionedBucket } from '../helpers/handler-harness';
+import { aliasAnswer, ARTIFACT_BUCKET, functionConfiguration, getFunctionAnswer, handlerHarness, shiftingRecord, versionedBucket } from '../helpers/handler-harness';
 import { pipelineJobEvent } from '../helpers/pipeline-job-event';
 import { fileEntry, readZip, writeZip } from '../helpers/raw-zip';
 import { artifactZip, filesOf, HAS_ZIP_CLI, unzipWithCli } from '../helpers/zip-fixtures';
@@ -26,28 +28,15 @@ let executionId: string;
 /** Its history item for orders-api. */
 let deploymentId: string;
 
-const ARTIFACT_BUCKET = 'pipeline-artifacts-dev';
 /** The single-service build output pipelineJobEvent names by default. */
 const SINGLE_ARTIFACT = { bucketName: 'artifact-bucket', objectKey: 'orders-api-pipeline/BuildOutpu/abc123' };
 const SINGLE_BUILD = { 'index.js': 'exports.handler = async () => "orders";\n', 'lib/util.js': 'module.exports = 1;\n' };
 let singleBucket: ReturnType<typeof versionedBucket>;
 
-const deployBlue = (overrides: Partial<DeployBlueDependencies> = {}) => createDeployBlueHandler({
-  lambda: h.clients.lambda,
-  s3: h.clients.s3,
-  codePipeline: h.clients.codePipeline,
-  history: h.history,
-  notifier: h.notifier,
-  artifactBucketName: ARTIFACT_BUCKET,
-  updateTimeoutSeconds: 5,
-  claimPollMs: 10,
-  ...overrides,
-});
-
 beforeAll(async () => {
   fixture = await startHistoryTable();
   h = handlerHarness(fixture);
-  handler = deployBlue();
+  handler = h.deployBlue();
 });
 afterAll(() => fixture.stop());
 
@@ -68,17 +57,8 @@ beforeEach(() => {
 });
 
 /** The UserParameters the construct gives orders-api's Deploy-Blue action. */
-const parameters = (overrides: Record<string, string> = {}) => ({
-  deploymentId: executionId,
-  service: 'orders-api',
-  functionName: 'orders-api-dev',
-  aliasName: 'live',
-  bundleDirectory: '',
-  wave: '1',
-  commitId: 'c0ffee',
-  repository: 'example-org/orders-api',
-  branch: 'main',
-  ...overrides,
+const parameters = (overrides: Partial<DeployBlueParameters> = {}) => deployBlueParameters(executionId, {
+  commitId: 'c0ffee', repository: 'example-org/orders-api', branch: 'main', ...overrides,
 });
 const event = (overrides: Parameters<typeof pipelineJobEvent>[0] = {}) => pipelineJobEvent({ userParameters: parameters(), ...overrides });
 const lambdaWrites = () => ({
@@ -207,7 +187,7 @@ describe('earlier executions\' items (issue 14, item 6)', () => {
         executionType: 'STANDARD',
       },
     }));
-    await deployBlue({ pipelineName: 'orders-api-pipeline-dev' })(event());
+    await h.deployBlue({ pipelineName: 'orders-api-pipeline-dev' })(event());
     expect(h.jobResults().successes).toHaveLength(1);
     expect(await h.history.get(`${failed}/orders-api`)).toMatchObject({
       state: 'NOT_STARTED',
@@ -222,7 +202,7 @@ describe('earlier executions\' items (issue 14, item 6)', () => {
   test('without permission to ask CodePipeline, the release goes on and the reason is logged', async () => {
     await earlierStaged(`exec-denied-${executions}`);
     h.mocks.codePipeline.on(GetPipelineExecutionCommand).rejects(Object.assign(new Error('User is not authorized to perform: codepipeline:GetPipelineExecution'), { name: 'AccessDeniedException' }));
-    await deployBlue({ pipelineName: 'orders-api-pipeline-dev' })(event());
+    await h.deployBlue({ pipelineName: 'orders-api-pipeline-dev' })(event());
     expect(h.jobResults()).toMatchObject({ successes: [{ jobId: 'job-1' }], failures: [] });
     expect((await h.history.get(`exec-denied-${executions}/orders-api`))?.state).toBe('STAGED');
   });
@@ -235,7 +215,7 @@ test.each([
   ['an empty service', () => ({ userParameters: parameters({ service: '' }) }), 'job job-1: UserParameters lacks service'],
   ['a service with "/"', () => ({ userParameters: parameters({ service: 'orders/api' }) }), 'job job-1: UserParameters service "orders/api" must not contain "/"'],
   ['wave 0', () => ({ userParameters: parameters({ wave: '0' }) }), 'job job-1: UserParameters wave must be a whole number from 1 (the action\'s runOrder), got "0"'],
-  ['an unknown key', () => ({ userParameters: parameters({ bundleDir: 'dist' }) }),
+  ['an unknown key', () => ({ userParameters: { ...parameters(), bundleDir: 'dist' } }),
     'job job-1: UserParameters has unknown key bundleDir; expected deploymentId, service, functionName, aliasName, wave, bundleDirectory, commitId, repository, branch, commitTime'],
   ['a bundleDirectory outside the artifact', () => ({ userParameters: parameters({ bundleDirectory: '../dist' }) }),
     'job job-1: UserParameters bundleDirectory "../dist" must be a relative path inside the build artifact, like "services/orders/dist"'],
@@ -338,7 +318,7 @@ describe('at-least-once delivery', () => {
       clock = Date.parse('2026-11-22T10:00:00Z');
       const now = () => new Date(clock);
       history = new DeploymentHistoryStore(fixture.doc, fixture.tableName, now);
-      run = deployBlue({ history, now, sleep: async (ms) => { clock += ms; }, claimPollMs: 5_000 });
+      run = h.deployBlue({ history, now, sleep: async (ms) => { clock += ms; }, claimPollMs: 5_000 });
       // job-1's first invocation claimed the item with its whole 10-minute timeout, then died
       await history.claim(deploymentId, { state: 'STAGING', jobId: 'job-1', jobSet: 'deployBlueJobIds', from: ['NEW'], holdMs: 610_000 });
     });
@@ -387,10 +367,10 @@ describe('many services from one artifact (bundleDirectory)', () => {
   };
   let bucket: ReturnType<typeof versionedBucket>;
 
-  const billing = (overrides: Record<string, string> = {}) => parameters({
+  const billing = (overrides: Partial<DeployBlueParameters> = {}) => parameters({
     service: 'billing', functionName: 'billing-dev', bundleDirectory: 'services/billing/dist', ...overrides,
   });
-  const orders = (overrides: Record<string, string> = {}) => parameters({ bundleDirectory: 'services/orders-api/dist', ...overrides });
+  const orders = (overrides: Partial<DeployBlueParameters> = {}) => parameters({ bundleDirectory: 'services/orders-api/dist', ...overrides });
   const job = (jobId: string, userParameters: Record<string, string>) => pipelineJobEvent({ jobId, userParameters, artifact: ARTIFACT });
   const puts = () => h.mocks.s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input);
 
@@ -501,10 +481,10 @@ describe('many services from one artifact (bundleDirectory)', () => {
   });
 
   test('an artifact larger than the handler can stage on disk fails before it is read', async () => {
-    await deployBlue({ maxArtifactBytes: 1024 * 1024 })(job('job-b', billing()));
+    await h.deployBlue({ maxArtifactBytes: 1024 * 1024 })(job('job-b', billing()));
     expect(h.jobResults().failures).toEqual([]);
     bucket.put(ARTIFACT.bucketName, ARTIFACT.objectKey, Buffer.alloc(3 * 1024 * 1024));
-    await deployBlue({ maxArtifactBytes: 1024 * 1024 })(job('job-o', orders()));
+    await h.deployBlue({ maxArtifactBytes: 1024 * 1024 })(job('job-o', orders()));
     expect(h.jobResults().failures[0].failureDetails?.message).toBe(
       `Deploy-Blue failed: could not read the build artifact s3://${ARTIFACT.bucketName}/${ARTIFACT.objectKey}: ` +
       'it is 3 MiB, more than the 1 MiB this handler can stage on disk; raise the Deploy-Blue function\'s ephemeral storage (/tmp)');
@@ -536,7 +516,7 @@ describe('many services from one artifact (bundleDirectory)', () => {
 
     test('larger than its disk can normalize: half the limit for cutting a directory out, since the new zip is as large as the artifact', async () => {
       bucket.put(ARTIFACT.bucketName, ARTIFACT.objectKey, Buffer.alloc(3 * 1024 * 1024));
-      await deployBlue({ maxArtifactBytes: 4 * 1024 * 1024 })(job('job-o', orders({ bundleDirectory: '' })));
+      await h.deployBlue({ maxArtifactBytes: 4 * 1024 * 1024 })(job('job-o', orders({ bundleDirectory: '' })));
       expectDeployedAsBuilt('it is 3 MiB, more than the 2 MiB this handler can stage on disk to normalize; ' +
         'raise the Deploy-Blue function\'s ephemeral storage (/tmp) to have unchanged builds recognised');
     });

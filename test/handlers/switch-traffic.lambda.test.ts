@@ -16,9 +16,11 @@ import {
   TooManyRequestsException,
 } from '@aws-sdk/client-lambda';
 import { PublishCommand } from '@aws-sdk/client-sns';
-import { createSwitchTrafficHandler, SwitchTrafficDependencies } from '../../src/handlers/switch-traffic.lambda';
+import { SwitchTrafficParameters } from '../../src/contract/handler-contract';
+import { createSwitchTrafficHandler } from '../../src/handlers/switch-traffic.lambda';
 import { DeploymentHistoryStore } from '../../src/runtime/deployment-history-store';
 import { pipelineVersionDescription } from '../../src/runtime/version-retention';
+import { switchTrafficParameters } from '../helpers/action-parameters';
 import { HistoryTableFixture, startHistoryTable } from '../helpers/dynalite-history-table';
 import { aliasAnswer, deploymentInfo, functionConfiguration, handlerHarness, stagedRecord } from '../helpers/handler-harness';
 import { pipelineJobEvent } from '../helpers/pipeline-job-event';
@@ -34,38 +36,21 @@ let deploymentId: string;
 
 const LINEAR = 'CodeDeployDefault.LambdaLinear10PercentEvery10Minutes';
 const ALL_AT_ONCE = 'CodeDeployDefault.LambdaAllAtOnce';
-const switchTraffic = (overrides: Partial<SwitchTrafficDependencies> = {}) => createSwitchTrafficHandler({
-  lambda: h.clients.lambda,
-  codeDeploy: h.clients.codeDeploy,
-  codePipeline: h.clients.codePipeline,
-  history: h.history,
-  notifier: h.notifier,
-  applicationName: 'orders-api-dev',
-  claimPollMs: 10,
-  ...overrides,
-});
 
 /** The UserParameters the construct gives orders-api's Switch-Traffic action. */
-const parameters = (overrides: Record<string, string> = {}) => ({
-  deploymentId: executionId,
-  service: 'orders-api',
-  targetVersion: '4',
-  functionName: 'orders-api-dev',
-  aliasName: 'live',
-  deploymentGroupName: 'orders-api-live-dev',
+const parameters = (overrides: Partial<SwitchTrafficParameters> = {}) => switchTrafficParameters(executionId, {
   deploymentConfigName: LINEAR,
   beforeAllowTrafficHook: 'orders-api-smoke-test-dev',
   afterAllowTrafficHook: '',
   bootstrapVersion: '',
   keepVersions: '10',
-  wave: '1',
   ...overrides,
 });
 
 beforeAll(async () => {
   fixture = await startHistoryTable();
   h = handlerHarness(fixture);
-  handler = switchTraffic();
+  handler = h.switchTraffic();
 });
 afterAll(() => fixture.stop());
 
@@ -114,9 +99,9 @@ beforeEach(async () => {
   answerVersionListing();
 });
 
-const start = (jobId = 'job-1', run = handler, context?: { getRemainingTimeInMillis(): number }, overrides: Record<string, string> = {}) =>
+const start = (jobId = 'job-1', run = handler, context?: { getRemainingTimeInMillis(): number }, overrides: Partial<SwitchTrafficParameters> = {}) =>
   run(pipelineJobEvent({ jobId, artifact: null, userParameters: parameters(overrides) }), context);
-const poll = (jobId = 'job-2', token = 'd-ABC', overrides: Record<string, string> = {}, run = handler) =>
+const poll = (jobId = 'job-2', token = 'd-ABC', overrides: Partial<SwitchTrafficParameters> = {}, run = handler) =>
   run(pipelineJobEvent({ jobId, artifact: null, userParameters: parameters(overrides), continuationToken: token }));
 
 /** GetDeployment's answer for one deployment (deploymentInfo in GetDeploymentCommand.d.ts). */
@@ -329,7 +314,7 @@ describe('at-least-once delivery', () => {
     let clock = Date.parse('2026-11-22T10:00:00Z');
     const now = () => new Date(clock);
     const history = new DeploymentHistoryStore(fixture.doc, fixture.tableName, now);
-    const run = switchTraffic({ history, now, sleep: async (ms) => { clock += ms; }, claimPollMs: 5_000 });
+    const run = h.switchTraffic({ history, now, sleep: async (ms) => { clock += ms; }, claimPollMs: 5_000 });
     // job-1's first invocation claimed the start with its whole 2-minute timeout, then died
     await history.claim(deploymentId, {
       state: 'STARTING', jobId: 'job-1', jobSet: 'switchTrafficJobIds', from: ['STAGED'], matching: { targetVersion: '4' }, holdMs: 130_000,
@@ -456,7 +441,8 @@ test.each([
   ['with targetVersion $LATEST', { targetVersion: '$LATEST' }, 'UserParameters targetVersion must be a published version number, got "$LATEST"'],
   ['with a bootstrapVersion that is no version', { bootstrapVersion: 'v1' }, 'UserParameters bootstrapVersion must be a published version number or "", got "v1"'],
   ['with wave "first"', { wave: 'first' }, 'UserParameters wave must be a whole number from 1 (the action\'s runOrder), got "first"'],
-  ['with an unknown key', { hook: 'x' }, 'UserParameters has unknown key hook; expected deploymentId, service, targetVersion, functionName, aliasName, ' +
+  // A key the contract lacks: only a raw UserParameters object can carry it.
+  ['with an unknown key', { hook: 'x' } as Record<string, string>, 'UserParameters has unknown key hook; expected deploymentId, service, targetVersion, functionName, aliasName, ' +
     'deploymentGroupName, wave, deploymentConfigName, beforeAllowTrafficHook, afterAllowTrafficHook, bootstrapVersion, stackVersion, keepVersions'],
 ])('a job %s fails naming the field, touching nothing', async (_name, overrides, message) => {
   await start('job-1', handler, undefined, overrides);

@@ -30,6 +30,9 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { HistoryTableFixture } from './dynalite-history-table';
 import { captureHandlerOutput, LogRecord } from './log-capture';
 import { artifactZip } from './zip-fixtures';
+import { createDeployBlueHandler, DeployBlueDependencies } from '../../src/handlers/deploy-blue.lambda';
+import { createSmokeTestHandler, SmokeTestDependencies } from '../../src/handlers/smoke-test-hook.lambda';
+import { createSwitchTrafficHandler, SwitchTrafficDependencies } from '../../src/handlers/switch-traffic.lambda';
 import { Attributes, DeploymentHistoryStore } from '../../src/runtime/deployment-history-store';
 import { LifecycleNotifier } from '../../src/runtime/lifecycle-notifier';
 import type { MetricDocument } from '../../src/runtime/metrics-recorder';
@@ -38,6 +41,8 @@ export const REGION = 'us-east-1';
 export const ACCOUNT = '111111111111';
 export const FUNCTION_NAME = 'orders-api-dev';
 export const FUNCTION_ARN = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${FUNCTION_NAME}`;
+/** The pipeline's artifact bucket, where Deploy-Blue stages each service's bundle. */
+export const ARTIFACT_BUCKET = 'pipeline-artifacts-dev';
 
 /**
  * Captures what the handlers write to stdout as EMF documents (each a whole line starting with
@@ -106,7 +111,37 @@ export function handlerHarness(fixture: HistoryTableFixture) {
   const metrics = () => [...output.metrics];
   /** The structured log records the handlers wrote (stdout and stderr) since the last reset, in order. */
   const logs = (): LogRecord[] => [...output.records];
-  return { clients, mocks, history, notifier, reset, jobResults, announced, messages, metrics, logs };
+  // The stage handlers on these clients, history and notifier; claims poll every 10 ms and a code
+  // update may take 5 s, so a test that waits does not wait long.
+  const deployBlue = (overrides: Partial<DeployBlueDependencies> = {}) => createDeployBlueHandler({
+    lambda: clients.lambda,
+    s3: clients.s3,
+    codePipeline: clients.codePipeline,
+    history,
+    notifier,
+    artifactBucketName: ARTIFACT_BUCKET,
+    updateTimeoutSeconds: 5,
+    claimPollMs: 10,
+    ...overrides,
+  });
+  const switchTraffic = (overrides: Partial<SwitchTrafficDependencies> = {}) => createSwitchTrafficHandler({
+    lambda: clients.lambda,
+    codeDeploy: clients.codeDeploy,
+    codePipeline: clients.codePipeline,
+    history,
+    notifier,
+    applicationName: 'orders-api-dev',
+    claimPollMs: 10,
+    ...overrides,
+  });
+  /** The pre-traffic hook, with SMOKE_TEST_EVENTS naming orders-api's health check. */
+  const smokeTest = (overrides: Partial<SmokeTestDependencies> = {}) => createSmokeTestHandler({
+    lambda: clients.lambda,
+    codeDeploy: clients.codeDeploy,
+    testEvents: JSON.stringify({ [FUNCTION_NAME]: { rawPath: '/health' } }),
+    ...overrides,
+  });
+  return { clients, mocks, history, notifier, reset, jobResults, announced, messages, metrics, logs, deployBlue, switchTraffic, smokeTest };
 }
 
 /** Writes a record as Deploy-Blue leaves it: claimed by its job, then STAGED. */

@@ -16,10 +16,9 @@ import {
 import { GetObjectCommand, NoSuchKey } from '@aws-sdk/client-s3';
 import { InternalErrorException, PublishCommand } from '@aws-sdk/client-sns';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { createDeployBlueHandler } from '../../src/handlers/deploy-blue.lambda';
-import { createSwitchTrafficHandler } from '../../src/handlers/switch-traffic.lambda';
 import { DeploymentHistoryStore } from '../../src/runtime/deployment-history-store';
 import { CLIENT_CONFIG } from '../../src/runtime/handler-environment';
+import { deployBlueParameters, switchTrafficParameters } from '../helpers/action-parameters';
 import { HistoryTableFixture, startHistoryTable } from '../helpers/dynalite-history-table';
 import { closedPort, internalError, ScriptedResponse, startFakeAwsEndpoint, throttled, unavailable } from '../helpers/fake-aws-endpoint';
 import { aliasAnswer, deploymentInfo, functionConfiguration, getFunctionAnswer, handlerHarness, shiftingRecord, stagedRecord, versionedBucket } from '../helpers/handler-harness';
@@ -65,44 +64,13 @@ async function unreachableHistory() {
   return new DeploymentHistoryStore(DynamoDBDocumentClient.from(client), 'history-under-test');
 }
 
-function switchTraffic(codeDeploy: CodeDeployClient, history = h.history) {
-  return createSwitchTrafficHandler({
-    lambda: h.clients.lambda,
-    codeDeploy,
-    codePipeline: h.clients.codePipeline,
-    history,
-    notifier: h.notifier,
-    applicationName: 'orders-api-dev',
-  });
-}
-
-function deployBlue(history = h.history) {
-  return createDeployBlueHandler({
-    lambda: h.clients.lambda,
-    s3: h.clients.s3,
-    codePipeline: h.clients.codePipeline,
-    history,
-    notifier: h.notifier,
-    artifactBucketName: 'pipeline-artifacts-dev',
-    updateTimeoutSeconds: 5,
-  });
-}
-
-/** orders-api's UserParameters, as the construct sets them for each stage. */
-const deployBlueParameters = () => ({ deploymentId: executionId, service: 'orders-api', functionName: 'orders-api-dev', aliasName: 'live', bundleDirectory: '', wave: '1' });
-const switchTrafficParameters = () => ({
-  deploymentId: executionId,
-  service: 'orders-api',
-  targetVersion: '4',
-  functionName: 'orders-api-dev',
-  aliasName: 'live',
-  deploymentGroupName: 'orders-api-live-dev',
+/** orders-api's Switch-Traffic UserParameters, as the construct sets them. */
+const switchParameters = () => switchTrafficParameters(executionId, {
   deploymentConfigName: 'CodeDeployDefault.LambdaLinear10PercentEvery10Minutes',
   beforeAllowTrafficHook: '',
   afterAllowTrafficHook: '',
   bootstrapVersion: '',
   keepVersions: '10',
-  wave: '1',
 });
 
 const LIST_DEPLOYMENTS = 'CodeDeploy_20141006.ListDeployments';
@@ -119,7 +87,7 @@ async function startShiftAgainst(script: (call: number) => ScriptedResponse) {
     (target === LIST_DEPLOYMENTS ? { status: 200, body: { deployments: [] } } : script(++creates)));
   const codeDeploy = new CodeDeployClient({ ...CLIENT_CONFIG, region: 'us-east-1', endpoint: endpoint.url, credentials: fakeCredentials });
   try {
-    const outcome = await switchTraffic(codeDeploy)(pipelineJobEvent({ artifact: null, userParameters: switchTrafficParameters() }));
+    const outcome = await h.switchTraffic({ codeDeploy })(pipelineJobEvent({ artifact: null, userParameters: switchParameters() }));
     return { outcome, calls: endpoint.calls.filter((c) => c.target !== LIST_DEPLOYMENTS) };
   } finally {
     codeDeploy.destroy();
@@ -155,14 +123,14 @@ describe('CodeDeploy throttling and 5xx', () => {
 });
 
 describe('Deploy-Blue faults', () => {
-  const event = () => pipelineJobEvent({ userParameters: deployBlueParameters() });
+  const event = () => pipelineJobEvent({ userParameters: deployBlueParameters(executionId) });
 
   test('an artifact that is not a zip fails the job with Lambda\'s reason, records FAILED and publishes nothing', async () => {
     // A non-zip artifact answers InvalidParameterValueException (UpdateFunctionCodeCommand.d.ts @throws).
     // Deploy-Blue cannot re-zip it either, so it passes it on as built and Lambda judges it.
     artifacts.put('artifact-bucket', 'orders-api-pipeline/BuildOutpu/abc123', Buffer.from('<html>not a zip</html>'));
     h.mocks.lambda.on(UpdateFunctionCodeCommand).rejects(new InvalidParameterValueException({ message: 'Could not unzip uploaded file. Please check your file, then try to upload again.', Type: 'User', $metadata: { httpStatusCode: 400 } }));
-    await deployBlue()(event());
+    await h.deployBlue()(event());
     const message = 'Deploy-Blue failed: InvalidParameterValueException: Could not unzip uploaded file. Please check your file, then try to upload again.';
     expect(h.jobResults().failures[0].failureDetails?.message).toBe(message);
     expect(await h.history.get(deploymentId)).toMatchObject({ state: 'FAILED', failureReason: message });
@@ -170,7 +138,7 @@ describe('Deploy-Blue faults', () => {
   });
 
   test('DynamoDB unavailable: the job still fails with a readable reason (never left hanging), and nothing is published without a claim', async () => {
-    await deployBlue(await unreachableHistory())(event());
+    await h.deployBlue({ history: await unreachableHistory() })(event());
     const failures = h.jobResults().failures;
     expect(failures).toHaveLength(1);
     expect(failures[0].failureDetails?.message).toMatch(
@@ -183,7 +151,7 @@ describe('Deploy-Blue faults', () => {
   test('a build artifact that is gone (expired by the bucket\'s lifecycle) fails the job saying which', async () => {
     // A missing key answers NoSuchKey (GetObjectCommand.d.ts @throws).
     h.mocks.s3.on(GetObjectCommand).rejects(new NoSuchKey({ message: 'The specified key does not exist.', $metadata: { httpStatusCode: 404 } }));
-    await deployBlue()(pipelineJobEvent({ userParameters: { ...deployBlueParameters(), bundleDirectory: 'services/orders/dist' } }));
+    await h.deployBlue()(pipelineJobEvent({ userParameters: deployBlueParameters(executionId, { bundleDirectory: 'services/orders/dist' }) }));
     expect(h.jobResults().failures[0].failureDetails?.message).toBe('Deploy-Blue failed: could not read the build artifact ' +
       's3://artifact-bucket/orders-api-pipeline/BuildOutpu/abc123: NoSuchKey: The specified key does not exist.');
     expect(h.mocks.lambda.commandCalls(UpdateFunctionCodeCommand)).toHaveLength(0);
@@ -191,17 +159,17 @@ describe('Deploy-Blue faults', () => {
   });
 
   test('a job event without "data" fails the job and names the missing field', async () => {
-    const broken = pipelineJobEvent({ userParameters: deployBlueParameters() }) as any;
+    const broken = pipelineJobEvent({ userParameters: deployBlueParameters(executionId) }) as any;
     delete broken['CodePipeline.job'].data;
-    await deployBlue()(broken);
+    await h.deployBlue()(broken);
     expect(h.jobResults().failures[0].failureDetails?.message).toBe('job job-1: "data" is missing');
     expect(h.mocks.lambda.calls()).toHaveLength(0);
   });
 
   test('a job event whose UserParameters are absent fails the job and says what is expected', async () => {
-    const broken = pipelineJobEvent({ userParameters: deployBlueParameters() }) as any;
+    const broken = pipelineJobEvent({ userParameters: deployBlueParameters(executionId) }) as any;
     delete broken['CodePipeline.job'].data.actionConfiguration;
-    await deployBlue()(broken);
+    await h.deployBlue()(broken);
     expect(h.jobResults().failures[0].failureDetails?.message).toBe(
       'job job-1: UserParameters is missing; expected a JSON object with deploymentId, service, functionName, aliasName, wave');
   });
@@ -212,8 +180,8 @@ describe('Switch-Traffic faults', () => {
     const endpoint = await startFakeAwsEndpoint(() => created);
     const codeDeploy = new CodeDeployClient({ region: 'us-east-1', endpoint: endpoint.url, credentials: fakeCredentials });
     try {
-      const outcome = await switchTraffic(codeDeploy, await unreachableHistory())(
-        pipelineJobEvent({ artifact: null, userParameters: switchTrafficParameters() }));
+      const outcome = await h.switchTraffic({ codeDeploy, history: await unreachableHistory() })(
+        pipelineJobEvent({ artifact: null, userParameters: switchParameters() }));
       expect(outcome).toMatchObject({ kind: 'failed', reason: expect.stringMatching(/^Switch-Traffic failed: .*(ECONNREFUSED|connect)/) });
       expect(h.jobResults().failures).toHaveLength(1);
       expect(endpoint.calls).toHaveLength(0);
@@ -236,8 +204,8 @@ describe('Switch-Traffic faults', () => {
     await shiftingRecord(history, deploymentId, { executionId, service: 'orders-api', wave: 1, currentVersion: '3', targetVersion: '4', codeDeployDeploymentId: 'd-1' });
     await stagedRecord(history, `${executionId}/billing`, { executionId, service: 'billing', wave: 2, currentVersion: '1', targetVersion: '2' });
     h.mocks.codeDeploy.on(GetDeploymentCommand).resolves({ deploymentInfo: deploymentInfo({ deploymentId: 'd-1', status: 'Failed', errorInformation: { code: 'HEALTH_CONSTRAINTS', message: 'failed' } }) });
-    const outcome = await switchTraffic(h.clients.codeDeploy, history)(
-      pipelineJobEvent({ jobId: 'job-2', artifact: null, userParameters: switchTrafficParameters(), continuationToken: 'd-1' }));
+    const outcome = await h.switchTraffic({ history })(
+      pipelineJobEvent({ jobId: 'job-2', artifact: null, userParameters: switchParameters(), continuationToken: 'd-1' }));
     expect(outcome).toMatchObject({ kind: 'failed', reason: 'CodeDeploy deployment d-1 failed: HEALTH_CONSTRAINTS: failed' });
     expect(h.jobResults().failures).toHaveLength(1);
     expect(h.announced()).toEqual(['FAILED']);
@@ -250,8 +218,8 @@ describe('Switch-Traffic faults', () => {
     // Publish's server fault is InternalErrorException (PublishCommand.d.ts @throws).
     h.mocks.sns.on(PublishCommand).rejects(new InternalErrorException({ message: 'Topic is being deleted', $metadata: { httpStatusCode: 500 } }));
     h.mocks.codeDeploy.on(GetDeploymentCommand).resolves({ deploymentInfo: deploymentInfo({ deploymentId: 'd-1', status: 'Succeeded' }) });
-    const outcome = await switchTraffic(h.clients.codeDeploy)(
-      pipelineJobEvent({ jobId: 'job-2', artifact: null, userParameters: switchTrafficParameters(), continuationToken: 'd-1' }));
+    const outcome = await h.switchTraffic()(
+      pipelineJobEvent({ jobId: 'job-2', artifact: null, userParameters: switchParameters(), continuationToken: 'd-1' }));
     expect(outcome).toMatchObject({ kind: 'succeeded' });
     expect(h.jobResults()).toEqual({ successes: [{ jobId: 'job-2' }], failures: [] });
     expect(await h.history.get(deploymentId)).toMatchObject({ state: 'SUCCEEDED' });

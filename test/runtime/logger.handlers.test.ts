@@ -1,10 +1,9 @@
 import { DeploymentStatus, GetApplicationRevisionCommand, GetDeploymentCommand, PutLifecycleEventHookExecutionStatusCommand } from '@aws-sdk/client-codedeploy';
 import { InvokeCommand, UpdateFunctionCodeCommand } from '@aws-sdk/client-lambda';
-import { createDeployBlueHandler } from '../../src/handlers/deploy-blue.lambda';
-import { createSmokeTestHandler } from '../../src/handlers/smoke-test-hook.lambda';
-import { createSwitchTrafficHandler } from '../../src/handlers/switch-traffic.lambda';
+import { DeployBlueParameters, SwitchTrafficParameters } from '../../src/contract/handler-contract';
 import { renderAppSpec } from '../../src/runtime/appspec';
-import { createLogger, Logger, LOG_SERVICE } from '../../src/runtime/logger';
+import { createLogger, LOG_SERVICE } from '../../src/runtime/logger';
+import { deployBlueParameters, SHOP_COMMIT, switchTrafficParameters } from '../helpers/action-parameters';
 import { HistoryTableFixture, startHistoryTable } from '../helpers/dynalite-history-table';
 import { answerOneRelease, deploymentInfo, handlerHarness } from '../helpers/handler-harness';
 import { captureHandlerOutput, emulateLambdaJsonConsole } from '../helpers/log-capture';
@@ -50,58 +49,8 @@ const lambdaContext = (functionName: string) => ({
   getRemainingTimeInMillis: () => 60_000,
 });
 
-const deployBlue = (logger?: Logger) => createDeployBlueHandler({
-  lambda: h.clients.lambda,
-  s3: h.clients.s3,
-  codePipeline: h.clients.codePipeline,
-  history: h.history,
-  notifier: h.notifier,
-  artifactBucketName: 'pipeline-artifacts-dev',
-  updateTimeoutSeconds: 5,
-  claimPollMs: 10,
-  ...(logger ? { logger } : {}),
-});
-const switchTraffic = (logger?: Logger) => createSwitchTrafficHandler({
-  lambda: h.clients.lambda,
-  codeDeploy: h.clients.codeDeploy,
-  codePipeline: h.clients.codePipeline,
-  history: h.history,
-  notifier: h.notifier,
-  applicationName: 'orders-api-dev',
-  claimPollMs: 10,
-  ...(logger ? { logger } : {}),
-});
-const smokeTest = (logger?: Logger) => createSmokeTestHandler({
-  lambda: h.clients.lambda,
-  codeDeploy: h.clients.codeDeploy,
-  testEvents: JSON.stringify({ 'orders-api-dev': { rawPath: '/health' } }),
-  ...(logger ? { logger } : {}),
-});
-
-const deployParameters = (overrides: Record<string, string> = {}) => ({
-  deploymentId: executionId,
-  service: 'orders-api',
-  functionName: 'orders-api-dev',
-  aliasName: 'live',
-  bundleDirectory: '',
-  wave: '1',
-  commitId: 'c0ffee',
-  repository: 'example-org/shop',
-  branch: 'main',
-  commitTime: '2026-11-22T09:00:00Z',
-  ...overrides,
-});
-const switchParameters = (overrides: Record<string, string> = {}) => ({
-  deploymentId: executionId,
-  service: 'orders-api',
-  targetVersion: '4',
-  functionName: 'orders-api-dev',
-  aliasName: 'live',
-  deploymentGroupName: 'orders-api-live-dev',
-  keepVersions: '2',
-  wave: '1',
-  ...overrides,
-});
+const deployParameters = (overrides: Partial<DeployBlueParameters> = {}) => deployBlueParameters(executionId, { ...SHOP_COMMIT, ...overrides });
+const switchParameters = (overrides: Partial<SwitchTrafficParameters> = {}) => switchTrafficParameters(executionId, { keepVersions: '2', ...overrides });
 const jobEvent = (jobId: string, userParameters: Record<string, string>, options: { artifact?: null; continuationToken?: string } = {}) =>
   pipelineJobEvent({ jobId, userParameters, artifactCredentials: CREDENTIALS, ...options });
 
@@ -180,27 +129,27 @@ beforeEach(() => {
 describe('every log line is a record Logs Insights can query: level, message, service and correlation keys at the top level', () => {
   test('a release: Deploy-Blue, Switch-Traffic start and polls, the smoke test hook', async () => {
     const deployment = { executionId, deployedService: 'orders-api', deploymentId: `${executionId}/orders-api` };
-    const staged = await linesOf(() => deployBlue()(jobEvent('deploy-1', deployParameters()), lambdaContext('pipeline-deploy-blue-dev')));
+    const staged = await linesOf(() => h.deployBlue()(jobEvent('deploy-1', deployParameters()), lambdaContext('pipeline-deploy-blue-dev')));
     expectStructured(staged, { handler: 'deploy-blue', jobId: 'deploy-1', ...deployment, function_name: 'pipeline-deploy-blue-dev' });
     expect(staged.map((l) => l.message)).toContain('staged');
 
-    const started = await linesOf(() => switchTraffic()(jobEvent('start-1', switchParameters(), { artifact: null }), lambdaContext('pipeline-switch-traffic-dev')));
+    const started = await linesOf(() => h.switchTraffic()(jobEvent('start-1', switchParameters(), { artifact: null }), lambdaContext('pipeline-switch-traffic-dev')));
     expectStructured(started, { handler: 'switch-traffic', jobId: 'start-1', ...deployment, codeDeployDeploymentId: 'd-orders-api-live-dev' });
 
     codeDeployReports('d-orders-api-live-dev', 'InProgress');
-    const polled = await linesOf(() => switchTraffic()(jobEvent('poll-1', switchParameters(), { artifact: null, continuationToken: 'd-orders-api-live-dev' })));
+    const polled = await linesOf(() => h.switchTraffic()(jobEvent('poll-1', switchParameters(), { artifact: null, continuationToken: 'd-orders-api-live-dev' })));
     expectStructured(polled, { handler: 'switch-traffic', jobId: 'poll-1', ...deployment, codeDeployDeploymentId: 'd-orders-api-live-dev' });
 
-    const hooked = await linesOf(() => smokeTest()({ DeploymentId: 'd-SMOKE', LifecycleEventHookExecutionId: 'hook-1' }, lambdaContext('pipeline-smoke-test-dev')));
+    const hooked = await linesOf(() => h.smokeTest()({ DeploymentId: 'd-SMOKE', LifecycleEventHookExecutionId: 'hook-1' }, lambdaContext('pipeline-smoke-test-dev')));
     expectStructured(hooked, { handler: 'smoke-test-hook', codeDeployDeploymentId: 'd-SMOKE', lifecycleEventHookExecutionId: 'hook-1', function_request_id: `request-${requests}` },
       ['jobId', 'deploymentId', 'executionId']);
 
     codeDeployReports('d-orders-api-live-dev', 'Succeeded');
-    const live = await linesOf(() => switchTraffic()(jobEvent('poll-2', switchParameters(), { artifact: null, continuationToken: 'd-orders-api-live-dev' })));
+    const live = await linesOf(() => h.switchTraffic()(jobEvent('poll-2', switchParameters(), { artifact: null, continuationToken: 'd-orders-api-live-dev' })));
     expectStructured(live, { handler: 'switch-traffic', jobId: 'poll-2', ...deployment, codeDeployDeploymentId: 'd-orders-api-live-dev' });
     expect(live.map((l) => l.message)).toEqual(expect.arrayContaining(['switch-traffic', 'version pruning']));
     // The same job reported twice: the second result is dropped, and the line says which job.
-    const again = await linesOf(() => switchTraffic()(jobEvent('poll-2', switchParameters(), { artifact: null, continuationToken: 'd-orders-api-live-dev' })));
+    const again = await linesOf(() => h.switchTraffic()(jobEvent('poll-2', switchParameters(), { artifact: null, continuationToken: 'd-orders-api-live-dev' })));
     expectStructured(again, { handler: 'switch-traffic', jobId: 'poll-2', ...deployment });
     expect(again.map((l) => l.message)).toContain('job already has a result; this one is dropped');
     expectNoCredentials();
@@ -208,28 +157,28 @@ describe('every log line is a record Logs Insights can query: level, message, se
 
   test('failures: errors are records at ERROR, and a job that names no deployment carries no earlier invocation\'s keys', async () => {
     h.mocks.lambda.on(UpdateFunctionCodeCommand).rejects(Object.assign(new Error('Code storage limit exceeded.'), { name: 'CodeStorageExceededException' }));
-    const failed = await linesOf(() => deployBlue()(jobEvent('deploy-1', deployParameters())));
+    const failed = await linesOf(() => h.deployBlue()(jobEvent('deploy-1', deployParameters())));
     expectStructured(failed, { handler: 'deploy-blue', jobId: 'deploy-1', executionId, deployedService: 'orders-api', deploymentId: `${executionId}/orders-api` });
     expect(failed).toContainEqual(expect.objectContaining({ level: 'ERROR', message: 'job failed', reason: expect.stringContaining('CodeStorageExceededException') }));
 
-    const refused = await linesOf(() => switchTraffic()(jobEvent('start-x', switchParameters({ targetVersion: 'latest' }), { artifact: null })));
+    const refused = await linesOf(() => h.switchTraffic()(jobEvent('start-x', switchParameters({ targetVersion: 'latest' }), { artifact: null })));
     expectStructured(refused, { handler: 'switch-traffic', jobId: 'start-x' }, ['deploymentId', 'executionId', 'deployedService', 'codeDeployDeploymentId']);
 
-    const unparsed = await linesOf(() => deployBlue()(jobEvent('deploy-y', { deploymentId: executionId })));
+    const unparsed = await linesOf(() => h.deployBlue()(jobEvent('deploy-y', { deploymentId: executionId })));
     expectStructured(unparsed, { handler: 'deploy-blue', jobId: 'deploy-y' }, ['deploymentId', 'executionId', 'deployedService']);
     expect(unparsed).toContainEqual(expect.objectContaining({ level: 'ERROR', message: 'job failed' }));
     expectNoCredentials();
   });
 
   test('a rollback: the later waves and the outcome are logged with the deployment\'s keys', async () => {
-    await linesOf(() => deployBlue()(jobEvent('deploy-1', deployParameters())));
-    await linesOf(() => switchTraffic()(jobEvent('start-1', switchParameters(), { artifact: null })));
+    await linesOf(() => h.deployBlue()(jobEvent('deploy-1', deployParameters())));
+    await linesOf(() => h.switchTraffic()(jobEvent('start-1', switchParameters(), { artifact: null })));
     codeDeployReports('d-orders-api-live-dev', 'Stopped', {
       errorInformation: { code: 'ALARM_ACTIVE', message: 'One or more alarms have been activated: orders-api-error-rate-dev' },
       rollbackInfo: { rollbackDeploymentId: 'd-ROLLBACK', rollbackMessage: 'Deployment was stopped because an alarm was activated' },
     });
     codeDeployReports('d-ROLLBACK', 'Succeeded', { creator: 'codeDeployRollback', rollbackInfo: { rollbackTriggeringDeploymentId: 'd-orders-api-live-dev' } });
-    const rolledBack = await linesOf(() => switchTraffic()(jobEvent('poll-1', switchParameters(), { artifact: null, continuationToken: 'd-orders-api-live-dev' })));
+    const rolledBack = await linesOf(() => h.switchTraffic()(jobEvent('poll-1', switchParameters(), { artifact: null, continuationToken: 'd-orders-api-live-dev' })));
     expectStructured(rolledBack, { handler: 'switch-traffic', jobId: 'poll-1', executionId, deploymentId: `${executionId}/orders-api`, codeDeployDeploymentId: 'd-orders-api-live-dev' });
     expect(rolledBack).toContainEqual(expect.objectContaining({ message: 'switch-traffic', outcome: 'failed', reason: expect.stringContaining('rolled back by d-ROLLBACK') }));
     expectNoCredentials();
@@ -249,13 +198,13 @@ describe('no part of the job event\'s artifactCredentials reaches a log line, me
     expect(logger.getLogEvent()).toBe(true);
     expect(logger.getLevelName()).toBe('DEBUG');
 
-    await linesOf(() => deployBlue(logger)(jobEvent('deploy-1', deployParameters())));
-    await linesOf(() => switchTraffic(logger)(jobEvent('start-1', switchParameters(), { artifact: null })));
+    await linesOf(() => h.deployBlue({ logger })(jobEvent('deploy-1', deployParameters())));
+    await linesOf(() => h.switchTraffic({ logger })(jobEvent('start-1', switchParameters(), { artifact: null })));
     codeDeployReports('d-orders-api-live-dev', 'Succeeded');
-    await linesOf(() => switchTraffic(logger)(jobEvent('poll-1', switchParameters(), { artifact: null, continuationToken: 'd-orders-api-live-dev' })));
+    await linesOf(() => h.switchTraffic({ logger })(jobEvent('poll-1', switchParameters(), { artifact: null, continuationToken: 'd-orders-api-live-dev' })));
     // a failure with the event's own parts in its reason: bad UserParameters are quoted back
-    await linesOf(() => switchTraffic(logger)(jobEvent('start-x', { ...switchParameters(), extra: 'x' }, { artifact: null })));
-    await linesOf(() => smokeTest(logger)({ DeploymentId: 'd-SMOKE', LifecycleEventHookExecutionId: 'hook-1' }));
+    await linesOf(() => h.switchTraffic({ logger })(jobEvent('start-x', { ...switchParameters(), extra: 'x' }, { artifact: null })));
+    await linesOf(() => h.smokeTest({ logger })({ DeploymentId: 'd-SMOKE', LifecycleEventHookExecutionId: 'hook-1' }));
     expect(h.jobResults().failures).toEqual([expect.objectContaining({ jobId: 'start-x' })]);
     expectNoCredentials();
   });

@@ -21,8 +21,7 @@ import {
   ResourceNotFoundException,
   UpdateFunctionCodeCommand,
 } from '@aws-sdk/client-lambda';
-import { createDeployBlueHandler } from '../../src/handlers/deploy-blue.lambda';
-import { createSwitchTrafficHandler } from '../../src/handlers/switch-traffic.lambda';
+import { deployBlueParameters, switchTrafficParameters } from '../helpers/action-parameters';
 import { HistoryTableFixture, startHistoryTable } from '../helpers/dynalite-history-table';
 import { aliasAnswer, deploymentInfo, functionConfiguration, handlerHarness, versionedBucket } from '../helpers/handler-harness';
 import { pipelineJobEvent } from '../helpers/pipeline-job-event';
@@ -152,35 +151,27 @@ function build(release: (service: string) => string, options: { mtime: Date; rev
  * settles. Each service's bundle is its directory of the monorepo, or the whole artifact (`whole`).
  */
 async function execute(executionId: string, artifactKey: string, services: readonly string[] = SERVICES, whole = false) {
-  const deps = { lambda: h.clients.lambda, codePipeline: h.clients.codePipeline, history: h.history, notifier: h.notifier };
-  const deployBlue = createDeployBlueHandler({
-    ...deps, s3: h.clients.s3, artifactBucketName: ARTIFACT_BUCKET, updateTimeoutSeconds: 5, claimPollMs: 10,
-  });
-  const switchTraffic = createSwitchTrafficHandler({ ...deps, codeDeploy: h.clients.codeDeploy, applicationName: 'shop-dev', claimPollMs: 10 });
+  const deployBlue = h.deployBlue({ artifactBucketName: ARTIFACT_BUCKET });
+  const switchTraffic = h.switchTraffic({ applicationName: 'shop-dev' });
   const artifact = { bucketName: ARTIFACT_BUCKET, objectKey: artifactKey };
   const staged = new Map<string, { currentVersion: string; targetVersion: string }>();
   for (const service of services) {
     const out = await deployBlue(pipelineJobEvent({
       jobId: `${executionId}-deploy-${service}`,
       artifact,
-      userParameters: {
-        deploymentId: executionId, service, functionName: `${service}-dev`, aliasName: 'live', wave: '1', bundleDirectory: whole ? '' : `services/${service}/dist`,
-      },
+      userParameters: deployBlueParameters(executionId, { service, functionName: `${service}-dev`, bundleDirectory: whole ? '' : `services/${service}/dist` }),
     }));
     if (!out) throw new Error(`Deploy-Blue of ${service} failed: ${JSON.stringify(h.jobResults().failures)}`);
     staged.set(service, out);
   }
   for (const service of services) {
-    const userParameters = {
-      deploymentId: executionId,
+    const userParameters = switchTrafficParameters(executionId, {
       service,
       functionName: `${service}-dev`,
-      aliasName: 'live',
-      wave: '1',
       targetVersion: staged.get(service)!.targetVersion,
       deploymentGroupName: `${service}-live-dev`,
       keepVersions: '3',
-    };
+    });
     let outcome = await switchTraffic(pipelineJobEvent({ jobId: `${executionId}-switch-${service}`, artifact: null, userParameters }));
     for (let poll = 1; outcome.kind === 'continue'; poll++) {
       outcome = await switchTraffic(pipelineJobEvent({
