@@ -413,7 +413,8 @@ export class BlueGreenLambdaPipeline extends Construct {
       this.pipelineNotificationRule = new PipelineNotificationRule(this, 'PipelineEvents', alerts).rule;
     }
     if (props.dashboard) {
-      this.dashboard = new DeploymentDashboard(this, 'Dashboard', { dashboardName: names.dashboard, pipelineName: names.pipeline, services: deployments }).dashboard;
+      const dashboard = { dashboardName: names.dashboard, pipelineName: names.pipeline, environment: names.environmentSuffix, services: deployments };
+      this.dashboard = new DeploymentDashboard(this, 'Dashboard', dashboard).dashboard;
     }
     const outputs = { pipeline: this.pipeline, historyTable: this.historyTable.table, createdConnection: source.connection };
     this.pipelineConsoleUrl = addPipelineOutputs(this, outputs);

@@ -1,7 +1,10 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
-import { DEPLOYMENT_OUTCOMES, DEPLOYMENTS_METRIC, LEAD_TIME_METRIC, METRICS_NAMESPACE, OUTCOME_DIMENSION, SERVICE_DIMENSION } from './contract/deployment-metrics';
+import {
+  DEPLOYMENT_OUTCOMES, DEPLOYMENTS_METRIC, ENVIRONMENT_DIMENSION, LEAD_TIME_METRIC, METRICS_NAMESPACE,
+  OUTCOME_DIMENSION, PIPELINE_DIMENSION, SERVICE_DIMENSION,
+} from './contract/deployment-metrics';
 import { ALIAS_NAME } from './contract/handler-contract';
 import { ServiceDeployment } from './service-deployment';
 
@@ -10,6 +13,8 @@ const DEPLOYMENT_METRICS = {
   namespace: METRICS_NAMESPACE,
   deployments: DEPLOYMENTS_METRIC,
   leadTime: LEAD_TIME_METRIC,
+  pipelineDimension: PIPELINE_DIMENSION,
+  environmentDimension: ENVIRONMENT_DIMENSION,
   serviceDimension: SERVICE_DIMENSION,
   outcomeDimension: OUTCOME_DIMENSION,
   outcomes: DEPLOYMENT_OUTCOMES,
@@ -19,6 +24,8 @@ const DEPLOYMENT_METRICS = {
 export interface DeploymentDashboardProps {
   readonly dashboardName: string;
   readonly pipelineName: string;
+  /** The environment the services run in: the Environment dimension of the handlers' metrics. */
+  readonly environment: string;
   readonly services: ServiceDeployment[];
 }
 
@@ -41,7 +48,7 @@ export class DeploymentDashboard extends Construct {
     });
     this.dashboard.addWidgets(
       new cloudwatch.TextWidget({
-        markdown: `# ${props.pipelineName}\nTraffic moves from the live version to the new one step by step; a rollback returns it. Deployment counts and lead time come from the stage handlers' metrics (namespace \`${DEPLOYMENT_METRICS.namespace}\`).`,
+        markdown: `# ${props.pipelineName} (${props.environment})\nTraffic moves from the live version to the new one step by step; a rollback returns it. Deployment counts and lead time come from the stage handlers' metrics (namespace \`${DEPLOYMENT_METRICS.namespace}\`).`,
         width: FULL_WIDTH,
         height: 2,
       }),
@@ -52,12 +59,13 @@ export class DeploymentDashboard extends Construct {
         height: 2,
       }),
     );
-    for (const service of props.services) this.dashboard.addWidgets(...serviceRow(service));
+    const within = { [DEPLOYMENT_METRICS.pipelineDimension]: props.pipelineName, [DEPLOYMENT_METRICS.environmentDimension]: props.environment };
+    for (const service of props.services) this.dashboard.addWidgets(...serviceRow(service, within));
   }
 }
 
 /** One row of widgets for one service. */
-function serviceRow(service: ServiceDeployment): cloudwatch.IWidget[] {
+function serviceRow(service: ServiceDeployment, within: Record<string, string>): cloudwatch.IWidget[] {
   const width = 5; // four widgets of 5 and one of 4 fill a row of 24
   const name = service.serviceName;
   // Lambda publishes alias metrics per executed version with FunctionName + Resource + ExecutedVersion:
@@ -70,7 +78,7 @@ function serviceRow(service: ServiceDeployment): cloudwatch.IWidget[] {
   const perService = (metricName: string, statistic: string, dimensions: Record<string, string>, label: string) => new cloudwatch.Metric({
     namespace: DEPLOYMENT_METRICS.namespace,
     metricName,
-    dimensionsMap: { [DEPLOYMENT_METRICS.serviceDimension]: name, ...dimensions },
+    dimensionsMap: { ...within, [DEPLOYMENT_METRICS.serviceDimension]: name, ...dimensions },
     statistic,
     period: Duration.days(1),
     label,

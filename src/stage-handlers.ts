@@ -93,6 +93,7 @@ export class StageHandlers extends Construct {
     const shared = {
       [env.historyTableName]: props.history.table.tableName,
       [env.notificationTopicArn]: props.notificationTopic.topicArn,
+      [env.pipelineName]: names.pipeline,
     };
     this.deployBlue = new DeployBlueFunction(this, 'DeployBlue', pipelineHandlerOptions(this, 'DeployBlue', {
       ...settings,
@@ -105,7 +106,7 @@ export class StageHandlers extends Construct {
       description: `Deploy-Blue of ${names.pipeline}: publishes each service's build as a new version`,
       timeout: Duration.minutes(10),
       // The pipeline's name: to ask CodePipeline whether an earlier execution has ended (history housekeeping).
-      environment: { ...shared, [env.artifactBucketName]: props.artifactBucket.bucketName, [env.pipelineName]: names.pipeline },
+      environment: { ...shared, [env.artifactBucketName]: props.artifactBucket.bucketName },
     }));
     this.switchTraffic = new SwitchTrafficFunction(this, 'SwitchTraffic', pipelineHandlerOptions(this, 'SwitchTraffic', {
       ...settings,
@@ -238,6 +239,7 @@ export class StageHandlers extends Construct {
         commitTime: source.action.variables.authorDate,
         repository: source.repository,
         branch: source.branch,
+        environment: names.environmentSuffix,
       }),
     }));
     const switchTraffic = services.map((d, i) => new actions.LambdaInvokeAction({

@@ -88,6 +88,8 @@ describe('with defaults', () => {
       commitTime: '#{Source_GitHub_NS.AuthorDate}',
       repository: 'example-org/orders-api',
       branch: 'main',
+      // the environment history and metrics carry: the pipeline's environmentSuffix
+      environment: 'dev',
     });
     const version = only(template, 'AWS::Lambda::Version').id;
     expect(userParametersOf(switchTraffic)).toEqual({
@@ -268,6 +270,9 @@ describe('with defaults', () => {
     }]);
     const deployBlueFunction = Object.values<any>(template.findResources('AWS::Lambda::Function')).find((fn) => fn.Properties.FunctionName === 'orders-api-deploy-blue-dev');
     expect(deployBlueFunction.Properties.Environment.Variables.PIPELINE_NAME).toBe('orders-api-pipeline-dev');
+    // Switch-Traffic's metrics carry the pipeline's name too.
+    const switchTrafficFunction = Object.values<any>(template.findResources('AWS::Lambda::Function')).find((fn) => fn.Properties.FunctionName === 'orders-api-switch-traffic-dev');
+    expect(switchTrafficFunction.Properties.Environment.Variables.PIPELINE_NAME).toBe('orders-api-pipeline-dev');
     // It stages the artifact and the cut bundle in /tmp: room for an artifact of about 1 GB (Lambda's default is 512 MB).
     expect(deployBlueFunction.Properties.EphemeralStorage).toEqual({ Size: 2048 });
     expect(deployBlueFunction.Properties.MemorySize).toBe(1024);

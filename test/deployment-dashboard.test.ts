@@ -65,19 +65,29 @@ describe('the deployment dashboard', () => {
       'SEARCH(\'{AWS/Lambda,ExecutedVersion,FunctionName,Resource} MetricName="Duration" FunctionName="shop--orders-dev" Resource="shop--orders-dev:live"\', \'p99\', 60)');
   });
 
+  /** A rendered metric `[namespace, name, dimension, value, ..., options?]` as its parts. */
+  const parts = (m: any[]) => {
+    const options = typeof m[m.length - 1] === 'object' ? m[m.length - 1] : {};
+    const flat = typeof m[m.length - 1] === 'object' ? m.slice(2, -1) : m.slice(2);
+    const dimensions = Object.fromEntries(Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i], flat[2 * i + 1]]));
+    return { namespace: m[0], name: m[1], dimensions, stat: options.stat ?? 'Average', period: options.period };
+  };
+  // The handlers publish within their pipeline and environment (see the metrics contract).
+  const within = { Pipeline: 'shop-pipeline-dev', Environment: 'dev' };
+
   test('deployments by outcome, from the handlers\' metrics', () => {
-    const metrics = widget('users: deployments by outcome').properties.metrics;
-    expect(metrics.map((m: any[]) => m.slice(0, 6))).toEqual(['Succeeded', 'RolledBack', 'Failed', 'Skipped', 'NotStarted'].map((outcome) =>
-      ['BlueGreenLambdaPipeline', 'Deployments', 'Outcome', outcome, 'Service', 'users']));
-    for (const m of metrics) expect(m[6]).toMatchObject({ stat: 'Sum', period: 86400 });
+    const metrics = widget('users: deployments by outcome').properties.metrics.map(parts);
+    expect(metrics).toEqual(['Succeeded', 'RolledBack', 'Failed', 'Skipped', 'NotStarted'].map((outcome) => ({
+      namespace: 'BlueGreenLambdaPipeline', name: 'Deployments', dimensions: { ...within, Service: 'users', Outcome: outcome }, stat: 'Sum', period: 86400,
+    })));
   });
 
   test('lead time, commit to live', () => {
-    const metrics = widget('orders: lead time, commit to live (s)').properties.metrics;
+    const metrics = widget('orders: lead time, commit to live (s)').properties.metrics.map(parts);
     // CloudWatch's default statistic (Average) is left out of the rendered metric.
-    expect(metrics.map((m: any[]) => [...m.slice(0, 4), m[4].stat ?? 'Average'])).toEqual([
-      ['BlueGreenLambdaPipeline', 'LeadTime', 'Service', 'orders', 'Average'],
-      ['BlueGreenLambdaPipeline', 'LeadTime', 'Service', 'orders', 'p50'],
+    expect(metrics.map((m: any) => [m.name, m.dimensions, m.stat])).toEqual([
+      ['LeadTime', { ...within, Service: 'orders' }, 'Average'],
+      ['LeadTime', { ...within, Service: 'orders' }, 'p50'],
     ]);
   });
 

@@ -31,6 +31,8 @@ The table (one of):
 
 Options:
   --service NAME       one service only
+  --environment NAME   one environment only (the pipeline's environmentSuffix); DORA's
+                       measures are about production: name it
   --limit N            history: how many deployments (default ${DEFAULT_LIMIT})
   --since WHEN         dora: the window's start: Nd (days ago), Nh (hours ago) or an
                        ISO 8601 date or time, UTC unless it has an offset, e.g. 2025-03-01
@@ -75,6 +77,7 @@ export interface CliArgs {
   readonly stack?: string;
   readonly outputKey?: string;
   readonly service?: string;
+  readonly environment?: string;
   readonly limit: number;
   readonly since: string;
   readonly json: boolean;
@@ -88,6 +91,7 @@ const VALUE_OPTIONS: Record<string, Command | undefined> = {
   'stack': undefined,
   'output-key': undefined,
   'service': undefined,
+  'environment': undefined,
   'limit': 'history',
   'since': 'dora',
   'region': undefined,
@@ -159,6 +163,7 @@ export function parseArgs(argv: string[]): CliArgs {
     stack: values.stack,
     outputKey: values['output-key'],
     service: values.service,
+    environment: values.environment,
     limit,
     since: values.since ?? DEFAULT_SINCE,
     json: flags.has('json'),

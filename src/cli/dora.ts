@@ -1,4 +1,4 @@
-import { FAILURE_STATES, HistoryItem, OUTCOME_STATES, timeOf } from './history-item';
+import { FAILURE_STATES, HistoryItem, HistoryScope, inScope, OUTCOME_STATES, timeOf } from './history-item';
 
 const DAY_MS = 86_400_000;
 
@@ -56,6 +56,8 @@ export interface DoraReport {
   readonly days: number;
   /** The one service measured; absent for all services. */
   readonly service?: string;
+  /** The one environment measured; absent for all environments. */
+  readonly environment?: string;
   /** History items started in the window, every state included. */
   readonly items: number;
   readonly states: StateCounts;
@@ -152,18 +154,19 @@ export function changeFailureRate(items: HistoryItem[]): ChangeFailureRate {
  * are counted as unresolved.
  */
 export function timeToRestore(items: HistoryItem[]): TimeToRestore {
-  const byService = new Map<string, Array<{ state: string; finished: number; id: string }>>();
+  const byServiceEnvironment = new Map<string, Array<{ state: string; finished: number; id: string }>>();
   for (const item of items) {
     const finished = timeOf(item.finishedAt);
     if (!OUTCOME_STATES.includes(item.state ?? '') || finished === undefined) continue;
-    const service = item.service ?? '';
-    const list = byService.get(service) ?? [];
+    // A service in each environment restores on its own.
+    const key = `${item.environment ?? ''}/${item.service ?? ''}`;
+    const list = byServiceEnvironment.get(key) ?? [];
     list.push({ state: item.state!, finished, id: item.deploymentId });
-    byService.set(service, list);
+    byServiceEnvironment.set(key, list);
   }
   const restores: number[] = [];
   let unresolved = 0;
-  for (const outcomes of byService.values()) {
+  for (const outcomes of byServiceEnvironment.values()) {
     outcomes.sort((a, b) => a.finished - b.finished || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     let failingSince: number | undefined;
     for (const outcome of outcomes) {
@@ -181,20 +184,22 @@ export function timeToRestore(items: HistoryItem[]): TimeToRestore {
     meanSeconds: ms === undefined ? null : ms / 1000,
     restores: restores.length,
     unresolved,
-    howComputed: 'per service, the first ROLLED_BACK/FAILED finishedAt -> the next SUCCEEDED finishedAt (consecutive failures are one incident); ' +
+    howComputed: 'per service and environment, the first ROLLED_BACK/FAILED finishedAt -> the next SUCCEEDED finishedAt (consecutive failures are one incident); ' +
       `mean over ${plural(restores.length, 'restore')}; ${unresolved} not restored yet`,
   };
 }
 
 /** The DORA measures over the items started in the window (items outside it are ignored). */
-export function computeDora(all: HistoryItem[], window: DoraWindow, service?: string): DoraReport {
-  const items = all.filter((i) => inWindow(i, window) && (service === undefined || i.service === service));
+export function computeDora(all: HistoryItem[], window: DoraWindow, scope: HistoryScope = {}): DoraReport {
+  const { service, environment } = scope;
+  const items = all.filter((i) => inWindow(i, window) && inScope(i, scope));
   const days = (window.until.getTime() - window.since.getTime()) / DAY_MS;
   return {
     since: window.since.toISOString(),
     until: window.until.toISOString(),
     days,
     ...(service === undefined ? {} : { service }),
+    ...(environment === undefined ? {} : { environment }),
     items: items.length,
     states: countStates(items),
     deploymentFrequency: deploymentFrequency(items, days),

@@ -54,7 +54,7 @@ export function alignColumns(rows: string[][]): string {
   return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]))).join('  ').trimEnd()).join('\n') + '\n';
 }
 
-export const HISTORY_HEADER = ['SERVICE', 'STATE', 'VERSIONS', 'COMMIT', 'STARTED (UTC)', 'DURATION', 'REASON'];
+export const HISTORY_HEADER = ['SERVICE', 'ENVIRONMENT', 'STATE', 'VERSIONS', 'COMMIT', 'STARTED (UTC)', 'DURATION', 'REASON'];
 
 /** The `history` text table, in the order given (newest first). */
 export function historyTable(items: HistoryItem[]): string {
@@ -62,6 +62,7 @@ export function historyTable(items: HistoryItem[]): string {
     const ms = durationMs(item);
     return [
       item.service ?? '-',
+      item.environment ?? '-',
       item.state ?? '-',
       formatVersions(item),
       shortCommit(item.commitId),
@@ -96,7 +97,7 @@ export function doraText(report: DoraReport): string {
   const r = report.timeToRestore;
   const seconds = (value: number | null) => (value === null ? 'n/a' : formatDuration(value * 1000));
   const lines = [
-    `DORA, ${report.service ? `service ${report.service}` : 'all services'}: deployments started ${formatTime(report.since)} .. ${formatTime(report.until)} UTC (${trim(report.days)} days)`,
+    `DORA, ${report.service ? `service ${report.service}` : 'all services'}, ${report.environment ? `environment ${report.environment}` : 'all environments'}: deployments started ${formatTime(report.since)} .. ${formatTime(report.until)} UTC (${trim(report.days)} days)`,
     `${report.items} history items: ${count('SUCCEEDED')} succeeded, ${count('ROLLED_BACK')} rolled back, ${count('FAILED')} failed; ` +
       `not deployments: ${count('SKIPPED')} skipped, ${count('NOT_STARTED')} not started, ${inProgress} in progress`,
     '',

@@ -4,7 +4,7 @@ import { DynamoDBDocumentClient, QueryCommand, QueryCommandInput, ScanCommand, S
 import { CliArgs, parseArgs, parseSince, PROGRAM, USAGE, USAGE_LINE, UsageError } from './args';
 import { computeDora, DoraWindow } from './dora';
 import { doraText, historyJson, historyTable } from './format';
-import { HISTORY_ATTRIBUTES, HistoryItem, newestFirst } from './history-item';
+import { HISTORY_ATTRIBUTES, HistoryItem, HistoryScope, newestFirst } from './history-item';
 import { packageVersion } from './package-version';
 import { HISTORY_TABLE } from '../contract/handler-contract';
 
@@ -93,18 +93,22 @@ export async function main(argv: string[], deps: CliDeps = {}): Promise<number> 
     }
     doc = make(deps.dynamoDb, defaultDynamoDb);
     const reader = new HistoryReader(doc, tableName);
-    const forService = args.service === undefined ? '' : ` for service ${args.service}`;
+    const scope: HistoryScope = { service: args.service, environment: args.environment };
+    const forService = [
+      args.service === undefined ? '' : ` for service ${args.service}`,
+      args.environment === undefined ? '' : ` in environment ${args.environment}`,
+    ].join('');
 
     if (args.command === 'history') {
-      const items = await reader.latest(args.limit, args.service);
+      const items = await reader.latest(args.limit, scope);
       stdout(args.json ? JSON.stringify(items.map(historyJson), undefined, 2) + '\n' : items.length > 0 ? historyTable(items) : '');
       if (items.length === 0) return fail(EXIT.EMPTY, `no deployments recorded${forService} in table ${tableName}`);
       return EXIT.OK;
     }
 
     const window: DoraWindow = { since: since!, until: now };
-    const items = await reader.startedBetween(window, args.service);
-    const report = computeDora(items, window, args.service);
+    const items = await reader.startedBetween(window, scope);
+    const report = computeDora(items, window, scope);
     if (args.json) stdout(JSON.stringify(report, undefined, 2) + '\n');
     if (report.items === 0) return fail(EXIT.EMPTY, `no deployments started since ${window.since.toISOString()}${forService} in table ${tableName}`);
     if (!args.json) stdout(doraText(report));
@@ -171,22 +175,26 @@ export class HistoryReader {
   constructor(private readonly doc: DynamoDBDocumentClient, private readonly tableName: string) {}
 
   /** The last `limit` deployments (by startedAt), newest first. */
-  async latest(limit: number, service?: string): Promise<HistoryItem[]> {
-    if (service !== undefined) {
-      return this.query(service, limit);
+  async latest(limit: number, scope: HistoryScope = {}): Promise<HistoryItem[]> {
+    if (scope.service !== undefined) {
+      return this.query(scope.service, scope.environment, limit);
     }
-    const items = await this.scan();
+    const items = await this.scan(scope.environment);
     return items.sort(newestFirst).slice(0, limit);
   }
 
   /** Every deployment started in the window (DORA), in no particular order. */
-  async startedBetween(window: DoraWindow, service?: string): Promise<HistoryItem[]> {
+  async startedBetween(window: DoraWindow, scope: HistoryScope = {}): Promise<HistoryItem[]> {
     const between = { since: window.since.toISOString(), until: window.until.toISOString() };
-    if (service !== undefined) return this.query(service, undefined, between);
-    return this.scan(between);
+    if (scope.service !== undefined) return this.query(scope.service, scope.environment, undefined, between);
+    return this.scan(scope.environment, between);
   }
 
-  private async query(service: string, limit?: number, between?: { since: string; until: string }): Promise<HistoryItem[]> {
+  /**
+   * One service's items, newest first. DynamoDB applies Limit before the filter on the environment,
+   * so pages are read until `limit` items matched or the index ends.
+   */
+  private async query(service: string, environment?: string, limit?: number, between?: { since: string; until: string }): Promise<HistoryItem[]> {
     const items: HistoryItem[] = [];
     const projection = this.projection();
     const input: QueryCommandInput = {
@@ -194,7 +202,12 @@ export class HistoryReader {
       IndexName: SERVICE_INDEX,
       KeyConditionExpression: between ? '#service = :service AND #startedAt BETWEEN :since AND :until' : '#service = :service',
       ExpressionAttributeNames: projection.names,
-      ExpressionAttributeValues: { ':service': service, ...(between ? { ':since': between.since, ':until': between.until } : {}) },
+      ExpressionAttributeValues: {
+        ':service': service,
+        ...(between ? { ':since': between.since, ':until': between.until } : {}),
+        ...(environment === undefined ? {} : { ':environment': environment }),
+      },
+      ...(environment === undefined ? {} : { FilterExpression: '#environment = :environment' }),
       ProjectionExpression: projection.expression,
       ScanIndexForward: false,
     };
@@ -211,16 +224,21 @@ export class HistoryReader {
     return items;
   }
 
-  private async scan(between?: { since: string; until: string }): Promise<HistoryItem[]> {
+  private async scan(environment?: string, between?: { since: string; until: string }): Promise<HistoryItem[]> {
     const projection = this.projection();
+    const filters = [
+      ...(between ? ['#startedAt BETWEEN :since AND :until'] : []),
+      ...(environment === undefined ? [] : ['#environment = :environment']),
+    ];
+    const values = {
+      ...(between ? { ':since': between.since, ':until': between.until } : {}),
+      ...(environment === undefined ? {} : { ':environment': environment }),
+    };
     const input: ScanCommandInput = {
       TableName: this.tableName,
       ProjectionExpression: projection.expression,
       ExpressionAttributeNames: projection.names,
-      ...(between ? {
-        FilterExpression: '#startedAt BETWEEN :since AND :until',
-        ExpressionAttributeValues: { ':since': between.since, ':until': between.until },
-      } : {}),
+      ...(filters.length > 0 ? { FilterExpression: filters.join(' AND '), ExpressionAttributeValues: values } : {}),
       TotalSegments: SCAN_SEGMENTS,
     };
     const segments = await Promise.all(Array.from({ length: SCAN_SEGMENTS }, async (_, segment) => {

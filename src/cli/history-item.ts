@@ -8,12 +8,12 @@ export type HistoryItem = Pick<DeploymentRecord, 'deploymentId'> & {
   /** Any state the table holds, including ones this CLI does not know yet. */
   readonly state?: string;
 } & Partial<Pick<DeploymentRecord,
-'executionId' | 'service' | 'wave' | 'startedAt' | 'updatedAt' | 'finishedAt' | 'commitId' | 'commitTime'
+'executionId' | 'service' | 'environment' | 'wave' | 'startedAt' | 'updatedAt' | 'finishedAt' | 'commitId' | 'commitTime'
 | 'repository' | 'branch' | 'currentVersion' | 'targetVersion' | 'codeDeployDeploymentId' | 'deploymentConfig' | 'failureReason'>>;
 
 /** The attributes the CLI fetches (a projection: claims and job id sets stay on the server). */
 export const HISTORY_ATTRIBUTES: ReadonlyArray<keyof HistoryItem> = [
-  'deploymentId', 'executionId', 'service', 'wave', 'state', 'startedAt', 'updatedAt', 'finishedAt',
+  'deploymentId', 'executionId', 'service', 'environment', 'wave', 'state', 'startedAt', 'updatedAt', 'finishedAt',
   'commitId', 'commitTime', 'repository', 'branch', 'currentVersion', 'targetVersion',
   'codeDeployDeploymentId', 'deploymentConfig', 'failureReason',
 ];
@@ -37,4 +37,16 @@ export function newestFirst(a: HistoryItem, b: HistoryItem): number {
   const sb = timeOf(b.startedAt) ?? -Infinity;
   if (sa !== sb) return sa < sb ? 1 : -1;
   return a.deploymentId < b.deploymentId ? -1 : a.deploymentId > b.deploymentId ? 1 : 0;
+}
+
+/** Which items a command reads: one service, one environment, both or neither. */
+export interface HistoryScope {
+  readonly service?: string;
+  readonly environment?: string;
+}
+
+/** Whether the item is in the scope. */
+export function inScope(item: HistoryItem, scope: HistoryScope): boolean {
+  return (scope.service === undefined || item.service === scope.service)
+    && (scope.environment === undefined || item.environment === scope.environment);
 }

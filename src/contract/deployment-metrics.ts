@@ -5,9 +5,9 @@
  *
  * | metric | unit | dimension sets | emitted when |
  * |---|---|---|---|
- * | `Deployments` | Count (1) | `Service, Outcome`; `Outcome` | a service's history item reaches a final state, once |
- * | `ShiftDuration` | Seconds | `Service`; none | the traffic shift ends `Succeeded` or `RolledBack`: SHIFTING to that state |
- * | `LeadTime` | Seconds | `Service`; none | the shift ends `Succeeded`: the commit's author date to live |
+ * | `Deployments` | Count (1) | `Pipeline, Environment, Service, Outcome`; `Pipeline, Environment, Outcome` | a service's history item reaches a final state, once |
+ * | `ShiftDuration` | Seconds | `Pipeline, Environment, Service`; `Pipeline, Environment` | the traffic shift ends `Succeeded` or `RolledBack`: SHIFTING to that state |
+ * | `LeadTime` | Seconds | `Pipeline, Environment, Service`; `Pipeline, Environment` | the shift ends `Succeeded`: the commit's author date to live |
  */
 
 /** The namespace of every metric. */
@@ -20,6 +20,12 @@ export const SHIFT_DURATION_METRIC = 'ShiftDuration';
 /** From the commit's author date to the version going live (Seconds). */
 export const LEAD_TIME_METRIC = 'LeadTime';
 
+/** The pipeline (its physical name): two pipelines in one account never share a metric. */
+export const PIPELINE_DIMENSION = 'Pipeline';
+/** The environment the service was deployed to (the pipeline's `environmentSuffix`). */
+export const ENVIRONMENT_DIMENSION = 'Environment';
+/** The value of a dimension a history item written before it existed does not carry. */
+export const UNKNOWN_DIMENSION_VALUE = 'unknown';
 /** The service (the construct's service name, as in the history table). */
 export const SERVICE_DIMENSION = 'Service';
 /** How the service deployment ended: one of {@link DEPLOYMENT_OUTCOMES}. */
@@ -37,14 +43,17 @@ export const METRIC_UNITS = {
 } as const;
 
 /**
- * The dimension sets each metric is published with: per service, and across services (`Deployments`
- * by outcome only; the durations with no dimension), so that an alarm can watch all services without
- * metric math.
+ * The dimension sets each metric is published with, always within one pipeline and environment:
+ * per service, and across its services (`Deployments` by outcome), so that an alarm can watch all
+ * services of an environment without metric math.
  */
 export const METRIC_DIMENSIONS = {
-  [DEPLOYMENTS_METRIC]: [[SERVICE_DIMENSION, OUTCOME_DIMENSION], [OUTCOME_DIMENSION]],
-  [SHIFT_DURATION_METRIC]: [[SERVICE_DIMENSION], []],
-  [LEAD_TIME_METRIC]: [[SERVICE_DIMENSION], []],
+  [DEPLOYMENTS_METRIC]: [
+    [PIPELINE_DIMENSION, ENVIRONMENT_DIMENSION, SERVICE_DIMENSION, OUTCOME_DIMENSION],
+    [PIPELINE_DIMENSION, ENVIRONMENT_DIMENSION, OUTCOME_DIMENSION],
+  ],
+  [SHIFT_DURATION_METRIC]: [[PIPELINE_DIMENSION, ENVIRONMENT_DIMENSION, SERVICE_DIMENSION], [PIPELINE_DIMENSION, ENVIRONMENT_DIMENSION]],
+  [LEAD_TIME_METRIC]: [[PIPELINE_DIMENSION, ENVIRONMENT_DIMENSION, SERVICE_DIMENSION], [PIPELINE_DIMENSION, ENVIRONMENT_DIMENSION]],
 } as const;
 
 /** The history state that each outcome is recorded as. */

@@ -15,7 +15,7 @@ export const HANDLER_ENVIRONMENT = {
   notificationTopicArn: 'NOTIFICATION_TOPIC_ARN',
   /** Deploy-Blue: the artifact bucket, where it writes each service's bundle under {@link BUNDLES_PREFIX}. */
   artifactBucketName: 'ARTIFACT_BUCKET_NAME',
-  /** Deploy-Blue: the pipeline, to ask CodePipeline whether an earlier execution has ended. */
+  /** Deploy-Blue and Switch-Traffic: the pipeline (a metric dimension; Deploy-Blue asks CodePipeline whether an earlier execution has ended). */
   pipelineName: 'PIPELINE_NAME',
   /** Switch-Traffic: the CodeDeploy application of the pipeline's deployment groups. */
   codeDeployApplicationName: 'CODEDEPLOY_APPLICATION_NAME',
@@ -75,7 +75,8 @@ export type Parameters<Keys> = Keys extends ParameterKeys<infer R, infer O>
 export const DEPLOY_BLUE_PARAMETERS = {
   required: ['deploymentId', 'service', 'functionName', 'aliasName', 'wave'],
   // commitTime: when the commit was authored (the source action's AuthorDate), for the LeadTime metric.
-  optional: ['bundleDirectory', 'commitId', 'repository', 'branch', 'commitTime'],
+  // environment: which of the pipeline's environments the service is deployed to (history and metrics carry it).
+  optional: ['bundleDirectory', 'commitId', 'repository', 'branch', 'commitTime', 'environment'],
 } as const satisfies ParameterKeys<string, string>;
 export type DeployBlueParameters = Parameters<typeof DEPLOY_BLUE_PARAMETERS>;
 

@@ -118,7 +118,7 @@ const JOB_SET = 'deployBlueJobIds';
 export function createDeployBlueHandler(deps: DeployBlueDependencies) {
   const logger = deps.logger ?? defaultLogger();
   const reporter = new JobReporter(deps.codePipeline, logger);
-  const metrics = deps.metrics ?? new DeploymentMetricsRecorder(writeToStdout, undefined, logger);
+  const metrics = deps.metrics ?? new DeploymentMetricsRecorder(writeToStdout, undefined, logger, deps.pipelineName);
   const now = deps.now ?? (() => new Date());
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   // Each record carries the invocation's correlation keys (jobId, deploymentId, ...); another item is itemDeploymentId.
@@ -325,6 +325,7 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
             commitId: job.userParameters.commitId,
             repository: job.userParameters.repository,
             branch: job.userParameters.branch,
+            environment: job.userParameters.environment,
           },
         });
       } catch (error) {

@@ -47,6 +47,8 @@ export interface SwitchTrafficDependencies {
   readonly logger?: Logger;
   /** The pipeline's CodeDeploy application (CODEDEPLOY_APPLICATION_NAME). */
   readonly applicationName: string;
+  /** The pipeline's name: the Pipeline dimension of its metrics. */
+  readonly pipelineName?: string;
   /**
    * The function's timeout, for how long a claim holds when no Lambda context tells.
    * @default 2 minutes (what the construct configures)
@@ -157,7 +159,7 @@ function shiftRequest(job: PipelineJob<SwitchTrafficParameters>): ShiftRequest {
 export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
   const logger = deps.logger ?? defaultLogger();
   const reporter = new JobReporter(deps.codePipeline, logger);
-  const metrics = deps.metrics ?? new DeploymentMetricsRecorder(writeToStdout, undefined, logger);
+  const metrics = deps.metrics ?? new DeploymentMetricsRecorder(writeToStdout, undefined, logger, deps.pipelineName);
   const now = deps.now ?? (() => new Date());
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   // Each record carries the invocation's correlation keys (jobId, deploymentId, ...); fields about
@@ -611,6 +613,7 @@ function fromEnvironment(): SwitchTrafficDependencies {
     codePipeline: new CodePipelineClient(CLIENT_CONFIG),
     ...sharedDependenciesFromEnvironment(),
     applicationName: requireEnv(HANDLER_ENVIRONMENT.codeDeployApplicationName),
+    pipelineName: process.env[HANDLER_ENVIRONMENT.pipelineName] || undefined,
   };
 }
 

@@ -61,6 +61,8 @@ export interface DeploymentRecord {
   readonly service?: string;
   /** The service's wave: its Switch-Traffic runOrder (a number). */
   readonly wave?: number;
+  /** The environment the service is deployed to (the pipeline's environmentSuffix); absent on items older than it. */
+  readonly environment?: string;
   readonly functionName?: string;
   readonly aliasName?: string;
   /** Where the published code came from: `s3://bucket/key`, with `?versionId=` when S3 versions it. */

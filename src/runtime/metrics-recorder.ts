@@ -3,6 +3,7 @@ import type { DeploymentRecord } from './deployment-history-store';
 import { defaultLogger, Logger } from './logger';
 import {
   DEPLOYMENTS_METRIC,
+  ENVIRONMENT_DIMENSION,
   DeploymentOutcome,
   LEAD_TIME_METRIC,
   METRIC_DIMENSIONS,
@@ -10,8 +11,10 @@ import {
   METRICS_NAMESPACE,
   OUTCOME_DIMENSION,
   OUTCOME_OF_STATE,
+  PIPELINE_DIMENSION,
   SERVICE_DIMENSION,
   SHIFT_DURATION_METRIC,
+  UNKNOWN_DIMENSION_VALUE,
 } from '../contract/deployment-metrics';
 
 /** Where EMF lines go: one JSON document per call, without a line break. */
@@ -99,7 +102,7 @@ function directiveDocument(metrics: Metrics, timestamp: number, values: Partial<
  * final state.
  */
 export function deploymentMetricsDocument(record: DeploymentRecord, fallbackTime: Date, fallbackService?: string,
-  logger: Logger = defaultLogger()): { document: MetricDocument; notes: string[] } | undefined {
+  logger: Logger = defaultLogger(), pipeline?: string): { document: MetricDocument; notes: string[] } | undefined {
   const outcome: DeploymentOutcome | undefined = (OUTCOME_OF_STATE as Record<string, DeploymentOutcome>)[record.state];
   if (!outcome) return undefined;
   // `||`: Powertools drops an empty dimension, which would leave `Deployments` counted twice by Outcome alone.
@@ -120,7 +123,13 @@ export function deploymentMetricsDocument(record: DeploymentRecord, fallbackTime
   const finished = record.finishedAt ? Date.parse(record.finishedAt) : NaN;
   // The moment the item reached its final state, not now.
   const timestamp = Number.isFinite(finished) ? finished : fallbackTime.getTime();
-  const dimensions = { [SERVICE_DIMENSION]: service, [OUTCOME_DIMENSION]: outcome };
+  const dimensions = {
+    // `||` again: an empty value would drop the dimension, and the set with it.
+    [PIPELINE_DIMENSION]: pipeline || UNKNOWN_DIMENSION_VALUE,
+    [ENVIRONMENT_DIMENSION]: record.environment || UNKNOWN_DIMENSION_VALUE,
+    [SERVICE_DIMENSION]: service,
+    [OUTCOME_DIMENSION]: outcome,
+  };
   // Not dimensions: context for CloudWatch Logs Insights.
   const metadata: Record<string, string> = { deploymentId: record.deploymentId, ...(record.executionId ? { executionId: record.executionId } : {}) };
 
@@ -148,6 +157,8 @@ export class DeploymentMetricsRecorder {
     private readonly write: MetricLineWriter = writeToStdout,
     private readonly now: () => Date = () => new Date(),
     private readonly logger: Logger = defaultLogger(),
+    /** The pipeline's name, the Pipeline dimension. */
+    private readonly pipeline?: string,
   ) {}
 
   /**
@@ -158,7 +169,7 @@ export class DeploymentMetricsRecorder {
    */
   deploymentEnded(record: DeploymentRecord, fallbackService?: string): MetricDocument | undefined {
     try {
-      const metrics = deploymentMetricsDocument(record, this.now(), fallbackService, this.logger);
+      const metrics = deploymentMetricsDocument(record, this.now(), fallbackService, this.logger, this.pipeline);
       if (!metrics) {
         this.logger.error('no deployment metrics: the record is not in a final state', { itemDeploymentId: record.deploymentId, state: record.state });
         return undefined;

@@ -63,8 +63,30 @@ describe('dora math', () => {
       deployment('a', 'SUCCEEDED', at('09:59')), // before the window
       deployment('b', 'SUCCEEDED', at('11:00')),
     ];
-    const report = computeDora(items, { since: new Date(at('10:00')), until: new Date(at('22:00')) }, 'a');
+    const report = computeDora(items, { since: new Date(at('10:00')), until: new Date(at('22:00')) }, { service: 'a' });
     expect(report).toMatchObject({ days: 0.5, service: 'a', items: 1, deploymentFrequency: { successful: 1, perDay: 2, perWeek: 14 } });
+    expect(report.environment).toBeUndefined();
+  });
+
+  test('computeDora filters by environment, and says which one the figures describe', () => {
+    const items = [
+      deployment('a', 'SUCCEEDED', at('10:00'), { environment: 'prod' }),
+      deployment('a', 'ROLLED_BACK', at('11:00'), { environment: 'staging' }),
+      deployment('b', 'SUCCEEDED', at('12:00'), { environment: 'prod' }),
+      deployment('b', 'SUCCEEDED', at('12:30')), // written before items carried their environment
+    ];
+    const report = computeDora(items, { since: new Date(at('09:00')), until: new Date(at('21:00')) }, { environment: 'prod' });
+    expect(report).toMatchObject({ environment: 'prod', items: 2, changeFailureRate: { failures: 0, outcomes: 2 } });
+    expect(report.service).toBeUndefined();
+  });
+
+  test('time to restore: a service in one environment is not restored by a success in another', () => {
+    const items = [
+      deployment('a', 'ROLLED_BACK', at('10:00'), { environment: 'staging' }),
+      deployment('a', 'SUCCEEDED', at('10:30'), { environment: 'prod' }), // another environment: restores nothing
+      deployment('a', 'SUCCEEDED', at('11:00'), { environment: 'staging' }), // 60 min
+    ];
+    expect(timeToRestore(items)).toMatchObject({ meanSeconds: 3600, restores: 1, unresolved: 0 });
   });
 });
 

@@ -60,13 +60,13 @@ describe('history', () => {
     // Columns two spaces apart, each as wide as its widest cell; the reason is last and unpadded,
     // whitespace runs folded, cut at 100 characters with "...". Durations: finishedAt - startedAt.
     expect(out).toBe([
-      'SERVICE   STATE        VERSIONS  COMMIT   STARTED (UTC)     DURATION  REASON',
-      'payments  SHIFTING     9 -> 10   4444444  2025-03-30 10:00  -',
-      `payments  FAILED       9 -> 10   3333333  2025-03-28 10:00  10m 00s   ${LONG_REASON.slice(0, 97)}...`,
-      'payments  SUCCEEDED    8 -> 9    2222222  2025-03-22 10:00  5m 00s',
-      'payments  ROLLED_BACK  8 -> 9    1111111  2025-03-21 10:00  15m 00s   alarm payments-errors went to ALARM',
-      'payments  FAILED       8 -> 9    fffffff  2025-03-20 10:00  5m 00s    BeforeAllowTraffic hook failed: smoke test returned 500',
-      'orders    SUCCEEDED    4 -> 5    eeeeeee  2025-03-12 09:00  25m 00s',
+      'SERVICE   ENVIRONMENT  STATE        VERSIONS  COMMIT   STARTED (UTC)     DURATION  REASON',
+      'payments  prod         SHIFTING     9 -> 10   4444444  2025-03-30 10:00  -',
+      `payments  prod         FAILED       9 -> 10   3333333  2025-03-28 10:00  10m 00s   ${LONG_REASON.slice(0, 97)}...`,
+      'payments  prod         SUCCEEDED    8 -> 9    2222222  2025-03-22 10:00  5m 00s',
+      'payments  prod         ROLLED_BACK  8 -> 9    1111111  2025-03-21 10:00  15m 00s   alarm payments-errors went to ALARM',
+      'payments  prod         FAILED       8 -> 9    fffffff  2025-03-20 10:00  5m 00s    BeforeAllowTraffic hook failed: smoke test returned 500',
+      'orders    prod         SUCCEEDED    4 -> 5    eeeeeee  2025-03-12 09:00  25m 00s',
       '',
     ].join('\n'));
   });
@@ -76,16 +76,16 @@ describe('history', () => {
     expect(code).toBe(0);
     const lines = out.trimEnd().split('\n');
     expect(lines).toHaveLength(1 + 13);
-    expect(lines[7]).toBe('orders    SKIPPED      4 -> -    ddddddd  2025-03-10 09:00  1m 00s');
-    expect(lines[9]).toBe('orders    ROLLED_BACK  3 -> 4    bbbbbbb  2025-03-05 12:00  20m 00s   alarm orders-errors went to ALARM; CodeDeploy rolled back');
-    expect(lines[13]).toMatch(/^orders {4}SUCCEEDED {4}1 -> 2 {4}0000000 {2}2025-02-20 10:00 {2}20m 00s$/);
+    expect(lines[7]).toBe('orders    prod         SKIPPED      4 -> -    ddddddd  2025-03-10 09:00  1m 00s');
+    expect(lines[9]).toBe('orders    prod         ROLLED_BACK  3 -> 4    bbbbbbb  2025-03-05 12:00  20m 00s   alarm orders-errors went to ALARM; CodeDeploy rolled back');
+    expect(lines[13]).toMatch(/^orders {4}prod {9}SUCCEEDED {4}1 -> 2 {4}0000000 {2}2025-02-20 10:00 {2}20m 00s$/);
   });
 
   test('--service reads the byService index, newest first', async () => {
     const { code, out } = await run(['history', ...table(), '--service', 'orders', '--limit', '3']);
     expect(code).toBe(0);
-    expect(out.trimEnd().split('\n').map((line) => line.split(/ {2,}/).slice(0, 2).join(' '))).toEqual([
-      'SERVICE STATE', 'orders SUCCEEDED', 'orders SKIPPED', 'orders SUCCEEDED',
+    expect(out.trimEnd().split('\n').map((line) => line.split(/ {2,}/).slice(0, 3).join(' '))).toEqual([
+      'SERVICE ENVIRONMENT STATE', 'orders prod SUCCEEDED', 'orders prod SKIPPED', 'orders prod SUCCEEDED',
     ]);
     expect(out).toContain('2025-03-12 09:00');
     expect(out).not.toContain('payments');
@@ -100,6 +100,7 @@ describe('history', () => {
       deploymentId: 'e11/payments',
       executionId: 'e11',
       service: 'payments',
+      environment: 'prod',
       wave: 2,
       state: 'SHIFTING',
       startedAt: '2025-03-30T10:00:00.000Z',
@@ -157,7 +158,7 @@ describe('dora', () => {
     const { code, out } = await run(['dora', ...table(), '--since', '30d']);
     expect(code).toBe(0);
     expect(out).toBe([
-      'DORA, all services: deployments started 2025-03-01 00:00 .. 2025-03-31 00:00 UTC (30 days)',
+      'DORA, all services, all environments: deployments started 2025-03-01 00:00 .. 2025-03-31 00:00 UTC (30 days)',
       '12 history items: 5 succeeded, 2 rolled back, 2 failed; not deployments: 1 skipped, 1 not started, 1 in progress',
       '',
       'Deployment frequency  0.17/day (1.17/week)',
@@ -169,7 +170,7 @@ describe('dora', () => {
       '                      how: (ROLLED_BACK + FAILED) / (SUCCEEDED + ROLLED_BACK + FAILED) = 4 / 9; ' +
         'FAILED includes failures before the shift (staging); SKIPPED, NOT_STARTED and in-progress items are not counted',
       'Mean time to restore  25h 10m (2 restores)',
-      '                      how: per service, the first ROLLED_BACK/FAILED finishedAt -> the next SUCCEEDED finishedAt ' +
+      '                      how: per service and environment, the first ROLLED_BACK/FAILED finishedAt -> the next SUCCEEDED finishedAt ' +
         '(consecutive failures are one incident); mean over 2 restores; 1 not restored yet',
       '',
     ].join('\n'));
@@ -200,6 +201,52 @@ describe('dora', () => {
     expect(out).toContain('Median lead time      n/a');
     expect(out).toContain('Change failure rate   n/a');
     expect(out).toContain('Mean time to restore  n/a');
+  });
+});
+
+describe('--environment', () => {
+  // A second table: orders in staging and prod, the five newest in prod, so that the index's Limit
+  // (applied before the filter) would return too few staging items if the reader stopped at one page.
+  let env: HistoryTableFixture;
+  const at = (day: number) => `2025-03-${String(day).padStart(2, '0')}T10:00:00.000Z`;
+  const item = (execution: string, environment: string, state: string, day: number) => ({
+    deploymentId: `${execution}/orders@${environment}`, executionId: execution, service: 'orders', environment, state, startedAt: at(day), finishedAt: at(day),
+  });
+  beforeAll(async () => {
+    env = await startHistoryTable();
+    await putItems(env.doc, env.tableName, [
+      item('e1', 'staging', 'SUCCEEDED', 1), item('e2', 'staging', 'ROLLED_BACK', 2), item('e3', 'staging', 'SUCCEEDED', 3),
+      ...[4, 5, 6, 7, 8].map((day) => item(`e${day}`, 'prod', 'SUCCEEDED', day)),
+    ]);
+  });
+  afterAll(() => env.stop());
+  const runIn = (argv: string[]) => run([...argv, '--table', env.tableName], { dynamoDb: () => env.doc });
+
+  test('history --service --environment reads on past the other environment\'s newer items', async () => {
+    const { code, out } = await runIn(['history', '--service', 'orders', '--environment', 'staging', '--limit', '2']);
+    expect(code).toBe(0);
+    expect(out.trimEnd().split('\n').map((line) => line.split(/ {2,}/).slice(0, 4).join(' '))).toEqual([
+      'SERVICE ENVIRONMENT STATE VERSIONS', 'orders staging SUCCEEDED -', 'orders staging ROLLED_BACK -',
+    ]);
+  });
+
+  test('history --environment across services (a Scan with the filter)', async () => {
+    const { code, out } = await runIn(['history', '--environment', 'prod', '--json']);
+    expect(code).toBe(0);
+    expect(JSON.parse(out).map((i: { deploymentId: string }) => i.deploymentId)).toEqual(['e8', 'e7', 'e6', 'e5', 'e4'].map((e) => `${e}/orders@prod`));
+  });
+
+  test('dora --environment names the environment its figures describe', async () => {
+    const { code, out } = await runIn(['dora', '--environment', 'staging', '--since', '2025-03-01']);
+    expect(code).toBe(0);
+    expect(out.split('\n')[0]).toBe('DORA, all services, environment staging: deployments started 2025-03-01 00:00 .. 2025-03-31 00:00 UTC (30 days)');
+    expect(out).toContain('Change failure rate   33.3% (1 of 3)');
+  });
+
+  test('an environment with no deployment: exit 4, naming it', async () => {
+    const { code, err } = await runIn(['history', '--environment', 'qa']);
+    expect(code).toBe(4);
+    expect(err).toBe(`blue-green-lambda-pipeline: no deployments recorded in environment qa in table ${env.tableName}\n`);
   });
 });
 
@@ -366,7 +413,7 @@ describe('--stack', () => {
     const { code, out, err } = await run(['history', '--stack', 'Shop', '--limit', '1'], withStack);
     expect(err).toBe('');
     expect(code).toBe(0);
-    expect(out).toContain('payments  SHIFTING');
+    expect(out).toContain('payments  prod         SHIFTING');
   });
 
   test('a stack that does not exist: exit 2', async () => {

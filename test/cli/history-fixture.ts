@@ -50,6 +50,7 @@ function item(execution: string, service: string, state: string, startedAt: stri
     deploymentId: `${execution}/${service}`,
     executionId: execution,
     service,
+    environment: 'prod',
     wave: service === 'orders' ? 1 : 2,
     state,
     startedAt,

@@ -2,6 +2,7 @@ import { CreateDeploymentCommand, DeploymentLimitExceededException, DeploymentSt
 import { GetAliasCommand, ServiceException, UpdateFunctionCodeCommand } from '@aws-sdk/client-lambda';
 import { DeployBlueParameters } from '../../src/contract/handler-contract';
 import { DeploymentHistoryStore } from '../../src/runtime/deployment-history-store';
+import { DeploymentMetricsRecorder, writeToStdout } from '../../src/runtime/metrics-recorder';
 import { deployBlueParameters, SHOP_COMMIT, switchTrafficParameters } from '../helpers/action-parameters';
 import { HistoryTableFixture, startHistoryTable } from '../helpers/dynalite-history-table';
 import { emfProblems } from '../helpers/emf-validation';
@@ -24,8 +25,13 @@ let history: DeploymentHistoryStore;
 let executions = 0;
 let executionId: string;
 
-const deployBlue = () => h.deployBlue({ history, now: () => new Date(clock) });
-const switchTraffic = () => h.switchTraffic({ history, now: () => new Date(clock) });
+const PIPELINE = 'shop-pipeline-dev';
+// Deploy-Blue's pipeline name also has it settle earlier executions' items, which would add their
+// metrics here: its recorder gets the name directly. Switch-Traffic's comes through its dependencies.
+const deployBlue = () => h.deployBlue({
+  history, now: () => new Date(clock), metrics: new DeploymentMetricsRecorder(writeToStdout, undefined, undefined, PIPELINE),
+});
+const switchTraffic = () => h.switchTraffic({ history, now: () => new Date(clock), pipelineName: PIPELINE });
 
 beforeAll(async () => {
   fixture = await startHistoryTable();
@@ -73,14 +79,25 @@ function rolledBack(service: string) {
 }
 
 const NAMESPACE = 'BlueGreenLambdaPipeline';
-const DEPLOYMENTS = { Namespace: NAMESPACE, Dimensions: [['Service', 'Outcome'], ['Outcome']], Metrics: [{ Name: 'Deployments', Unit: 'Count' }] };
-const durations = (...names: string[]) => ({ Namespace: NAMESPACE, Dimensions: [['Service'], []], Metrics: names.map((Name) => ({ Name, Unit: 'Seconds' })) });
+const DEPLOYMENTS = {
+  Namespace: NAMESPACE,
+  Dimensions: [['Pipeline', 'Environment', 'Service', 'Outcome'], ['Pipeline', 'Environment', 'Outcome']],
+  Metrics: [{ Name: 'Deployments', Unit: 'Count' }],
+};
+const durations = (...names: string[]) => ({
+  Namespace: NAMESPACE,
+  Dimensions: [['Pipeline', 'Environment', 'Service'], ['Pipeline', 'Environment']],
+  Metrics: names.map((Name) => ({ Name, Unit: 'Seconds' })),
+});
 /** Exactly the document a deployment that ended writes. */
 const ended = (service: string, outcome: string, finishedAt: string, measured: Record<string, number> = {}) => ({
   _aws: {
     Timestamp: Date.parse(finishedAt),
     CloudWatchMetrics: Object.keys(measured).length > 0 ? [DEPLOYMENTS, durations(...Object.keys(measured))] : [DEPLOYMENTS],
   },
+  // The pipeline's name, and the environment Deploy-Blue recorded from its UserParameters.
+  Pipeline: PIPELINE,
+  Environment: 'dev',
   Service: service,
   Outcome: outcome,
   Deployments: 1,

@@ -15,7 +15,7 @@ const ordersApi = (executionId: string) => ({
  * contract lacks does not compile.
  */
 export function deployBlueParameters(executionId: string, overrides: Partial<DeployBlueParameters> = {}): DeployBlueParameters {
-  return { ...ordersApi(executionId), bundleDirectory: '', ...overrides };
+  return { ...ordersApi(executionId), bundleDirectory: '', environment: 'dev', ...overrides };
 }
 
 /** The commit the Source action reports for the shop repository: Deploy-Blue records it, and LeadTime counts from commitTime. */

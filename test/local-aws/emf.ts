@@ -46,14 +46,17 @@ export interface DeploymentMetric {
   readonly record: EmfRecord;
 }
 
-/** What issue #10 defines: the namespace, and each metric's unit and dimension sets. */
+/**
+ * What issues #10 and #16 define: the namespace, and each metric's unit and dimension sets, always
+ * within one pipeline and environment.
+ */
 export const METRICS_CONTRACT = {
   namespace: 'BlueGreenLambdaPipeline',
   outcomes: ['Succeeded', 'RolledBack', 'Failed', 'Skipped', 'NotStarted'],
   metrics: {
-    Deployments: { unit: 'Count', dimensions: [['Service', 'Outcome'], ['Outcome']] },
-    ShiftDuration: { unit: 'Seconds', dimensions: [['Service'], []] },
-    LeadTime: { unit: 'Seconds', dimensions: [['Service'], []] },
+    Deployments: { unit: 'Count', dimensions: [['Pipeline', 'Environment', 'Service', 'Outcome'], ['Pipeline', 'Environment', 'Outcome']] },
+    ShiftDuration: { unit: 'Seconds', dimensions: [['Pipeline', 'Environment', 'Service'], ['Pipeline', 'Environment']] },
+    LeadTime: { unit: 'Seconds', dimensions: [['Pipeline', 'Environment', 'Service'], ['Pipeline', 'Environment']] },
   },
 } as const;
 
@@ -152,6 +155,12 @@ export function contractProblems(document: Record<string, any>): string[] {
   const outcome = document.Outcome;
   if (!(contract.outcomes as readonly string[]).includes(outcome)) problems.push(`Outcome ${JSON.stringify(outcome)} is not one of ${contract.outcomes.join(', ')}`);
   if (document.Deployments !== 1) problems.push(`Deployments is ${JSON.stringify(document.Deployments)}, not 1`);
+  // The template names the pipeline (PIPELINE_NAME) and the environment (UserParameters): never "unknown" here.
+  for (const dimension of ['Pipeline', 'Environment']) {
+    if (typeof document[dimension] !== 'string' || !document[dimension] || document[dimension] === 'unknown') {
+      problems.push(`${dimension} is ${JSON.stringify(document[dimension])}, not the one the template names`);
+    }
+  }
   const expectDuration = (name: 'ShiftDuration' | 'LeadTime', wanted: boolean) => {
     const value = document[name];
     if (wanted && !(typeof value === 'number' && value >= 0)) problems.push(`${outcome} without a ${name} >= 0 (got ${JSON.stringify(value)})`);

@@ -126,6 +126,7 @@ scenario('1. happy path with the smoke hook', async () => {
     deploymentConfig: LINEAR,
   });
   expect(history?.commitId).toMatch(/^[0-9a-f]{32}$/);
+  expect(history?.environment).toBe('dev');
   expect(history?.startedAt).toBeDefined();
   expect(history?.finishedAt).toBeDefined();
   const byService = await w.historyByService();
@@ -161,10 +162,21 @@ scenario('1. happy path with the smoke hook', async () => {
     _aws: {
       Timestamp: Date.parse(history!.finishedAt),
       CloudWatchMetrics: [
-        { Namespace: 'BlueGreenLambdaPipeline', Dimensions: [['Service', 'Outcome'], ['Outcome']], Metrics: [{ Name: 'Deployments', Unit: 'Count' }] },
-        { Namespace: 'BlueGreenLambdaPipeline', Dimensions: [['Service'], []], Metrics: [{ Name: 'ShiftDuration', Unit: 'Seconds' }, { Name: 'LeadTime', Unit: 'Seconds' }] },
+        {
+          Namespace: 'BlueGreenLambdaPipeline',
+          Dimensions: [['Pipeline', 'Environment', 'Service', 'Outcome'], ['Pipeline', 'Environment', 'Outcome']],
+          Metrics: [{ Name: 'Deployments', Unit: 'Count' }],
+        },
+        {
+          Namespace: 'BlueGreenLambdaPipeline',
+          Dimensions: [['Pipeline', 'Environment', 'Service'], ['Pipeline', 'Environment']],
+          Metrics: [{ Name: 'ShiftDuration', Unit: 'Seconds' }, { Name: 'LeadTime', Unit: 'Seconds' }],
+        },
       ],
     },
+    // The pipeline's name (PIPELINE_NAME) and its environmentSuffix (Deploy-Blue's UserParameters), from the template.
+    Pipeline: 'orders-api-pipeline-dev',
+    Environment: 'dev',
     Service: 'orders-api',
     Outcome: 'Succeeded',
     Deployments: 1,

@@ -5,17 +5,25 @@ import { DeploymentMetricsRecorder, deploymentMetricsDocument, writeToStdout } f
 import { emfProblems } from '../helpers/emf-validation';
 
 const FALLBACK = new Date('2026-11-22T12:00:00Z');
+const PIPELINE = 'orders-api-pipeline-dev';
 const base = {
   deploymentId: 'exec-1/orders-api',
   executionId: 'exec-1',
   service: 'orders-api',
+  environment: 'dev',
   commitTime: '2026-11-22T09:00:00.000Z',
   shiftStartedAt: '2026-11-22T10:01:00.000Z',
   finishedAt: '2026-11-22T10:31:00.500Z',
 };
 const DEPLOYMENTS_DIRECTIVE = {
-  Namespace: 'BlueGreenLambdaPipeline', Dimensions: [['Service', 'Outcome'], ['Outcome']], Metrics: [{ Name: 'Deployments', Unit: 'Count' }],
+  Namespace: 'BlueGreenLambdaPipeline',
+  Dimensions: [['Pipeline', 'Environment', 'Service', 'Outcome'], ['Pipeline', 'Environment', 'Outcome']],
+  Metrics: [{ Name: 'Deployments', Unit: 'Count' }],
 };
+const DURATION_DIMENSIONS = [['Pipeline', 'Environment', 'Service'], ['Pipeline', 'Environment']];
+/** The document of one record, as the handlers of PIPELINE publish it. */
+const documentOf = (record: DeploymentRecord, fallbackService?: string) =>
+  deploymentMetricsDocument(record, FALLBACK, fallbackService, undefined, PIPELINE);
 
 test('the names the dashboard keys on', () => {
   expect(names).toMatchObject({
@@ -23,6 +31,8 @@ test('the names the dashboard keys on', () => {
     DEPLOYMENTS_METRIC: 'Deployments',
     SHIFT_DURATION_METRIC: 'ShiftDuration',
     LEAD_TIME_METRIC: 'LeadTime',
+    PIPELINE_DIMENSION: 'Pipeline',
+    ENVIRONMENT_DIMENSION: 'Environment',
     SERVICE_DIMENSION: 'Service',
     OUTCOME_DIMENSION: 'Outcome',
     DEPLOYMENT_OUTCOMES: ['Succeeded', 'RolledBack', 'Failed', 'Skipped', 'NotStarted'],
@@ -32,15 +42,17 @@ test('the names the dashboard keys on', () => {
 
 test('a success counts once, with its shift duration and its lead time in seconds', () => {
   const record: DeploymentRecord = { ...base, state: 'SUCCEEDED' };
-  expect(deploymentMetricsDocument(record, FALLBACK)).toEqual({
+  expect(documentOf(record)).toEqual({
     document: {
       _aws: {
         Timestamp: Date.parse('2026-11-22T10:31:00.500Z'),
         CloudWatchMetrics: [
           DEPLOYMENTS_DIRECTIVE,
-          { Namespace: 'BlueGreenLambdaPipeline', Dimensions: [['Service'], []], Metrics: [{ Name: 'ShiftDuration', Unit: 'Seconds' }, { Name: 'LeadTime', Unit: 'Seconds' }] },
+          { Namespace: 'BlueGreenLambdaPipeline', Dimensions: DURATION_DIMENSIONS, Metrics: [{ Name: 'ShiftDuration', Unit: 'Seconds' }, { Name: 'LeadTime', Unit: 'Seconds' }] },
         ],
       },
+      Pipeline: PIPELINE,
+      Environment: 'dev',
       Service: 'orders-api',
       Outcome: 'Succeeded',
       Deployments: 1,
@@ -54,7 +66,7 @@ test('a success counts once, with its shift duration and its lead time in second
 });
 
 test('a rollback has a shift duration and no lead time', () => {
-  const { document } = deploymentMetricsDocument({ ...base, state: 'ROLLED_BACK' }, FALLBACK)!;
+  const { document } = documentOf({ ...base, state: 'ROLLED_BACK' })!;
   expect(document).toMatchObject({ Outcome: 'RolledBack', Deployments: 1, ShiftDuration: 1800.5 });
   expect(document).not.toHaveProperty('LeadTime');
   expect(document._aws.CloudWatchMetrics[1].Metrics).toEqual([{ Name: 'ShiftDuration', Unit: 'Seconds' }]);
@@ -65,9 +77,11 @@ test.each([
   ['SKIPPED', 'Skipped'],
   ['NOT_STARTED', 'NotStarted'],
 ] as const)('%s counts as %s, with no duration', (state, outcome) => {
-  const { document, notes } = deploymentMetricsDocument({ ...base, state }, FALLBACK)!;
+  const { document, notes } = documentOf({ ...base, state })!;
   expect(document).toEqual({
     _aws: { Timestamp: Date.parse(base.finishedAt), CloudWatchMetrics: [DEPLOYMENTS_DIRECTIVE] },
+    Pipeline: PIPELINE,
+    Environment: 'dev',
     Service: 'orders-api',
     Outcome: outcome,
     Deployments: 1,
@@ -78,9 +92,12 @@ test.each([
 });
 
 test('what cannot be measured is left out and said why; the count stays', () => {
-  const { document, notes } = deploymentMetricsDocument({ deploymentId: 'exec-1/orders-api', state: 'SUCCEEDED' }, FALLBACK, 'orders-api')!;
+  const { document, notes } = documentOf({ deploymentId: 'exec-1/orders-api', state: 'SUCCEEDED' }, 'orders-api')!;
   expect(document).toEqual({
     _aws: { Timestamp: FALLBACK.getTime(), CloudWatchMetrics: [DEPLOYMENTS_DIRECTIVE] },
+    Pipeline: PIPELINE,
+    // An item written before items carried their environment.
+    Environment: 'unknown',
     Service: 'orders-api',
     Outcome: 'Succeeded',
     Deployments: 1,
@@ -159,7 +176,7 @@ describe('Powertools Metrics builds each directive', () => {
     const warn = jest.spyOn(logger, 'warn').mockImplementation(() => undefined);
     const fresh = { ...base, commitTime: minutesAgo(90), shiftStartedAt: minutesAgo(30), finishedAt: minutesAgo(1) };
     const { document } = deploymentMetricsDocument({ ...fresh, state: 'SUCCEEDED' }, FALLBACK, undefined, logger)!;
-    expect(document._aws.CloudWatchMetrics.map((d) => d.Dimensions)).toEqual([[['Service', 'Outcome'], ['Outcome']], [['Service'], []]]);
+    expect(document._aws.CloudWatchMetrics.map((d) => d.Dimensions)).toEqual([DEPLOYMENTS_DIRECTIVE.Dimensions, DURATION_DIMENSIONS]);
     expect(warn).not.toHaveBeenCalled();
   });
 
@@ -167,5 +184,10 @@ describe('Powertools Metrics builds each directive', () => {
     const { document } = deploymentMetricsDocument({ ...base, service: '', state: 'FAILED' }, FALLBACK, 'orders-api')!;
     expect(document).toMatchObject({ Service: 'orders-api', _aws: { CloudWatchMetrics: [DEPLOYMENTS_DIRECTIVE] } });
     expect(deploymentMetricsDocument({ ...base, service: '', state: 'FAILED' }, FALLBACK)!.document.Service).toBe('orders-api');
+  });
+
+  test('a pipeline or environment not known is "unknown", so no dimension set loses a dimension', () => {
+    const { document } = deploymentMetricsDocument({ ...base, environment: '', state: 'FAILED' }, FALLBACK)!;
+    expect(document).toMatchObject({ Pipeline: 'unknown', Environment: 'unknown', _aws: { CloudWatchMetrics: [DEPLOYMENTS_DIRECTIVE] } });
   });
 });
