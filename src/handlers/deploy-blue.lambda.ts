@@ -12,12 +12,12 @@ import { bundleKey, DEPLOY_BLUE_PARAMETERS, DeployBlueParameters, HANDLER_ENVIRO
 import { endedPerCodePipeline, settleAbandonedItems } from '../runtime/abandoned-items';
 import { BundleDirectoryError, normalizeBundleDirectory } from '../runtime/bundle-archive';
 import { CodeLocation, describeCodeLocation, stageBundle } from '../runtime/bundle-staging';
-import { describeError, InvalidJobError, JobReporter, jobIdOf, parseJob, PipelineJob } from '../runtime/codepipeline-job';
+import { describeError, InvalidJobError, jobHandler, JobReporter, parseJob, PipelineJob } from '../runtime/codepipeline-job';
 import { BY_SERVICE_INDEX, ClaimResult, claimLapsed, DeploymentHistoryStore, DeploymentRecord } from '../runtime/deployment-history-store';
-import { CLAIM_MARGIN_MS, CLIENT_CONFIG, InvocationContext, remainingMs, requireEnv } from '../runtime/handler-environment';
+import { CLAIM_MARGIN_MS, CLIENT_CONFIG, InvocationContext, lazyEntryPoint, remainingMs, requireEnv } from '../runtime/handler-environment';
 import { LifecycleNotifier } from '../runtime/lifecycle-notifier';
 import { servedVersionOf } from '../runtime/live-alias';
-import { appendCorrelation, defaultLogger, Logger, withInvocation } from '../runtime/logger';
+import { appendCorrelation, defaultLogger, Logger } from '../runtime/logger';
 import { DeploymentMetricsRecorder, writeToStdout } from '../runtime/metrics-recorder';
 import { commitTimeOf, ServiceInExecution, serviceInExecution } from '../runtime/service-parameters';
 import { sharedDependenciesFromEnvironment } from '../runtime/shared-dependencies';
@@ -363,31 +363,17 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
     return staged;
   }
 
-  return async (event: unknown, context?: InvocationContext): Promise<StagedVersions | undefined> => {
-    const jobId = jobIdOf(event);
-    if (!jobId) {
-      // Without a job id there is nothing to report to; fail the invocation loudly instead.
-      throw new InvalidJobError('event is not a CodePipeline job: "CodePipeline.job.id" is missing');
-    }
-    return withInvocation(logger, { handler: 'deploy-blue', jobId }, context, () => invoke(jobId, event, context));
-  };
+  return jobHandler(logger, 'deploy-blue', invoke);
 }
 
 function fromEnvironment(): DeployBlueDependencies {
   return {
     lambda: new LambdaClient(CLIENT_CONFIG),
     s3: new S3Client(CLIENT_CONFIG),
-    codePipeline: new CodePipelineClient(CLIENT_CONFIG),
     ...sharedDependenciesFromEnvironment(),
     artifactBucketName: requireEnv(HANDLER_ENVIRONMENT.artifactBucketName),
-    pipelineName: process.env[HANDLER_ENVIRONMENT.pipelineName] || undefined,
   };
 }
 
-let handlerFromEnvironment: ReturnType<typeof createDeployBlueHandler> | undefined;
-
 /** The Lambda entry point. */
-export async function handler(event: unknown, context?: InvocationContext) {
-  handlerFromEnvironment ??= createDeployBlueHandler(fromEnvironment());
-  return handlerFromEnvironment(event, context);
-}
+export const handler = lazyEntryPoint(() => createDeployBlueHandler(fromEnvironment()));

@@ -10,7 +10,7 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { HANDLER_ENVIRONMENT } from '../contract/handler-contract';
 import { parseAppSpec } from '../runtime/appspec';
 import { describeError } from '../runtime/codepipeline-job';
-import { CLIENT_CONFIG } from '../runtime/handler-environment';
+import { CLIENT_CONFIG, lazyEntryPoint } from '../runtime/handler-environment';
 import { defaultLogger, Logger, withInvocation } from '../runtime/logger';
 
 const EVENTS = HANDLER_ENVIRONMENT.smokeTestEvents;
@@ -144,14 +144,9 @@ export function createSmokeTestHandler(deps: SmokeTestDependencies) {
   };
 }
 
-let handlerFromEnvironment: ReturnType<typeof createSmokeTestHandler> | undefined;
-
 /** The Lambda entry point. */
-export async function handler(event: LifecycleHookEvent, context?: unknown) {
-  handlerFromEnvironment ??= createSmokeTestHandler({
-    lambda: new LambdaClient(CLIENT_CONFIG),
-    codeDeploy: new CodeDeployClient(CLIENT_CONFIG),
-    testEvents: process.env[HANDLER_ENVIRONMENT.smokeTestEvents],
-  });
-  return handlerFromEnvironment(event, context);
-}
+export const handler = lazyEntryPoint(() => createSmokeTestHandler({
+  lambda: new LambdaClient(CLIENT_CONFIG),
+  codeDeploy: new CodeDeployClient(CLIENT_CONFIG),
+  testEvents: process.env[HANDLER_ENVIRONMENT.smokeTestEvents],
+}));

@@ -5,7 +5,7 @@ import { ALL_AT_ONCE_CONFIG, HANDLER_ENVIRONMENT, SWITCH_TRAFFIC_PARAMETERS, Swi
 import { settleAbandonedItems, endedBeforeSwitchTraffic } from '../runtime/abandoned-items';
 import { activeDeploymentOf, foreignDeploymentMessage, pipelineDeploymentDescription } from '../runtime/active-deployment';
 import { renderAppSpec } from '../runtime/appspec';
-import { describeError, InvalidJobError, JobReporter, jobIdOf, parseJob, PipelineJob } from '../runtime/codepipeline-job';
+import { describeError, InvalidJobError, jobHandler, JobReporter, parseJob, PipelineJob } from '../runtime/codepipeline-job';
 import {
   Attributes,
   BY_SERVICE_INDEX,
@@ -17,10 +17,10 @@ import {
   TransitionOptions,
 } from '../runtime/deployment-history-store';
 import { isNewer, newerRelease, olderExecutionMessage } from '../runtime/execution-order';
-import { CLAIM_MARGIN_MS, CLIENT_CONFIG, InvocationContext, remainingMs, requireEnv } from '../runtime/handler-environment';
+import { CLAIM_MARGIN_MS, CLIENT_CONFIG, InvocationContext, lazyEntryPoint, remainingMs, requireEnv } from '../runtime/handler-environment';
 import { LifecycleNotifier } from '../runtime/lifecycle-notifier';
 import { aliasRepairCommand, aliasRoutingOf, splitAliasMessage } from '../runtime/live-alias';
-import { appendCorrelation, defaultLogger, Logger, withInvocation } from '../runtime/logger';
+import { appendCorrelation, defaultLogger, Logger } from '../runtime/logger';
 import { DeploymentMetricsRecorder, writeToStdout } from '../runtime/metrics-recorder';
 import { optionalName, optionalVersion, ServiceInExecution, serviceInExecution } from '../runtime/service-parameters';
 import { sharedDependenciesFromEnvironment } from '../runtime/shared-dependencies';
@@ -599,28 +599,17 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
     return outcome;
   }
 
-  return async (event: unknown, context?: InvocationContext): Promise<SwitchOutcome> => {
-    const jobId = jobIdOf(event);
-    if (!jobId) throw new InvalidJobError('event is not a CodePipeline job: "CodePipeline.job.id" is missing');
-    return withInvocation(logger, { handler: 'switch-traffic', jobId }, context, () => invoke(jobId, event, context));
-  };
+  return jobHandler(logger, 'switch-traffic', invoke);
 }
 
 function fromEnvironment(): SwitchTrafficDependencies {
   return {
     lambda: new LambdaClient(CLIENT_CONFIG),
     codeDeploy: new CodeDeployClient(CLIENT_CONFIG),
-    codePipeline: new CodePipelineClient(CLIENT_CONFIG),
     ...sharedDependenciesFromEnvironment(),
     applicationName: requireEnv(HANDLER_ENVIRONMENT.codeDeployApplicationName),
-    pipelineName: process.env[HANDLER_ENVIRONMENT.pipelineName] || undefined,
   };
 }
 
-let handlerFromEnvironment: ReturnType<typeof createSwitchTrafficHandler> | undefined;
-
 /** The Lambda entry point. */
-export async function handler(event: unknown, context?: InvocationContext) {
-  handlerFromEnvironment ??= createSwitchTrafficHandler(fromEnvironment());
-  return handlerFromEnvironment(event, context);
-}
+export const handler = lazyEntryPoint(() => createSwitchTrafficHandler(fromEnvironment()));

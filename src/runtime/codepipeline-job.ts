@@ -4,7 +4,7 @@ import {
   PutJobFailureResultCommand,
   PutJobSuccessResultCommand,
 } from '@aws-sdk/client-codepipeline';
-import { defaultLogger, Logger } from './logger';
+import { defaultLogger, HandlerName, Logger, withInvocation } from './logger';
 import { ParameterKeys, Parameters } from '../contract/handler-contract';
 
 /** An input artifact's S3 location, as CodePipeline hands it to a Lambda invoke action. */
@@ -33,6 +33,18 @@ export class InvalidJobError extends Error {
 export function jobIdOf(event: unknown): string | undefined {
   const job = (event as any)?.['CodePipeline.job'];
   return typeof job?.id === 'string' && job.id.length > 0 ? job.id : undefined;
+}
+
+/**
+ * A stage handler's entry: every invocation is logged with the handler's name and the job id. An
+ * event without a job id has no job to report to, so the invocation itself fails, loudly.
+ */
+export function jobHandler<C, T>(logger: Logger, handler: HandlerName, invoke: (jobId: string, event: unknown, context?: C) => Promise<T>) {
+  return async (event: unknown, context?: C): Promise<T> => {
+    const jobId = jobIdOf(event);
+    if (!jobId) throw new InvalidJobError('event is not a CodePipeline job: "CodePipeline.job.id" is missing');
+    return withInvocation(logger, { handler, jobId }, context, () => invoke(jobId, event, context));
+  };
 }
 
 /**

@@ -26,3 +26,12 @@ export function remainingMs(context: InvocationContext | undefined, fallbackMs: 
   const remaining = typeof context?.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : undefined;
   return typeof remaining === 'number' && Number.isFinite(remaining) && remaining > 0 ? remaining : fallbackMs;
 }
+
+/**
+ * A Lambda entry point that builds its handler from the environment on the first invocation, not
+ * when the module loads: tests import the module without the construct's environment.
+ */
+export function lazyEntryPoint<E, C, T>(build: () => (event: E, context?: C) => Promise<T>): (event: E, context?: C) => Promise<T> {
+  let built: ((event: E, context?: C) => Promise<T>) | undefined;
+  return (event, context) => (built ??= build())(event, context);
+}

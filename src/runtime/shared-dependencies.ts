@@ -1,3 +1,4 @@
+import { CodePipelineClient } from '@aws-sdk/client-codepipeline';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -8,15 +9,20 @@ import { HANDLER_ENVIRONMENT } from '../contract/handler-contract';
 
 /** What Deploy-Blue and Switch-Traffic both use, built from the environment the construct sets. */
 export interface SharedDependencies {
+  readonly codePipeline: CodePipelineClient;
   readonly history: DeploymentHistoryStore;
   readonly notifier: LifecycleNotifier;
+  /** The pipeline's name (a metric dimension), when the construct set it. */
+  readonly pipelineName?: string;
 }
 
-/** The history table and the notification topic, as the construct configured them. */
+/** CodePipeline, the history table, the notification topic and the pipeline's name, as the construct configured them. */
 export function sharedDependenciesFromEnvironment(): SharedDependencies {
   return {
+    codePipeline: new CodePipelineClient(CLIENT_CONFIG),
     history: new DeploymentHistoryStore(
       DynamoDBDocumentClient.from(new DynamoDBClient(CLIENT_CONFIG)), requireEnv(HANDLER_ENVIRONMENT.historyTableName)),
     notifier: new LifecycleNotifier(new SNSClient(CLIENT_CONFIG), process.env[HANDLER_ENVIRONMENT.notificationTopicArn]),
+    pipelineName: process.env[HANDLER_ENVIRONMENT.pipelineName] || undefined,
   };
 }
