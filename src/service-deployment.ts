@@ -13,6 +13,7 @@ import { ServiceNames } from './private/resource-names';
 import { RetentionSettings, retainedLogGroup } from './private/retained-log-group';
 import { checkShiftFitsAction } from './private/shift-duration';
 import { IServiceDeployment, ServiceDeploymentOptions, ServiceFunctionOptions } from './service-deployment-options';
+import { TrafficHook } from './traffic-hook';
 
 /** Pipeline-wide defaults and shared resources a service deployment uses. */
 export interface ServiceDeploymentProps extends RetentionSettings {
@@ -112,7 +113,8 @@ export class ServiceDeployment extends Construct implements IServiceDeployment {
     // here the pipeline owns every shift, so CloudFormation must not.
     (this.alias.node.defaultChild as lambda.CfnAlias).cfnOptions.updatePolicy = undefined;
 
-    if (o.preTrafficHook?._hookFunction === undefined && o.postTrafficHook?._hookFunction === undefined && o.preTrafficHook && o.postTrafficHook) {
+    const isSmokeTest = (hook: TrafficHook | undefined) => hook !== undefined && hook._hookFunction === undefined;
+    if (isSmokeTest(o.preTrafficHook) && isSmokeTest(o.postTrafficHook)) {
       throw new Error(`${props.propPrefix}preTrafficHook and postTrafficHook cannot both be TrafficHook.smokeTest(); use it for one of them`);
     }
     for (const prop of ['preTrafficHook', 'postTrafficHook'] as const) {

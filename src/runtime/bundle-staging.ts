@@ -1,4 +1,3 @@
-import { createHash } from 'crypto';
 import { createWriteStream } from 'fs';
 import { readFile } from 'fs/promises';
 import * as path from 'path';
@@ -143,14 +142,6 @@ async function stageIn(directory: string, s3: S3Client, request: BundleRequest):
   } catch (error) {
     throw new Error(`could not upload the bundle of ${whole ? 'the build artifact' : request.bundleDirectory} to ${s3Url(request.bucketName, request.key)}: ${describeError(error)}`);
   }
-}
-
-/**
- * Lambda's CodeSha256 of a deployment package: "the SHA256 hash of the function's deployment
- * package" (FunctionConfiguration), base64-encoded as in the API reference's examples.
- */
-export function codeSha256Of(zip: Buffer): string {
-  return createHash('sha256').update(zip).digest('base64');
 }
 
 /** `s3://bucket/key`, with `?versionId=` when known: how history records the code's origin. */
