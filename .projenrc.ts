@@ -51,6 +51,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
 
   devDeps: [
     '@aws-sdk/client-cloudformation@' + AWS_SDK_VERSION,
+    // Bake: DescribeAlarms and GetMetricData.
+    '@aws-sdk/client-cloudwatch@' + AWS_SDK_VERSION,
     '@aws-sdk/client-codedeploy@' + AWS_SDK_VERSION,
     '@aws-sdk/client-codepipeline@' + AWS_SDK_VERSION,
     '@aws-sdk/client-dynamodb@' + AWS_SDK_VERSION,
@@ -120,7 +122,7 @@ const handlerBundling: javascript.BundlingOptions & Pick<javascript.AddBundleOpt
   sourcemap: false,
   esbuildArgs: { '--minify-whitespace': true, '--minify-syntax': true },
 };
-for (const handler of ['deploy-blue', 'switch-traffic', 'smoke-test-hook']) {
+for (const handler of ['deploy-blue', 'switch-traffic', 'smoke-test-hook', 'bake']) {
   new awscdk.LambdaFunction(project, {
     entrypoint: `src/handlers/${handler}.lambda.ts`,
     constructFile: `src/handler-functions/${handler}-function.ts`,

@@ -9,7 +9,7 @@
 
 /** Environment variables the construct sets on the stage handlers. */
 export const HANDLER_ENVIRONMENT = {
-  /** Deploy-Blue and Switch-Traffic: the deployment history table. */
+  /** Deploy-Blue, Switch-Traffic and Bake: the deployment history table. */
   historyTableName: 'HISTORY_TABLE_NAME',
   /** Deploy-Blue and Switch-Traffic: the lifecycle notification topic. */
   notificationTopicArn: 'NOTIFICATION_TOPIC_ARN',
@@ -17,15 +17,16 @@ export const HANDLER_ENVIRONMENT = {
   artifactBucketName: 'ARTIFACT_BUCKET_NAME',
   /** Deploy-Blue and Switch-Traffic: the pipeline (a metric dimension; Deploy-Blue asks CodePipeline whether an earlier execution has ended). */
   pipelineName: 'PIPELINE_NAME',
-  /** Switch-Traffic: the CodeDeploy application of the pipeline's deployment groups. */
+  /** Switch-Traffic and Bake: the CodeDeploy application of the pipeline's deployment groups. */
   codeDeployApplicationName: 'CODEDEPLOY_APPLICATION_NAME',
   /** The smoke-test hook: JSON object of each service's function name to its test event. */
   smokeTestEvents: 'SMOKE_TEST_EVENTS',
 } as const;
 
 /**
- * The deployment history table: one item per service and execution, keyed by `deploymentId`
- * (`<execution id>/<service>`), with an index for one service's items in start order and one for
+ * The deployment history table: one item per service and execution (and environment), keyed by
+ * `deploymentId`: `<execution id>/<service>`, or `<execution id>/<environment>/<service>` in a
+ * pipeline that promotes through several environments; with an index for one service's items in start order and one for
  * one execution's items.
  */
 export const HISTORY_TABLE = {
@@ -48,7 +49,10 @@ export function bundleKey(executionId: string, service: string): string {
   return `${BUNDLES_PREFIX}${executionId}/${service}.zip`;
 }
 
-/** The fixed stage names; users, dashboards and notifications key on them. */
+/**
+ * The fixed stage names; users, dashboards and notifications key on them. A pipeline with several
+ * environments names each environment's stages `<stage>-<environment>` ({@link environmentStageName}).
+ */
 export const STAGE_NAMES = {
   source: 'Source',
   build: 'Build',
@@ -56,6 +60,14 @@ export const STAGE_NAMES = {
   approval: 'Approve',
   switchTraffic: 'Switch-Traffic',
 } as const;
+
+/** `Deploy-Blue-staging`: one of an environment's stages. */
+export function environmentStageName(stage: string, environment: string): string {
+  return `${stage}-${environment}`;
+}
+
+/** Separates the names in a list-valued UserParameter (`environments`, `bakedEnvironments`). */
+export const LIST_SEPARATOR = ',';
 
 /**
  * The UserParameters keys an action requires (present and non-empty) and those it may carry.
@@ -76,7 +88,10 @@ export const DEPLOY_BLUE_PARAMETERS = {
   required: ['deploymentId', 'service', 'functionName', 'aliasName', 'wave'],
   // commitTime: when the commit was authored (the source action's AuthorDate), for the LeadTime metric.
   // environment: which of the pipeline's environments the service is deployed to (history and metrics carry it).
-  optional: ['bundleDirectory', 'commitId', 'repository', 'branch', 'commitTime', 'environment'],
+  // environments: the promotion order ("dev,staging,prod"), set only when the pipeline has several;
+  //   it puts the environment into the history key, and every earlier one is a gate.
+  // bakedEnvironments: those of them with a bake, which must have passed it.
+  optional: ['bundleDirectory', 'commitId', 'repository', 'branch', 'commitTime', 'environment', 'environments', 'bakedEnvironments'],
 } as const satisfies ParameterKeys<string, string>;
 export type DeployBlueParameters = Parameters<typeof DEPLOY_BLUE_PARAMETERS>;
 
@@ -85,9 +100,24 @@ export const SWITCH_TRAFFIC_PARAMETERS = {
   required: ['deploymentId', 'service', 'targetVersion', 'functionName', 'aliasName', 'deploymentGroupName', 'wave'],
   // bootstrapVersion: set only for the construct's own placeholder, whose first release goes live at once.
   // stackVersion: the version the stack's AWS::Lambda::Version names (every function), which retention keeps.
-  optional: ['deploymentConfigName', 'beforeAllowTrafficHook', 'afterAllowTrafficHook', 'bootstrapVersion', 'stackVersion', 'keepVersions'],
+  // environment, environments: as for Deploy-Blue (the history key).
+  optional: ['deploymentConfigName', 'beforeAllowTrafficHook', 'afterAllowTrafficHook', 'bootstrapVersion', 'stackVersion', 'keepVersions',
+    'environment', 'environments'],
 } as const satisfies ParameterKeys<string, string>;
 export type SwitchTrafficParameters = Parameters<typeof SWITCH_TRAFFIC_PARAMETERS>;
+
+/**
+ * One service's Bake action, in its environment's Switch-Traffic stage after the last wave: it
+ * watches the deployment group's alarms for `bakeMinutes` after the shift, and rolls the
+ * environment back through CodeDeploy when one fires.
+ */
+export const BAKE_PARAMETERS = {
+  required: ['deploymentId', 'service', 'functionName', 'aliasName', 'deploymentGroupName', 'environment', 'bakeMinutes', 'wave'],
+  // minInvocations: invocations of the live alias the bake must see (an idle environment does not pass by silence); 0 by default.
+  // environments: as for Deploy-Blue (the history key). Hooks: run by the rollback deployment too.
+  optional: ['minInvocations', 'environments', 'beforeAllowTrafficHook', 'afterAllowTrafficHook'],
+} as const satisfies ParameterKeys<string, string>;
+export type BakeParameters = Parameters<typeof BAKE_PARAMETERS>;
 
 /** The variable a Deploy-Blue action exports: the version it published (or found live). */
 export const TARGET_VERSION_VARIABLE = 'targetVersion';

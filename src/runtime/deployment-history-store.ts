@@ -42,7 +42,8 @@ const PREDECESSORS: Record<DeploymentState, Array<DeploymentState | typeof NEW>>
   STARTING: ['STAGED', 'FAILED', 'ROLLED_BACK', 'NOT_STARTED', 'STARTING'],
   SHIFTING: ['STARTING'],
   SUCCEEDED: ['SHIFTING'],
-  ROLLED_BACK: ['SHIFTING'],
+  // SUCCEEDED: a bake alarm rolled the environment back after the shift.
+  ROLLED_BACK: ['SHIFTING', 'SUCCEEDED'],
   FAILED: ['STAGING', 'STARTING', 'SHIFTING'],
   SKIPPED: ['STARTING'],
   NOT_STARTED: ['STAGED'],
@@ -93,11 +94,38 @@ export interface DeploymentRecord {
   /** Every Switch-Traffic job that claimed this item. */
   readonly switchTrafficJobIds?: Set<string>;
   /**
+   * The code hash of the version published (or found live), as Lambda reports it; in a pipeline with
+   * several environments every environment's must equal the first's.
+   */
+  readonly codeSha256?: string;
+  /**
+   * When the execution reached its first environment (that item's `startedAt`): which of two
+   * executions is newer in every environment, whenever a later environment's item was created.
+   */
+  readonly executionStartedAt?: string;
+  /** The bake after the shift, in an environment that has one. */
+  readonly bakeState?: BakeState;
+  readonly bakeStartedAt?: string;
+  readonly bakeFinishedAt?: string;
+  /** Why the bake failed or rolled the environment back. */
+  readonly bakeFailureReason?: string;
+  /** Invocations of the live alias the bake counted. */
+  readonly bakeInvocations?: number;
+  /** Every Bake job that claimed this item. */
+  readonly bakeJobIds?: Set<string>;
+  /**
    * While STARTING: the earlier execution's CodeDeploy deployment this item waits for (it holds the
    * deployment group); whoever clears it with a conditional write starts the shift.
    */
   readonly awaitingDeploymentId?: string;
 }
+
+/**
+ * The bake of one service in one environment: BAKING (watching) -> PASSED, or -> ROLLING_BACK (an
+ * alarm fired, or another service of the environment rolled back) -> ROLLED_BACK | FAILED (the
+ * rollback failed), or -> FAILED (too few invocations, or a newer execution took over).
+ */
+export type BakeState = 'BAKING' | 'PASSED' | 'ROLLING_BACK' | 'ROLLED_BACK' | 'FAILED';
 
 /** The attributes a caller may write. */
 export type Attributes = Omit<Partial<DeploymentRecord>,

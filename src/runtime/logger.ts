@@ -6,7 +6,7 @@ export { Logger };
 export const LOG_SERVICE = 'blue-green-lambda-pipeline';
 
 /** The handler that wrote a record (its `handler` key). */
-export type HandlerName = 'deploy-blue' | 'switch-traffic' | 'smoke-test-hook';
+export type HandlerName = 'deploy-blue' | 'switch-traffic' | 'smoke-test-hook' | 'bake';
 
 /**
  * What an invocation is about: top-level keys of each of its records, for Logs Insights

@@ -1,7 +1,14 @@
 import { InvalidJobError, PipelineJob } from './codepipeline-job';
+import { LIST_SEPARATOR } from '../contract/handler-contract';
 
 /** The UserParameters every per-service action carries. */
-type ServiceParameters = { readonly deploymentId: string; readonly service: string; readonly wave: string };
+type ServiceParameters = {
+  readonly deploymentId: string;
+  readonly service: string;
+  readonly wave: string;
+  readonly environment?: string;
+  readonly environments?: string;
+};
 
 /** Which service of which execution a job is about, and where its history lives. */
 export interface ServiceInExecution {
@@ -12,25 +19,46 @@ export interface ServiceInExecution {
   readonly wave: number;
   /** The history item's key. */
   readonly historyKey: string;
+  /** The environment deployed to (UserParameters `environment`), if the job names one. */
+  readonly environment?: string;
+  /**
+   * The pipeline's environments in promotion order, when it promotes through several
+   * (UserParameters `environments`); `environment` is one of them.
+   */
+  readonly environments?: readonly string[];
 }
 
-/** `<executionId>/<service>`: one history item per service and execution. */
-export function historyKey(executionId: string, service: string): string {
-  return `${executionId}/${service}`;
+/**
+ * `<executionId>/<service>`: one history item per service and execution; in a pipeline with several
+ * environments, `<executionId>/<environment>/<service>`: one per environment too.
+ */
+export function historyKey(executionId: string, service: string, environment?: string): string {
+  return environment === undefined ? `${executionId}/${service}` : `${executionId}/${environment}/${service}`;
 }
 
 const VERSION_PATTERN = /^[1-9][0-9]*$/;
 
-/** Reads deploymentId, service and wave; `/` would make history keys ambiguous, so neither id may hold one. */
+/**
+ * Reads deploymentId, service, wave, and the environment with the promotion order; `/` would make
+ * history keys ambiguous, so no id may hold one.
+ */
 export function serviceInExecution(job: PipelineJob<ServiceParameters>): ServiceInExecution {
   const { deploymentId: executionId, service, wave } = job.userParameters;
-  for (const [key, value] of [['deploymentId', executionId], ['service', service]]) {
+  const environment = job.userParameters.environment?.trim() || undefined;
+  const environments = job.userParameters.environments?.split(LIST_SEPARATOR).map((e) => e.trim()).filter(Boolean);
+  for (const [key, value] of [['deploymentId', executionId], ['service', service], ['environment', environment ?? '']]) {
     if (value.includes('/')) throw new InvalidJobError(`job ${job.id}: UserParameters ${key} "${value}" must not contain "/"`);
   }
   if (!VERSION_PATTERN.test(wave)) {
     throw new InvalidJobError(`job ${job.id}: UserParameters wave must be a whole number from 1 (the action's runOrder), got "${wave}"`);
   }
-  return { executionId, service, wave: Number(wave), historyKey: historyKey(executionId, service) };
+  if (environments && environments.length > 0) {
+    if (!environment || !environments.includes(environment)) {
+      throw new InvalidJobError(`job ${job.id}: UserParameters environment "${environment ?? ''}" must be one of environments "${environments.join(LIST_SEPARATOR)}"`);
+    }
+    return { executionId, service, wave: Number(wave), historyKey: historyKey(executionId, service, environment), environment, environments };
+  }
+  return { executionId, service, wave: Number(wave), historyKey: historyKey(executionId, service), ...(environment ? { environment } : {}) };
 }
 
 /** An optional version number: "" or absent means none. */
