@@ -44,9 +44,15 @@ export const ALL_AT_ONCE_CONFIG = 'CodeDeployDefault.LambdaAllAtOnce';
 /** Where Deploy-Blue writes the bundle it cuts out of the build artifact for one service. */
 export const BUNDLES_PREFIX = 'bundles/';
 
-/** The object key of one service's bundle for one execution. */
-export function bundleKey(executionId: string, service: string): string {
-  return `${BUNDLES_PREFIX}${executionId}/${service}.zip`;
+/**
+ * The object key of one service's bundle for one execution, and for one environment in a pipeline
+ * with several (`bundles/<execution>/<environment>/<service>.zip`): each environment's Deploy-Blue
+ * writes its own object, so a retried stage never overwrites the one another environment deployed.
+ */
+export function bundleKey(executionId: string, service: string, environment?: string): string {
+  return environment === undefined
+    ? `${BUNDLES_PREFIX}${executionId}/${service}.zip`
+    : `${BUNDLES_PREFIX}${executionId}/${environment}/${service}.zip`;
 }
 
 /**

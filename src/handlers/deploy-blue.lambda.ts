@@ -8,17 +8,19 @@ import {
   waitUntilFunctionUpdatedV2,
 } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
-import { bundleKey, DEPLOY_BLUE_PARAMETERS, DeployBlueParameters, HANDLER_ENVIRONMENT } from '../contract/handler-contract';
+import { bundleKey, DEPLOY_BLUE_PARAMETERS, DeployBlueParameters, HANDLER_ENVIRONMENT, LIST_SEPARATOR } from '../contract/handler-contract';
 import { endedPerCodePipeline, settleAbandonedItems } from '../runtime/abandoned-items';
 import { BundleDirectoryError, normalizeBundleDirectory } from '../runtime/bundle-archive';
 import { CodeLocation, describeCodeLocation, stageBundle } from '../runtime/bundle-staging';
 import { describeError, InvalidJobError, jobHandler, JobReporter, parseJob, PipelineJob } from '../runtime/codepipeline-job';
-import { BY_SERVICE_INDEX, ClaimResult, claimLapsed, DeploymentHistoryStore, DeploymentRecord } from '../runtime/deployment-history-store';
+import { BY_EXECUTION_INDEX, BY_SERVICE_INDEX, ClaimResult, claimLapsed, DeploymentHistoryStore, DeploymentRecord } from '../runtime/deployment-history-store';
+import { executionStartOf } from '../runtime/execution-order';
 import { CLAIM_MARGIN_MS, CLIENT_CONFIG, InvocationContext, lazyEntryPoint, remainingMs, requireEnv } from '../runtime/handler-environment';
 import { LifecycleNotifier } from '../runtime/lifecycle-notifier';
 import { servedVersionOf } from '../runtime/live-alias';
 import { appendCorrelation, defaultLogger, Logger } from '../runtime/logger';
 import { DeploymentMetricsRecorder, writeToStdout } from '../runtime/metrics-recorder';
+import { checkPromotion, differentCodeMessage, PromotionVerdict } from '../runtime/promotion-gate';
 import { commitTimeOf, ServiceInExecution, serviceInExecution } from '../runtime/service-parameters';
 import { sharedDependenciesFromEnvironment } from '../runtime/shared-dependencies';
 import { compareWithLive } from '../runtime/unchanged-code';
@@ -77,6 +79,36 @@ interface StageRequest extends ServiceInExecution {
   readonly bundleDirectory: string;
   /** When the commit was authored (ISO 8601), if the job says so readably; recorded on STAGED. */
   readonly commitTime?: string;
+  /** The environments with a bake (UserParameters `bakedEnvironments`), in a pipeline with several. */
+  readonly bakedEnvironments: readonly string[];
+}
+
+/**
+ * What the promotion gate fixed for this job's item: when the execution started, and the code an
+ * environment after the first must receive (its first environment's item).
+ */
+interface Promotion {
+  readonly executionStartedAt?: string;
+  readonly first?: DeploymentRecord;
+}
+
+/** A build the promotion gate (or the code hash check) will not deploy: its message is the job's. */
+class PromotionRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PromotionRefusedError';
+  }
+}
+
+/** Reads `bakedEnvironments`: each must be one of the pipeline's environments. */
+function bakedEnvironmentsOf(job: PipelineJob<DeployBlueParameters>, environments: readonly string[] | undefined): string[] {
+  const baked = (job.userParameters.bakedEnvironments ?? '').split(LIST_SEPARATOR).map((e) => e.trim()).filter(Boolean);
+  const unknown = baked.filter((e) => !environments?.includes(e));
+  if (unknown.length > 0) {
+    throw new InvalidJobError(`job ${job.id}: UserParameters bakedEnvironments names ${unknown.join(', ')}, which ` +
+      `${environments ? `environments "${environments.join(LIST_SEPARATOR)}" does not list` : 'needs environments to list'}`);
+  }
+  return baked;
 }
 
 /** Output variables of the Deploy-Blue action. */
@@ -137,8 +169,8 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
       artifact,
       bundleDirectory: request.bundleDirectory,
       bucketName: deps.artifactBucketName,
-      // One object per service and execution: a retried job overwrites its own, nobody else's.
-      key: bundleKey(request.executionId, request.service),
+      // One object per service and execution (and environment): a retried job overwrites its own, nobody else's.
+      key: bundleKey(request.executionId, request.service, request.environments ? request.environment : undefined),
       maxArtifactBytes: deps.maxArtifactBytes,
     });
     if ('asBuilt' in staged) {
@@ -158,7 +190,7 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
    * Switch-Traffic shifts to this (identical) version as for any other release.
    */
   async function unchangedVersion(job: PipelineJob<DeployBlueParameters>, request: StageRequest,
-    code: { described: string; codeSha256?: string }): Promise<StagedVersions | undefined> {
+    code: { described: string; codeSha256?: string }, promotion: Promotion): Promise<StagedVersions | undefined> {
     if (!code.codeSha256) return undefined;
     const { functionName, aliasName } = request;
     const comparison = await compareWithLive(deps.lambda, { functionName, aliasName, codeSha256: code.codeSha256 });
@@ -168,14 +200,34 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
     }
     const version = comparison.version;
     await deps.history.transition(request.historyKey, 'STAGED',
-      { currentVersion: version, targetVersion: version, codeLocation: code.described, commitTime: request.commitTime, lastJobId: job.id },
+      {
+        currentVersion: version, targetVersion: version, codeLocation: code.described, commitTime: request.commitTime, lastJobId: job.id,
+        codeSha256: code.codeSha256, executionStartedAt: promotion.executionStartedAt,
+      },
       { from: ['STAGING'], claimJobId: job.id });
     log('code unchanged: nothing published; Switch-Traffic will skip', { jobId: job.id, deploymentId: request.historyKey, version, codeSha256: code.codeSha256 });
     return { currentVersion: version, targetVersion: version };
   }
 
+  /**
+   * In an environment after the first, refuses code other than the first environment's: checked
+   * before publishing (on the staged bundle's hash, or on $LATEST's after the update for an
+   * artifact deployed as built).
+   */
+  function requireFirstEnvironmentsCode(job: PipelineJob<DeployBlueParameters>, request: StageRequest, promotion: Promotion, codeSha256: string | undefined) {
+    const first = promotion.first;
+    if (!first || !codeSha256) return;
+    if (!first.codeSha256) {
+      log('the first environment\'s item records no code hash: not compared', { jobId: job.id, deploymentId: request.historyKey, itemDeploymentId: first.deploymentId });
+      return;
+    }
+    if (codeSha256 !== first.codeSha256) {
+      throw new PromotionRefusedError(differentCodeMessage({ service: request.service, environment: request.environment ?? '' }, codeSha256, first));
+    }
+  }
+
   /** Publishes the service's code under this job's claim; returns the versions, or the failure reason. */
-  async function stage(job: PipelineJob<DeployBlueParameters>, request: StageRequest): Promise<StagedVersions | { reason: string }> {
+  async function stage(job: PipelineJob<DeployBlueParameters>, request: StageRequest, promotion: Promotion): Promise<StagedVersions | { reason: string }> {
     const deploymentId = request.historyKey;
     const { functionName } = request;
     try {
@@ -183,9 +235,11 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
       // reported here, and Switch-Traffic reads the alias again when its own shift starts.
       const currentVersion = await servedVersionOf(deps.lambda, functionName, request.aliasName);
       const code = await codeLocation(job, request);
-      const unchanged = await unchangedVersion(job, request, code);
+      requireFirstEnvironmentsCode(job, request, promotion, code.codeSha256);
+      const unchanged = await unchangedVersion(job, request, code, promotion);
       if (unchanged) return unchanged;
       const updated = await deps.lambda.send(new UpdateFunctionCodeCommand({ FunctionName: functionName, ...code.location }));
+      if (!code.codeSha256) requireFirstEnvironmentsCode(job, request, promotion, updated.CodeSha256);
       const revisionId = await waitForCodeUpdate(deps.lambda, functionName, deps.updateTimeoutSeconds ?? 300);
       // Pinning the code hash (and revision) makes a concurrent change fail the publish instead of being shipped.
       const published = await deps.lambda.send(new PublishVersionCommand({
@@ -198,23 +252,29 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
         throw new Error(`PublishVersion returned no numbered version for ${functionName}`);
       }
       const targetVersion = published.Version;
-      const { record } = await deps.history.transition(deploymentId, 'STAGED',
-        { currentVersion, targetVersion, codeLocation: code.described, commitTime: request.commitTime, lastJobId: job.id },
-        { from: ['STAGING'], claimJobId: job.id });
+      const { record } = await deps.history.transition(deploymentId, 'STAGED', {
+        currentVersion, targetVersion, codeLocation: code.described, commitTime: request.commitTime, lastJobId: job.id,
+        // The hash Lambda reports for the version: what every later environment must receive.
+        codeSha256: published.CodeSha256 ?? updated.CodeSha256, executionStartedAt: promotion.executionStartedAt,
+      }, { from: ['STAGING'], claimJobId: job.id });
       await deps.notifier.announce('STAGED', record);
       return { currentVersion, targetVersion };
     } catch (error) {
-      const reason = `Deploy-Blue failed: ${describeError(error)}`;
-      // Only this job's own claim may become FAILED; a history problem must not hide the reason.
-      try {
-        const { record, changed } = await deps.history.transition(deploymentId, 'FAILED',
-          { failureReason: reason, lastJobId: job.id }, { from: ['STAGING'], claimJobId: job.id });
-        if (changed) metrics.deploymentEnded(record, request.service);
-        await deps.notifier.announce('FAILED', record);
-      } catch (historyError) {
-        logger.error('could not record failure', { error: describeError(historyError) });
-      }
+      const reason = error instanceof PromotionRefusedError ? error.message : `Deploy-Blue failed: ${describeError(error)}`;
+      await recordFailure(job.id, request, reason, promotion);
       return { reason };
+    }
+  }
+
+  /** Ends this job's own claim FAILED (only that may become FAILED); a history problem must not hide the reason. */
+  async function recordFailure(jobId: string, request: StageRequest, reason: string, promotion: Promotion) {
+    try {
+      const { record, changed } = await deps.history.transition(request.historyKey, 'FAILED',
+        { failureReason: reason, lastJobId: jobId, executionStartedAt: promotion.executionStartedAt }, { from: ['STAGING'], claimJobId: jobId });
+      if (changed) metrics.deploymentEnded(record, request.service);
+      await deps.notifier.announce('FAILED', record);
+    } catch (historyError) {
+      logger.error('could not record failure', { error: describeError(historyError) });
     }
   }
 
@@ -285,8 +345,10 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
       }
       // An unreadable commit time costs the LeadTime metric, never the deployment.
       const commitTime = commitTimeOf(job);
+      const service = serviceInExecution(job);
       request = {
-        ...serviceInExecution(job),
+        ...service,
+        bakedEnvironments: bakedEnvironmentsOf(job, service.environments),
         functionName: job.userParameters.functionName,
         aliasName: job.userParameters.aliasName,
         bundleDirectory,
@@ -305,6 +367,28 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
     const deploymentId = request.historyKey;
     const deadline = now().getTime() + remainingMs(context, deps.invocationTimeoutMs ?? DEFAULT_TIMEOUT_MS);
 
+    // The gate only reads: its verdict is acted on under the claim (a refusal is recorded like any failure).
+    let verdict: PromotionVerdict = { promoted: true };
+    if (request.environments && request.environment) {
+      try {
+        verdict = await checkPromotion(deps.history, {
+          executionId: request.executionId,
+          service: request.service,
+          environment: request.environment,
+          environments: request.environments,
+          bakedEnvironments: request.bakedEnvironments,
+        });
+      } catch (error) {
+        const reason = `Deploy-Blue failed: could not read the earlier environments' deployments of execution ${request.executionId}, so nothing ` +
+          `was published (Deploy-Blue needs dynamodb:GetItem on the history table and dynamodb:Query on its ${BY_EXECUTION_INDEX} index): ${describeError(error)}`;
+        logger.error('job failed', { reason });
+        await reporter.fail(jobId, reason);
+        return undefined;
+      }
+    }
+    const isFirstEnvironment = !request.environments || request.environments[0] === request.environment;
+
+    let claimed: DeploymentRecord;
     for (;;) {
       let claim: ClaimResult;
       try {
@@ -326,6 +410,8 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
             repository: job.userParameters.repository,
             branch: job.userParameters.branch,
             environment: job.userParameters.environment,
+            // A later environment's item runs in its execution's order, not its stage's (see execution-order).
+            executionStartedAt: verdict.first ? executionStartOf(verdict.first) : undefined,
           },
         });
       } catch (error) {
@@ -335,7 +421,8 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
         return undefined;
       }
       if (claim.claimed) {
-        await settleEarlierItems(jobId, claim.record);
+        claimed = claim.record;
+        await settleEarlierItems(jobId, claimed);
         break;
       }
 
@@ -352,7 +439,17 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
       return answerFromRecord(jobId, deploymentId, record);
     }
 
-    const staged = await stage(job, request);
+    const promotion: Promotion = {
+      executionStartedAt: isFirstEnvironment ? claimed.startedAt : verdict.first && executionStartOf(verdict.first),
+      first: verdict.first,
+    };
+    if (!verdict.promoted) {
+      logger.error('job failed', { reason: verdict.reason });
+      await recordFailure(jobId, request, verdict.reason, promotion);
+      await reporter.fail(jobId, verdict.reason);
+      return undefined;
+    }
+    const staged = await stage(job, request, promotion);
     if ('reason' in staged) {
       logger.error('job failed', { reason: staged.reason });
       await reporter.fail(jobId, staged.reason);

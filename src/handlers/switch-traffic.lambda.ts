@@ -16,6 +16,7 @@ import {
   HistoryConflictError,
   TransitionOptions,
 } from '../runtime/deployment-history-store';
+import { inEnvironment } from '../runtime/environment-scope';
 import { isNewer, newerRelease, olderExecutionMessage } from '../runtime/execution-order';
 import { CLAIM_MARGIN_MS, CLIENT_CONFIG, InvocationContext, lazyEntryPoint, remainingMs, requireEnv } from '../runtime/handler-environment';
 import { LifecycleNotifier } from '../runtime/lifecycle-notifier';
@@ -227,6 +228,12 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
           reason: `deployment ${deploymentId} staged function ${record.functionName}, but Switch-Traffic was asked to shift ${request.functionName}`,
         };
       }
+      if (record.environment && request.environment && record.environment !== request.environment) {
+        return {
+          kind: 'failed',
+          reason: `deployment ${deploymentId} was staged for environment ${record.environment}, but Switch-Traffic was asked to shift it in ${request.environment}`,
+        };
+      }
       const startable = (['STAGED', 'FAILED', 'ROLLED_BACK', 'NOT_STARTED'].includes(record.state) && !claimedBefore(record, JOB_SET, request.jobId))
         || (record.state === 'STARTING' && (record.claimJobId === request.jobId || !claimedBefore(record, JOB_SET, request.jobId)));
       if (!startable) {
@@ -241,6 +248,8 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
         from: ['STAGED', 'FAILED', 'ROLLED_BACK', 'NOT_STARTED', 'STARTING'],
         matching: { targetVersion },
         holdMs: Math.max(deadline - now().getTime(), 0) + CLAIM_MARGIN_MS,
+        // The item's environment (Deploy-Blue's already, checked above): metrics and messages carry it.
+        ...(request.environment ? { attributes: { environment: request.environment } } : {}),
       });
       if (claim.claimed) return shift(request, claim.record);
       // Someone else wrote first: look again at what they wrote.
@@ -264,7 +273,11 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
         if (newer) return await refuse(olderExecutionMessage(claimed, newer));
 
         const active = await activeDeploymentOf(deps.codeDeploy, deps.history, {
-          applicationName: deps.applicationName, deploymentGroupName: request.deploymentGroupName, service: request.service,
+          applicationName: deps.applicationName,
+          deploymentGroupName: request.deploymentGroupName,
+          service: request.service,
+          environment: claimed.environment ?? request.environment,
+          environments: request.environments,
         });
         if (active.kind === 'foreign') return await refuse(`Switch-Traffic failed: ${foreignDeploymentMessage(active.info, functionName, aliasName)}`);
         if (active.kind === 'pipeline') {
@@ -372,7 +385,8 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
     // Another delivery waits for a later deployment now: follow that one.
     if (record.awaitingDeploymentId && record.awaitingDeploymentId !== awaited) return { kind: 'wait', continuationToken: waitToken(record.awaitingDeploymentId) };
 
-    const earlier = (await deps.history.listService(request.service, { limit: 50 })).find((r) => r.codeDeployDeploymentId === awaited);
+    const earlier = (await deps.history.listService(request.service, { limit: 50 }))
+      .find((r) => r.codeDeployDeploymentId === awaited && inEnvironment(r, record.environment ?? request.environment));
     const outcome = await outcomeOf(awaited, {
       functionName: earlier?.functionName ?? request.functionName,
       aliasName: earlier?.aliasName ?? request.aliasName,
@@ -524,7 +538,11 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
     let stopped: DeploymentRecord[] = [];
     try {
       ({ changed: stopped, execution } = await stopLaterWaves(deps.history, {
-        executionId: request.executionId, service: request.service, wave: request.wave, state: settled.state,
+        executionId: request.executionId,
+        service: request.service,
+        wave: request.wave,
+        state: settled.state,
+        environment: settled.record.environment ?? request.environment,
       }, logger));
       if (stopped.length > 0) log('later waves not started', { notStarted: stopped.map((r) => r.deploymentId) });
       // Each item is in `stopped` only for the call whose conditional write marked it.
@@ -576,6 +594,7 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
 
     log('switch-traffic', {
       outcome: outcome.kind,
+      ...(request?.environment ? { environment: request.environment } : {}),
       ...('reason' in outcome ? { reason: outcome.reason } : {}),
     });
     switch (outcome.kind) {

@@ -1,6 +1,8 @@
 import { CodePipelineClient, GetPipelineExecutionCommand } from '@aws-sdk/client-codepipeline';
 import { describeError } from './codepipeline-job';
 import { claimLapsed, DeploymentHistoryStore, DeploymentRecord, HistoryConflictError } from './deployment-history-store';
+import { inEnvironment } from './environment-scope';
+import { executionStartOf } from './execution-order';
 import { defaultLogger, Logger } from './logger';
 
 /**
@@ -39,18 +41,22 @@ export function endedPerCodePipeline(codePipeline: CodePipelineClient, pipelineN
 export const endedBeforeSwitchTraffic: ExecutionEnded = async () => 'left Switch-Traffic';
 
 /**
- * Gives each earlier execution's item of this service that can no longer move a final state,
- * once its execution has ended: STAGED becomes NOT_STARTED, a STAGING whose Deploy-Blue claim
- * lapsed (its invocation is over) becomes FAILED, each with the reason. Every write is
- * conditional, so concurrent or repeated calls change each item once.
+ * Gives each earlier execution's item of this service in this environment (another environment's
+ * items are not this stage's to judge) that can no longer move a final state, once its execution
+ * has ended: STAGED becomes NOT_STARTED, a STAGING whose Deploy-Blue claim lapsed (its invocation
+ * is over) becomes FAILED, each with the reason. Every write is conditional, so concurrent or
+ * repeated calls change each item once.
  * @returns the items this call changed, for the caller to count and announce once
  */
 export async function settleAbandonedItems(history: DeploymentHistoryStore, mine: DeploymentRecord,
   ended: ExecutionEnded, now: Date = new Date(), logger: Logger = defaultLogger()): Promise<DeploymentRecord[]> {
-  if (!mine.service || !mine.startedAt) return [];
+  const started = executionStartOf(mine);
+  if (!mine.service || !started) return [];
   const candidates = (await history.listService(mine.service, { limit: 100 })).filter((r) => r.executionId
     && r.executionId !== mine.executionId
-    && r.startedAt !== undefined && r.startedAt < mine.startedAt!
+    && inEnvironment(r, mine.environment)
+    // Started strictly earlier (in its first environment, for a later environment's item).
+    && (executionStartOf(r) ?? started) < started
     && (!r.functionName || !mine.functionName || r.functionName === mine.functionName)
     && (r.state === 'STAGED' || (r.state === 'STAGING' && claimLapsed(r, now))));
   const statuses = new Map<string, string | undefined>();

@@ -1,5 +1,7 @@
 import { CodeDeployClient, DeploymentInfo, GetDeploymentCommand, ListDeploymentsCommand } from '@aws-sdk/client-codedeploy';
 import { DeploymentHistoryStore, DeploymentRecord } from './deployment-history-store';
+import { inEnvironment } from './environment-scope';
+import { historyKey } from './service-parameters';
 
 /** CodeDeploy's deployment statuses that hold a deployment group (DeploymentStatus in the SDK model). */
 export const ACTIVE_STATUSES = ['Created', 'Queued', 'InProgress', 'Baking', 'Ready'] as const;
@@ -32,6 +34,10 @@ export async function activeDeploymentOf(codeDeploy: CodeDeployClient, history: 
   readonly applicationName: string;
   readonly deploymentGroupName: string;
   readonly service: string;
+  /** The group's environment: only its items are this group's. */
+  readonly environment?: string;
+  /** The pipeline's environments, when it has several: history keys then name the environment. */
+  readonly environments?: readonly string[];
 }): Promise<ActiveDeployment> {
   const listed = await codeDeploy.send(new ListDeploymentsCommand({
     applicationName: options.applicationName,
@@ -44,12 +50,13 @@ export async function activeDeploymentOf(codeDeploy: CodeDeployClient, history: 
   if (!info) throw new Error(`CodeDeploy GetDeployment returned nothing for ${id}`);
   const undone = info.creator === 'codeDeployRollback' ? info.rollbackInfo?.rollbackTriggeringDeploymentId : undefined;
   const owner = undone ?? id;
-  const items = await history.listService(options.service, { limit: 50 });
+  const items = (await history.listService(options.service, { limit: 50 })).filter((r) => inEnvironment(r, options.environment));
   const recorded = items.find((r) => r.codeDeployDeploymentId === owner || r.rollbackDeploymentId === id);
   if (recorded) return { kind: 'pipeline', info, record: recorded, awaited: recorded.codeDeployDeploymentId ?? owner };
   const described = /^pipeline deployment (\S+): /.exec(info.description ?? '')?.[1];
   if (described && !undone) {
-    const record = await history.get(`${described}/${options.service}`);
+    const keyEnvironment = options.environments?.length ? options.environment : undefined;
+    const record = await history.get(historyKey(described, options.service, keyEnvironment));
     if (record) return { kind: 'pipeline', info, record, awaited: id };
   }
   return { kind: 'foreign', info };

@@ -1,5 +1,6 @@
 import { describeError } from './codepipeline-job';
 import { DeploymentHistoryStore, DeploymentRecord, HistoryConflictError } from './deployment-history-store';
+import { inEnvironment } from './environment-scope';
 import { defaultLogger, Logger } from './logger';
 
 /** A service whose traffic shift ended for good without going live. */
@@ -8,13 +9,15 @@ export interface StoppedService {
   readonly service: string;
   readonly wave: number;
   readonly state: 'ROLLED_BACK' | 'FAILED';
+  /** Its environment: only that environment's later waves stop (every environment's items share the index). */
+  readonly environment?: string;
 }
 
 /** What {@link stopLaterWaves} did. */
 export interface StoppedWaves {
   /** The items this call moved to NOT_STARTED (each is announced by its caller, once). */
   readonly changed: DeploymentRecord[];
-  /** Every item of the execution as far as this call knows, for the notifications. */
+  /** Every item of the execution in the environment as far as this call knows, for the notifications. */
   readonly execution: DeploymentRecord[];
 }
 
@@ -24,7 +27,7 @@ export function stopReason(stopped: StoppedService): string {
 }
 
 /**
- * Marks every STAGED item of a later wave of the same execution NOT_STARTED: CodePipeline does not
+ * Marks every STAGED item of a later wave of the same execution and environment NOT_STARTED: CodePipeline does not
  * start a higher runOrder once an action of a lower one failed, so those services will not ship in
  * this execution. Each write is conditional on STAGED, so of concurrent or repeated calls (two
  * failures in one wave, duplicate deliveries) exactly one changes each item; an item another job
@@ -33,7 +36,7 @@ export function stopReason(stopped: StoppedService): string {
 export async function stopLaterWaves(history: DeploymentHistoryStore, stopped: StoppedService,
   logger: Logger = defaultLogger()): Promise<StoppedWaves> {
   const listed = await history.listExecution(stopped.executionId);
-  const latest = new Map(listed.map((record) => [record.deploymentId, record]));
+  const latest = new Map<string, DeploymentRecord>();
   const changed: DeploymentRecord[] = [];
   for (let record of listed) {
     // The index may project keys only; the item itself has the rest.
@@ -41,8 +44,9 @@ export async function stopLaterWaves(history: DeploymentHistoryStore, stopped: S
       const item = await history.get(record.deploymentId);
       if (!item) continue;
       record = item;
-      latest.set(record.deploymentId, record);
     }
+    if (!inEnvironment(record, stopped.environment)) continue;
+    latest.set(record.deploymentId, record);
     // The index lags the table a little: an item it shows STAGING may be STAGED by now.
     if (record.wave === undefined || Number(record.wave) <= stopped.wave || !['STAGED', 'STAGING'].includes(record.state)) continue;
     try {
