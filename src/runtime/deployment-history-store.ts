@@ -113,6 +113,13 @@ export interface DeploymentRecord {
   readonly bakeInvocations?: number;
   /** Every Bake job that claimed this item. */
   readonly bakeJobIds?: Set<string>;
+  /** The Bake job that holds the bake now (its continuations carry its id); a retry (new job) takes it over. */
+  readonly bakeJobId?: string;
+  /**
+   * While ROLLING_BACK and no rollback deployment is recorded: when the delivery creating it is
+   * certainly over, after which another may create it.
+   */
+  readonly bakeClaimExpiresAt?: string;
   /**
    * While STARTING: the earlier execution's CodeDeploy deployment this item waits for (it holds the
    * deployment group); whoever clears it with a conditional write starts the shift.
@@ -484,6 +491,196 @@ export class DeploymentHistoryStore {
       throw new HistoryConflictError(
         `deployment ${deploymentId} is ${existing ? existing.state : 'not recorded'}${holder}; it cannot become ${state} ` +
         `(allowed from: ${from.join(', ')}${options.matching ? ` with ${JSON.stringify(options.matching)}` : ''})`);
+    }
+  }
+
+  /**
+   * Takes the bake of a SUCCEEDED or SKIPPED item for `jobId`: when no bake has started, or when
+   * a bake that has not ended (BAKING, ROLLING_BACK) is held by a job that is over (a retried
+   * action is a new job; `jobId` never held the bake before). The bake's start is kept. A refused
+   * claim returns the record as it is.
+   */
+  async claimBake(deploymentId: string, jobId: string): Promise<ClaimResult> {
+    const now = this.now().toISOString();
+    try {
+      const result = await this.client.send(new UpdateCommand({
+        TableName: this.tableName,
+        Key: { deploymentId },
+        UpdateExpression: 'SET #bakeState = if_not_exists(#bakeState, :baking), #bakeStartedAt = if_not_exists(#bakeStartedAt, :now), '
+          + '#bakeJobId = :job, #updatedAt = :now, #lastJobId = :job ADD #bakeJobIds :jobs',
+        ConditionExpression: '#state IN (:succeeded, :skipped) AND (attribute_not_exists(#bakeState) '
+          + 'OR (#bakeState IN (:baking, :rollingBack) AND NOT contains(#bakeJobIds, :job)))',
+        ExpressionAttributeNames: {
+          '#state': 'state',
+          '#bakeState': 'bakeState',
+          '#bakeStartedAt': 'bakeStartedAt',
+          '#bakeJobId': 'bakeJobId',
+          '#bakeJobIds': 'bakeJobIds',
+          '#updatedAt': 'updatedAt',
+          '#lastJobId': 'lastJobId',
+        },
+        ExpressionAttributeValues: {
+          ':baking': 'BAKING' satisfies BakeState,
+          ':rollingBack': 'ROLLING_BACK' satisfies BakeState,
+          ':succeeded': 'SUCCEEDED' satisfies DeploymentState,
+          ':skipped': 'SKIPPED' satisfies DeploymentState,
+          ':now': now,
+          ':job': jobId,
+          ':jobs': new Set([jobId]),
+        },
+        ReturnValues: 'ALL_NEW',
+      }));
+      return { claimed: true, record: result.Attributes as DeploymentRecord };
+    } catch (error) {
+      if (!isConditionalCheckFailure(error)) throw error;
+      return { claimed: false, record: await this.get(deploymentId) };
+    }
+  }
+
+  /**
+   * BAKING -> ROLLING_BACK, for the job holding the bake, with the reason; the delivery whose
+   * write this is creates the rollback deployment, and holds that for `holdMs`.
+   * @returns changed false (and the record as it is) when another delivery moved the bake first
+   */
+  async startBakeRollback(deploymentId: string, jobId: string, reason: string, holdMs: number): Promise<TransitionResult> {
+    const now = this.now();
+    return this.bakeUpdate(deploymentId, {
+      set: {
+        bakeState: 'ROLLING_BACK' satisfies BakeState,
+        bakeFailureReason: reason,
+        bakeClaimExpiresAt: new Date(now.getTime() + holdMs).toISOString(),
+        lastJobId: jobId,
+      },
+      condition: '#bakeState = :from AND #bakeJobId = :job',
+      values: { ':from': 'BAKING' satisfies BakeState, ':job': jobId },
+    });
+  }
+
+  /**
+   * Takes over creating the rollback deployment of a ROLLING_BACK bake that has none recorded,
+   * once the delivery that was to create it is certainly over (`bakeClaimExpiresAt` has passed).
+   */
+  async retakeBakeRollback(deploymentId: string, jobId: string, holdMs: number): Promise<TransitionResult> {
+    const now = this.now();
+    return this.bakeUpdate(deploymentId, {
+      set: { bakeClaimExpiresAt: new Date(now.getTime() + holdMs).toISOString(), lastJobId: jobId },
+      condition: '#bakeState = :from AND #bakeJobId = :job AND attribute_not_exists(#rollbackDeploymentId) AND #bakeClaimExpiresAt < :now',
+      values: { ':from': 'ROLLING_BACK' satisfies BakeState, ':job': jobId },
+    });
+  }
+
+  /** Records the rollback deployment the bake's holder created (once). */
+  async recordBakeRollback(deploymentId: string, jobId: string, rollbackDeploymentId: string): Promise<TransitionResult> {
+    return this.bakeUpdate(deploymentId, {
+      set: { rollbackDeploymentId, lastJobId: jobId },
+      remove: ['bakeClaimExpiresAt'],
+      condition: '#bakeState = :from AND #bakeJobId = :job AND attribute_not_exists(#rollbackDeploymentId)',
+      values: { ':from': 'ROLLING_BACK' satisfies BakeState, ':job': jobId },
+    });
+  }
+
+  /**
+   * Ends the bake `jobId` holds: PASSED or FAILED, from the bake states in `from` (a rollback
+   * that failed ends FAILED from ROLLING_BACK, only for its recorded deployment).
+   */
+  async endBake(deploymentId: string, jobId: string, bakeState: 'PASSED' | 'FAILED', options: {
+    readonly from: BakeState[];
+    readonly bakeFailureReason?: string;
+    readonly bakeInvocations?: number;
+    readonly rollbackDeploymentId?: string;
+  }): Promise<TransitionResult> {
+    const values: Record<string, unknown> = { ':job': jobId };
+    options.from.forEach((state, i) => { values[`:from${i}`] = state; });
+    return this.bakeUpdate(deploymentId, {
+      set: {
+        bakeState,
+        bakeFinishedAt: this.now().toISOString(),
+        bakeFailureReason: options.bakeFailureReason,
+        bakeInvocations: options.bakeInvocations,
+        lastJobId: jobId,
+      },
+      remove: ['bakeClaimExpiresAt'],
+      condition: `#bakeState IN (${options.from.map((_, i) => `:from${i}`).join(', ')}) AND #bakeJobId = :job`
+        + (options.rollbackDeploymentId ? ' AND #rollbackDeploymentId = :rollback' : ''),
+      values: { ...values, ...(options.rollbackDeploymentId ? { ':rollback': options.rollbackDeploymentId } : {}) },
+      ended: bakeState,
+    });
+  }
+
+  /**
+   * A bake's rollback has put the service back on the version it served before: the item
+   * SUCCEEDED -> ROLLED_BACK (with `rollbackDeploymentId`, the deployment that did it) and its bake
+   * ROLLED_BACK. A SKIPPED item moved no traffic, so there is nothing to deploy: it stays SKIPPED,
+   * its bake ROLLED_BACK (for the job holding it).
+   */
+  async finishBakeRollback(deploymentId: string, jobId: string,
+    options: { readonly rollbackDeploymentId?: string; readonly failureReason: string }): Promise<TransitionResult> {
+    const now = this.now().toISOString();
+    const deployed = options.rollbackDeploymentId !== undefined;
+    if (deployed && !PREDECESSORS.ROLLED_BACK.includes('SUCCEEDED')) throw new Error('ROLLED_BACK cannot be entered from SUCCEEDED');
+    return this.bakeUpdate(deploymentId, {
+      set: {
+        ...(deployed ? { state: 'ROLLED_BACK' satisfies DeploymentState, finishedAt: now, failureReason: options.failureReason } : {}),
+        bakeState: 'ROLLED_BACK' satisfies BakeState,
+        bakeFinishedAt: now,
+        lastJobId: jobId,
+      },
+      remove: ['bakeClaimExpiresAt'],
+      condition: deployed
+        ? '#state = :state AND #bakeState = :from AND #rollbackDeploymentId = :rollback'
+        : '#state = :state AND #bakeState = :from AND #bakeJobId = :job',
+      values: {
+        ':from': 'ROLLING_BACK' satisfies BakeState,
+        ':state': (deployed ? 'SUCCEEDED' : 'SKIPPED') satisfies DeploymentState,
+        ...(deployed ? { ':rollback': options.rollbackDeploymentId } : { ':job': jobId }),
+      },
+      ended: 'ROLLED_BACK',
+    });
+  }
+
+  /**
+   * One conditional write of the bake's attributes (`#name` in the condition is the attribute
+   * `name`, values are the caller's). When the condition fails, the record as it is, unchanged;
+   * with `ended`, a bake already in that state is a replay, and anything else a conflict.
+   */
+  private async bakeUpdate(deploymentId: string, update: {
+    readonly set: Record<string, unknown>;
+    readonly remove?: string[];
+    readonly condition: string;
+    readonly values: Record<string, unknown>;
+    readonly ended?: BakeState;
+  }): Promise<TransitionResult> {
+    const now = this.now().toISOString();
+    const set = Object.entries({ ...update.set, updatedAt: now }).filter(([, value]) => value !== undefined);
+    const names: Record<string, string> = {};
+    for (const name of [...set.map(([key]) => key), ...(update.remove ?? []), ...(update.condition.match(/#\w+/g) ?? []).map((n) => n.slice(1))]) {
+      names[`#${name}`] = name;
+    }
+    const values: Record<string, unknown> = { ...update.values, ':now': now };
+    set.forEach(([, value], i) => { values[`:set${i}`] = value; });
+    try {
+      const result = await this.client.send(new UpdateCommand({
+        TableName: this.tableName,
+        Key: { deploymentId },
+        UpdateExpression: `SET ${set.map(([key], i) => `#${key} = :set${i}`).join(', ')}`
+          + (update.remove?.length ? ` REMOVE ${update.remove.map((key) => `#${key}`).join(', ')}` : ''),
+        ConditionExpression: update.condition,
+        ExpressionAttributeNames: names,
+        // DynamoDB rejects a value no expression uses.
+        ExpressionAttributeValues: Object.fromEntries(Object.entries(values).filter(([key]) =>
+          key.startsWith(':set') || new RegExp(`${key}\\b`).test(update.condition))),
+        ReturnValues: 'ALL_NEW',
+      }));
+      return { record: result.Attributes as DeploymentRecord, changed: true };
+    } catch (error) {
+      if (!isConditionalCheckFailure(error)) throw error;
+      const existing = await this.get(deploymentId);
+      if (!existing) throw new HistoryConflictError(`deployment ${deploymentId} is not recorded`);
+      if (update.ended && existing.bakeState !== update.ended) {
+        throw new HistoryConflictError(`the bake of deployment ${deploymentId} is ${existing.bakeState ?? 'not started'} `
+          + `(job ${existing.bakeJobId ?? 'none'}); it cannot become ${update.ended}`);
+      }
+      return { record: existing, changed: false };
     }
   }
 }

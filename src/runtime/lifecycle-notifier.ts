@@ -3,7 +3,9 @@ import type { DeploymentRecord, DeploymentState } from './deployment-history-sto
 import { defaultLogger, Logger } from './logger';
 
 /** Lifecycle events announced on the notification topic. */
-export type LifecycleEvent = 'STAGED' | 'STARTED' | 'SUCCEEDED' | 'ROLLED_BACK' | 'FAILED' | 'SKIPPED' | 'NOT_STARTED';
+export type LifecycleEvent = 'STAGED' | 'STARTED' | 'SUCCEEDED' | 'ROLLED_BACK' | 'FAILED' | 'SKIPPED' | 'NOT_STARTED'
+/** The bake after the shift (the item keeps its state; ROLLED_BACK announces a bake that rolled it back). */
+| 'BAKE_PASSED' | 'BAKE_ROLLING_BACK' | 'BAKE_FAILED';
 
 /** What each state means for a service's traffic, in words a subscriber reads. */
 const OUTCOME: Record<DeploymentState, string> = {
@@ -55,6 +57,9 @@ export function headline(event: LifecycleEvent, record: DeploymentRecord): strin
     case 'ROLLED_BACK': return `[${service}] rolled back to version ${current} (${target} failed)`;
     case 'FAILED': return `[${service}] deployment failed: ${current} -> ${target}`;
     case 'NOT_STARTED': return `[${service}] never started${record.failureReason ? `: ${record.failureReason}` : ''}`;
+    case 'BAKE_PASSED': return `[${service}] passed its bake in ${record.environment ?? '?'}: version ${target}`;
+    case 'BAKE_ROLLING_BACK': return `[${service}] bake in ${record.environment ?? '?'}: rolling back to version ${current}${record.bakeFailureReason ? ` (${record.bakeFailureReason})` : ''}`;
+    case 'BAKE_FAILED': return `[${service}] bake in ${record.environment ?? '?'} failed${record.bakeFailureReason ? `: ${record.bakeFailureReason}` : ''}`;
   }
 }
 
