@@ -15,13 +15,15 @@ import { Construct } from 'constructs';
 import { ArtifactBucket } from './artifact-bucket';
 import { BuildOptions } from './build-options';
 import { BuildStage, newestRuntime } from './build-stage';
-import { STAGE_NAMES } from './contract/handler-contract';
+import { environmentStageName, STAGE_NAMES } from './contract/handler-contract';
 import { DeploymentDashboard } from './deployment-dashboard';
 import { DeploymentHistory } from './deployment-history';
 import { ExtraStageOptions } from './extra-stages';
 import { GitHubSourceProps } from './github-source';
 import { ManualApprovalOptions } from './manual-approval';
-import { addApprovalStage } from './private/approval-stage';
+import { PipelineEnvironment } from './pipeline-environment';
+import { addApprovalStage, environmentApprovalAction } from './private/approval-stage';
+import { EnvironmentPlan, planEnvironments } from './private/environment-plans';
 import { ExtraStages } from './private/extra-stage-insertion';
 import { acknowledgeArtifactBucketGrants } from './private/pipeline-acknowledgements';
 import { PipelineNotificationRule } from './private/pipeline-notification-rule';
@@ -33,7 +35,7 @@ import { claimPhysicalNames } from './private/unique-physical-names';
 import { ServiceDeployment } from './service-deployment';
 import { IServiceDeployment, ServiceDeploymentOptions, ServiceFunctionOptions } from './service-deployment-options';
 import { GitHubSourceStage } from './source-stage';
-import { StageHandlers } from './stage-handlers';
+import { InvokeActions, StageHandlers } from './stage-handlers';
 import { TrafficHook } from './traffic-hook';
 
 /** Properties of {@link BlueGreenLambdaPipeline}. */
@@ -46,10 +48,27 @@ export interface BlueGreenLambdaPipelineProps {
   readonly serviceName: string;
 
   /**
-   * Environment suffix carried by every physical name (`{service}-{purpose}-{suffix}`).
-   * @default "dev"
+   * Environment suffix carried by every physical name (`{service}-{purpose}-{suffix}`). With
+   * `environments`, it names what they share (the pipeline, its handlers, table and topic), and
+   * each environment's services carry the environment's name instead.
+   * @default "dev"; "release" with `environments`
    */
   readonly environmentSuffix?: string;
+
+  /**
+   * The environments one build is promoted through, in order (for example dev, staging, prod).
+   * Source and Build run once per execution; each environment then gets its own copy of every
+   * service and its own stages: `Approve-<name>` (with an approval), `Deploy-Blue-<name>` and
+   * `Switch-Traffic-<name>` (whose Bake actions, with a bake time, follow the last wave). Every
+   * environment deploys the same bundle, and its code hash must equal the first environment's. An
+   * environment refuses a build that failed, rolled back or failed its bake in an earlier one, even
+   * when an old execution's stage is retried later. Each environment's settings override the
+   * pipeline's (`deploymentConfig`, `errorRateThreshold`, ...). Services must be created by the
+   * construct (no `serviceFunction`), and `manualApproval` gives way to each environment's
+   * `approval`.
+   * @default - one environment, named by `environmentSuffix`, with the stages Source, Build, Deploy-Blue, Switch-Traffic
+   */
+  readonly environments?: PipelineEnvironment[];
 
   /** The GitHub repository to deploy from. */
   readonly source: GitHubSourceProps;
@@ -236,9 +255,14 @@ export class BlueGreenLambdaPipeline extends Construct {
   public readonly buildProject: codebuild.PipelineProject;
   /** The report group that receives the test results. */
   public readonly testReportGroup: codebuild.ReportGroup;
-  /** Every service the pipeline deploys, in the order given. */
+  /**
+   * Every service the pipeline deploys, in the order given; with `environments`, every
+   * environment's, environment by environment (each knows its `environment`).
+   */
   public readonly services: IServiceDeployment[];
-  /** The (first) service's function. */
+  /** The names of the environments the pipeline deploys to, in promotion order. */
+  public readonly environmentNames: string[];
+  /** The (first environment's first) service's function. */
   public readonly serviceFunction: lambda.Function;
   /** The (first) service's bootstrap version, before any pipeline deployment. */
   public readonly bootstrapVersion: lambda.Version;
@@ -264,6 +288,8 @@ export class BlueGreenLambdaPipeline extends Construct {
   public readonly switchTrafficFunction: lambda.Function;
   /** The built-in smoke-test hook (one for all services), if a service uses it. */
   public readonly smokeTestFunction?: lambda.Function;
+  /** The handler of the Bake actions (one for all services and environments), if an environment bakes. */
+  public readonly bakeFunction?: lambda.Function;
   /**
    * The stage handlers' dead-letter queue: invocations that failed all of Lambda's retries. A
    * message is the event as the handler received it, temporary credentials included; nothing
@@ -296,7 +322,7 @@ export class BlueGreenLambdaPipeline extends Construct {
 
   constructor(scope: Construct, id: string, props: BlueGreenLambdaPipelineProps) {
     super(scope, id);
-    const names = ResourceNames.of(props.serviceName, props.environmentSuffix ?? 'dev');
+    const names = ResourceNames.of(props.serviceName, props.environmentSuffix ?? (props.environments ? 'release' : 'dev'));
     this.environmentSuffix = names.environmentSuffix;
     validatePipelineProps(props);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
@@ -325,32 +351,41 @@ export class BlueGreenLambdaPipeline extends Construct {
     this.switchTrafficFunction = handlers.switchTraffic;
     this.deadLetterQueue = handlers.deadLetterQueue;
 
-    // ---- the services, each wired to the handlers and given its traffic hooks
+    // ---- the services of each environment, each wired to the handlers and given its traffic hooks
     const single = props.services === undefined;
     const serviceOptions = this.serviceOptions(props);
-    const deployments = serviceOptions.map((options, i) => new ServiceDeployment(
-      // One service keeps the construct ids (and so the logical ids) it has always had.
-      this, single ? 'Default' : `Service-${options.serviceName}`, {
-        ...retention,
-        options,
-        // One service keeps the names it has always had; a monorepo's carry the pipeline's name.
-        names: single ? names : names.service(options.serviceName, `services[${i}].serviceName`),
-        application: this.application,
-        codeDeployRole: this.codeDeployRole,
-        notificationTopic: this.notificationTopic,
-        deploymentConfig: props.deploymentConfig ?? codedeploy.LambdaDeploymentConfig.LINEAR_10PERCENT_EVERY_10MINUTES,
-        errorRateThreshold: props.errorRateThreshold,
-        evaluationPeriods: props.evaluationPeriods,
-        alarmPeriod: props.alarmPeriod,
-        keepVersions: props.keepVersions ?? DEFAULT_KEEP_VERSIONS,
-        propPrefix: single ? '' : `services[${i}].`,
-      }));
-    deployments.forEach((d, i) => {
-      handlers.addService(d);
-      const bind = (hook: TrafficHook | undefined) => hook?._bind((testEvent) => handlers.smokeTestFor(d.functionName, d, testEvent));
-      d.addTrafficHooks(bind(serviceOptions[i].preTrafficHook), bind(serviceOptions[i].postTrafficHook));
+    const plans = props.environments && planEnvironments(props.environments, serviceOptions, 2 + (props.extraStages?.length ?? 0));
+    const environments = (plans ?? [undefined]).map((plan) => {
+      // Without environments, the services keep the construct ids (and so the logical ids) they have always had.
+      const parent = plan ? new Construct(this, `Environment-${plan.name}`) : this;
+      const envNames = plan ? ResourceNames.of(props.serviceName, plan.name) : names;
+      const deployments = (plan?.services ?? serviceOptions).map((options, i) => new ServiceDeployment(
+        parent, single ? 'Default' : `Service-${options.serviceName}`, {
+          ...retention,
+          options,
+          // One service keeps the names it has always had; a monorepo's carry the pipeline's name.
+          names: single ? envNames : envNames.service(options.serviceName, `services[${i}].serviceName`),
+          application: this.application,
+          codeDeployRole: this.codeDeployRole,
+          notificationTopic: this.notificationTopic,
+          deploymentConfig: props.deploymentConfig ?? codedeploy.LambdaDeploymentConfig.LINEAR_10PERCENT_EVERY_10MINUTES,
+          errorRateThreshold: props.errorRateThreshold,
+          evaluationPeriods: props.evaluationPeriods,
+          alarmPeriod: props.alarmPeriod,
+          keepVersions: props.keepVersions ?? DEFAULT_KEEP_VERSIONS,
+          propPrefix: [plan?.path, single ? undefined : `services[${i}]`].filter(Boolean).map((p) => `${p}.`).join(''),
+          environment: envNames.environmentSuffix,
+        }));
+      deployments.forEach((d, i) => {
+        handlers.addService(d);
+        const bind = (hook: TrafficHook | undefined) => hook?._bind((testEvent) => handlers.smokeTestFor(d.functionName, d, testEvent));
+        d.addTrafficHooks(bind(serviceOptions[i].preTrafficHook), bind(serviceOptions[i].postTrafficHook));
+      });
+      return { name: envNames.environmentSuffix, plan, deployments };
     });
+    const deployments = environments.flatMap((e) => e.deployments);
     this.services = deployments;
+    this.environmentNames = environments.map((e) => e.name);
     const [first] = deployments;
     this.serviceFunction = first.serviceFunction;
     this.bootstrapVersion = first.bootstrapVersion;
@@ -359,7 +394,7 @@ export class BlueGreenLambdaPipeline extends Construct {
     this.errorRateAlarm = first.errorRateAlarm;
     this.smokeTestFunction = handlers.smokeTestFunction;
 
-    // ---- the pipeline: Source, Build, Deploy-Blue, (Approve), Switch-Traffic, extra stages
+    // ---- the pipeline: Source, Build, then each environment's (Approve), Deploy-Blue and Switch-Traffic, extra stages
     const source = new GitHubSourceStage(this, { source: props.source, names });
     this.sourceOutput = source.output;
     this.connectionArn = source.connectionArn;
@@ -369,12 +404,26 @@ export class BlueGreenLambdaPipeline extends Construct {
       names,
       options: props.buildStage ?? {},
       serviceRuntime: newestRuntime(deployments.map((d) => d.serviceFunction.runtime)),
-      bundleDirectories: single ? [] : deployments.map((d) => d.bundleDirectory),
+      bundleDirectories: single ? [] : environments[0].deployments.map((d) => d.bundleDirectory),
     });
     this.buildProject = build.project;
     this.testReportGroup = build.reportGroup;
     this.buildOutput = new codepipeline.Artifact('BuildOutput');
-    const invoke = handlers.createInvokeActions(this, { services: deployments, source, buildOutput: this.buildOutput, single });
+    const baked = (plans ?? []).filter((p) => p.bakeMinutes !== undefined).map((p) => p.name);
+    const invoked = environments.map(({ plan, deployments: services }) => handlers.createInvokeActions(this, {
+      services,
+      source,
+      buildOutput: this.buildOutput,
+      single,
+      environment: plan && {
+        name: plan.name,
+        environments: this.environmentNames,
+        baked,
+        bakeMinutes: plan.bakeMinutes,
+        minInvocations: plan.options.bakeMinInvocations,
+      },
+    }));
+    this.bakeFunction = handlers.bakeFunction;
 
     this.pipeline = new codepipeline.Pipeline(this, 'Pipeline', {
       pipelineName: names.pipeline,
@@ -390,17 +439,23 @@ export class BlueGreenLambdaPipeline extends Construct {
           stageName: STAGE_NAMES.build,
           actions: [new actions.CodeBuildAction({ actionName: 'CompileAndTest', project: this.buildProject, input: this.sourceOutput, outputs: [this.buildOutput] })],
         },
-        { stageName: STAGE_NAMES.deployBlue, actions: invoke.deployBlue },
-        { stageName: STAGE_NAMES.switchTraffic, actions: invoke.switchTraffic },
+        ...plans
+          ? plans.flatMap((plan, i) => this.environmentStages(plan, plans[i - 1], invoked[i], serviceOptions.length))
+          : [
+            { stageName: STAGE_NAMES.deployBlue, actions: invoked[0].deployBlue },
+            { stageName: STAGE_NAMES.switchTraffic, actions: invoked[0].switchTraffic },
+          ],
       ],
     });
-    this.extraStages = new ExtraStages(this.pipeline);
+    const last = plans?.[plans.length - 1];
+    const lastSwitchTraffic = last && environmentStageName(STAGE_NAMES.switchTraffic, last.name);
+    this.extraStages = new ExtraStages(this.pipeline, new Map(lastSwitchTraffic ? [[STAGE_NAMES.switchTraffic, lastSwitchTraffic]] : []));
     if (props.manualApproval) {
       addApprovalStage(this.pipeline, {
         options: props.manualApproval,
         topic: this.notificationTopic,
         services: deployments,
-        deployBlueAction: single ? invoke.deployBlue[0] : undefined,
+        deployBlueAction: single ? invoked[0].deployBlue[0] : undefined,
       });
       this.extraStages.claim(STAGE_NAMES.approval);
     }
@@ -413,8 +468,8 @@ export class BlueGreenLambdaPipeline extends Construct {
       this.pipelineNotificationRule = new PipelineNotificationRule(this, 'PipelineEvents', alerts).rule;
     }
     if (props.dashboard) {
-      const dashboard = { dashboardName: names.dashboard, pipelineName: names.pipeline, environment: names.environmentSuffix, services: deployments };
-      this.dashboard = new DeploymentDashboard(this, 'Dashboard', dashboard).dashboard;
+      const sections = environments.map((e) => ({ name: e.name, services: e.deployments }));
+      this.dashboard = new DeploymentDashboard(this, 'Dashboard', { dashboardName: names.dashboard, pipelineName: names.pipeline, environments: sections }).dashboard;
     }
     const outputs = { pipeline: this.pipeline, historyTable: this.historyTable.table, createdConnection: source.connection };
     this.pipelineConsoleUrl = addPipelineOutputs(this, outputs);
@@ -432,6 +487,27 @@ export class BlueGreenLambdaPipeline extends Construct {
   /** Lets a principal read the deployment history. */
   public grantReadHistory(grantee: iam.IGrantable): iam.Grant {
     return this.historyTable.grantRead(grantee);
+  }
+
+  /** One environment's stages: its approval (if any), Deploy-Blue, and Switch-Traffic with its Bake actions. */
+  private environmentStages(plan: EnvironmentPlan, previous: EnvironmentPlan | undefined, invoked: InvokeActions,
+    services: number): codepipeline.StageProps[] {
+    const approval = plan.options.approval;
+    return [
+      ...approval ? [{
+        stageName: environmentStageName(STAGE_NAMES.approval, plan.name),
+        actions: [environmentApprovalAction({
+          options: approval,
+          pipelineTopic: this.notificationTopic,
+          environment: plan.name,
+          previousEnvironment: previous?.name,
+          services,
+          path: `${plan.path}.approval`,
+        })],
+      }] : [],
+      { stageName: environmentStageName(STAGE_NAMES.deployBlue, plan.name), actions: invoked.deployBlue },
+      { stageName: environmentStageName(STAGE_NAMES.switchTraffic, plan.name), actions: [...invoked.switchTraffic, ...invoked.bake] },
+    ];
   }
 
   /** The services to deploy: `services`, or the one service the single-service props describe. */

@@ -24,9 +24,8 @@ const DEPLOYMENT_METRICS = {
 export interface DeploymentDashboardProps {
   readonly dashboardName: string;
   readonly pipelineName: string;
-  /** The environment the services run in: the Environment dimension of the handlers' metrics. */
-  readonly environment: string;
-  readonly services: ServiceDeployment[];
+  /** Each environment (the Environment dimension of the handlers' metrics) and its services, in promotion order. */
+  readonly environments: ReadonlyArray<{ readonly name: string; readonly services: readonly ServiceDeployment[] }>;
 }
 
 const FULL_WIDTH = 24;
@@ -46,21 +45,26 @@ export class DeploymentDashboard extends Construct {
       dashboardName: props.dashboardName,
       defaultInterval: Duration.hours(3),
     });
+    for (const environment of props.environments) this.addEnvironment(props.pipelineName, environment.name, environment.services);
+  }
+
+  /** One environment's section: its heading, its alarms' states, a row per service. */
+  private addEnvironment(pipelineName: string, environment: string, services: readonly ServiceDeployment[]) {
     this.dashboard.addWidgets(
       new cloudwatch.TextWidget({
-        markdown: `# ${props.pipelineName} (${props.environment})\nTraffic moves from the live version to the new one step by step; a rollback returns it. Deployment counts and lead time come from the stage handlers' metrics (namespace \`${DEPLOYMENT_METRICS.namespace}\`).`,
+        markdown: `# ${pipelineName} (${environment})\nTraffic moves from the live version to the new one step by step; a rollback returns it. Deployment counts and lead time come from the stage handlers' metrics (namespace \`${DEPLOYMENT_METRICS.namespace}\`).`,
         width: FULL_WIDTH,
         height: 2,
       }),
       new cloudwatch.AlarmStatusWidget({
         title: 'Rollback alarms',
-        alarms: props.services.map((s) => s.errorRateAlarm),
+        alarms: services.map((s) => s.errorRateAlarm),
         width: FULL_WIDTH,
         height: 2,
       }),
     );
-    const within = { [DEPLOYMENT_METRICS.pipelineDimension]: props.pipelineName, [DEPLOYMENT_METRICS.environmentDimension]: props.environment };
-    for (const service of props.services) this.dashboard.addWidgets(...serviceRow(service, within));
+    const within = { [DEPLOYMENT_METRICS.pipelineDimension]: pipelineName, [DEPLOYMENT_METRICS.environmentDimension]: environment };
+    for (const service of services) this.dashboard.addWidgets(...serviceRow(service, within));
   }
 }
 

@@ -8,3 +8,4 @@ export * from './github-source';
 export * from './extra-stages';
 export * from './manual-approval';
 export * from './traffic-hook';
+export * from './pipeline-environment';

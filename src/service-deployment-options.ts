@@ -147,4 +147,6 @@ export interface IServiceDeployment extends IConstruct {
   readonly wave: number;
   /** Where the service's bundle is in the build output (`""`: the whole output). */
   readonly bundleDirectory: string;
+  /** The environment it is deployed to: an `environments[i].name`, or the pipeline's `environmentSuffix`. */
+  readonly environment: string;
 }

@@ -31,6 +31,11 @@ export interface ServiceDeploymentProps extends RetentionSettings {
   readonly keepVersions: number;
   /** Where a setting came from, for error messages (`services[2].` or ``). */
   readonly propPrefix: string;
+  /**
+   * The environment the service is deployed to.
+   * @default - the pipeline's environment suffix
+   */
+  readonly environment?: string;
 }
 
 const MAX_DEPLOYMENT_GROUP_ALARMS = 10;
@@ -60,6 +65,9 @@ export class ServiceDeployment extends Construct implements IServiceDeployment {
   public readonly wave: number;
   public readonly bundleDirectory: string;
   public readonly keepVersions: number;
+  public readonly environment: string;
+  /** The deployment group's alarms: the error rate's and the extra ones. */
+  public readonly alarms: cloudwatch.IAlarm[];
   /** Set only when the construct created the function: its placeholder goes live all at once. */
   public readonly createdFunction?: lambda.Function;
   private preHook?: lambda.IFunction;
@@ -76,6 +84,7 @@ export class ServiceDeployment extends Construct implements IServiceDeployment {
     this.wave = o.wave ?? 1;
     this.bundleDirectory = o.bundleDirectory.replace(/\/+$/, '');
     this.keepVersions = o.keepVersions ?? props.keepVersions;
+    this.environment = props.environment ?? names.environmentSuffix;
 
     this.createdFunction = o.serviceFunction ? undefined : this.createFunction(names, o.service ?? {});
     this.serviceFunction = this.createdFunction ?? o.serviceFunction!;
@@ -98,6 +107,7 @@ export class ServiceDeployment extends Construct implements IServiceDeployment {
     }).alarm);
     notifyTopicOfAlarm(this, this.errorRateAlarm, props.notificationTopic);
 
+    this.alarms = [this.errorRateAlarm, ...(o.extraAlarms ?? [])];
     this.deploymentConfig = o.deploymentConfig ?? props.deploymentConfig;
     checkShiftFitsAction(this.deploymentConfig, propPath(o, props.propPrefix, 'deploymentConfig'));
     this.deploymentGroup = new codedeploy.LambdaDeploymentGroup(this, 'DeploymentGroup', {
@@ -106,7 +116,7 @@ export class ServiceDeployment extends Construct implements IServiceDeployment {
       alias: this.alias,
       deploymentConfig: this.deploymentConfig,
       role: props.codeDeployRole,
-      alarms: [this.errorRateAlarm, ...(o.extraAlarms ?? [])],
+      alarms: this.alarms,
       autoRollback: { failedDeployment: true, deploymentInAlarm: true, stoppedDeployment: false },
     });
     // The group would make CloudFormation shift traffic whenever the template changes the alias;

@@ -10,13 +10,17 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import {
   ALIAS_NAME,
+  ALL_AT_ONCE_CONFIG,
+  BakeParameters,
   BUNDLES_PREFIX,
   DeployBlueParameters,
   HANDLER_ENVIRONMENT,
   SwitchTrafficParameters,
+  LIST_SEPARATOR,
   TARGET_VERSION_VARIABLE,
 } from './contract/handler-contract';
 import { DeploymentHistory } from './deployment-history';
+import { BakeFunction } from './handler-functions/bake-function';
 import { DeployBlueFunction } from './handler-functions/deploy-blue-function';
 import { SmokeTestHookFunction } from './handler-functions/smoke-test-hook-function';
 import { SwitchTrafficFunction } from './handler-functions/switch-traffic-function';
@@ -52,6 +56,12 @@ export interface HandledService {
   readonly deploymentConfigNames: string[];
 }
 
+/** What the Bake handler needs to know of one service: its alarms too. */
+export interface BakedService extends HandledService {
+  /** The alarms of the service's deployment group (error rate and extra alarms). */
+  readonly alarms: readonly { readonly alarmArn: string }[];
+}
+
 /**
  * The pipeline's stage handlers, one of each however many services it deploys: Deploy-Blue,
  * Switch-Traffic and (once a service asks for it) the smoke-test hook. Per-service settings reach
@@ -64,6 +74,8 @@ export class StageHandlers extends Construct {
   /** Invocations of any stage handler that failed all of Lambda's retries. */
   public readonly deadLetterQueue: sqs.Queue;
   private smokeTest?: lambda.Function;
+  private bake?: lambda.Function;
+  private readonly invokeRoles = new Map<string, iam.Role>();
   private readonly smokeTestEvents: Record<string, unknown> = {};
   private readonly statements: {
     publish: iam.PolicyStatement;
@@ -75,6 +87,10 @@ export class StageHandlers extends Construct {
     configs: iam.PolicyStatement;
     smokeInvoke?: iam.PolicyStatement;
     smokeDeployment?: iam.PolicyStatement;
+    bakeAlarms?: iam.PolicyStatement;
+    bakeDeploy?: iam.PolicyStatement;
+    bakeConfigs?: iam.PolicyStatement;
+    bakeAlias?: iam.PolicyStatement;
   };
   private readonly services: HandledService[] = [];
 
@@ -202,14 +218,36 @@ export class StageHandlers extends Construct {
   }
 
   /**
+   * Grants the Bake handler (created for the first service that bakes, and shared by all) what
+   * watching `service` and rolling it back takes.
+   */
+  public addBakedService(service: BakedService): lambda.Function {
+    const bake = this.bake ??= this.createBake();
+    const s = this.statements;
+    for (const alarm of service.alarms) {
+      if (!s.bakeAlarms!.resources.includes(alarm.alarmArn)) s.bakeAlarms!.addResources(alarm.alarmArn);
+    }
+    s.bakeDeploy!.addResources(service.deploymentGroup.deploymentGroupArn);
+    s.bakeAlias!.addResources(service.alias.functionArn);
+    return bake;
+  }
+
+  /** The Bake handler, if an environment bakes. */
+  public get bakeFunction(): lambda.Function | undefined {
+    return this.bake;
+  }
+
+  /**
    * The invoke actions of Deploy-Blue and Switch-Traffic, one per service, each with the service's
    * UserParameters (see the handler contract). One role per stage serves every service's action;
    * the roles are created in `scope` (the pipeline), where their logical ids have always been.
    */
   public createInvokeActions(scope: Construct, stages: InvokeActionsProps): InvokeActions {
-    const { services, source, buildOutput, single } = stages;
+    const { services, source, buildOutput, single, environment } = stages;
     const { names } = this.props;
     const invokeRole = (purpose: string, handler: lambda.Function) => {
+      const existing = this.invokeRoles.get(purpose);
+      if (existing) return existing;
       const role = new iam.Role(scope, `${purpose}ActionRole`, {
         assumedBy: new iam.AccountRootPrincipal(),
         description: `${purpose} actions of ${names.pipeline}: invoke the stage handler`,
@@ -217,16 +255,23 @@ export class StageHandlers extends Construct {
       acknowledgeFinding(role, 'AwsSolutions-IAM5[Resource::*]', 'Added by aws-cdk-lib LambdaInvokeAction: lambda:ListFunctions supports no resource-level permissions.');
       acknowledgeFinding(role, `AwsSolutions-IAM5[Resource::${arnReference(handler)}:*]`,
         'Added by aws-cdk-lib LambdaInvokeAction (invoke on the function and its versions); the function itself is fixed.');
+      this.invokeRoles.set(purpose, role);
       return role;
     };
     const deployBlueRole = invokeRole('DeployBlue', this.deployBlue);
     const switchTrafficRole = invokeRole('SwitchTraffic', this.switchTraffic);
+    // Several environments: each environment's keys carry it (namespaces are unique per pipeline).
+    const qualified = (base: string, d: ServiceDeployment) =>
+      [base, environment?.name, single ? undefined : d.serviceName].filter(Boolean).join('-');
+    const promotion = environment ? {
+      environments: environment.environments.join(LIST_SEPARATOR),
+    } : {};
     const deployBlue = services.map((d) => new actions.LambdaInvokeAction({
       actionName: single ? 'PublishVersion' : `Publish-${d.serviceName}`,
       lambda: this.deployBlue,
       role: deployBlueRole,
       inputs: [buildOutput],
-      variablesNamespace: single ? 'DeployBlue' : `DeployBlue-${d.serviceName}`,
+      variablesNamespace: qualified('DeployBlue', d),
       userParameters: checkedUserParameters<DeployBlueParameters>(d, {
         deploymentId: codepipeline.GlobalVariables.executionId,
         service: d.serviceName,
@@ -239,7 +284,9 @@ export class StageHandlers extends Construct {
         commitTime: source.action.variables.authorDate,
         repository: source.repository,
         branch: source.branch,
-        environment: names.environmentSuffix,
+        environment: environment?.name ?? names.environmentSuffix,
+        ...promotion,
+        ...(environment && environment.baked.length > 0 ? { bakedEnvironments: environment.baked.join(LIST_SEPARATOR) } : {}),
       }),
     }));
     const switchTraffic = services.map((d, i) => new actions.LambdaInvokeAction({
@@ -266,14 +313,86 @@ export class StageHandlers extends Construct {
         stackVersion: d.bootstrapVersion.version,
         keepVersions: String(d.keepVersions),
         wave: String(d.wave),
+        ...(environment ? { environment: environment.name, ...promotion } : {}),
       }),
     }));
-    return { deployBlue, switchTraffic };
+    const bakeMinutes = environment?.bakeMinutes;
+    if (bakeMinutes === undefined) return { deployBlue, switchTraffic, bake: [] };
+    // After the last wave, in the same stage: CodePipeline locks stages, so no newer execution
+    // shifts the environment while this one bakes (a rollback would then move traffic back).
+    const lastWave = Math.max(...services.map((d) => d.wave));
+    const bake = services.map((d) => {
+      const handler = this.addBakedService(d);
+      return new actions.LambdaInvokeAction({
+        actionName: single ? 'Bake' : `Bake-${d.serviceName}`,
+        lambda: handler,
+        role: invokeRole('Bake', handler),
+        runOrder: lastWave + 1,
+        userParameters: checkedUserParameters<BakeParameters>(d, {
+          deploymentId: codepipeline.GlobalVariables.executionId,
+          service: d.serviceName,
+          functionName: d.functionName,
+          aliasName: ALIAS_NAME,
+          deploymentGroupName: d.deploymentGroupName,
+          environment: environment!.name,
+          bakeMinutes: String(bakeMinutes),
+          minInvocations: String(environment!.minInvocations ?? 0),
+          wave: String(d.wave),
+          beforeAllowTrafficHook: d.preTrafficHook ? physicalName(d.preTrafficHook) : '',
+          afterAllowTrafficHook: d.postTrafficHook ? physicalName(d.postTrafficHook) : '',
+          ...promotion,
+        }),
+      });
+    });
+    return { deployBlue, switchTraffic, bake };
   }
 
   /** The smoke-test hook, if any service uses it. */
   public get smokeTestFunction(): lambda.Function | undefined {
     return this.smokeTest;
+  }
+
+  private createBake(): lambda.Function {
+    const { names, history, notificationTopic, application } = this.props;
+    const env = HANDLER_ENVIRONMENT;
+    const bake = new BakeFunction(this, 'Bake', pipelineHandlerOptions(this, 'Bake', {
+      ...this.props,
+      deadLetterQueue: this.deadLetterQueue,
+      functionName: names.handler('bake'),
+      description: `Bake of ${names.pipeline}: watches each environment's alarms after its shift and rolls it back when one fires`,
+      timeout: Duration.minutes(2),
+      environment: {
+        [env.historyTableName]: history.table.tableName,
+        [env.notificationTopicArn]: notificationTopic.topicArn,
+        [env.pipelineName]: names.pipeline,
+        [env.codeDeployApplicationName]: application.applicationName,
+      },
+    }));
+    history.grantRecord(bake);
+    // The environment's other services (one execution's items) and newer executions (one service's items).
+    history.grantQueryExecution(bake);
+    history.grantQueryService(bake);
+    notificationTopic.grantPublish(bake);
+    const statement = (allowed: string[], resources?: string[]) => {
+      const s = new iam.PolicyStatement({ actions: allowed, resources });
+      bake.addToRolePolicy(s);
+      return s;
+    };
+    this.statements.bakeAlarms = statement(['cloudwatch:DescribeAlarms']);
+    // A rollback is a deployment of the group like any other; GetDeploymentGroup names its alarms.
+    this.statements.bakeDeploy = statement(['codedeploy:GetDeploymentGroup', 'codedeploy:CreateDeployment', 'codedeploy:GetDeployment']);
+    this.statements.bakeAlias = statement(['lambda:GetAlias']);
+    const stack = Stack.of(this);
+    this.statements.bakeConfigs = statement(['codedeploy:GetDeploymentConfig'], [stack.formatArn({
+      service: 'codedeploy', resource: 'deploymentconfig', resourceName: ALL_AT_ONCE_CONFIG, arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    })]);
+    statement(['codedeploy:GetApplicationRevision', 'codedeploy:RegisterApplicationRevision'], [application.applicationArn]);
+    // GetMetricData (the bake's invocation count) supports no resource-level permissions.
+    statement(['cloudwatch:GetMetricData'], ['*']);
+    acknowledgeHandlerFindings(bake);
+    acknowledgeFinding(bake.role!, 'AwsSolutions-IAM5[Resource::*]',
+      'cloudwatch:GetMetricData, codepipeline:PutJobSuccessResult/PutJobFailureResult and xray:PutTraceSegments/PutTelemetryRecords support no resource-level permissions.');
+    return bake;
   }
 
   private createSmokeTest(): lambda.Function {
@@ -316,12 +435,28 @@ export interface InvokeActionsProps {
   readonly buildOutput: codepipeline.Artifact;
   /** One service (no `services` prop): it keeps the action names and namespace it always had; a monorepo's carry the service. */
   readonly single: boolean;
+  /** The environment the actions deploy to, in a pipeline that promotes through several. */
+  readonly environment?: EnvironmentActions;
+}
+
+/** One environment of a promoting pipeline, as its actions see it. */
+export interface EnvironmentActions {
+  readonly name: string;
+  /** Every environment, in promotion order. */
+  readonly environments: readonly string[];
+  /** The environments with a bake. */
+  readonly baked: readonly string[];
+  /** This environment's bake, in whole minutes; none without. */
+  readonly bakeMinutes?: number;
+  readonly minInvocations?: number;
 }
 
 /** The invoke actions of the two deployment stages, in the order of the services. */
 export interface InvokeActions {
   readonly deployBlue: actions.LambdaInvokeAction[];
   readonly switchTraffic: actions.LambdaInvokeAction[];
+  /** The Bake actions (Switch-Traffic stage, after the last wave); none without a bake. */
+  readonly bake: actions.LambdaInvokeAction[];
 }
 
 /**

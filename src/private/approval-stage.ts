@@ -6,6 +6,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { acknowledgeFinding } from './acknowledge-finding';
 import { ALIAS_NAME, STAGE_NAMES, TARGET_VERSION_VARIABLE } from '../contract/handler-contract';
 import { ManualApprovalOptions } from '../manual-approval';
+import { EnvironmentApprovalOptions } from '../pipeline-environment';
 import { ServiceDeployment } from '../service-deployment';
 
 /** What the approval stage is about. */
@@ -23,16 +24,7 @@ export interface ApprovalStageProps {
  */
 export function addApprovalStage(pipeline: codepipeline.Pipeline, props: ApprovalStageProps): codepipeline.IStage {
   const { options, topic, services, deployBlueAction } = props;
-  for (const email of options.notifyEmails ?? []) {
-    if (!Token.isUnresolved(email) && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) {
-      throw new Error(`manualApproval.notifyEmails: "${email}" is not an email address`);
-    }
-    if (topic instanceof sns.Topic) {
-      const subscription = topic.addSubscription(new subscriptions.EmailSubscription(email));
-      acknowledgeFinding(subscription, 'Serverless-SNSRedrivePolicy',
-        'An approval email that cannot be delivered needs no replay: the approval waits in CodePipeline (up to 7 days) and can be given in the console.');
-    }
-  }
+  subscribeApprovers(options, topic, 'manualApproval');
   const waves = new Set(services.map((s) => s.wave)).size;
   return pipeline.addStage({
     stageName: STAGE_NAMES.approval,
@@ -44,5 +36,47 @@ export function addApprovalStage(pipeline: codepipeline.Pipeline, props: Approva
         ? `Version ${deployBlueAction.variable(TARGET_VERSION_VARIABLE)} of ${services[0].serviceFunction.functionName} is published and takes no traffic yet. Approve to shift ${ALIAS_NAME} onto it.`
         : `New versions of ${services.length} services are published and take no traffic yet. Approve to shift their ${ALIAS_NAME} aliases in ${waves} wave(s).`),
     })],
+  });
+}
+
+/** Subscribes the approvers' emails to the topic when the construct owns it (an imported topic is its owner's). */
+function subscribeApprovers(options: ManualApprovalOptions, topic: sns.ITopic, path: string) {
+  for (const email of options.notifyEmails ?? []) {
+    if (!Token.isUnresolved(email) && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) {
+      throw new Error(`${path}.notifyEmails: "${email}" is not an email address`);
+    }
+    if (topic instanceof sns.Topic) {
+      const subscription = topic.addSubscription(new subscriptions.EmailSubscription(email));
+      acknowledgeFinding(subscription, 'Serverless-SNSRedrivePolicy',
+        'An approval email that cannot be delivered needs no replay: the approval waits in CodePipeline (up to its timeout) and can be given in the console.');
+    }
+  }
+}
+
+/** What an environment's approval is about. */
+export interface EnvironmentApprovalProps {
+  readonly options: EnvironmentApprovalOptions;
+  /** The pipeline's topic, when the approval names none of its own. */
+  readonly pipelineTopic: sns.ITopic;
+  readonly environment: string;
+  /** The environment the build comes from; none for the first. */
+  readonly previousEnvironment?: string;
+  readonly services: number;
+  /** Where the options were given (`environments[2].approval`), for errors. */
+  readonly path: string;
+}
+
+/** The `Approve-<environment>` stage's action: promote this execution's build into the environment. */
+export function environmentApprovalAction(props: EnvironmentApprovalProps): actions.ManualApprovalAction {
+  const { options, environment, previousEnvironment, services, path } = props;
+  const topic = options.notificationTopic ?? props.pipelineTopic;
+  subscribeApprovers(options, topic, path);
+  const from = previousEnvironment ? `It passed ${previousEnvironment}. ` : '';
+  return new actions.ManualApprovalAction({
+    actionName: 'ApprovePromotion',
+    notificationTopic: topic,
+    timeout: options.timeout,
+    additionalInformation: options.additionalInformation
+      ?? `${from}Approve to deploy execution ${codepipeline.GlobalVariables.executionId}'s build of ${services} service(s) to ${environment}: new versions are published, then ${ALIAS_NAME} shifts onto them.`,
   });
 }

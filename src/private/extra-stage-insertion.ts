@@ -12,7 +12,11 @@ export class ExtraStages {
   private readonly lastStageAfter = new Map<string, codepipeline.IStage>();
   private readonly stageNames: Set<string>;
 
-  constructor(private readonly pipeline: codepipeline.Pipeline) {
+  /**
+   * @param anchors the stage each placement's fixed stage name stands for, where it is not that
+   * stage itself (a pipeline with environments: after Switch-Traffic = after the last environment)
+   */
+  constructor(private readonly pipeline: codepipeline.Pipeline, private readonly anchors: ReadonlyMap<string, string> = new Map()) {
     this.stageNames = new Set(pipeline.stages.map((stage) => stage.stageName));
   }
 
@@ -33,7 +37,7 @@ export class ExtraStages {
       throw new Error(`extraStages: stage "${options.stageName}" needs at least one action`);
     }
     const anchorName = options.placement.afterStageName;
-    const anchor = this.lastStageAfter.get(anchorName) ?? this.pipeline.stage(anchorName);
+    const anchor = this.lastStageAfter.get(anchorName) ?? this.pipeline.stage(this.anchors.get(anchorName) ?? anchorName);
     const stage = this.pipeline.addStage({ stageName: options.stageName, actions: options.actions, placement: { justAfter: anchor } });
     this.lastStageAfter.set(anchorName, stage);
     this.stageNames.add(options.stageName);

@@ -34,6 +34,21 @@ export function validatePipelineProps(props: BlueGreenLambdaPipelineProps): void
       throw new Error(`extraStages: stage "${stage.stageName}" adds a manual approval after Deploy-Blue, where manualApproval already puts one; configure the approval once (manualApproval, or your own stage without manualApproval)`);
     }
   }
+  if (props.environments) {
+    if (props.manualApproval) {
+      throw new Error('manualApproval: with environments, give each environment its own approval (environments[i].approval), which runs before its Deploy-Blue');
+    }
+    const own = props.serviceFunction ? 'serviceFunction' : props.services?.findIndex((s) => s.serviceFunction !== undefined);
+    if (own !== undefined && own !== -1) {
+      const path = typeof own === 'string' ? own : `services[${own}].serviceFunction`;
+      throw new Error(`${path}: with environments, each environment needs a function of its own, which the construct creates; configure it with ${typeof own === 'string' ? 'service' : `services[${own}].service`} (and environments[i].serviceOverrides) instead`);
+    }
+    (props.extraStages ?? []).forEach((stage, i) => {
+      if (stage.placement.afterStageName === STAGE_NAMES.deployBlue) {
+        throw new Error(`extraStages[${i}].placement: with environments there is a Deploy-Blue stage per environment; use AFTER_SOURCE, AFTER_BUILD or AFTER_SWITCH_TRAFFIC (after the last environment)`);
+      }
+    });
+  }
   const services = props.services;
   if (services === undefined) return;
   const given = SINGLE_SERVICE_PROPS.filter((prop) => props[prop] !== undefined);
