@@ -40,3 +40,18 @@ test('with an index that projects keys only, each candidate is read from the tab
   expect(result.execution.map((r) => [r.service, r.state]).sort()).toEqual([['billing', 'NOT_STARTED'], ['legacy', 'STAGED'], ['orders', 'STAGED']]);
   expect((await history.get('exec-1/legacy'))?.state).toBe('STAGED');
 });
+
+test('in a pipeline with environments, only the failed environment\'s later waves stop, and only its items are listed', async () => {
+  const history = new DeploymentHistoryStore(fixture.doc, fixture.tableName);
+  const item = (environment: string, service: string, wave: number) => stagedRecord(history, `exec-env/${environment}/${service}`,
+    { executionId: 'exec-env', service, environment, wave, targetVersion: '2' });
+  await item('staging', 'orders', 1);
+  await item('staging', 'billing', 2);
+  // another environment's item of a later wave, STAGED: not staging's to stop
+  await item('dev', 'billing', 2);
+
+  const result = await stopLaterWaves(history, { executionId: 'exec-env', service: 'orders', wave: 1, state: 'ROLLED_BACK', environment: 'staging' });
+  expect(result.changed.map((r) => r.deploymentId)).toEqual(['exec-env/staging/billing']);
+  expect(result.execution.map((r) => r.deploymentId).sort()).toEqual(['exec-env/staging/billing', 'exec-env/staging/orders']);
+  expect((await history.get('exec-env/dev/billing'))?.state).toBe('STAGED');
+});
