@@ -1,5 +1,6 @@
 import { createHash } from 'crypto';
 import { Readable } from 'stream';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { CodeDeployClient, CreateDeploymentCommand, DeploymentInfo, DeploymentStatus, ListDeploymentsCommand } from '@aws-sdk/client-codedeploy';
 import {
   CodePipelineClient,
@@ -30,6 +31,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { HistoryTableFixture } from './dynalite-history-table';
 import { captureHandlerOutput, LogRecord } from './log-capture';
 import { artifactZip } from './zip-fixtures';
+import { BakeDependencies, createBakeHandler } from '../../src/handlers/bake.lambda';
 import { createDeployBlueHandler, DeployBlueDependencies } from '../../src/handlers/deploy-blue.lambda';
 import { createSmokeTestHandler, SmokeTestDependencies } from '../../src/handlers/smoke-test-hook.lambda';
 import { createSwitchTrafficHandler, SwitchTrafficDependencies } from '../../src/handlers/switch-traffic.lambda';
@@ -63,6 +65,7 @@ export function handlerHarness(fixture: HistoryTableFixture) {
     codePipeline: new CodePipelineClient({ region: REGION }),
     s3: new S3Client({ region: REGION }),
     sns: new SNSClient({ region: REGION }),
+    cloudWatch: new CloudWatchClient({ region: REGION }),
   };
   const mocks = {
     lambda: mockClient(clients.lambda),
@@ -70,6 +73,7 @@ export function handlerHarness(fixture: HistoryTableFixture) {
     codePipeline: mockClient(clients.codePipeline),
     s3: mockClient(clients.s3),
     sns: mockClient(clients.sns),
+    cloudWatch: mockClient(clients.cloudWatch),
   };
   const history = new DeploymentHistoryStore(fixture.doc, fixture.tableName);
   const notifier = new LifecycleNotifier(clients.sns, `arn:aws:sns:${REGION}:${ACCOUNT}:orders-api-deployments-dev`);
@@ -134,6 +138,16 @@ export function handlerHarness(fixture: HistoryTableFixture) {
     claimPollMs: 10,
     ...overrides,
   });
+  /** The Bake handler; its tests give it a history store on their own clock (`history`, `now`). */
+  const bake = (overrides: Partial<BakeDependencies> = {}) => createBakeHandler({
+    codeDeploy: clients.codeDeploy,
+    cloudWatch: clients.cloudWatch,
+    codePipeline: clients.codePipeline,
+    history,
+    notifier,
+    applicationName: 'orders-api-dev',
+    ...overrides,
+  });
   /** The pre-traffic hook, with SMOKE_TEST_EVENTS naming orders-api's health check. */
   const smokeTest = (overrides: Partial<SmokeTestDependencies> = {}) => createSmokeTestHandler({
     lambda: clients.lambda,
@@ -141,7 +155,7 @@ export function handlerHarness(fixture: HistoryTableFixture) {
     testEvents: JSON.stringify({ [FUNCTION_NAME]: { rawPath: '/health' } }),
     ...overrides,
   });
-  return { clients, mocks, history, notifier, reset, jobResults, announced, messages, metrics, logs, deployBlue, switchTraffic, smokeTest };
+  return { clients, mocks, history, notifier, reset, jobResults, announced, messages, metrics, logs, deployBlue, switchTraffic, smokeTest, bake };
 }
 
 /** Writes a record as Deploy-Blue leaves it: claimed by its job, then STAGED. */

@@ -33,6 +33,9 @@ test.each([
   ['ROLLED_BACK', {}, '[orders] rolled back to version 3 (4 failed)'],
   ['FAILED', {}, '[orders] deployment failed: 3 -> 4'],
   ['NOT_STARTED', { service: 'billing', failureReason: 'wave 1: orders rolled back' }, '[billing] never started: wave 1: orders rolled back'],
+  ['BAKE_PASSED', { environment: 'staging' }, '[orders] passed its bake in staging: version 4'],
+  ['BAKE_ROLLING_BACK', { environment: 'staging', bakeFailureReason: 'alarm x in ALARM' }, '[orders] bake in staging: rolling back to version 3 (alarm x in ALARM)'],
+  ['BAKE_FAILED', { environment: 'staging', bakeFailureReason: 'idle' }, '[orders] bake in staging failed: idle'],
 ] as const)('%s says per service what happened', async (event, overrides, subject) => {
   expect(headline(event, record(overrides))).toBe(subject);
   await notifier.announce(event, record(overrides));
