@@ -23,9 +23,10 @@ for (const file of templates) {
   for (const [, pipeline] of ofType('AWS::CodePipeline::Pipeline')) {
     const p = pipeline.Properties;
     console.log(`Pipeline ${show(p.Name)} (${p.PipelineType}, ${p.ExecutionMode})`);
+    const width = Math.max(15, ...p.Stages.map((stage: any) => stage.Name.length));
     for (const stage of p.Stages) {
       const acts = stage.Actions.map((a: any) => `${a.Name} [${a.ActionTypeId.Category}/${a.ActionTypeId.Provider}]`).join(', ');
-      console.log(`  ${stage.Name.padEnd(15)} ${acts}`);
+      console.log(`  ${stage.Name.padEnd(width)} ${acts}`);
     }
   }
   for (const [, group] of ofType('AWS::CodeDeploy::DeploymentGroup')) {
