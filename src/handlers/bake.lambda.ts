@@ -265,7 +265,7 @@ export function createBakeHandler(deps: BakeDependencies) {
       return endBake(request, holder, 'FAILED', {
         from: ['BAKING'],
         bakeFailureReason: `${cause}, but there is no version to roll back to: history item ${record.deploymentId} records ` +
-          `no ${record.currentVersion ? 'targetVersion' : 'currentVersion'}. Put alias ${request.functionName}:${request.aliasName} back on ` +
+          `no version ${record.currentVersion ? 'it shifted to' : 'it served before'}. Put alias ${request.functionName}:${request.aliasName} back on ` +
           `the version it served before with "${aliasRepairCommand(request.functionName, request.aliasName)}"`,
       });
     }

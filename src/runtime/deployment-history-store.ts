@@ -51,6 +51,9 @@ const PREDECESSORS: Record<DeploymentState, Array<DeploymentState | typeof NEW>>
 
 export const FINAL_STATES: DeploymentState[] = ['SUCCEEDED', 'SKIPPED'];
 
+/** Predecessors a transition leaves only when its caller names them in `from`: only a bake rolls a SUCCEEDED item back. */
+const NAMED_ONLY: Partial<Record<DeploymentState, DeploymentState[]>> = { ROLLED_BACK: ['SUCCEEDED'] };
+
 /** One item of the history table. */
 export interface DeploymentRecord {
   /** The table's key; the handlers use `<executionId>/<service>`. */
@@ -434,7 +437,7 @@ export class DeploymentHistoryStore {
     options: TransitionOptions = {}): Promise<TransitionResult> {
     if (CLAIM_STATES.has(state)) throw new Error(`${state} is a claim; take it with claim(), not transition()`);
     const allowed = PREDECESSORS[state].filter((s): s is DeploymentState => s !== NEW);
-    const from = options.from ?? allowed;
+    const from = options.from ?? allowed.filter((s) => !NAMED_ONLY[state]?.includes(s));
     const illegal = from.filter((s) => !allowed.includes(s));
     if (illegal.length > 0) throw new Error(`${state} cannot be entered from ${illegal.join(', ')} (allowed from: ${allowed.join(', ')})`);
 

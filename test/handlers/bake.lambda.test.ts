@@ -424,7 +424,7 @@ describe('rolling back', () => {
     alarmStates.set(ALARM_NAME, 'ALARM');
     await first('job-1');
     expect(failureMessages()[0]).toMatch(new RegExp(`^Bake of orders-api in staging failed: alarm ${ALARM_NAME} in ALARM, but there is no version to roll back to: ` +
-      `history item ${deploymentId} records no currentVersion\\.`));
+      `history item ${deploymentId} records no version it served before\\.`));
     expect(creates()).toEqual([]);
     expect((await record())?.bakeState).toBe('FAILED');
   });
