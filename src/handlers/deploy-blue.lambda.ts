@@ -201,8 +201,13 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
     const version = comparison.version;
     await deps.history.transition(request.historyKey, 'STAGED',
       {
-        currentVersion: version, targetVersion: version, codeLocation: code.described, commitTime: request.commitTime, lastJobId: job.id,
-        codeSha256: code.codeSha256, executionStartedAt: promotion.executionStartedAt,
+        currentVersion: version,
+        targetVersion: version,
+        codeLocation: code.described,
+        commitTime: request.commitTime,
+        lastJobId: job.id,
+        codeSha256: code.codeSha256,
+        executionStartedAt: promotion.executionStartedAt,
       },
       { from: ['STAGING'], claimJobId: job.id });
     log('code unchanged: nothing published; Switch-Traffic will skip', { jobId: job.id, deploymentId: request.historyKey, version, codeSha256: code.codeSha256 });
@@ -214,7 +219,8 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
    * before publishing (on the staged bundle's hash, or on $LATEST's after the update for an
    * artifact deployed as built).
    */
-  function requireFirstEnvironmentsCode(job: PipelineJob<DeployBlueParameters>, request: StageRequest, promotion: Promotion, codeSha256: string | undefined) {
+  function requireFirstEnvironmentsCode(job: PipelineJob<DeployBlueParameters>, request: StageRequest, promotion: Promotion,
+    codeSha256: string | undefined) {
     const first = promotion.first;
     if (!first || !codeSha256) return;
     if (!first.codeSha256) {
@@ -227,7 +233,8 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
   }
 
   /** Publishes the service's code under this job's claim; returns the versions, or the failure reason. */
-  async function stage(job: PipelineJob<DeployBlueParameters>, request: StageRequest, promotion: Promotion): Promise<StagedVersions | { reason: string }> {
+  async function stage(job: PipelineJob<DeployBlueParameters>, request: StageRequest,
+    promotion: Promotion): Promise<StagedVersions | { reason: string }> {
     const deploymentId = request.historyKey;
     const { functionName } = request;
     try {
@@ -253,9 +260,14 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
       }
       const targetVersion = published.Version;
       const { record } = await deps.history.transition(deploymentId, 'STAGED', {
-        currentVersion, targetVersion, codeLocation: code.described, commitTime: request.commitTime, lastJobId: job.id,
+        currentVersion,
+        targetVersion,
+        codeLocation: code.described,
+        commitTime: request.commitTime,
+        lastJobId: job.id,
         // The hash Lambda reports for the version: what every later environment must receive.
-        codeSha256: published.CodeSha256 ?? updated.CodeSha256, executionStartedAt: promotion.executionStartedAt,
+        codeSha256: published.CodeSha256 ?? updated.CodeSha256,
+        executionStartedAt: promotion.executionStartedAt,
       }, { from: ['STAGING'], claimJobId: job.id });
       await deps.notifier.announce('STAGED', record);
       return { currentVersion, targetVersion };

@@ -1,5 +1,5 @@
-import { DeploymentHistoryStore } from '../../src/runtime/deployment-history-store';
 import { endedBeforeSwitchTraffic, settleAbandonedItems } from '../../src/runtime/abandoned-items';
+import { DeploymentHistoryStore } from '../../src/runtime/deployment-history-store';
 import { HistoryTableFixture, startHistoryTable } from '../helpers/dynalite-history-table';
 import { stagedRecord } from '../helpers/handler-harness';
 

@@ -44,8 +44,15 @@ const T = (minute: number) => `2026-11-${String(10 + runs).padStart(2, '0')}T10:
 async function staged(executionId: string, environment: string, minute: number, executionStartedAt: string, targetVersion: string) {
   clock = T(minute);
   const { record } = await stagedRecord(history, historyKey(executionId, SERVICE, environment), {
-    executionId, service: SERVICE, environment, wave: 1, functionName: functionIn(environment), aliasName: 'live',
-    currentVersion: '3', targetVersion, executionStartedAt,
+    executionId,
+    service: SERVICE,
+    environment,
+    wave: 1,
+    functionName: functionIn(environment),
+    aliasName: 'live',
+    currentVersion: '3',
+    targetVersion,
+    executionStartedAt,
   });
   return record;
 }

@@ -54,8 +54,15 @@ interface Ending {
 async function itemIn(environment: string, service: string, ending: Ending): Promise<DeploymentRecord> {
   const key = historyKey(executionId, service, environment);
   const { record: staged } = await stagedRecord(history, key, {
-    executionId, service, environment, wave: 1, functionName: `${service}-${environment}`, aliasName: 'live',
-    currentVersion: '3', targetVersion: '4', codeSha256: ending.codeSha256 ?? 'sha-of-the-build',
+    executionId,
+    service,
+    environment,
+    wave: 1,
+    functionName: `${service}-${environment}`,
+    aliasName: 'live',
+    currentVersion: '3',
+    targetVersion: '4',
+    codeSha256: ending.codeSha256 ?? 'sha-of-the-build',
   });
   if (ending.state === 'STAGED') return staged;
   if (ending.state === 'NOT_STARTED') {
@@ -320,6 +327,25 @@ describe('Deploy-Blue in a pipeline that promotes through environments', () => {
     expect(h.mocks.lambda.commandCalls(UpdateFunctionCodeCommand)).toHaveLength(0);
     expect(published()).toEqual([]);
     expect(await history.get(`${executionId}/staging/orders`)).toMatchObject({ state: 'FAILED', failureReason: message });
+  });
+
+  test('an artifact deployed as built (its hash not known in advance) is compared after the code update, before publishing', async () => {
+    const asBuilt = (environment: string) => h.deployBlue({ maxArtifactBytes: 1 })(pipelineJobEvent({
+      jobId: `deploy-${environment}`, artifact: ARTIFACT, userParameters: deployBlueInEnvironment(executionId, environment, BAKED, { service: 'orders' }),
+    }));
+    await asBuilt('dev');
+    const dev = (await history.get(`${executionId}/dev/orders`))!;
+    expect(dev.codeSha256).toBe(sha256Of(bucket.get(ARTIFACT.bucketName, ARTIFACT.objectKey)!.body));
+    await wentLive('dev');
+    bucket.put(ARTIFACT.bucketName, ARTIFACT.objectKey, artifactZip({ 'index.js': 'exports.handler = async () => "other";\n' }));
+    forgetCalls();
+
+    await asBuilt('staging');
+    const other = sha256Of(bucket.get(ARTIFACT.bucketName, ARTIFACT.objectKey)!.body);
+    expect(failures()).toEqual([['deploy-staging', `Deploy-Blue refused: the code of orders for staging (CodeSha256 ${other}) is not the code dev received ` +
+      `(CodeSha256 ${dev.codeSha256}, deployment ${executionId}/dev/orders); nothing was published; it will not be promoted to staging`]]);
+    expect(h.mocks.lambda.commandCalls(UpdateFunctionCodeCommand)).toHaveLength(1);
+    expect(published()).toEqual([]);
   });
 
   test('bakedEnvironments must name environments of the pipeline', async () => {
