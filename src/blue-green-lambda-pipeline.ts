@@ -22,7 +22,7 @@ import { ExtraStageOptions } from './extra-stages';
 import { GitHubSourceProps } from './github-source';
 import { ManualApprovalOptions } from './manual-approval';
 import { PipelineEnvironment } from './pipeline-environment';
-import { addApprovalStage, environmentApprovalAction } from './private/approval-stage';
+import { acknowledgeApprovalGrants, addApprovalStage, environmentApprovalAction } from './private/approval-stage';
 import { EnvironmentPlan, planEnvironments } from './private/environment-plans';
 import { ExtraStages } from './private/extra-stage-insertion';
 import { acknowledgeArtifactBucketGrants } from './private/pipeline-acknowledgements';
@@ -448,6 +448,7 @@ export class BlueGreenLambdaPipeline extends Construct {
       ],
     });
     const last = plans?.[plans.length - 1];
+    for (const plan of plans ?? []) if (plan.options.approval) acknowledgeApprovalGrants(this.pipeline, environmentStageName(STAGE_NAMES.approval, plan.name));
     const lastSwitchTraffic = last && environmentStageName(STAGE_NAMES.switchTraffic, last.name);
     this.extraStages = new ExtraStages(this.pipeline, new Map(lastSwitchTraffic ? [[STAGE_NAMES.switchTraffic, lastSwitchTraffic]] : []));
     if (props.manualApproval) {

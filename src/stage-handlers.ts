@@ -1,4 +1,5 @@
 import { ArnFormat, Duration, Lazy, Size, Stack, Token } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
 import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
 import * as actions from 'aws-cdk-lib/aws-codepipeline-actions';
@@ -59,7 +60,7 @@ export interface HandledService {
 /** What the Bake handler needs to know of one service: its alarms too. */
 export interface BakedService extends HandledService {
   /** The alarms of the service's deployment group (error rate and extra alarms). */
-  readonly alarms: readonly { readonly alarmArn: string }[];
+  readonly alarms: readonly cloudwatch.IAlarm[];
 }
 
 /**
@@ -76,6 +77,7 @@ export class StageHandlers extends Construct {
   private smokeTest?: lambda.Function;
   private bake?: lambda.Function;
   private readonly invokeRoles = new Map<string, iam.Role>();
+  private promotionGateGranted = false;
   private readonly smokeTestEvents: Record<string, unknown> = {};
   private readonly statements: {
     publish: iam.PolicyStatement;
@@ -90,7 +92,6 @@ export class StageHandlers extends Construct {
     bakeAlarms?: iam.PolicyStatement;
     bakeDeploy?: iam.PolicyStatement;
     bakeConfigs?: iam.PolicyStatement;
-    bakeAlias?: iam.PolicyStatement;
   };
   private readonly services: HandledService[] = [];
 
@@ -225,10 +226,12 @@ export class StageHandlers extends Construct {
     const bake = this.bake ??= this.createBake();
     const s = this.statements;
     for (const alarm of service.alarms) {
-      if (!s.bakeAlarms!.resources.includes(alarm.alarmArn)) s.bakeAlarms!.addResources(alarm.alarmArn);
+      // DescribeAlarms returns a composite alarm only to a caller allowed it on * (CloudWatch API
+      // reference); a metric alarm of this app can be named. An imported alarm may be either.
+      const arn = alarm instanceof cloudwatch.Alarm ? alarm.alarmArn : '*';
+      if (!s.bakeAlarms!.resources.includes(arn)) s.bakeAlarms!.addResources(arn);
     }
     s.bakeDeploy!.addResources(service.deploymentGroup.deploymentGroupArn);
-    s.bakeAlias!.addResources(service.alias.functionArn);
     return bake;
   }
 
@@ -258,6 +261,11 @@ export class StageHandlers extends Construct {
       this.invokeRoles.set(purpose, role);
       return role;
     };
+    if (environment && !this.promotionGateGranted) {
+      // The promotion gate: the execution's items in the earlier environments.
+      this.props.history.grantQueryExecution(this.deployBlue);
+      this.promotionGateGranted = true;
+    }
     const deployBlueRole = invokeRole('DeployBlue', this.deployBlue);
     const switchTrafficRole = invokeRole('SwitchTraffic', this.switchTraffic);
     // Several environments: each environment's keys carry it (namespaces are unique per pipeline).
@@ -380,8 +388,11 @@ export class StageHandlers extends Construct {
     };
     this.statements.bakeAlarms = statement(['cloudwatch:DescribeAlarms']);
     // A rollback is a deployment of the group like any other; GetDeploymentGroup names its alarms.
-    this.statements.bakeDeploy = statement(['codedeploy:GetDeploymentGroup', 'codedeploy:CreateDeployment', 'codedeploy:GetDeployment']);
-    this.statements.bakeAlias = statement(['lambda:GetAlias']);
+    // It overrides the group's alarm configuration (the alarm that fired would stop it), which
+    // CreateDeployment allows only with codedeploy:UpdateDeploymentGroup (API reference).
+    this.statements.bakeDeploy = statement([
+      'codedeploy:GetDeploymentGroup', 'codedeploy:CreateDeployment', 'codedeploy:GetDeployment', 'codedeploy:UpdateDeploymentGroup',
+    ]);
     const stack = Stack.of(this);
     this.statements.bakeConfigs = statement(['codedeploy:GetDeploymentConfig'], [stack.formatArn({
       service: 'codedeploy', resource: 'deploymentconfig', resourceName: ALL_AT_ONCE_CONFIG, arnFormat: ArnFormat.COLON_RESOURCE_NAME,
@@ -391,7 +402,8 @@ export class StageHandlers extends Construct {
     statement(['cloudwatch:GetMetricData'], ['*']);
     acknowledgeHandlerFindings(bake);
     acknowledgeFinding(bake.role!, 'AwsSolutions-IAM5[Resource::*]',
-      'cloudwatch:GetMetricData, codepipeline:PutJobSuccessResult/PutJobFailureResult and xray:PutTraceSegments/PutTelemetryRecords support no resource-level permissions.');
+      'cloudwatch:GetMetricData, codepipeline:PutJobSuccessResult/PutJobFailureResult and xray:PutTraceSegments/PutTelemetryRecords support no resource-level permissions; '
+      + 'cloudwatch:DescribeAlarms returns composite alarms only when allowed on *, which an imported extra alarm may be.');
     return bake;
   }
 

@@ -145,6 +145,23 @@ describe('one build promoted through dev, staging and prod', () => {
     const deploy = statements.find((s: any) => Array.isArray(s.Action) && s.Action.includes('codedeploy:CreateDeployment'));
     expect(deploy.Resource).toHaveLength(4);
     expect(statements.find((s: any) => s.Action === 'cloudwatch:GetMetricData').Resource).toBe('*');
+    // Deploy-Blue's gate reads the execution's items in earlier environments (byExecution)
+    const deployBlue = Object.values<any>(template.findResources('AWS::IAM::Policy'))
+      .filter((p) => JSON.stringify(p.Properties.Roles).includes('HandlersDeployBlueRole'))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement);
+    expect(JSON.stringify(deployBlue.filter((s: any) => s.Action === 'dynamodb:Query').map((s: any) => s.Resource))).toContain('/index/byExecution');
+    // the rollback overrides the group's alarms, which CreateDeployment allows only with UpdateDeploymentGroup
+    expect(deploy.Action).toEqual(['codedeploy:GetDeploymentGroup', 'codedeploy:CreateDeployment', 'codedeploy:GetDeployment', 'codedeploy:UpdateDeploymentGroup']);
+  });
+
+  test('an imported extra alarm may be composite: DescribeAlarms then needs *', () => {
+    const stack = newStack(new App());
+    const imported = cloudwatch.Alarm.fromAlarmArn(stack, 'Upstream', 'arn:aws:cloudwatch:us-east-1:111111111111:alarm:upstream');
+    new BlueGreenLambdaPipeline(stack, 'P', baseProps({ environments: [{ name: 'prod', bakeTime: Duration.hours(1), extraAlarms: [imported] }] }));
+    const statements = Object.values<any>(Template.fromStack(stack).findResources('AWS::IAM::Policy'))
+      .filter((p) => JSON.stringify(p.Properties.Roles).includes('HandlersBakeRole'))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement);
+    expect(statements.find((s: any) => s.Action === 'cloudwatch:DescribeAlarms').Resource).toEqual(expect.arrayContaining(['*']));
   });
 
   test('names: the environments\' own, the shared ones carry "release" unless environmentSuffix says otherwise', () => {

@@ -9,6 +9,9 @@ import { ManualApprovalOptions } from '../manual-approval';
 import { EnvironmentApprovalOptions } from '../pipeline-environment';
 import { ServiceDeployment } from '../service-deployment';
 
+/** The action of an environment's approval stage. */
+const APPROVAL_ACTION = 'ApprovePromotion';
+
 /** What the approval stage is about. */
 export interface ApprovalStageProps {
   readonly options: ManualApprovalOptions;
@@ -73,10 +76,23 @@ export function environmentApprovalAction(props: EnvironmentApprovalProps): acti
   subscribeApprovers(options, topic, path);
   const from = previousEnvironment ? `It passed ${previousEnvironment}. ` : '';
   return new actions.ManualApprovalAction({
-    actionName: 'ApprovePromotion',
+    actionName: APPROVAL_ACTION,
     notificationTopic: topic,
     timeout: options.timeout,
     additionalInformation: options.additionalInformation
       ?? `${from}Approve to deploy execution ${codepipeline.GlobalVariables.executionId}'s build of ${services} service(s) to ${environment}: new versions are published, then ${ALIAS_NAME} shifts onto them.`,
   });
+}
+
+/**
+ * The approval action's role (aws-cdk-lib creates it when the action is bound) publishes to the
+ * approvers' topic; for a topic encrypted with a customer managed key, aws-cdk-lib's grantPublish
+ * adds `kms:GenerateDataKey*` on that key alone.
+ */
+export function acknowledgeApprovalGrants(pipeline: codepipeline.Pipeline, stageName: string): void {
+  const role = pipeline.node.tryFindChild(stageName)?.node.tryFindChild(APPROVAL_ACTION)?.node.tryFindChild('CodePipelineActionRole');
+  if (role) {
+    acknowledgeFinding(role, 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+      'Added by aws-cdk-lib grantPublish for a topic encrypted with a customer managed key: data keys of that key only, to publish the approval request.');
+  }
 }
