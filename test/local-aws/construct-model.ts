@@ -5,23 +5,45 @@ import { baseProps, newStack } from '../helpers/stack-fixture';
 
 export type Resources = Record<string, { Type: string; Properties?: any }>;
 
-/** One Lambda invoke action of the pipeline, as the template declares it. */
+/** One action of the pipeline after Build, as the template declares it: a Lambda invoke action or a manual approval. */
 export interface ActionModel {
   readonly stageName: string;
   readonly actionName: string;
   readonly runOrder: number;
+  readonly kind: 'invoke' | 'approval';
   /** The action's variable namespace, if it has one. */
   readonly namespace?: string;
-  /** Logical id of the function the action invokes. */
+  /** Logical id of the function the action invokes ('' for an approval). */
   readonly handlerLogicalId: string;
   /** UserParameters as the template has them: a string, or an Fn::Join with intrinsics. */
   readonly userParameters: unknown;
   readonly inputArtifacts: string[];
+  /** The action's Configuration as the template has it (an approval's NotificationArn, CustomData). */
+  readonly configuration: Record<string, unknown>;
 }
 
-/** One service of the pipeline: its two actions and what they name. */
+/** One stage after Build, in pipeline order. */
+export interface StageModel {
+  readonly name: string;
+  readonly actions: ActionModel[];
+}
+
+/** One environment of a pipeline with `environments`: its stages and its copy of every service. */
+export interface EnvironmentModel {
+  readonly name: string;
+  /** Its stages in pipeline order: Approve-<env> (with an approval), Deploy-Blue-<env>, Switch-Traffic-<env>. */
+  readonly stageNames: string[];
+  readonly approval?: ActionModel;
+  /** Its services (keys `<env>/<service>`), in the order of its Deploy-Blue actions. */
+  readonly services: ServiceModel[];
+}
+
+/** One service of the pipeline (in one environment): its actions and what they name. */
 export interface ServiceModel {
   readonly name: string;
+  /** How the test names it: the service, or `<environment>/<service>` in a pipeline with environments (its history key after the execution id). */
+  readonly key: string;
+  readonly environment?: string;
   readonly wave: number;
   readonly bundleDirectory: string;
   readonly functionName: string;
@@ -33,6 +55,9 @@ export interface ServiceModel {
   /** The UserParameters of each action with every intrinsic and pipeline variable left as a placeholder. */
   readonly deployBlueParameters: Record<string, string>;
   readonly switchTrafficParameters: Record<string, string>;
+  /** The Bake action after the environment's last wave (environments with a bake time). */
+  readonly bake?: ActionModel;
+  readonly bakeParameters?: Record<string, string>;
 }
 
 /** A stage handler: its function in the template and the environment the construct gives it. */
@@ -49,13 +74,19 @@ export interface ConstructModel {
   readonly handlers: {
     readonly deployBlue: HandlerModel;
     readonly switchTraffic: HandlerModel;
+    /** The Bake handler (pipelines with a bake time). */
+    readonly bake?: HandlerModel;
     /** The hook functions the Switch-Traffic actions name that the construct created (the built-in smoke test). */
     readonly hooks: HandlerModel[];
   };
-  /** The services, in the order of the Deploy-Blue stage's actions. */
+  /** The services, in the order of the Deploy-Blue stages' actions (every environment's, in promotion order). */
   readonly services: ServiceModel[];
-  /** The stages the handlers run in, with every action (in template order). */
+  /** The Deploy-Blue and Switch-Traffic stages (of the first environment, with environments), every action in template order. */
   readonly stages: { readonly deployBlue: ActionModel[]; readonly switchTraffic: ActionModel[] };
+  /** Every stage after Build, in pipeline order: what an execution plays. */
+  readonly pipelineStages: StageModel[];
+  /** The environments, in promotion order; undefined without `environments`. */
+  readonly environments?: EnvironmentModel[];
   /** The Source action: its variable namespace (its CommitId feeds Deploy-Blue's parameters) and configuration. */
   readonly source?: { readonly namespace?: string; readonly provider?: string; readonly configuration: Record<string, unknown> };
   readonly tableLogicalId: string;
@@ -92,26 +123,37 @@ export function constructModel(overrides: Partial<BlueGreenLambdaPipelineProps> 
   new BlueGreenLambdaPipeline(stack, 'Pipeline', baseProps(overrides));
   const resources = Template.fromStack(stack).toJSON().Resources as Resources;
   const pipeline = resources[single(resources, 'AWS::CodePipeline::Pipeline')].Properties;
-  const stage = (name: string): ActionModel[] => {
-    const found = (pipeline.Stages as any[]).find((s) => s.Name === name);
-    if (!found) throw new Error(`the pipeline has no stage ${name}`);
-    return (found.Actions as any[]).map((a) => {
-      if (a.ActionTypeId?.Provider !== 'Lambda') throw new Error(`${name}/${a.Name} is a ${a.ActionTypeId?.Provider} action; this test plays Lambda invoke actions only`);
-      const handlerLogicalId = a.Configuration.FunctionName?.Ref;
-      if (typeof handlerLogicalId !== 'string') throw new Error(`${name}/${a.Name}: FunctionName is not a Ref: ${JSON.stringify(a.Configuration.FunctionName)}`);
+  const readAction = (stageName: string, a: any): ActionModel => {
+    const provider = a.ActionTypeId?.Provider;
+    if (a.ActionTypeId?.Category === 'Approval' && provider === 'Manual') {
       return {
-        stageName: name,
-        actionName: a.Name,
-        runOrder: a.RunOrder ?? 1,
-        namespace: a.Namespace,
-        handlerLogicalId,
-        userParameters: a.Configuration.UserParameters,
-        inputArtifacts: (a.InputArtifacts ?? []).map((i: any) => i.Name),
+        stageName, actionName: a.Name, runOrder: a.RunOrder ?? 1, kind: 'approval', handlerLogicalId: '', userParameters: undefined,
+        inputArtifacts: [], configuration: a.Configuration ?? {},
       };
-    });
+    }
+    if (provider !== 'Lambda') throw new Error(`${stageName}/${a.Name} is a ${provider} action; this test plays Lambda invoke actions and manual approvals only`);
+    const handlerLogicalId = a.Configuration.FunctionName?.Ref;
+    if (typeof handlerLogicalId !== 'string') throw new Error(`${stageName}/${a.Name}: FunctionName is not a Ref: ${JSON.stringify(a.Configuration.FunctionName)}`);
+    return {
+      stageName,
+      actionName: a.Name,
+      runOrder: a.RunOrder ?? 1,
+      kind: 'invoke',
+      namespace: a.Namespace,
+      handlerLogicalId,
+      userParameters: a.Configuration.UserParameters,
+      inputArtifacts: (a.InputArtifacts ?? []).map((i: any) => i.Name),
+      configuration: a.Configuration ?? {},
+    };
   };
-  const deployBlue = stage('Deploy-Blue');
-  const switchTraffic = stage('Switch-Traffic');
+  // Source and Build are played by the test (the artifact, the source variables); every later stage is run.
+  const pipelineStages: StageModel[] = (pipeline.Stages as any[]).filter((s) => s.Name !== 'Source' && s.Name !== 'Build')
+    .map((s) => ({ name: s.Name, actions: (s.Actions as any[]).map((a) => readAction(s.Name, a)) }));
+  const stage = (name: string): ActionModel[] => {
+    const found = pipelineStages.find((s) => s.name === name);
+    if (!found) throw new Error(`the pipeline has no stage ${name} (stages: ${pipelineStages.map((s) => s.name).join(', ')})`);
+    return found.actions;
+  };
   const handler = (actions: ActionModel[], what: string): HandlerModel => {
     const ids = [...new Set(actions.map((a) => a.handlerLogicalId))];
     if (ids.length !== 1) throw new Error(`${what}: expected one handler for every action, found ${ids.join(', ')}`);
@@ -119,26 +161,66 @@ export function constructModel(overrides: Partial<BlueGreenLambdaPipelineProps> 
     return { logicalId: ids[0], functionName: fn.Properties?.FunctionName, environment: fn.Properties?.Environment?.Variables ?? {} };
   };
 
-  const switchByService = new Map(switchTraffic.map((a) => [placeholderParameters(a.userParameters, `${a.actionName} UserParameters`).service, a]));
-  const services: ServiceModel[] = deployBlue.map((action) => {
-    const parameters = placeholderParameters(action.userParameters, `${action.actionName} UserParameters`);
-    const shift = switchByService.get(parameters.service);
-    if (!shift) throw new Error(`service ${parameters.service} has a Deploy-Blue action but no Switch-Traffic action`);
-    const shiftParameters = placeholderParameters(shift.userParameters, `${shift.actionName} UserParameters`);
-    return {
-      name: parameters.service,
-      wave: Number(shiftParameters.wave),
-      bundleDirectory: parameters.bundleDirectory ?? '',
-      functionName: parameters.functionName,
-      functionLogicalId: byProperty(resources, 'AWS::Lambda::Function', 'FunctionName', parameters.functionName, `service ${parameters.service}`),
-      deploymentGroupName: shiftParameters.deploymentGroupName,
-      groupLogicalId: byProperty(resources, 'AWS::CodeDeploy::DeploymentGroup', 'DeploymentGroupName', shiftParameters.deploymentGroupName, `service ${parameters.service}`),
-      deployBlue: action,
-      switchTraffic: shift,
-      deployBlueParameters: parameters,
-      switchTrafficParameters: shiftParameters,
-    };
-  });
+  /** The services of one pair of Deploy-Blue and Switch-Traffic stages (one environment). */
+  const servicesOf = (deployBlue: ActionModel[], switchStage: ActionModel[], environment?: string): ServiceModel[] => {
+    // A Bake action's UserParameters carry bakeMinutes (BAKE_PARAMETERS), a shift's a targetVersion.
+    const isBake = (a: ActionModel) => 'bakeMinutes' in placeholderParameters(a.userParameters, `${a.stageName}/${a.actionName} UserParameters`);
+    const shifts = switchStage.filter((a) => !isBake(a));
+    const bakes = switchStage.filter(isBake);
+    const byService = (actions: ActionModel[]) => new Map(actions.map((a) => [placeholderParameters(a.userParameters, `${a.stageName}/${a.actionName} UserParameters`).service, a]));
+    const switchByService = byService(shifts);
+    const bakeByService = byService(bakes);
+    return deployBlue.map((action) => {
+      const parameters = placeholderParameters(action.userParameters, `${action.actionName} UserParameters`);
+      const shift = switchByService.get(parameters.service);
+      if (!shift) throw new Error(`service ${parameters.service} has a Deploy-Blue action but no Switch-Traffic action`);
+      const shiftParameters = placeholderParameters(shift.userParameters, `${shift.actionName} UserParameters`);
+      const bake = bakeByService.get(parameters.service);
+      return {
+        name: parameters.service,
+        key: environment ? `${environment}/${parameters.service}` : parameters.service,
+        environment,
+        wave: Number(shiftParameters.wave),
+        bundleDirectory: parameters.bundleDirectory ?? '',
+        functionName: parameters.functionName,
+        functionLogicalId: byProperty(resources, 'AWS::Lambda::Function', 'FunctionName', parameters.functionName, `service ${parameters.service}`),
+        deploymentGroupName: shiftParameters.deploymentGroupName,
+        groupLogicalId: byProperty(resources, 'AWS::CodeDeploy::DeploymentGroup', 'DeploymentGroupName', shiftParameters.deploymentGroupName, `service ${parameters.service}`),
+        deployBlue: action,
+        switchTraffic: shift,
+        deployBlueParameters: parameters,
+        switchTrafficParameters: shiftParameters,
+        bake,
+        bakeParameters: bake && placeholderParameters(bake.userParameters, `${bake.stageName}/${bake.actionName} UserParameters`),
+      };
+    });
+  };
+
+  let services: ServiceModel[];
+  let environments: EnvironmentModel[] | undefined;
+  let stages: ConstructModel['stages'];
+  if (pipelineStages.some((s) => s.name === 'Deploy-Blue')) {
+    stages = { deployBlue: stage('Deploy-Blue'), switchTraffic: stage('Switch-Traffic') };
+    services = servicesOf(stages.deployBlue, stages.switchTraffic);
+  } else {
+    // With environments: Deploy-Blue-<env> names each environment, in promotion order.
+    const names = pipelineStages.filter((s) => s.name.startsWith('Deploy-Blue-')).map((s) => s.name.slice('Deploy-Blue-'.length));
+    if (names.length === 0) throw new Error(`the pipeline has neither a Deploy-Blue stage nor Deploy-Blue-<env> stages: ${pipelineStages.map((s) => s.name).join(', ')}`);
+    environments = names.map((name) => {
+      const approvalStage = pipelineStages.find((s) => s.name === `Approve-${name}`);
+      const envServices = servicesOf(stage(`Deploy-Blue-${name}`), stage(`Switch-Traffic-${name}`), name);
+      return {
+        name,
+        stageNames: [...(approvalStage ? [approvalStage.name] : []), `Deploy-Blue-${name}`, `Switch-Traffic-${name}`],
+        approval: approvalStage?.actions.find((a) => a.kind === 'approval'),
+        services: envServices,
+      };
+    });
+    services = environments.flatMap((e) => e.services);
+    stages = { deployBlue: stage(`Deploy-Blue-${names[0]}`), switchTraffic: stage(`Switch-Traffic-${names[0]}`) };
+  }
+  const switchActions = services.map((s) => s.switchTraffic);
+  const bakeActions = services.flatMap((s) => (s.bake ? [s.bake] : []));
   const hookNames = new Set(services
     .flatMap((s) => [s.switchTrafficParameters.beforeAllowTrafficHook, s.switchTrafficParameters.afterAllowTrafficHook])
     .filter(Boolean));
@@ -150,9 +232,16 @@ export function constructModel(overrides: Partial<BlueGreenLambdaPipelineProps> 
 
   const model: ConstructModel = {
     resources,
-    handlers: { deployBlue: handler(deployBlue, 'Deploy-Blue'), switchTraffic: handler(switchTraffic, 'Switch-Traffic'), hooks },
+    handlers: {
+      deployBlue: handler(services.map((s) => s.deployBlue), 'Deploy-Blue'),
+      switchTraffic: handler(switchActions, 'Switch-Traffic'),
+      bake: bakeActions.length > 0 ? handler(bakeActions, 'Bake') : undefined,
+      hooks,
+    },
     services,
-    stages: { deployBlue, switchTraffic },
+    stages,
+    pipelineStages,
+    environments,
     source: source && { namespace: source.Namespace, provider: source.ActionTypeId?.Provider, configuration: source.Configuration ?? {} },
     tableLogicalId: single(resources, 'AWS::DynamoDB::Table'),
     topicLogicalId: single(resources, 'AWS::SNS::Topic'),

@@ -96,14 +96,14 @@ export async function expectMetricsKeepContract(w: World) {
   const finalEvents: Record<string, string> = { SUCCEEDED: 'Succeeded', ROLLED_BACK: 'RolledBack', FAILED: 'Failed', SKIPPED: 'Skipped', NOT_STARTED: 'NotStarted' };
   const announced = (await w.notifications())
     .filter((n) => finalEvents[n.event] !== undefined)
-    .map((n) => `${n.body?.executionId}/${n.body?.service} ${finalEvents[n.event]}`).sort();
+    // The item's key: `<execution>/<service>`, or `<execution>/<environment>/<service>` with environments.
+    .map((n) => `${n.body?.deploymentId ?? `${n.body?.executionId}/${n.body?.service}`} ${finalEvents[n.event]}`).sort();
   expect({ deploymentsMetric: metrics.map((m) => `${m.deploymentId} ${m.outcome}`).sort() }).toEqual({ deploymentsMetric: announced });
 
   const latest = new Map(metrics.map((m) => [m.deploymentId, m]));
   for (const m of latest.values()) {
-    const slash = m.deploymentId.lastIndexOf('/');
-    const executionId = m.deploymentId.slice(0, slash);
-    const history = await w.history(executionId, m.deploymentId.slice(slash + 1));
+    const history = await w.historyItem(m.deploymentId);
+    const executionId = history?.executionId ?? m.deploymentId.slice(0, m.deploymentId.lastIndexOf('/'));
     const finishedAt = Date.parse(history?.finishedAt);
     const commit = w.commitOf(executionId);
     const seconds = (from: string | undefined) => (from ? (finishedAt - Date.parse(from)) / 1000 : undefined);
@@ -125,9 +125,9 @@ export async function expectMetricsKeepContract(w: World) {
       shiftDuration: m.shiftDuration === undefined ? undefined : seconds(history?.shiftStartedAt),
       leadTime: m.leadTime === undefined ? undefined : seconds(history?.commitTime),
     });
-    // Written when the item reached its final state: during this world's run.
+    // Written when the item reached its final state: during this world's run (on the handlers' clock).
     expect(m.timestamp).toBeGreaterThanOrEqual(w.createdAt);
-    expect(m.timestamp).toBeLessThanOrEqual(Date.now());
+    expect(m.timestamp).toBeLessThanOrEqual(w.now());
   }
 }
 
@@ -138,10 +138,10 @@ export async function expectMetricsKeepContract(w: World) {
  * commit's age when the execution's first action ran, at most its age now.
  * @returns the documents, by service
  */
-export function expectDeploymentMetrics(w: World, executionId: string, expected: Record<string, string>): Record<string, DeploymentMetric> {
-  const metrics = deploymentMetrics(w.metrics(), executionId);
-  expect({ executionId, deployments: metrics.map((m) => [m.service, m.outcome, m.deployments]).sort() })
-    .toEqual({ executionId, deployments: Object.entries(expected).map(([service, outcome]) => [service, outcome, 1]).sort() });
+export function expectDeploymentMetrics(w: World, executionId: string, expected: Record<string, string>, environment?: string): Record<string, DeploymentMetric> {
+  const metrics = deploymentMetrics(w.metrics(), executionId).filter((m) => environment === undefined || m.record.document?.Environment === environment);
+  expect({ executionId, environment, deployments: metrics.map((m) => [m.service, m.outcome, m.deployments]).sort() })
+    .toEqual({ executionId, environment, deployments: Object.entries(expected).map(([service, outcome]) => [service, outcome, 1]).sort() });
   const commit = w.commitOf(executionId);
   if (!commit) throw new Error(`execution ${executionId} never ran an action in this world`);
   const committedAt = Date.parse(commit.authorDate);
@@ -151,7 +151,7 @@ export function expectDeploymentMetrics(w: World, executionId: string, expected:
     if (m.outcome === 'Succeeded') {
       expect(m.leadTime).toBeCloseTo((m.timestamp - committedAt) / 1000, 3);
       expect(m.leadTime! * 1000).toBeGreaterThanOrEqual(commit.firstActionAt - committedAt);
-      expect(m.leadTime! * 1000).toBeLessThanOrEqual(Date.now() - committedAt);
+      expect(m.leadTime! * 1000).toBeLessThanOrEqual(w.now() - committedAt);
     } else {
       expect({ service: m.service, leadTime: m.leadTime }).toEqual({ service: m.service, leadTime: undefined });
     }

@@ -58,6 +58,10 @@ export interface Deployment {
   readonly description?: string;
   readonly appSpec: { content: string; sha256: string };
   readonly spec: { functionName: string; alias: string; currentVersion: string; targetVersion: string; before?: string; after?: string };
+  /** The alarms CodeDeploy polls for it: the group's, or CreateDeployment's overrideAlarmConfiguration. */
+  readonly alarms: string[];
+  /** The events that roll it back: the group's, or CreateDeployment's autoRollbackConfiguration. */
+  readonly autoRollbackEvents: string[];
   status: string;
   phase: 'validate' | 'before' | 'shift' | 'after' | 'rollback' | 'done';
   step: number;
@@ -188,7 +192,7 @@ export async function startFakeCodeDeploy(options: FakeCodeDeployOptions) {
       description: d.description,
       creator: d.creator,
       ignoreApplicationStopFailures: false,
-      autoRollbackConfiguration: { enabled: true, events: groups.get(`${d.applicationName}/${d.deploymentGroupName}`)?.autoRollbackEvents ?? [] },
+      autoRollbackConfiguration: { enabled: d.autoRollbackEvents.length > 0, events: d.autoRollbackEvents },
       updateOutdatedInstancesOnly: false,
       ...(d.rollbackInfo ? { rollbackInfo: d.rollbackInfo } : {}),
       deploymentStyle: { deploymentType: 'BLUE_GREEN', deploymentOption: 'WITH_TRAFFIC_CONTROL' },
@@ -213,10 +217,9 @@ export async function startFakeCodeDeploy(options: FakeCodeDeployOptions) {
     d.completeTime = clock;
     if (error) d.errorInformation = error;
     if (status === 'Succeeded' || d.creator === 'codeDeployRollback') return;
-    const group = groups.get(`${d.applicationName}/${d.deploymentGroupName}`)!;
     const event = status === 'Stopped' ? 'DEPLOYMENT_STOP_ON_ALARM' : 'DEPLOYMENT_FAILURE';
     // A deployment refused before it touched the alias (AppSpec vs. alias mismatch) has nothing to roll back.
-    if (!group.autoRollbackEvents.includes(event) || error?.code?.startsWith('INVALID_LAMBDA')) return;
+    if (!d.autoRollbackEvents.includes(event) || error?.code?.startsWith('INVALID_LAMBDA')) return;
     const rollback: Deployment = {
       id: newId(),
       applicationName: d.applicationName,
@@ -226,6 +229,8 @@ export async function startFakeCodeDeploy(options: FakeCodeDeployOptions) {
       description: `Rollback of ${d.id}`,
       appSpec: d.appSpec,
       spec: d.spec,
+      alarms: [],
+      autoRollbackEvents: [],
       status: 'InProgress',
       phase: 'rollback',
       step: 0,
@@ -261,11 +266,23 @@ export async function startFakeCodeDeploy(options: FakeCodeDeployOptions) {
     return ++execution.stepsWaited > 6 ? 'failed' : 'wait';
   }
 
+  /** The alarms of `names` in ALARM: raised by the test (raiseAlarm), or in ALARM on moto's CloudWatch (DescribeAlarms). */
+  async function alarmsInAlarm(names: string[]): Promise<string[]> {
+    if (names.length === 0) return [];
+    const response = await motoRequest(options.motoUrl, 'monitoring', 'POST', '/', JSON.stringify({ AlarmNames: names, AlarmTypes: ['MetricAlarm', 'CompositeAlarm'] }), {
+      'content-type': 'application/x-amz-json-1.0',
+      'x-amz-target': 'GraniteServiceVersion20100801.DescribeAlarms',
+    });
+    if (response.status !== 200) throw new Error(`fake CodeDeploy could not read the alarms on moto: ${response.status} ${response.body}`);
+    const body = JSON.parse(response.body);
+    const states = new Map<string, string>([...body.MetricAlarms ?? [], ...body.CompositeAlarms ?? []].map((a: any) => [a.AlarmName, a.StateValue]));
+    return names.filter((name) => raisedAlarms.has(name) || states.get(name) === 'ALARM');
+  }
+
   /** One step of one deployment. */
   async function step(d: Deployment) {
-    const group = groups.get(`${d.applicationName}/${d.deploymentGroupName}`)!;
-    if (d.creator === 'user' && d.phase !== 'done' && group.alarms.some((a) => raisedAlarms.has(a))) {
-      const active = group.alarms.filter((a) => raisedAlarms.has(a));
+    const active = d.creator === 'user' && d.phase !== 'done' ? await alarmsInAlarm(d.alarms) : [];
+    if (active.length > 0) {
       return finish(d, 'Stopped', {
         code: 'ALARM_ACTIVE',
         message: `One or more alarms have been activated according to the Amazon CloudWatch metrics you selected, and the affected deployments have been stopped. Activated alarms: <${active.join(', ')}>`,
@@ -345,6 +362,13 @@ export async function startFakeCodeDeploy(options: FakeCodeDeployOptions) {
       if (active) {
         throw new AwsError('DeploymentLimitExceededException', `The Deployment Group '${group.deploymentGroupName}' already has an active Deployment '${active.id}'`);
       }
+      // "The alarm configuration that you specify here will override the alarm configuration at the
+      // deployment group level" (CreateDeploymentInput.overrideAlarmConfiguration); likewise
+      // autoRollbackConfiguration, "added when a deployment is created".
+      const override = input.overrideAlarmConfiguration;
+      const alarms: string[] = override ? (override.enabled ? (override.alarms ?? []).map((a: any) => a.name) : []) : group.alarms;
+      const rollback = input.autoRollbackConfiguration;
+      const autoRollbackEvents: string[] = rollback ? (rollback.enabled ? rollback.events ?? [] : []) : group.autoRollbackEvents;
       const id = newId();
       deployments.set(id, {
         id,
@@ -355,6 +379,8 @@ export async function startFakeCodeDeploy(options: FakeCodeDeployOptions) {
         description: input.description,
         appSpec: { content, sha256 },
         spec,
+        alarms,
+        autoRollbackEvents,
         status: 'Created',
         phase: 'validate',
         step: 0,

@@ -84,6 +84,8 @@ export class HandlerFunction {
     public readonly logFile: string,
     /** The function's timeout (what getRemainingTimeInMillis counts down from). */
     private readonly timeoutMs = 120_000,
+    /** How far the handler's clock runs ahead of the real one at each invocation (time the test played). */
+    private readonly clockOffsetMs: () => number = () => 0,
   ) {
     if (!fs.existsSync(bundle)) throw new Error(`${bundle} does not exist: run \`npx projen bundle\` first`);
     fs.mkdirSync(path.dirname(logFile), { recursive: true });
@@ -101,7 +103,7 @@ export class HandlerFunction {
     try {
       const message = await new Promise<any>((resolve, reject) => {
         environment.pending = { requestId, output, ended: false, resolve, reject };
-        environment.child.send({ type: 'invoke', requestId, event });
+        environment.child.send({ type: 'invoke', requestId, event, clockOffsetMs: this.clockOffsetMs() });
       });
       const invocation: HandlerInvocation = {
         functionName: this.functionName,

@@ -22,6 +22,22 @@ const timeoutMs = Number(process.argv[4] || 120000);
 let mod;
 let currentRequestId;
 
+// The clock the test plays (bake times pass without sleeping): Date runs ahead of the real clock by
+// the offset the parent sends with each invocation; durations (performance.now, timers) are real.
+let clockOffsetMs = 0;
+const RealDate = Date;
+class PlayedDate extends RealDate {
+  constructor(...args) {
+    if (args.length === 0) super(RealDate.now() + clockOffsetMs);
+    else super(...args);
+  }
+
+  static now() {
+    return RealDate.now() + clockOffsetMs;
+  }
+}
+global.Date = PlayedDate;
+
 const writeStdout = process.stdout.write.bind(process.stdout);
 process.stderr.write = (chunk, encoding, callback) => writeStdout(chunk, encoding, callback);
 
@@ -62,6 +78,7 @@ const marker = (fields) => writeStdout(`${JSON.stringify({ runner: fields.runner
 
 process.on('message', async (message) => {
   if (!message || message.type !== 'invoke') return;
+  clockOffsetMs = Number(message.clockOffsetMs) || 0;
   const started = Date.now();
   const context = {
     functionName,

@@ -34,6 +34,8 @@ export interface LambdaProxyOptions {
    * PublishVersion answer ResourceConflictException.
    */
   updateWindowMs?: number;
+  /** Lambda's clock (epoch ms), which stamps the metrics of each invocation. @default Date.now */
+  now?: () => number;
 }
 
 /** Splits a FunctionName path parameter (name, name:qualifier, partial or full ARN). */
@@ -163,6 +165,32 @@ export async function startLambdaProxy(motoUrl: string, sources: Map<string, str
     });
   }
 
+  /**
+   * The metrics Lambda publishes for an invocation, which moto's Invoke does not: AWS/Lambda
+   * Invocations (and Errors for a function error), by FunctionName; by FunctionName and Resource
+   * (`<function>:<qualifier>`) for a version or alias; and by FunctionName, Resource and
+   * ExecutedVersion for an alias ("view metrics for an alias and version combination").
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
+   */
+  async function publishMetrics(name: string, qualifier: string | undefined, executedVersion: string, error: boolean) {
+    const timestamp = (options.now ?? Date.now)() / 1000;
+    const sets: Array<Array<{ Name: string; Value: string }>> = [[{ Name: 'FunctionName', Value: name }]];
+    if (qualifier && qualifier !== '$LATEST') {
+      const resource = [{ Name: 'FunctionName', Value: name }, { Name: 'Resource', Value: `${name}:${qualifier}` }];
+      sets.push(resource);
+      if (!/^\d+$/.test(qualifier)) sets.push([...resource, { Name: 'ExecutedVersion', Value: executedVersion }]);
+    }
+    const metricData = sets.flatMap((dimensions) => [
+      { MetricName: 'Invocations', Dimensions: dimensions, Value: 1, Unit: 'Count', Timestamp: timestamp },
+      ...(error ? [{ MetricName: 'Errors', Dimensions: dimensions, Value: 1, Unit: 'Count', Timestamp: timestamp }] : []),
+    ]);
+    const response = await motoRequest(motoUrl, 'monitoring', 'POST', '/', JSON.stringify({ Namespace: 'AWS/Lambda', MetricData: metricData }), {
+      'content-type': 'application/x-amz-json-1.0',
+      'x-amz-target': 'GraniteServiceVersion20100801.PutMetricData',
+    });
+    if (response.status !== 200) throw new Error(`CloudWatch PutMetricData on moto answered ${response.status}: ${response.body}`);
+  }
+
   async function invoke(name: string, qualifier: string | undefined, payload: Buffer, res: http.ServerResponse) {
     let version = qualifier ?? '$LATEST';
     if (!/^(\d+|\$LATEST)$/.test(version)) {
@@ -198,6 +226,7 @@ export async function startLambdaProxy(motoUrl: string, sources: Map<string, str
       result = JSON.stringify({ errorType: e?.name ?? 'Error', errorMessage: e?.message ?? String(error), trace: [] });
     }
     invocations.push({ functionName: name, qualifier, executedVersion: version, functionError, payload: result, at: Date.now() });
+    await publishMetrics(name, qualifier, version, functionError !== undefined);
     res.writeHead(200, {
       'content-type': 'application/json',
       'x-amz-executed-version': version,

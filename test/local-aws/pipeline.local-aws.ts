@@ -9,6 +9,7 @@ import * as path from 'path';
 import { CreateAliasCommand } from '@aws-sdk/client-lambda';
 import { constructModel } from './construct-model';
 import { registerCrashScenarios } from './crash-scenarios';
+import { registerEnvironmentScenarios } from './environments-scenarios';
 import {
   codeDeployDeploymentOf, counts, delta, expectAlias, expectDeploymentMetrics, expectMetricsKeepContract, expectNoCredentialsLeaked,
   expectNoHandlerThrew, expectOneResultPerJob, expectStructuredLogs, failed, succeeded,
@@ -19,7 +20,7 @@ import { registerOverlapScenarios } from './overlap-scenarios';
 import { MetricsReport, ScenarioReport } from './scenario-report';
 import { registerServiceScenarios } from './services-scenarios';
 import { registerUnchangedScenarios } from './unchanged-scenarios';
-import { actionRun, ASSETS_DIR, brokenSource, goodSource, SharedAws, startSharedAws, World } from './world';
+import { actionRun, ASSETS_DIR, brokenSource, goodSource, SharedAws, startSharedAws, World, WorldOptions } from './world';
 import { BlueGreenLambdaPipelineProps, TrafficHook } from '../../src';
 
 jest.setTimeout(60_000);
@@ -76,7 +77,7 @@ function scenario(name: string, body: () => Promise<void>, timeout = 60_000) {
 }
 
 /** A world for the construct synthesized with these props (merged into the test fixture's). */
-async function worldFor(tag: string, props: Partial<BlueGreenLambdaPipelineProps>, options: { updateWindowMs?: number } = {}) {
+async function worldFor(tag: string, props: Partial<BlueGreenLambdaPipelineProps>, options: WorldOptions = {}) {
   if (!shared) throw new Error(`local AWS did not start: ${startError?.message ?? 'see beforeAll'}`);
   const w = await World.create(shared, tag, constructModel(props), options);
   worlds.push(w);
@@ -547,3 +548,4 @@ registerServiceScenarios({ scenario, worldFor });
 registerUnchangedScenarios({ scenario, worldFor });
 registerOverlapScenarios({ scenario, worldFor });
 registerCrashScenarios({ scenario, worldFor });
+registerEnvironmentScenarios({ scenario, worldFor });

@@ -8,13 +8,13 @@ import {
   appSpecFunction, codeDeployDeploymentOf, counts, delta, expectAlias, expectDeploymentMetrics, expectNoHandlerThrew, expectOneResultPerJob, failed,
   succeeded,
 } from './expectations';
-import { actionRun, Delivery, ExecutionRun, World } from './world';
+import { actionRun, Delivery, ExecutionRun, World, WorldOptions } from './world';
 import { codeSha256 } from './zip';
 import { BlueGreenLambdaPipelineProps, TrafficHook } from '../../src';
 
 export interface ScenarioKit {
   readonly scenario: (name: string, body: () => Promise<void>, timeout?: number) => void;
-  readonly worldFor: (tag: string, props: Partial<BlueGreenLambdaPipelineProps>, options?: { updateWindowMs?: number }) => Promise<World>;
+  readonly worldFor: (tag: string, props: Partial<BlueGreenLambdaPipelineProps>, options?: WorldOptions) => Promise<World>;
 }
 
 const SERVICES = ['orders', 'billing', 'users'] as const;

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import { CloudWatchClient, PutMetricAlarmCommand, PutMetricAlarmCommandInput, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   CreateAliasCommand,
@@ -14,9 +15,9 @@ import {
   PublishVersionCommand,
   UpdateAliasCommand,
 } from '@aws-sdk/client-lambda';
-import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
+import { CreateTopicCommand, PublishCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { ActionModel, ConstructModel, resolveIntrinsic, resolveVariables, ServiceModel } from './construct-model';
+import { ActionModel, ConstructModel, resolveIntrinsic, resolveVariables, ServiceModel, StageModel } from './construct-model';
 import { DynamoProxy, startDynamoProxy } from './dynamodb-proxy';
 import { EmfRecord, emfRecords } from './emf';
 import { FakeCodeDeploy, startFakeCodeDeploy } from './fake-codedeploy';
@@ -40,6 +41,7 @@ export const BUNDLES = {
   deployBlue: path.join(ASSETS_DIR, 'handlers', 'deploy-blue.lambda', 'index.js'),
   switchTraffic: path.join(ASSETS_DIR, 'handlers', 'switch-traffic.lambda', 'index.js'),
   smokeTest: path.join(ASSETS_DIR, 'handlers', 'smoke-test-hook.lambda', 'index.js'),
+  bake: path.join(ASSETS_DIR, 'handlers', 'bake.lambda', 'index.js'),
 };
 
 /** What every world shares: one moto server, and the source of every zip the tests built (by CodeSha256). */
@@ -103,7 +105,18 @@ export function actionRun(execution: ExecutionRun, stageName: string, service: s
     .map((s) => s.actions.find((a) => a.service === service)).find((a) => a !== undefined);
 }
 
+/** How a manual approval ends: approved or rejected by a reviewer (PutApprovalResult), with a summary. */
+export interface ApprovalDecision {
+  readonly status: 'Approved' | 'Rejected';
+  readonly summary?: string;
+}
+
 export interface ExecuteOptions {
+  /**
+   * The reviewer of each manual approval action (default: approved). CodePipeline fails the action,
+   * and so the stage and the execution, when it is rejected.
+   */
+  readonly approve?: (approval: { stageName: string; actionName: string; executionId: string }) => ApprovalDecision | Promise<ApprovalDecision>;
   readonly executionId?: string;
   readonly commitId?: string;
   /** How each job is delivered (default once). */
@@ -199,6 +212,9 @@ export interface Notification {
 /** One service as deployed in a world. */
 export interface ServiceWorld {
   readonly name: string;
+  /** The test's name for it: the service, or `<environment>/<service>` (its history key after the execution id). */
+  readonly key: string;
+  readonly environment?: string;
   readonly wave: number;
   readonly bundleDirectory: string;
   readonly functionName: string;
@@ -232,6 +248,26 @@ const NAME_PROPERTY: Record<string, string> = {
   'AWS::SQS::Queue': 'QueueName',
 };
 
+/** How a world plays time and Lambda. */
+export interface WorldOptions {
+  /** See LambdaProxyOptions.updateWindowMs. */
+  readonly updateWindowMs?: number;
+  /**
+   * Handler time that passes between two rounds of a stage, when CodeDeploy steps (the fake's step is
+   * ten minutes of its clock): bakes run on it. 0 (the default) keeps the handlers on the real clock.
+   */
+  readonly roundMs?: number;
+}
+
+/** Resolves every intrinsic inside a template value (objects and arrays of properties). */
+export function resolveDeep(value: unknown, resolve: (logicalId: string, attribute?: string) => string, where: string): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v, i) => resolveDeep(v, resolve, `${where}[${i}]`));
+  const keys = Object.keys(value);
+  if (keys.length === 1 && (keys[0] === 'Ref' || keys[0].startsWith('Fn::'))) return resolveIntrinsic(value, resolve, where);
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveDeep(v, resolve, `${where}.${k}`)]));
+}
+
 function testClientConfig(endpoint: string) {
   return { endpoint, region: REGION, credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1 };
 }
@@ -246,8 +282,8 @@ function testClientConfig(endpoint: string) {
  * Deploy-Blue and Switch-Traffic stages action by action, runOrder by runOrder.
  */
 export class World {
-  public static async create(shared: SharedAws, tag: string, model: ConstructModel, options: { updateWindowMs?: number } = {}): Promise<World> {
-    const world = new World(shared, tag, model);
+  public static async create(shared: SharedAws, tag: string, model: ConstructModel, options: WorldOptions = {}): Promise<World> {
+    const world = new World(shared, tag, model, options);
     await world.setUp(options);
     return world;
   }
@@ -262,6 +298,17 @@ export class World {
   public codeDeploy!: FakeCodeDeploy;
   public deployBlueFn!: HandlerFunction;
   public switchTrafficFn!: HandlerFunction;
+  /** The Bake handler (pipelines with a bake time). */
+  public bakeFn?: HandlerFunction;
+  /** CloudWatch on moto: the template's alarms, and the Lambda metrics the proxy publishes. */
+  public readonly cloudWatch: CloudWatchClient;
+  /**
+   * How far the handlers' clock (and the Lambda proxy's, which stamps the metrics) runs ahead of the
+   * real one: time the test played (advanceClock), never slept.
+   */
+  private clockOffsetMs = 0;
+  /** Handler time that passes between two rounds of a stage (with CodeDeploy's step); 0 keeps the real clock. */
+  private readonly roundMs: number;
   /** The built-in smoke-test hook, if a service uses it. */
   public smokeTestFn?: HandlerFunction;
   public readonly hookFns = new Map<string, HandlerFunction>();
@@ -275,6 +322,7 @@ export class World {
     pipeline: string;
     deployBlue: string;
     switchTraffic: string;
+    bake?: string;
     smokeTest?: string;
   };
   /** Every service, by name, in the order of the Deploy-Blue actions. */
@@ -291,6 +339,8 @@ export class World {
   private readonly sourceRevisions = new Map<string, { authorDate: string; firstActionAt: number }>();
   /** When the world was set up (before any handler ran). */
   public readonly createdAt = Date.now();
+  /** Manual approvals the test played, in order. */
+  public readonly approvals: Array<{ executionId: string; stageName: string; actionName: string; status: string; notificationArn?: string; customData?: string }> = [];
   /**
    * The temporary credentials every job event of this world carries (`data.artifactCredentials`),
    * distinct per world, so that a leak of any part of them can be searched for (expectNoCredentialsLeaked).
@@ -303,8 +353,10 @@ export class World {
   private readonly dynamo: DynamoDBClient;
   private proxyLambda?: LambdaClient;
 
-  private constructor(private readonly shared: SharedAws, public readonly tag: string, public readonly model: ConstructModel) {
+  private constructor(private readonly shared: SharedAws, public readonly tag: string, public readonly model: ConstructModel, options: WorldOptions = {}) {
+    this.roundMs = options.roundMs ?? 0;
     this.lambda = new LambdaClient(testClientConfig(shared.motoUrl));
+    this.cloudWatch = new CloudWatchClient(testClientConfig(shared.motoUrl));
     this.dynamo = new DynamoDBClient(testClientConfig(shared.motoUrl));
     this.doc = DynamoDBDocumentClient.from(this.dynamo);
     this.sns = new SNSClient(testClientConfig(shared.motoUrl));
@@ -321,12 +373,15 @@ export class World {
       pipeline: typeof pipeline === 'string' ? pipeline : 'pipeline',
       deployBlue: model.handlers.deployBlue.functionName,
       switchTraffic: model.handlers.switchTraffic.functionName,
+      bake: model.handlers.bake?.functionName,
       smokeTest: smoke?.functionName,
     };
     for (const service of model.services) {
       const group = model.resources[service.groupLogicalId].Properties;
-      this.services.set(service.name, {
+      this.services.set(service.key, {
         name: service.name,
+        key: service.key,
+        environment: service.environment,
         wave: service.wave,
         bundleDirectory: service.bundleDirectory,
         functionName: service.functionName,
@@ -382,6 +437,8 @@ export class World {
         return `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${name()}`;
       case 'AWS::S3::Bucket.Arn':
         return `arn:aws:s3:::${name()}`;
+      case 'AWS::SQS::Queue.QueueName':
+        return name();
       case 'AWS::SQS::Queue.Arn':
         return `arn:aws:sqs:${REGION}:${ACCOUNT}:${name()}`;
       default:
@@ -422,7 +479,8 @@ export class World {
     endpoints: Record<string, string>, log: string) {
     const properties = this.model.resources[logicalId].Properties ?? {};
     const env = this.environmentFor(functionName, variables, endpoints, properties.MemorySize ?? 128, properties.LoggingConfig);
-    const fn = new HandlerFunction(functionName, bundle, env, path.join(this.shared.logDir, `${this.tag}-${log}.log`), (properties.Timeout ?? 3) * 1000);
+    const fn = new HandlerFunction(functionName, bundle, env, path.join(this.shared.logDir, `${this.tag}-${log}.log`), (properties.Timeout ?? 3) * 1000,
+      () => this.clockOffsetMs);
     // Retries of asynchronous invocations: the function's AWS::Lambda::EventInvokeConfig, else Lambda's default of two.
     const invokeConfig = Object.values(this.model.resources).find((r) => r.Type === 'AWS::Lambda::EventInvokeConfig'
       && (r.Properties?.FunctionName?.Ref === logicalId || r.Properties?.FunctionName === functionName))?.Properties;
@@ -434,7 +492,7 @@ export class World {
     return fn;
   }
 
-  private async setUp(options: { updateWindowMs?: number }) {
+  private async setUp(options: WorldOptions) {
     const moto = this.shared.motoUrl;
     await resetMoto(moto);
     const role = await motoRequest(moto, 'iam', 'POST', '/', new URLSearchParams({
@@ -445,7 +503,7 @@ export class World {
     }).toString(), { 'content-type': 'application/x-www-form-urlencoded' });
     if (role.status !== 200) throw new Error(`IAM CreateRole on moto answered ${role.status}: ${role.body}`);
 
-    this.proxy = await startLambdaProxy(moto, this.shared.sources, { updateWindowMs: options.updateWindowMs ?? 0 });
+    this.proxy = await startLambdaProxy(moto, this.shared.sources, { updateWindowMs: options.updateWindowMs ?? 0, now: () => this.now() });
     this.proxyLambda = new LambdaClient(testClientConfig(this.proxy.url));
     this.dynamoProxy = await startDynamoProxy(moto);
     this.pipeline = await startFakeCodePipeline();
@@ -475,10 +533,12 @@ export class World {
       AWS_ENDPOINT_URL_SNS: moto,
       AWS_ENDPOINT_URL_CODEDEPLOY: this.codeDeploy.url,
       AWS_ENDPOINT_URL_CODEPIPELINE: this.pipeline.url,
+      AWS_ENDPOINT_URL_CLOUDWATCH: moto,
     };
-    const { deployBlue, switchTraffic, hooks } = this.model.handlers;
+    const { deployBlue, switchTraffic, bake, hooks } = this.model.handlers;
     this.deployBlueFn = this.handlerFunction(deployBlue.logicalId, deployBlue.functionName, BUNDLES.deployBlue, deployBlue.environment, endpoints, 'deploy-blue');
     this.switchTrafficFn = this.handlerFunction(switchTraffic.logicalId, switchTraffic.functionName, BUNDLES.switchTraffic, switchTraffic.environment, endpoints, 'switch-traffic');
+    if (bake) this.bakeFn = this.handlerFunction(bake.logicalId, bake.functionName, BUNDLES.bake, bake.environment, endpoints, 'bake');
     for (const hook of hooks) {
       if (hook.environment.SMOKE_TEST_EVENTS === undefined) continue; // only the built-in hook has a bundle here
       const fn = this.handlerFunction(hook.logicalId, hook.functionName, BUNDLES.smokeTest, hook.environment, endpoints, 'smoke-test');
@@ -532,6 +592,13 @@ export class World {
           ...(sse !== undefined ? { SqsManagedSseEnabled: String(sse) } : {}),
         },
       });
+    }
+    // The template's alarms, in their initial state (INSUFFICIENT_DATA): moto evaluates none; a
+    // scenario sets one's state (setAlarmState), as CloudWatch would on breaching data.
+    for (const [logicalId, resource] of Object.entries(this.model.resources)) {
+      if (resource.Type !== 'AWS::CloudWatch::Alarm') continue;
+      const input = resolveDeep(resource.Properties ?? {}, this.resolver, logicalId) as PutMetricAlarmCommandInput;
+      await this.cloudWatch.send(new PutMetricAlarmCommand({ ...input, AlarmName: this.physicalName(logicalId) }));
     }
     await this.sns.send(new CreateTopicCommand({ Name: this.names.topic }));
     const queue = await this.sqs('CreateQueue', { QueueName: this.names.queue });
@@ -643,6 +710,7 @@ export class World {
   private handlerOf(action: ActionModel): HandlerFunction {
     if (action.handlerLogicalId === this.model.handlers.deployBlue.logicalId) return this.deployBlueFn;
     if (action.handlerLogicalId === this.model.handlers.switchTraffic.logicalId) return this.switchTrafficFn;
+    if (this.bakeFn && action.handlerLogicalId === this.model.handlers.bake?.logicalId) return this.bakeFn;
     throw new Error(`${action.actionName} invokes ${action.handlerLogicalId}, which this world does not run`);
   }
 
@@ -675,17 +743,18 @@ export class World {
     }
   }
 
-  private newRun(action: ActionModel, service: ServiceModel): ActionRun {
+  private newRun(action: ActionModel, service: ServiceModel | undefined): ActionRun {
     return {
       stageName: action.stageName,
-      service: service.name,
+      // The test's name of the service (`<environment>/<service>` with environments); '' for an approval.
+      service: service?.key ?? '',
       actionName: action.actionName,
       runOrder: action.runOrder,
       jobs: [],
       results: [],
       userParameters: [],
       invocations: [],
-      startedAt: Date.now(),
+      startedAt: Date.now(), // real time, as JobResult.at
     };
   }
 
@@ -720,7 +789,7 @@ export class World {
   private sourceRevision(executionId: string) {
     let revision = this.sourceRevisions.get(executionId);
     if (!revision) {
-      const firstActionAt = Date.now();
+      const firstActionAt = this.now();
       const authorDate = new Date(Math.floor((firstActionAt - COMMIT_AGE_MS) / 1000) * 1000).toISOString().replace(/\.000Z$/, 'Z');
       revision = { authorDate, firstActionAt };
       this.sourceRevisions.set(executionId, revision);
@@ -747,15 +816,16 @@ export class World {
     for (const runOrder of runOrders) {
       stage.runOrdersStarted.push(runOrder);
       const group = actions.filter((a) => a.runOrder === runOrder).map((action) => {
-        const service = this.model.services.find((s) => s.deployBlue === action || s.switchTraffic === action)!;
+        const service = this.model.services.find((s) => s.deployBlue === action || s.switchTraffic === action || s.bake === action);
         const run = this.newRun(action, service);
         stage.actions.push(run);
         return { action, service, run };
       });
+      for (const g of group.filter((a) => a.action.kind === 'approval')) await this.playApproval(g.run, g.action, execution, options);
       for (let round = 0; ; round++) {
         if (round >= (options.maxRounds ?? 40)) throw new Error(`${stageName} runOrder ${runOrder} still in progress after ${round} rounds`);
         const running = group.filter((g) => !g.run.final);
-        await Promise.all(running.map((g) => this.runJob(g.run, g.action, g.service, {
+        await Promise.all(running.map((g) => this.runJob(g.run, g.action, g.service!, {
           // Variables are resolved when CodePipeline runs the action; continuations reuse the configuration.
           userParameters: g.run.userParameters[0] ?? this.resolveUserParameters(g.action, execution.variables),
           artifact: execution.artifact,
@@ -769,6 +839,7 @@ export class World {
         const still = group.filter((g) => !g.run.final).map((g) => g.run);
         if (still.length === 0) break;
         await options.between?.({ stageName, runOrder, round: round + 1, running: still });
+        this.advanceClock(this.roundMs);
         await this.codeDeploy.advance();
       }
       if (group.some((g) => g.run.final?.kind === 'failure')) {
@@ -779,21 +850,78 @@ export class World {
     return stage;
   }
 
-  /** One pipeline execution from the Deploy-Blue stage on, for the given build output. */
+  /**
+   * A manual approval as CodePipeline runs it: it publishes the approval request to the action's
+   * NotificationArn topic (the documented JSON: region, consoleLink, approval.{pipelineName,
+   * stageName, actionName, token, expires, externalEntityLink, approvalReviewLink, customData}),
+   * then waits for a reviewer; Rejected fails the action.
+   * @see https://docs.aws.amazon.com/codepipeline/latest/userguide/approvals-json-format.html
+   */
+  private async playApproval(run: ActionRun, action: ActionModel, execution: ExecutionRun, options: ExecuteOptions) {
+    const where = `${action.stageName}/${action.actionName}`;
+    const arn = action.configuration.NotificationArn === undefined ? undefined : resolveIntrinsic(action.configuration.NotificationArn, this.resolver, `${where} NotificationArn`);
+    const customData = typeof action.configuration.CustomData === 'string'
+      ? resolveVariables(action.configuration.CustomData, execution.variables, `${where} CustomData`) : undefined;
+    const token = randomUUID();
+    if (arn) {
+      const approval = {
+        region: REGION,
+        consoleLink: `https://console.aws.amazon.com/codepipeline/home?region=${REGION}#/view/${this.names.pipeline}`,
+        approval: {
+          pipelineName: this.names.pipeline,
+          stageName: action.stageName,
+          actionName: action.actionName,
+          token,
+          expires: new Date(this.now() + 7 * 86_400_000).toISOString(),
+          externalEntityLink: null,
+          approvalReviewLink: `https://console.aws.amazon.com/codepipeline/home?region=${REGION}#/view/${this.names.pipeline}/${action.stageName}/${action.actionName}/approve/${token}`,
+          customData: customData ?? null,
+        },
+      };
+      await this.sns.send(new PublishCommand({
+        TopicArn: arn,
+        Subject: `APPROVAL NEEDED: AWS CodePipeline ${this.names.pipeline} for action ${action.actionName}`.slice(0, 99),
+        Message: JSON.stringify(approval),
+      }));
+    }
+    const decision = await (options.approve?.({ stageName: action.stageName, actionName: action.actionName, executionId: execution.executionId }) ?? { status: 'Approved' as const });
+    this.approvals.push({ executionId: execution.executionId, stageName: action.stageName, actionName: action.actionName, status: decision.status, notificationArn: arn, customData });
+    run.jobs.push(token);
+    const result: JobResult = decision.status === 'Approved'
+      ? { kind: 'success', at: Date.now() }
+      : { kind: 'failure', failureDetails: { type: 'JobFailed', message: `Rejected${decision.summary ? `: ${decision.summary}` : ''}` }, at: Date.now() };
+    run.results.push(result);
+    run.final = result;
+  }
+
+  /** Plays the stages from `fromStage` on (every later stage of the pipeline), stopping at the first that fails. */
+  async runStages(execution: ExecutionRun, stages: StageModel[], options: ExecuteOptions = {}): Promise<ExecutionRun> {
+    execution.status = 'Succeeded';
+    for (const stage of stages) {
+      const run = await this.runStage(stage.name, stage.actions, execution, options);
+      if (run.status === 'Failed') {
+        execution.status = 'Failed';
+        break;
+      }
+    }
+    return execution;
+  }
+
+  /** The stages of the pipeline from one on (as an execution continues after it). */
+  stagesFrom(stageName: string): StageModel[] {
+    const index = this.model.pipelineStages.findIndex((s) => s.name === stageName);
+    if (index < 0) throw new Error(`the pipeline has no stage ${stageName}`);
+    return this.model.pipelineStages.slice(index);
+  }
+
+  /** One pipeline execution from the first stage after Build on, for the given build output. */
   async execute(artifact: Artifact, options: ExecuteOptions = {}): Promise<ExecutionRun> {
     const executionId = options.executionId ?? randomUUID();
     const commitId = options.commitId ?? randomUUID().replace(/-/g, '');
     const execution: ExecutionRun = {
       executionId, commitId, artifact, status: 'Succeeded', stages: [], variables: this.pipelineVariables(executionId, commitId),
     };
-    for (const [name, actions] of [['Deploy-Blue', this.model.stages.deployBlue], ['Switch-Traffic', this.model.stages.switchTraffic]] as const) {
-      const stage = await this.runStage(name, actions, execution, options);
-      if (stage.status === 'Failed') {
-        execution.status = 'Failed';
-        break;
-      }
-    }
-    return execution;
+    return this.runStages(execution, this.model.pipelineStages, options);
   }
 
   /**
@@ -802,29 +930,29 @@ export class World {
    * new jobs, and the stage goes on through its later runOrders; then the execution continues.
    * @see https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_RetryStageExecution.html
    */
-  async retryFailedActions(execution: ExecutionRun, stageName: 'Deploy-Blue' | 'Switch-Traffic', options: ExecuteOptions = {}): Promise<StageRun> {
+  async retryFailedActions(execution: ExecutionRun, stageName: string, options: ExecuteOptions = {}): Promise<StageRun> {
     const failedStage = execution.stages[execution.stages.length - 1];
     if (execution.status !== 'Failed' || failedStage?.stageName !== stageName || failedStage.status !== 'Failed') {
       throw new Error(`execution ${execution.executionId} has no failed ${stageName} stage to retry (CodePipeline answers StageNotRetryableException)`);
     }
     const done = new Set(execution.stages.filter((s) => s.stageName === stageName)
       .flatMap((s) => s.actions.filter((a) => a.final?.kind === 'success').map((a) => a.actionName)));
-    const actions = (stageName === 'Deploy-Blue' ? this.model.stages.deployBlue : this.model.stages.switchTraffic).filter((a) => !done.has(a.actionName));
+    const [retried, ...later] = this.stagesFrom(stageName);
     execution.status = 'Succeeded';
-    const stage = await this.runStage(stageName, actions, execution, options);
+    const stage = await this.runStage(stageName, retried.actions.filter((a) => !done.has(a.actionName)), execution, options);
     if (stage.status === 'Failed') {
       execution.status = 'Failed';
-    } else if (stageName === 'Deploy-Blue') {
-      const next = await this.runStage('Switch-Traffic', this.model.stages.switchTraffic, execution, options);
-      if (next.status === 'Failed') execution.status = 'Failed';
+    } else {
+      await this.runStages(execution, later, options);
     }
     return stage;
   }
 
   /** Runs one action of one service on its own (as a stage retry or a test's direct call would). */
-  async runAction(stageName: 'Deploy-Blue' | 'Switch-Traffic', options: ActionOptions, serviceName?: string): Promise<ActionRun> {
+  async runAction(stageName: 'Deploy-Blue' | 'Switch-Traffic' | 'Bake', options: ActionOptions, serviceName?: string): Promise<ActionRun> {
     const service = this.serviceNamed(serviceName).model;
-    const action = stageName === 'Deploy-Blue' ? service.deployBlue : service.switchTraffic;
+    const action = stageName === 'Deploy-Blue' ? service.deployBlue : stageName === 'Switch-Traffic' ? service.switchTraffic : service.bake;
+    if (!action) throw new Error(`service ${service.key} has no ${stageName} action`);
     const variables: Record<string, string> = { ...this.pipelineVariables(options.executionId, options.commitId ?? randomUUID().replace(/-/g, '')) };
     if (options.targetVersion !== undefined) variables[`${service.deployBlue.namespace}.targetVersion`] = options.targetVersion;
     let userParameters: string;
@@ -839,6 +967,7 @@ export class World {
       if (poll >= (options.maxPolls ?? 40)) throw new Error(`${stageName} still in progress after ${poll} polls`);
       if (poll > 0) {
         await options.between?.(poll);
+        this.advanceClock(this.roundMs);
         await this.codeDeploy.advance();
       }
       await this.runJob(run, action, service, {
@@ -850,6 +979,24 @@ export class World {
       });
     }
     return run;
+  }
+
+  // ---------------------------------------------------------------- the clock the handlers see
+
+  /** The handlers' time (epoch ms): the real clock plus the time the test played. */
+  now(): number {
+    return Date.now() + this.clockOffsetMs;
+  }
+
+  /** Moves the handlers' clock (and the Lambda proxy's) forward, as time passing would. */
+  advanceClock(ms: number) {
+    if (ms < 0) throw new Error('time does not run backwards');
+    this.clockOffsetMs += ms;
+  }
+
+  /** Sets a CloudWatch alarm's state on moto (SetAlarmState), as CloudWatch does when its metric breaches. */
+  async setAlarmState(alarmName: string, state: 'ALARM' | 'OK' | 'INSUFFICIENT_DATA', reason = 'set by the local AWS test') {
+    await this.cloudWatch.send(new SetAlarmStateCommand({ AlarmName: alarmName, StateValue: state, StateReason: reason }));
   }
 
   /** Deploy-Blue of one service: one job, delivered as asked. */
@@ -969,9 +1116,13 @@ export class World {
     return zip && Object.fromEntries(Object.entries(unzipFiles(zip)).map(([name, data]) => [name, data.toString('utf8')]));
   }
 
-  /** The history item of one service in one execution (`<executionId>/<service>`). */
+  /** The history item of one service in one execution (`<executionId>/<service>`, `<executionId>/<environment>/<service>`). */
   async history(executionId: string, service?: string): Promise<Record<string, any> | undefined> {
-    const deploymentId = `${executionId}/${this.serviceNamed(service).name}`;
+    return this.historyItem(`${executionId}/${this.serviceNamed(service).key}`);
+  }
+
+  /** A history item by its key. */
+  async historyItem(deploymentId: string): Promise<Record<string, any> | undefined> {
     return (await this.doc.send(new GetCommand({ TableName: this.names.table, Key: { deploymentId }, ConsistentRead: true }))).Item;
   }
 
@@ -1062,14 +1213,15 @@ export class World {
     return (await this.notifications()).filter((n) => n.body?.executionId === executionId && (service === undefined || n.body?.service === service));
   }
 
-  /** Lifecycle events announced for one service of one execution, in order. */
+  /** Lifecycle events announced for one service of one execution (in its environment), in order. */
   async events(executionId: string, service?: string): Promise<string[]> {
-    return (await this.notificationsOf(executionId, this.serviceNamed(service).name)).map((n) => n.event);
+    const { name, key } = this.serviceNamed(service);
+    return (await this.notificationsOf(executionId, name)).filter((n) => n.body?.deploymentId === `${executionId}/${key}`).map((n) => n.event);
   }
 
   /** The stage handlers and hooks this world runs. */
   handlerFunctions(): HandlerFunction[] {
-    return [this.deployBlueFn, this.switchTrafficFn, ...this.hookFns.values()].filter((fn) => fn !== undefined);
+    return [this.deployBlueFn, this.switchTrafficFn, this.bakeFn, ...this.hookFns.values()].filter((fn) => fn !== undefined);
   }
 
   /** Every EMF document the handlers wrote so far (see emf.ts), parsed and checked. */
@@ -1079,15 +1231,16 @@ export class World {
 
   /** Every handler invocation that threw. */
   thrown(): HandlerInvocation[] {
-    return [this.deployBlueFn, this.switchTrafficFn, ...this.hookFns.values()].flatMap((fn) => fn?.thrown ?? []);
+    return [this.deployBlueFn, this.switchTrafficFn, this.bakeFn, ...this.hookFns.values()].flatMap((fn) => fn?.thrown ?? []);
   }
 
   async stop() {
-    await Promise.all([this.deployBlueFn, this.switchTrafficFn, ...this.hookFns.values()].map((fn) => fn?.stop()));
+    await Promise.all([this.deployBlueFn, this.switchTrafficFn, this.bakeFn, ...this.hookFns.values()].map((fn) => fn?.stop()));
     await Promise.all([this.proxy?.stop(), this.dynamoProxy?.stop(), this.pipeline?.stop(), this.codeDeploy?.stop()]);
     this.lambda.destroy();
     this.proxyLambda?.destroy();
     this.dynamo.destroy();
     this.sns.destroy();
+    this.cloudWatch.destroy();
   }
 }
