@@ -46,7 +46,9 @@ export function executionOutcomes(records: readonly DeploymentRecord[]): Service
 
 /** One line saying what happened to this service. */
 export function headline(event: LifecycleEvent, record: DeploymentRecord): string {
-  const service = record.service ?? record.deploymentId;
+  // A pipeline with several environments keys its items by environment too: say which one.
+  const promoted = record.environment !== undefined && record.deploymentId.includes(`/${record.environment}/`);
+  const service = promoted ? `${record.service} in ${record.environment}` : record.service ?? record.deploymentId;
   const current = record.currentVersion ?? '?';
   const target = record.targetVersion ?? '?';
   switch (event) {
@@ -57,9 +59,9 @@ export function headline(event: LifecycleEvent, record: DeploymentRecord): strin
     case 'ROLLED_BACK': return `[${service}] rolled back to version ${current} (${target} failed)`;
     case 'FAILED': return `[${service}] deployment failed: ${current} -> ${target}`;
     case 'NOT_STARTED': return `[${service}] never started${record.failureReason ? `: ${record.failureReason}` : ''}`;
-    case 'BAKE_PASSED': return `[${service}] passed its bake in ${record.environment ?? '?'}: version ${target}`;
-    case 'BAKE_ROLLING_BACK': return `[${service}] bake in ${record.environment ?? '?'}: rolling back to version ${current}${record.bakeFailureReason ? ` (${record.bakeFailureReason})` : ''}`;
-    case 'BAKE_FAILED': return `[${service}] bake in ${record.environment ?? '?'} failed${record.bakeFailureReason ? `: ${record.bakeFailureReason}` : ''}`;
+    case 'BAKE_PASSED': return `[${service}] passed its bake: version ${target}`;
+    case 'BAKE_ROLLING_BACK': return `[${service}] bake: rolling back to version ${current}${record.bakeFailureReason ? ` (${record.bakeFailureReason})` : ''}`;
+    case 'BAKE_FAILED': return `[${service}] bake failed${record.bakeFailureReason ? `: ${record.bakeFailureReason}` : ''}`;
   }
 }
 
@@ -86,6 +88,8 @@ export class LifecycleNotifier {
       service: { DataType: 'String', StringValue: service },
     };
     if (record.executionId) attributes.executionId = { DataType: 'String', StringValue: record.executionId };
+    // Lets a subscription's filter policy pick one environment (prod's on-call, say).
+    if (record.environment) attributes.environment = { DataType: 'String', StringValue: record.environment };
     if (record.wave !== undefined) attributes.wave = { DataType: 'Number', StringValue: String(record.wave) };
     try {
       await this.client.send(new PublishCommand({

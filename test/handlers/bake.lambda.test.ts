@@ -272,7 +272,7 @@ describe('watching', () => {
     await expect(poll('job-2')).resolves.toEqual({ kind: 'passed' });
     expect(h.jobResults().successes).toContainEqual({ jobId: 'job-2' });
     expect(await record()).toMatchObject({ state: 'SUCCEEDED', bakeState: 'PASSED', bakeFinishedAt: clock().toISOString() });
-    expect(h.messages().map((m) => [m.event, m.subject])).toEqual([['BAKE_PASSED', '[orders-api] passed its bake in staging: version 4']]);
+    expect(h.messages().map((m) => [m.event, m.subject])).toEqual([['BAKE_PASSED', '[orders-api in staging] passed its bake: version 4']]);
     // 0 invocations required: CloudWatch's metrics are not read.
     expect(h.mocks.cloudWatch.commandCalls(GetMetricDataCommand)).toHaveLength(0);
 
@@ -367,7 +367,7 @@ describe('rolling back', () => {
     });
     expect((await record())?.bakeClaimExpiresAt).toBeUndefined();
     // The subject is cut below SNS's 100 characters; the message carries the whole line.
-    expect(h.messages().map((m) => m.body.summary)).toEqual([`[orders-api] bake in staging: rolling back to version 3 (alarm ${ALARM_NAME} in ALARM)`]);
+    expect(h.messages().map((m) => m.body.summary)).toEqual([`[orders-api in staging] bake: rolling back to version 3 (alarm ${ALARM_NAME} in ALARM)`]);
   });
 
   test('the rollback is polled; when it succeeds the item is ROLLED_BACK, counted and announced once, and the job fails naming environment, service and alarm', async () => {
@@ -384,7 +384,7 @@ describe('rolling back', () => {
     expect(await record()).toMatchObject({
       state: 'ROLLED_BACK', bakeState: 'ROLLED_BACK', failureReason: message, rollbackDeploymentId: 'd-ROLLBACK', bakeFinishedAt: clock().toISOString(),
     });
-    expect(h.messages().map((m) => [m.event, m.subject])).toEqual([['ROLLED_BACK', '[orders-api] rolled back to version 3 (4 failed)']]);
+    expect(h.messages().map((m) => [m.event, m.subject])).toEqual([['ROLLED_BACK', '[orders-api in staging] rolled back to version 3 (4 failed)']]);
     const counted = h.metrics().filter((d: any) => d.Deployments !== undefined);
     expect(counted).toHaveLength(1);
     expect(counted[0]).toMatchObject({ Service: 'orders-api', Outcome: 'RolledBack', Environment: 'staging' });

@@ -19,6 +19,14 @@ const record = (overrides: Partial<DeploymentRecord> = {}): DeploymentRecord => 
   deploymentId: 'exec-1/orders', executionId: 'exec-1', service: 'orders', wave: 1, state: 'STAGED', currentVersion: '3', targetVersion: '4', ...overrides,
 });
 
+/** An item of a pipeline that promotes through several environments: its key names the environment. */
+const inStaging = { deploymentId: 'exec-1/staging/orders', environment: 'staging' } as const;
+
+test('a subscriber can filter on the environment (a message attribute)', async () => {
+  await notifier.announce('ROLLED_BACK', record({ ...inStaging, state: 'ROLLED_BACK' }));
+  expect(published()[0].MessageAttributes).toMatchObject({ environment: { DataType: 'String', StringValue: 'staging' } });
+});
+
 test('the message lists the job ids that claimed the deployment', async () => {
   await notifier.announce('STAGED', record({ deployBlueJobIds: new Set(['job-1', 'job-2']) }));
   const message = JSON.parse(published()[0].Message!);
@@ -33,9 +41,12 @@ test.each([
   ['ROLLED_BACK', {}, '[orders] rolled back to version 3 (4 failed)'],
   ['FAILED', {}, '[orders] deployment failed: 3 -> 4'],
   ['NOT_STARTED', { service: 'billing', failureReason: 'wave 1: orders rolled back' }, '[billing] never started: wave 1: orders rolled back'],
-  ['BAKE_PASSED', { environment: 'staging' }, '[orders] passed its bake in staging: version 4'],
-  ['BAKE_ROLLING_BACK', { environment: 'staging', bakeFailureReason: 'alarm x in ALARM' }, '[orders] bake in staging: rolling back to version 3 (alarm x in ALARM)'],
-  ['BAKE_FAILED', { environment: 'staging', bakeFailureReason: 'idle' }, '[orders] bake in staging failed: idle'],
+  ['BAKE_PASSED', { ...inStaging }, '[orders in staging] passed its bake: version 4'],
+  ['BAKE_ROLLING_BACK', { ...inStaging, bakeFailureReason: 'alarm x in ALARM' }, '[orders in staging] bake: rolling back to version 3 (alarm x in ALARM)'],
+  ['BAKE_FAILED', { ...inStaging, bakeFailureReason: 'idle' }, '[orders in staging] bake failed: idle'],
+  ['ROLLED_BACK', { ...inStaging }, '[orders in staging] rolled back to version 3 (4 failed)'],
+  // one environment: its items' keys carry none, and the subjects stay as they were
+  ['SUCCEEDED', { environment: 'dev' }, '[orders] went live: version 4 (was 3)'],
 ] as const)('%s says per service what happened', async (event, overrides, subject) => {
   expect(headline(event, record(overrides))).toBe(subject);
   await notifier.announce(event, record(overrides));
