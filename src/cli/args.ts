@@ -31,8 +31,8 @@ The table (one of):
 
 Options:
   --service NAME       one service only
-  --environment NAME   one environment only (the pipeline's environmentSuffix); DORA's
-                       measures are about production: name it
+  --environment NAME   one environment only (an environments[i].name, or the pipeline's
+                       environmentSuffix); DORA's measures are about production: name it
   --limit N            history: how many deployments (default ${DEFAULT_LIMIT})
   --since WHEN         dora: the window's start: Nd (days ago), Nh (hours ago) or an
                        ISO 8601 date or time, UTC unless it has an offset, e.g. 2025-03-01
