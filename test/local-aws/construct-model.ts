@@ -127,8 +127,14 @@ export function constructModel(overrides: Partial<BlueGreenLambdaPipelineProps> 
     const provider = a.ActionTypeId?.Provider;
     if (a.ActionTypeId?.Category === 'Approval' && provider === 'Manual') {
       return {
-        stageName, actionName: a.Name, runOrder: a.RunOrder ?? 1, kind: 'approval', handlerLogicalId: '', userParameters: undefined,
-        inputArtifacts: [], configuration: a.Configuration ?? {},
+        stageName,
+        actionName: a.Name,
+        runOrder: a.RunOrder ?? 1,
+        kind: 'approval',
+        handlerLogicalId: '',
+        userParameters: undefined,
+        inputArtifacts: [],
+        configuration: a.Configuration ?? {},
       };
     }
     if (provider !== 'Lambda') throw new Error(`${stageName}/${a.Name} is a ${provider} action; this test plays Lambda invoke actions and manual approvals only`);

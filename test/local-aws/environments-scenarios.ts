@@ -58,16 +58,16 @@ const WORLD: WorldOptions = { roundMs: 10 * 60_000 };
 const key = (environment: Environment, service: Service) => `${environment}/${service}`;
 const alarmOf = (environment: Environment, service: Service) => `shop--${service}-error-rate-${environment}`;
 
-const serviceSource = (service: string, release: string) =>
-  `exports.handler = async (event) => ({ statusCode: 200, body: JSON.stringify({ service: ${JSON.stringify(service)}, release: ${JSON.stringify(release)}, path: event && event.rawPath }) });\n`;
+const serviceSource = (service: string, name: string) =>
+  `exports.handler = async (event) => ({ statusCode: 200, body: JSON.stringify({ service: ${JSON.stringify(service)}, release: ${JSON.stringify(name)}, path: event && event.rawPath }) });\n`;
 
 /** What the Build stage writes once per execution: every service's dist/. */
-function storefrontBuild(release: string): Record<string, string> {
+function storefrontBuild(name: string): Record<string, string> {
   return {
     'package.json': '{"name":"shop","private":true}\n',
-    'services/orders/dist/index.js': serviceSource('orders', release),
-    'services/users/dist/index.js': serviceSource('users', release),
-    'services/users/dist/lib/format.js': `exports.format = String; // ${release}\n`,
+    'services/orders/dist/index.js': serviceSource('orders', name),
+    'services/users/dist/index.js': serviceSource('users', name),
+    'services/users/dist/lib/format.js': `exports.format = String; // ${name}\n`,
   };
 }
 
@@ -147,7 +147,8 @@ async function expectPromoted(w: World, execution: ExecutionRun, versions: { cur
       });
       // The execution started when its first environment's item did: later items carry that start.
       const first = await w.history(executionId, key('dev', service));
-      expect({ environment, service, executionStartedAt: item!.executionStartedAt }).toEqual({ environment, service, executionStartedAt: first!.startedAt });
+      expect({ environment, service, executionStartedAt: item!.executionStartedAt })
+        .toEqual({ environment, service, executionStartedAt: first!.startedAt });
       if (baked) {
         // The bake ran its time on the handlers' clock, through continuation tokens.
         const bakeMs = Date.parse(item!.bakeFinishedAt) - Date.parse(item!.bakeStartedAt);
@@ -198,7 +199,8 @@ function createsIn(w: World, environment: Environment, from = 0): string[] {
 }
 
 export function registerEnvironmentScenarios({ scenario, worldFor }: ScenarioKit) {
-  scenario('16a. three environments: one build promoted dev -> staging -> prod, same code hash everywhere, bakes pass on the played clock', async () => {
+  scenario('16a+e. three environments: one build promoted dev -> staging -> prod, same code hash everywhere, bakes pass on the played clock; '
+    + 'the second release delivered twice (at once and in a row) acts once', async () => {
     const w = await worldFor('e16a', STOREFRONT, WORLD);
     // What the template says CodePipeline runs.
     expect(w.model.pipelineStages.map((s) => [s.name, s.actions.map((a) => `${a.actionName}@${a.runOrder}`)])).toEqual([
@@ -213,9 +215,41 @@ export function registerEnvironmentScenarios({ scenario, worldFor }: ScenarioKit
 
     const first = await release(w, 'A', { executionId: 'exec-16a-A' });
     await expectPromoted(w, first, { current: '1', target: '2' });
-    // The second release shifts with each environment's own configuration: linear in staging, canary in prod.
-    const execution = await release(w, 'B', { executionId: 'exec-16a-B' });
+    // 16e. The second release shifts with each environment's own configuration (linear in staging, canary in prod), and
+    // CodePipeline delivers every first job of every action twice at once, every second continuation twice in a row.
+    const before = Object.fromEntries(w.model.services.map((s) => [s.functionName, counts(w, s.functionName)]));
+    const execution = await release(w, 'B', {
+      executionId: 'exec-16a-B',
+      deliver: ({ poll }) => (poll === 0 ? 'concurrent' : poll === 2 ? 'sequential' : undefined),
+    });
     await expectPromoted(w, execution, { current: '2', target: '3' });
+    // Duplicates acted once: one code update, one version, one CodeDeploy deployment, one bake per function.
+    for (const environment of ENVIRONMENTS) {
+      for (const service of SERVICES) {
+        const fn = `shop--${service}-${environment}`;
+        expect({ fn, changes: delta(before[fn], counts(w, fn)) })
+          .toEqual({ fn, changes: { updateFunctionCode: 1, publishVersion: 1, createDeployment: 1 } });
+        const item = await w.history(execution.executionId, key(environment, service));
+        if (BAKE_MINUTES[environment]) {
+          expect({ fn, bakeJobIds: [...item!.bakeJobIds ?? []] }).toEqual({ fn, bakeJobIds: [bakeRun(execution, environment, service)!.jobs[0]] });
+        }
+      }
+    }
+    // Each first job really went out twice at once, to two execution environments of its handler.
+    for (const fn of [w.deployBlueFn, w.switchTrafficFn, w.bakeFn!]) {
+      const byJob = new Map<string, number[]>();
+      for (const i of fn.invocations) {
+        const job = (i.event as any)['CodePipeline.job'].id;
+        byJob.set(job, [...byJob.get(job) ?? [], i.environment]);
+      }
+      const firstJobs = execution.stages.flatMap((s) => s.actions.map((a) => a.jobs[0])).filter((job) => byJob.has(job));
+      const doubled = firstJobs.filter((job) => new Set(byJob.get(job)).size === 2).length;
+      expect({ fn: fn.functionName, doubled }).toEqual({ fn: fn.functionName, doubled: firstJobs.length });
+      expect(firstJobs.length).toBeGreaterThan(0);
+    }
+    // One notification per event and deployment, in every environment.
+    const keys = (await w.notifications()).filter((n) => n.body?.executionId === execution.executionId).map((n) => `${n.body.deploymentId} ${n.event}`);
+    expect(keys.length).toBe(new Set(keys).size);
 
     // Prod waited for its approval; the request named the execution, on the topic the action names.
     expect(w.approvals.map((a) => [a.executionId, a.stageName, a.status, a.notificationArn])).toEqual([
@@ -245,14 +279,16 @@ export function registerEnvironmentScenarios({ scenario, worldFor }: ScenarioKit
     // Canary in prod: 10 % first, then all; linear in staging: ten steps.
     for (const [environment, steps] of [['staging', 10], ['prod', 2]] as const) {
       const deployment = (await w.history('exec-16a-B', key(environment, 'users')))!.codeDeployDeploymentId;
-      expect({ environment, weights: w.codeDeploy.traffic.filter((t) => t.deploymentId === deployment).length }).toEqual({ environment, weights: steps });
+      const weights = w.codeDeploy.traffic.filter((t) => t.deploymentId === deployment).length;
+      expect({ environment, weights }).toEqual({ environment, weights: steps });
     }
   }, 180_000);
 
   scenario('16b-c. an alarm during staging\'s bake rolls staging back (CodeDeploy, hooks), prod never starts; a retry of prod\'s Deploy-Blue is refused by the gate', async () => {
     const w = await worldFor('e16b', STOREFRONT, WORLD);
-    const first = await release(w, 'A', { executionId: 'exec-16b-A' });
-    expect(first.status).toBe('Succeeded');
+    // A goes live in dev and staging; prod stays on its bootstrap version (the approval is rejected: this keeps the run short).
+    const first = await release(w, 'A', { executionId: 'exec-16b-A', approve: () => ({ status: 'Rejected' }) });
+    expect(stageSummary(first).slice(-2)).toEqual([['Switch-Traffic-staging', 'Succeeded', [1, 2, 3]], ['Approve-prod', 'Failed', [1]]]);
     const notesBefore = (await w.notifications()).length;
     const prodBefore = Object.fromEntries(await Promise.all(SERVICES.map(async (s) => [s, counts(w, `shop--${s}-prod`)] as const)));
 
@@ -290,8 +326,14 @@ export function registerEnvironmentScenarios({ scenario, worldFor }: ScenarioKit
       expect({ service, item: summary(item) }).toEqual({
         service,
         item: {
-          deploymentId: `${b.executionId}/staging/${service}`, environment: 'staging', service, state: 'ROLLED_BACK',
-          currentVersion: '2', targetVersion: '3', deploymentConfig: CONFIG.staging, bakeState: 'ROLLED_BACK',
+          deploymentId: `${b.executionId}/staging/${service}`,
+          environment: 'staging',
+          service,
+          state: 'ROLLED_BACK',
+          currentVersion: '2',
+          targetVersion: '3',
+          deploymentConfig: CONFIG.staging,
+          bakeState: 'ROLLED_BACK',
         },
       });
       expect(item!.bakeFailureReason).toContain(service === 'orders' ? alarmOf('staging', 'orders') : 'the environment rolls back: orders alarmed');
@@ -303,8 +345,12 @@ export function registerEnvironmentScenarios({ scenario, worldFor }: ScenarioKit
         status: 'Succeeded',
         config: 'CodeDeployDefault.LambdaAllAtOnce',
         spec: {
-          functionName: `shop--${service}-staging`, alias: 'live', currentVersion: '3', targetVersion: '2',
-          before: service === 'orders' ? w.names.smokeTest : undefined, after: undefined,
+          functionName: `shop--${service}-staging`,
+          alias: 'live',
+          currentVersion: '3',
+          targetVersion: '2',
+          before: service === 'orders' ? w.names.smokeTest : undefined,
+          after: undefined,
         },
       });
       expect(rollback.hooks.map((h) => [h.hook, h.status])).toEqual(service === 'orders' ? [['BeforeAllowTraffic', 'Succeeded']] : []);
@@ -318,15 +364,20 @@ export function registerEnvironmentScenarios({ scenario, worldFor }: ScenarioKit
       expect(await eventsOf(w, b.executionId, 'prod', service)).toEqual([]);
       expect({ service, prod: delta(prodBefore[service], counts(w, `shop--${service}-prod`)) })
         .toEqual({ service, prod: { updateFunctionCode: 0, publishVersion: 0, createDeployment: 0 } });
-      await expectAlias(w, '2', key('prod', service));
+      await expectAlias(w, '1', key('prod', service));
     }
     // The smoke test checked the version staging rolled back to.
     const rollbackOfOrders = w.codeDeploy.deployments.get((await w.history(b.executionId, key('staging', 'orders')))!.rollbackDeploymentId)!;
     expect(w.smokeTestFn!.invocations.filter((i) => (i.event as any).DeploymentId === rollbackOfOrders.id).length).toBeGreaterThanOrEqual(1);
     expect(w.approvals.filter((a) => a.executionId === b.executionId)).toEqual([]);
+    // Subscribers can tell (and filter) the environment: the subject names it, and so does a message attribute.
+    for (const n of (await w.notifications()).filter((x) => x.body?.executionId === b.executionId)) {
+      expect({ event: n.event, environment: n.attributes.environment?.Value, subject: n.subject?.includes(`in ${n.body.environment}`) })
+        .toEqual({ event: n.event, environment: n.body.environment, subject: true });
+    }
     const notes = (await w.notifications()).slice(notesBefore).filter((n) => n.body?.executionId === b.executionId);
     expect(notes.filter((n) => n.body?.environment === 'prod')).toEqual([]);
-    expect(notes.find((n) => n.event === 'ROLLED_BACK' && n.body?.service === 'orders')?.subject).toContain('[orders] rolled back to version 2');
+    expect(notes.find((n) => n.event === 'ROLLED_BACK' && n.body?.service === 'orders')?.subject).toContain('[orders in staging] rolled back to version 2');
     // Metrics: staging counted each service's shift (Succeeded) and then its rollback (RolledBack), once each.
     expect(deploymentMetrics(w.metrics(), b.executionId).filter((m) => m.record.document?.Environment === 'staging').map((m) => `${m.service} ${m.outcome}`).sort())
       .toEqual(['orders RolledBack', 'orders Succeeded', 'users RolledBack', 'users Succeeded']);
@@ -347,16 +398,18 @@ export function registerEnvironmentScenarios({ scenario, worldFor }: ScenarioKit
         expect(message).toContain('it will not be promoted to prod');
         expect({ service, attempt, prod: delta(before[service], counts(w, `shop--${service}-prod`)) })
           .toEqual({ service, attempt, prod: { updateFunctionCode: 0, publishVersion: 0, createDeployment: 0 } });
-        expect(await w.versions(key('prod', service))).toEqual(['1', '2']);
-        await expectAlias(w, '2', key('prod', service));
+        expect(await w.versions(key('prod', service))).toEqual(['1']);
+        await expectAlias(w, '1', key('prod', service));
         const item = await w.history(b.executionId, key('prod', service));
         expect({ service, state: item?.state, environment: item?.environment }).toEqual({ service, state: 'FAILED', environment: 'prod' });
         expect(item?.failureReason).toContain('did not pass staging');
-        expect(await eventsOf(w, b.executionId, 'prod', service)).toEqual(['FAILED']);
+        // Each refused retry is a new attempt (a retry may start again after a Deploy-Blue failure): one FAILED each.
+        expect(await eventsOf(w, b.executionId, 'prod', service)).toEqual(Array(attempt).fill('FAILED'));
       }
     }
     expect(await w.s3Keys(`bundles/${b.executionId}/prod`)).toEqual([]);
-    expectDeploymentMetrics(w, b.executionId, { orders: 'Failed', users: 'Failed' }, 'prod');
+    expect(deploymentMetrics(w.metrics(), b.executionId).filter((m) => m.record.document?.Environment === 'prod').map((m) => `${m.service} ${m.outcome}`).sort())
+      .toEqual(['orders Failed', 'orders Failed', 'users Failed', 'users Failed']);
     expectNoHandlerThrew(w);
   }, 180_000);
 
@@ -387,37 +440,6 @@ export function registerEnvironmentScenarios({ scenario, worldFor }: ScenarioKit
     expectOneResultPerJob(w, lambdaJobs(execution));
     expectNoHandlerThrew(w);
   }, 120_000);
-
-  scenario('16e. duplicate and concurrent deliveries of Deploy-Blue, Switch-Traffic and Bake jobs act once in every environment', async () => {
-    const w = await worldFor('e16e', STOREFRONT, { ...WORLD, updateWindowMs: 300 });
-    const execution = await release(w, 'A', {
-      executionId: 'exec-16e-A',
-      // Every first job twice at once; every second continuation twice, one after the other.
-      deliver: ({ poll }) => (poll === 0 ? 'concurrent' : poll === 2 ? 'sequential' : undefined),
-    });
-    await expectPromoted(w, execution, { current: '1', target: '2' });
-    for (const environment of ENVIRONMENTS) {
-      for (const service of SERVICES) {
-        const fn = `shop--${service}-${environment}`;
-        expect({ fn, changes: counts(w, fn) }).toEqual({ fn, changes: { updateFunctionCode: 1, publishVersion: 1, createDeployment: 1 } });
-        const item = await w.history(execution.executionId, key(environment, service));
-        if (BAKE_MINUTES[environment]) expect({ fn, bakeJobIds: [...item!.bakeJobIds ?? []] }).toEqual({ fn, bakeJobIds: [bakeRun(execution, environment, service)!.jobs[0]] });
-      }
-    }
-    // Each job really went out twice, the concurrent ones to two execution environments.
-    for (const fn of [w.deployBlueFn, w.switchTrafficFn, w.bakeFn!]) {
-      const byJob = new Map<string, number[]>();
-      for (const i of fn.invocations) byJob.set((i.event as any)['CodePipeline.job'].id, [...byJob.get((i.event as any)['CodePipeline.job'].id) ?? [], i.environment]);
-      const first = lambdaJobs(execution).filter((job) => byJob.has(job) && execution.stages.some((s) => s.actions.some((a) => a.jobs[0] === job)));
-      expect({ fn: fn.functionName, doubled: first.filter((job) => new Set(byJob.get(job)).size === 2).length }).toEqual({ fn: fn.functionName, doubled: first.length });
-      expect(first.length).toBeGreaterThan(0);
-    }
-    // One notification per event and deployment, in every environment.
-    const notes = (await w.notifications()).filter((n) => n.body?.executionId === execution.executionId);
-    const keys = notes.map((n) => `${n.body.deploymentId} ${n.event}`);
-    expect(keys.length).toBe(new Set(keys).size);
-    expectNoHandlerThrew(w);
-  }, 180_000);
 
   scenario('16f. an older execution\'s prod stage retried after a newer one went live in prod never moves prod\'s traffic back', async () => {
     const w = await worldFor('e16f', STOREFRONT, WORLD);

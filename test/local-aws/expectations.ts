@@ -138,8 +138,10 @@ export async function expectMetricsKeepContract(w: World) {
  * commit's age when the execution's first action ran, at most its age now.
  * @returns the documents, by service
  */
-export function expectDeploymentMetrics(w: World, executionId: string, expected: Record<string, string>, environment?: string): Record<string, DeploymentMetric> {
-  const metrics = deploymentMetrics(w.metrics(), executionId).filter((m) => environment === undefined || m.record.document?.Environment === environment);
+export function expectDeploymentMetrics(w: World, executionId: string, expected: Record<string, string>,
+  environment?: string): Record<string, DeploymentMetric> {
+  const metrics = deploymentMetrics(w.metrics(), executionId)
+    .filter((m) => environment === undefined || m.record.document?.Environment === environment);
   expect({ executionId, environment, deployments: metrics.map((m) => [m.service, m.outcome, m.deployments]).sort() })
     .toEqual({ executionId, environment, deployments: Object.entries(expected).map(([service, outcome]) => [service, outcome, 1]).sort() });
   const commit = w.commitOf(executionId);

@@ -340,7 +340,9 @@ export class World {
   /** When the world was set up (before any handler ran). */
   public readonly createdAt = Date.now();
   /** Manual approvals the test played, in order. */
-  public readonly approvals: Array<{ executionId: string; stageName: string; actionName: string; status: string; notificationArn?: string; customData?: string }> = [];
+  public readonly approvals: Array<{
+    executionId: string; stageName: string; actionName: string; status: string; notificationArn?: string; customData?: string;
+  }> = [];
   /**
    * The temporary credentials every job event of this world carries (`data.artifactCredentials`),
    * distinct per world, so that a leak of any part of them can be searched for (expectNoCredentialsLeaked).
@@ -353,7 +355,8 @@ export class World {
   private readonly dynamo: DynamoDBClient;
   private proxyLambda?: LambdaClient;
 
-  private constructor(private readonly shared: SharedAws, public readonly tag: string, public readonly model: ConstructModel, options: WorldOptions = {}) {
+  private constructor(private readonly shared: SharedAws, public readonly tag: string, public readonly model: ConstructModel,
+    options: WorldOptions = {}) {
     this.roundMs = options.roundMs ?? 0;
     this.lambda = new LambdaClient(testClientConfig(shared.motoUrl));
     this.cloudWatch = new CloudWatchClient(testClientConfig(shared.motoUrl));
@@ -885,7 +888,14 @@ export class World {
       }));
     }
     const decision = await (options.approve?.({ stageName: action.stageName, actionName: action.actionName, executionId: execution.executionId }) ?? { status: 'Approved' as const });
-    this.approvals.push({ executionId: execution.executionId, stageName: action.stageName, actionName: action.actionName, status: decision.status, notificationArn: arn, customData });
+    this.approvals.push({
+      executionId: execution.executionId,
+      stageName: action.stageName,
+      actionName: action.actionName,
+      status: decision.status,
+      notificationArn: arn,
+      customData,
+    });
     run.jobs.push(token);
     const result: JobResult = decision.status === 'Approved'
       ? { kind: 'success', at: Date.now() }
