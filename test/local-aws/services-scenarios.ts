@@ -145,6 +145,8 @@ async function expectAllLive(w: World, execution: ExecutionRun, release: string,
         service: { Type: 'String', Value: service },
         executionId: { Type: 'String', Value: executionId },
         wave: { Type: 'Number', Value: String(WAVE[service]) },
+        // The environment a subscription's filter policy can select (0857815): the pipeline's environmentSuffix here.
+        environment: { Type: 'String', Value: 'dev' },
       });
     }
     expect(notes[2].subject).toBe(`[${service}] went live: version ${versions.target} (was ${versions.current})`);
@@ -320,6 +322,7 @@ export function registerServiceScenarios({ scenario, worldFor }: ScenarioKit) {
       service: { Type: 'String', Value: 'users' },
       executionId: { Type: 'String', Value: executionId },
       wave: { Type: 'Number', Value: '2' },
+      environment: { Type: 'String', Value: 'dev' },
     });
     const rolledBack = notes.find((n) => n.event === 'ROLLED_BACK')!;
     expect(rolledBack.subject).toBe('[billing] rolled back to version 2 (3 failed)');
