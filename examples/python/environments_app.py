@@ -9,6 +9,7 @@ import os
 
 import aws_cdk as cdk
 from aws_cdk import aws_codedeploy as codedeploy
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from blue_green_lambda_pipeline import (
@@ -31,17 +32,29 @@ stack = cdk.Stack(
 )
 
 # Production approvals go to the release managers, not to everyone who follows deployments.
+approvals_key = kms.Key(
+    stack,
+    "ReleaseApprovalsKey",
+    enable_key_rotation=True,
+    description="Encrypts the storefront release approval requests",
+)
+# Grants of the key only for AWS services (Control Tower CT.KMS.PR.3); SNS needs none to publish.
+# One condition key per call: a Java or Go map would not keep their order.
+grants_for_aws_services_only = iam.PolicyStatement(
+    effect=iam.Effect.DENY,
+    principals=[iam.AnyPrincipal()],
+    actions=["kms:CreateGrant"],
+    resources=["*"],
+)
+grants_for_aws_services_only.add_condition("BoolIfExists", {"kms:GrantIsForAWSResource": "false"})
+grants_for_aws_services_only.add_condition("BoolIfExists", {"aws:PrincipalIsAWSService": "false"})
+approvals_key.add_to_resource_policy(grants_for_aws_services_only)
 release_approvals = sns.Topic(
     stack,
     "ReleaseApprovals",
     topic_name="storefront-release-approvals",
     enforce_ssl=True,
-    master_key=kms.Key(
-        stack,
-        "ReleaseApprovalsKey",
-        enable_key_rotation=True,
-        description="Encrypts the storefront release approval requests",
-    ),
+    master_key=approvals_key,
 )
 
 BlueGreenLambdaPipeline(

@@ -4,6 +4,7 @@
 // back or failed its bake in a lower environment never reaches a higher one.
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { LambdaDeploymentConfig } from 'aws-cdk-lib/aws-codedeploy';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { BlueGreenLambdaPipeline, TrafficHook } from '../../src';
@@ -16,10 +17,22 @@ export function environmentsApp(outdir = process.env.CDK_OUTDIR ?? 'cdk.out/envi
   });
 
   // Production approvals go to the release managers, not to everyone who follows deployments.
+  const approvalsKey = new kms.Key(stack, 'ReleaseApprovalsKey', { enableKeyRotation: true, description: 'Encrypts the storefront release approval requests' });
+  // Grants of the key only for AWS services (Control Tower CT.KMS.PR.3); SNS needs none to publish.
+  // One condition key per call: a Java or Go map would not keep their order.
+  const grantsForAwsServicesOnly = new iam.PolicyStatement({
+    effect: iam.Effect.DENY,
+    principals: [new iam.AnyPrincipal()],
+    actions: ['kms:CreateGrant'],
+    resources: ['*'],
+  });
+  grantsForAwsServicesOnly.addCondition('BoolIfExists', { 'kms:GrantIsForAWSResource': 'false' });
+  grantsForAwsServicesOnly.addCondition('BoolIfExists', { 'aws:PrincipalIsAWSService': 'false' });
+  approvalsKey.addToResourcePolicy(grantsForAwsServicesOnly);
   const releaseApprovals = new sns.Topic(stack, 'ReleaseApprovals', {
     topicName: 'storefront-release-approvals',
     enforceSSL: true,
-    masterKey: new kms.Key(stack, 'ReleaseApprovalsKey', { enableKeyRotation: true, description: 'Encrypts the storefront release approval requests' }),
+    masterKey: approvalsKey,
   });
 
   new BlueGreenLambdaPipeline(stack, 'Storefront', {

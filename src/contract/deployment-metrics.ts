@@ -8,6 +8,11 @@
  * | `Deployments` | Count (1) | `Pipeline, Environment, Service, Outcome`; `Pipeline, Environment, Outcome` | a service's history item reaches a final state, once |
  * | `ShiftDuration` | Seconds | `Pipeline, Environment, Service`; `Pipeline, Environment` | the traffic shift ends `Succeeded` or `RolledBack`: SHIFTING to that state |
  * | `LeadTime` | Seconds | `Pipeline, Environment, Service`; `Pipeline, Environment` | the shift ends `Succeeded`: the commit's author date to live |
+ *
+ * A bake that rolls a service back after its shift succeeded reaches a second final state: its
+ * `Deployments` datum says `RolledBack` (after the shift's `Succeeded`), with a `ShiftDuration` from
+ * the shift's start to the end of the rollback. The history item, and so the CLI's DORA figures,
+ * count the deployment once, in its last state.
  */
 
 /** The namespace of every metric. */

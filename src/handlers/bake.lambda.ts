@@ -369,8 +369,9 @@ export function createBakeHandler(deps: BakeDependencies) {
         failureReason: bakeEndMessage({ ...record, bakeState: 'ROLLED_BACK' }, request),
       });
       if (changed) {
-        // Its shift was counted when it succeeded: this counts the rollback, with no ShiftDuration of its own.
-        metrics.deploymentEnded({ ...finished, shiftStartedAt: undefined }, request.service);
+        // Its shift was counted Succeeded when it ended; this counts the rollback (a second datum, see
+        // the metrics contract), its ShiftDuration from the shift's start to the rollback's end.
+        metrics.deploymentEnded(finished, request.service);
         await deps.notifier.announce('ROLLED_BACK', finished);
       }
       log('rolled back', { rollbackDeploymentId: rollbackId, recorded: changed });

@@ -388,7 +388,10 @@ describe('rolling back', () => {
     const counted = h.metrics().filter((d: any) => d.Deployments !== undefined);
     expect(counted).toHaveLength(1);
     expect(counted[0]).toMatchObject({ Service: 'orders-api', Outcome: 'RolledBack', Environment: 'staging' });
-    expect((counted[0] as any).ShiftDuration).toBeUndefined();
+    // ShiftDuration runs from the shift's start to the end of the rollback (the metrics contract)
+    const item = await record();
+    expect((counted[0] as any).ShiftDuration).toBe((Date.parse(item!.finishedAt!) - Date.parse(item!.shiftStartedAt!)) / 1000);
+    expect((counted[0] as any).ShiftDuration).toBeGreaterThan(0);
 
     // The same poll again, and a retry of the action: the same failure, nothing acts.
     reset();

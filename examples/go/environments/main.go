@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscodedeploy"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/jsii-runtime-go"
@@ -30,13 +31,25 @@ func main() {
 	})
 
 	// Production approvals go to the release managers, not to everyone who follows deployments.
+	approvalsKey := awskms.NewKey(stack, jsii.String("ReleaseApprovalsKey"), &awskms.KeyProps{
+		EnableKeyRotation: jsii.Bool(true),
+		Description:       jsii.String("Encrypts the storefront release approval requests"),
+	})
+	// Grants of the key only for AWS services (Control Tower CT.KMS.PR.3); SNS needs none to publish.
+	// One condition key per call: a Go map keeps no order.
+	grantsForAwsServicesOnly := awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Effect:     awsiam.Effect_DENY,
+		Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+		Actions:    jsii.Strings("kms:CreateGrant"),
+		Resources:  jsii.Strings("*"),
+	})
+	grantsForAwsServicesOnly.AddCondition(jsii.String("BoolIfExists"), map[string]interface{}{"kms:GrantIsForAWSResource": "false"})
+	grantsForAwsServicesOnly.AddCondition(jsii.String("BoolIfExists"), map[string]interface{}{"aws:PrincipalIsAWSService": "false"})
+	approvalsKey.AddToResourcePolicy(grantsForAwsServicesOnly, nil)
 	releaseApprovals := awssns.NewTopic(stack, jsii.String("ReleaseApprovals"), &awssns.TopicProps{
 		TopicName:  jsii.String("storefront-release-approvals"),
 		EnforceSSL: jsii.Bool(true),
-		MasterKey: awskms.NewKey(stack, jsii.String("ReleaseApprovalsKey"), &awskms.KeyProps{
-			EnableKeyRotation: jsii.Bool(true),
-			Description:       jsii.String("Encrypts the storefront release approval requests"),
-		}),
+		MasterKey:  approvalsKey,
 	})
 
 	services := []*bglp.ServiceDeploymentOptions{

@@ -20,6 +20,9 @@ import software.amazon.awscdk.Environment;
 import software.amazon.awscdk.Stack;
 import software.amazon.awscdk.StackProps;
 import software.amazon.awscdk.services.codedeploy.LambdaDeploymentConfig;
+import software.amazon.awscdk.services.iam.AnyPrincipal;
+import software.amazon.awscdk.services.iam.Effect;
+import software.amazon.awscdk.services.iam.PolicyStatement;
 import software.amazon.awscdk.services.kms.Key;
 import software.amazon.awscdk.services.sns.Topic;
 
@@ -40,13 +43,25 @@ public final class StorefrontPipelineApp {
                 .build());
 
         // Production approvals go to the release managers, not to everyone who follows deployments.
+        Key approvalsKey = Key.Builder.create(stack, "ReleaseApprovalsKey")
+                .enableKeyRotation(true)
+                .description("Encrypts the storefront release approval requests")
+                .build();
+        // Grants of the key only for AWS services (Control Tower CT.KMS.PR.3); SNS needs none to publish.
+        // One condition key per call: Map.of keeps no order.
+        PolicyStatement grantsForAwsServicesOnly = PolicyStatement.Builder.create()
+                .effect(Effect.DENY)
+                .principals(List.of(new AnyPrincipal()))
+                .actions(List.of("kms:CreateGrant"))
+                .resources(List.of("*"))
+                .build();
+        grantsForAwsServicesOnly.addCondition("BoolIfExists", Map.of("kms:GrantIsForAWSResource", "false"));
+        grantsForAwsServicesOnly.addCondition("BoolIfExists", Map.of("aws:PrincipalIsAWSService", "false"));
+        approvalsKey.addToResourcePolicy(grantsForAwsServicesOnly);
         Topic releaseApprovals = Topic.Builder.create(stack, "ReleaseApprovals")
                 .topicName("storefront-release-approvals")
                 .enforceSsl(true)
-                .masterKey(Key.Builder.create(stack, "ReleaseApprovalsKey")
-                        .enableKeyRotation(true)
-                        .description("Encrypts the storefront release approval requests")
-                        .build())
+                .masterKey(approvalsKey)
                 .build();
 
         ServiceDeploymentOptions catalog = ServiceDeploymentOptions.builder()
