@@ -2,7 +2,7 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { CodeDeployClient, CreateDeploymentCommand, GetDeploymentCommand } from '@aws-sdk/client-codedeploy';
 import { CodePipelineClient } from '@aws-sdk/client-codepipeline';
 import { ALL_AT_ONCE_CONFIG, BAKE_PARAMETERS, BakeParameters, HANDLER_ENVIRONMENT } from '../contract/handler-contract';
-import { pipelineDeploymentDescription } from '../runtime/active-deployment';
+import { activeDeploymentOf, pipelineDeploymentDescription } from '../runtime/active-deployment';
 import { aliasInvocations } from '../runtime/alias-invocations';
 import { renderAppSpec } from '../runtime/appspec';
 import { describeError, InvalidJobError, jobHandler, JobReporter, parseJob, PipelineJob } from '../runtime/codepipeline-job';
@@ -16,6 +16,7 @@ import { appendCorrelation, defaultLogger, Logger } from '../runtime/logger';
 import { DeploymentMetricsRecorder, writeToStdout } from '../runtime/metrics-recorder';
 import { optionalName, ServiceInExecution, serviceInExecution } from '../runtime/service-parameters';
 import { sharedDependenciesFromEnvironment } from '../runtime/shared-dependencies';
+import { isTransientError } from '../runtime/transient-error';
 
 /**
  * What the Bake handler talks to. One function serves every service and environment of a
@@ -129,6 +130,12 @@ export function bakeEndMessage(record: DeploymentRecord, request: { service: str
   return `Bake of ${service} in ${environment} failed: ${reason}`;
 }
 
+/** The description of a bake's rollback deployment: how a later delivery knows it for this bake's own. */
+function rollbackDescription(request: BakeRequest, record: DeploymentRecord): string {
+  return pipelineDeploymentDescription(request.executionId,
+    `bake rollback in ${request.environment}, ${request.functionName}:${request.aliasName} ${record.targetVersion} -> ${record.currentVersion}`);
+}
+
 /** Why an older execution's bake stops without rolling back: a newer one has released the service here. */
 function supersededReason(mine: DeploymentRecord, newer: DeploymentRecord, environment: string): string {
   const did = newer.state === 'SUCCEEDED' ? `has released version ${newer.targetVersion}`
@@ -159,9 +166,27 @@ export function createBakeHandler(deps: BakeDependencies) {
   const go = (holder: string): BakeOutcome => ({ kind: 'continue', continuationToken: `${TOKEN_PREFIX}${holder}` });
   const ended = (request: BakeRequest, record: DeploymentRecord): BakeOutcome =>
     record.bakeState === 'PASSED' ? { kind: 'passed' } : { kind: 'failed', reason: bakeEndMessage(record, request) };
+  const takenOver = (request: BakeRequest, record: DeploymentRecord, holder: string): BakeOutcome => ({
+    kind: 'failed', reason: `Bake of ${request.service} in ${request.environment}: job ${record.bakeJobId} has taken the bake over; this continuation of job ${holder} stops`,
+  });
 
-  /** Reads the item, claims the bake for a first delivery, and goes on as the job that holds it. */
+  /**
+   * Reads the item, claims the bake for a first delivery, and goes on as the job that holds it. A
+   * transient error (throttling, 5xx, timeout) of a job that holds the bake waits for the next
+   * poll: CodePipeline's 20-minute reply window leaves room, and every poll reads afresh.
+   */
   async function bake(request: BakeRequest, holder: string, first: boolean, deadline: number): Promise<BakeOutcome> {
+    let holding = !first;
+    try {
+      return await holdBake(request, holder, first, deadline, () => { holding = true; });
+    } catch (error) {
+      if (!holding || !isTransientError(error)) throw error;
+      logger.warn('transient error; the next poll tries again', { error: describeError(error) });
+      return go(holder);
+    }
+  }
+
+  async function holdBake(request: BakeRequest, holder: string, first: boolean, deadline: number, held: () => void): Promise<BakeOutcome> {
     const { historyKey: deploymentId } = request;
     let record = await deps.history.get(deploymentId);
     if (!record) {
@@ -175,9 +200,7 @@ export function createBakeHandler(deps: BakeDependencies) {
     if (record.bakeState && ENDED.includes(record.bakeState)) return ended(request, record);
 
     if (record.bakeJobId !== holder) {
-      if (!first) {
-        return { kind: 'failed', reason: `Bake of ${request.service} in ${request.environment}: job ${record.bakeJobId} has taken the bake over; this continuation of job ${holder} stops` };
-      }
+      if (!first) return takenOver(request, record, holder);
       if (record.state !== 'SUCCEEDED' && record.state !== 'SKIPPED') {
         return {
           kind: 'failed',
@@ -200,6 +223,7 @@ export function createBakeHandler(deps: BakeDependencies) {
         }
       }
     }
+    held();
     return record.bakeState === 'ROLLING_BACK' ? followRollback(request, record, holder, deadline) : watch(request, record, holder, deadline);
   }
 
@@ -280,13 +304,22 @@ export function createBakeHandler(deps: BakeDependencies) {
     }
     log('rolling back', { reason: cause });
     await deps.notifier.announce('BAKE_ROLLING_BACK', started.record);
-    return createRollback(request, started.record, holder);
+    return createRollback(request, started.record, holder, false);
   }
 
-  /** Under this delivery's hold on the rollback: starts CodeDeploy's deployment back to the version served before. */
-  async function createRollback(request: BakeRequest, record: DeploymentRecord, holder: string): Promise<BakeOutcome> {
+  /**
+   * Under this delivery's hold on the rollback: starts CodeDeploy's deployment back to the version
+   * served before. CreateDeployment takes no idempotency token, so a retake (`retake`: an earlier
+   * delivery may have created it and died, or lost its answer) first adopts the group's active
+   * deployment when it is this bake's rollback, and so does a refusal because the group is busy.
+   */
+  async function createRollback(request: BakeRequest, record: DeploymentRecord, holder: string, retake: boolean): Promise<BakeOutcome> {
     const { historyKey: deploymentId, functionName, aliasName } = request;
     const cause = record.bakeFailureReason ?? 'rollback';
+    if (retake) {
+      const own = await ownRollback(request, record);
+      if (own) return recordRollback(request, holder, own, 'adopted');
+    }
     const newer = await newerRelease(deps.history, record);
     if (newer) {
       return endBake(request, holder, 'FAILED', { from: ['ROLLING_BACK'], bakeFailureReason: `${cause}; ${supersededReason(record, newer, request.environment)}` });
@@ -313,8 +346,7 @@ export function createBakeHandler(deps: BakeDependencies) {
         applicationName: deps.applicationName,
         deploymentGroupName: request.deploymentGroupName,
         deploymentConfigName: ALL_AT_ONCE_CONFIG,
-        description: pipelineDeploymentDescription(request.executionId,
-          `bake rollback in ${request.environment}, ${functionName}:${aliasName} ${record.targetVersion} -> ${record.currentVersion}`),
+        description: rollbackDescription(request, record),
         revision: { revisionType: 'AppSpecContent', appSpecContent: appSpec },
         // The alarm that triggered the rollback is still in ALARM: polling it would stop the rollback
         // (the override CreateDeployment documents for this case). A failed rollback must not be
@@ -326,23 +358,75 @@ export function createBakeHandler(deps: BakeDependencies) {
       if (!created) throw new Error('CodeDeploy CreateDeployment returned no deployment id');
     } catch (error) {
       if ((error as Error)?.name === 'DeploymentLimitExceededException') {
+        // The SDK's retry of a call whose answer was lost meets our own deployment: adopt it.
+        const own = await ownRollback(request, record);
+        if (own) return recordRollback(request, holder, own, 'adopted');
         // Another deployment holds the group (CodeDeploy runs one at a time): the hold lapses, and a later poll tries again.
         log('rollback waits: the deployment group has an active deployment', { error: describeError(error) });
         return go(holder);
       }
+      if (isTransientError(error)) {
+        // It may have been created all the same (a timeout): the retake after the hold lapses looks first.
+        logger.warn('rollback waits: CreateDeployment failed transiently', { error: describeError(error) });
+        return go(holder);
+      }
+      // Validation and permission errors (InvalidRoleException, InvalidRevisionException,
+      // DeploymentGroupDoesNotExistException, AccessDeniedException, ...) do not heal by waiting.
       return endBake(request, holder, 'FAILED', {
         from: ['ROLLING_BACK'],
         bakeFailureReason: `${cause}; the rollback could not start: ${describeError(error)}. Alias ${functionName}:${aliasName} still serves ` +
           `version ${record.targetVersion}; put it back on ${record.currentVersion} with "${aliasRepairCommand(functionName, aliasName, record.currentVersion)}"`,
       });
     }
-    appendCorrelation(logger, { codeDeployDeploymentId: created });
+    return recordRollback(request, holder, created, 'created');
+  }
+
+  /**
+   * The group's active deployment when it is this bake's rollback (our description, this item), or
+   * undefined. A failed look is logged and answers undefined: CodeDeploy's one active deployment
+   * per group still refuses a second rollback while the first runs.
+   */
+  async function ownRollback(request: BakeRequest, record: DeploymentRecord): Promise<string | undefined> {
     try {
-      await deps.history.recordBakeRollback(deploymentId, holder, created);
+      const active = await activeDeploymentOf(deps.codeDeploy, deps.history, {
+        applicationName: deps.applicationName,
+        deploymentGroupName: request.deploymentGroupName,
+        service: request.service,
+        environment: request.environment,
+        environments: request.environments,
+      });
+      return active.kind === 'pipeline' && active.record.deploymentId === request.historyKey
+        && active.info.description === rollbackDescription(request, record) ? active.info.deploymentId : undefined;
     } catch (error) {
-      logger.error('could not record the rollback deployment', { error: describeError(error) });
+      logger.error('could not look for a rollback deployment an earlier delivery created', { error: describeError(error) });
+      return undefined;
     }
-    log('rollback deployment created', { rollbackDeploymentId: created });
+  }
+
+  /** Records the rollback deployment this job holds; a write that lost says so and follows what won. */
+  async function recordRollback(request: BakeRequest, holder: string, rollbackId: string, how: 'created' | 'adopted'): Promise<BakeOutcome> {
+    appendCorrelation(logger, { codeDeployDeploymentId: rollbackId });
+    let result: Awaited<ReturnType<DeploymentHistoryStore['recordBakeRollback']>>;
+    try {
+      result = await deps.history.recordBakeRollback(request.historyKey, holder, rollbackId);
+    } catch (error) {
+      // Not recorded: the retake after the hold lapses adopts it.
+      logger.error('could not record the rollback deployment', { rollbackDeploymentId: rollbackId, error: describeError(error) });
+      return go(holder);
+    }
+    const current = result.record;
+    if (!result.changed) {
+      logger.warn('rollback deployment not recorded: the bake moved on', {
+        rollbackDeploymentId: rollbackId,
+        bakeState: current.bakeState,
+        bakeJobId: current.bakeJobId,
+        recordedRollbackDeploymentId: current.rollbackDeploymentId,
+      });
+      if (current.bakeState && ENDED.includes(current.bakeState)) return ended(request, current);
+      if (current.bakeJobId !== holder) return takenOver(request, current, holder);
+      return go(holder);
+    }
+    log(`rollback deployment ${how}`, { rollbackDeploymentId: rollbackId });
     return go(holder);
   }
 
@@ -353,7 +437,7 @@ export function createBakeHandler(deps: BakeDependencies) {
       if (record.bakeClaimExpiresAt && record.bakeClaimExpiresAt >= now().toISOString()) return go(holder);
       const holdMs = Math.max(deadline - now().getTime(), 0) + CLAIM_MARGIN_MS;
       const retaken = await deps.history.retakeBakeRollback(request.historyKey, holder, holdMs);
-      return retaken.changed ? createRollback(request, retaken.record, holder) : go(holder);
+      return retaken.changed ? createRollback(request, retaken.record, holder, true) : go(holder);
     }
     appendCorrelation(logger, { codeDeployDeploymentId: rollbackId });
     const { deploymentInfo: deployment } = await deps.codeDeploy.send(new GetDeploymentCommand({ deploymentId: rollbackId }));

@@ -1,15 +1,19 @@
 import {
+  CloudWatchServiceException,
   CompositeAlarm,
   DescribeAlarmsCommand,
   DescribeAlarmsCommandInput,
   GetMetricDataCommand,
   GetMetricDataCommandInput,
+  InternalServiceFault,
   MetricAlarm,
   StateValue,
 } from '@aws-sdk/client-cloudwatch';
 import {
+  CodeDeployServiceException,
   CreateDeploymentCommand,
   CreateDeploymentCommandInput,
+  DeploymentDoesNotExistException,
   DeploymentLimitExceededException,
   DeploymentStatus,
   GetDeploymentCommand,
@@ -17,7 +21,13 @@ import {
   GetDeploymentGroupCommand,
   GetDeploymentGroupCommandInput,
   DeploymentGroupInfo,
+  InvalidRoleException,
+  ListDeploymentsCommand,
+  ListDeploymentsCommandInput,
+  ThrottlingException,
 } from '@aws-sdk/client-codedeploy';
+import { ThrottlingException as DynamoDBThrottlingException } from '@aws-sdk/client-dynamodb';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { BakeParameters } from '../../src/contract/handler-contract';
 import { createBakeHandler } from '../../src/handlers/bake.lambda';
 import { DeploymentHistoryStore } from '../../src/runtime/deployment-history-store';
@@ -97,9 +107,18 @@ const invocations = new Map<string, number>();
 /** Each CodeDeploy deployment's status; each group's one active deployment. */
 const deployments = new Map<string, DeploymentStatus>();
 const active = new Map<string, string>();
+/** What CreateDeployment was given for each deployment: its group and description. */
+const created = new Map<string, { group: string; description?: string }>();
 let nextDeploymentIds: string[];
 /** Runs when CreateDeployment is called, before it answers. */
 let beforeCreate: (input: CreateDeploymentCommandInput) => Promise<void>;
+/** An error the named AWS call answers once, instead of its answer. */
+const failOnce = new Map<'GetDeploymentGroup' | 'DescribeAlarms' | 'GetMetricData', Error>();
+function throwIfFailing(call: 'GetDeploymentGroup' | 'DescribeAlarms' | 'GetMetricData') {
+  const error = failOnce.get(call);
+  failOnce.delete(call);
+  if (error) throw error;
+}
 /** What the history item said when the first AWS call of an invocation came. */
 let bakeStateAtFirstCall: Array<string | undefined>;
 
@@ -164,6 +183,8 @@ beforeEach(async () => {
   invocations.clear();
   deployments.clear();
   active.clear();
+  created.clear();
+  failOnce.clear();
   nextDeploymentIds = ['d-ROLLBACK', 'd-ROLLBACK-2'];
   beforeCreate = async () => {};
   bakeStateAtFirstCall = [];
@@ -181,11 +202,13 @@ function reset() {
 function answerAws() {
   h.mocks.codeDeploy.on(GetDeploymentGroupCommand).callsFake(async (input: GetDeploymentGroupCommandInput) => {
     bakeStateAtFirstCall.push((await history.get(deploymentId))?.bakeState);
+    throwIfFailing('GetDeploymentGroup');
     return { deploymentGroupInfo: deploymentGroupInfo(input.deploymentGroupName!) };
   });
   // DescribeAlarms answers the named alarms that exist; without AlarmTypes, metric alarms only
   // (DescribeAlarmsInput.AlarmTypes in the CloudWatch model).
   h.mocks.cloudWatch.on(DescribeAlarmsCommand).callsFake(async (input: DescribeAlarmsCommandInput) => {
+    throwIfFailing('DescribeAlarms');
     const names = (input.AlarmNames ?? []).filter((name) => alarmStates.has(name));
     const types = input.AlarmTypes ?? ['MetricAlarm'];
     return {
@@ -195,7 +218,7 @@ function answerAws() {
   });
   // GetMetricData answers one MetricDataResult per query, echoing its Id, with the data points
   // found: none at all when Lambda published no Invocations (GetMetricDataCommand.d.ts).
-  h.mocks.cloudWatch.on(GetMetricDataCommand).callsFake(async (input: GetMetricDataCommandInput) => ({
+  h.mocks.cloudWatch.on(GetMetricDataCommand).callsFake(async (input: GetMetricDataCommandInput) => (throwIfFailing('GetMetricData'), {
     MetricDataResults: input.MetricDataQueries!.map((query) => {
       const resource = query.MetricStat?.Metric?.Dimensions?.find((d) => d.Name === 'Resource')?.Value ?? '';
       const count = invocations.get(resource) ?? 0;
@@ -221,15 +244,38 @@ function answerAws() {
       });
     }
     const id = nextDeploymentIds.shift() ?? `d-${group.toUpperCase()}`;
-    active.set(group, id);
-    deployments.set(id, 'InProgress');
+    startDeployment(group, id, input.description);
     return { deploymentId: id };
   });
+  // GetDeployment answers deploymentInfo with the group and the description it was created with
+  // (DeploymentInfo in GetDeploymentCommand.d.ts); an unknown id, DeploymentDoesNotExistException (@throws).
   h.mocks.codeDeploy.on(GetDeploymentCommand).callsFake(async (input: GetDeploymentCommandInput) => {
     const status = deployments.get(input.deploymentId!);
-    if (!status) throw new Error(`no deployment ${input.deploymentId}`);
-    return { deploymentInfo: deploymentInfo({ deploymentId: input.deploymentId!, status, deploymentConfigName: 'CodeDeployDefault.LambdaAllAtOnce' }) };
+    if (!status) {
+      throw new DeploymentDoesNotExistException({ message: `Deployment ${input.deploymentId} does not exist`, $metadata: { httpStatusCode: 400 } });
+    }
+    const { group, description } = created.get(input.deploymentId!) ?? { group: 'orders-api-live-staging' };
+    return {
+      deploymentInfo: {
+        ...deploymentInfo({ deploymentId: input.deploymentId!, status, deploymentConfigName: 'CodeDeployDefault.LambdaAllAtOnce' }),
+        deploymentGroupName: group,
+        ...(description !== undefined ? { description } : {}),
+      },
+    };
   });
+  // ListDeployments answers the ids of the group's deployments in the statuses asked for (deployments in
+  // ListDeploymentsCommand.d.ts); CodeDeploy runs one active deployment per group.
+  h.mocks.codeDeploy.on(ListDeploymentsCommand).callsFake(async (input: ListDeploymentsCommandInput) => ({
+    deployments: [...created].filter(([id, c]) => c.group === input.deploymentGroupName
+      && (!input.includeOnlyStatuses || input.includeOnlyStatuses.includes(deployments.get(id)!))).map(([id]) => id),
+  }));
+}
+
+/** CodeDeploy starts a deployment in a group: it holds the group until it ends. */
+function startDeployment(group: string, id: string, description?: string) {
+  active.set(group, id);
+  deployments.set(id, 'InProgress');
+  created.set(id, { group, description });
 }
 
 /** CodeDeploy ends a deployment: the group is free again. */
@@ -445,7 +491,7 @@ describe('rolling back', () => {
 
   test('a group busy with another deployment: the rollback waits (ROLLING_BACK, nothing recorded) and is started by a later poll once the hold lapses', async () => {
     await first('job-1');
-    active.set('orders-api-live-staging', 'd-SOMEONE');
+    startDeployment('orders-api-live-staging', 'd-SOMEONE', 'hotfix by hand');
     alarmStates.set(ALARM_NAME, 'ALARM');
     await expect(poll('job-2')).resolves.toEqual({ kind: 'continue', continuationToken: 'bake:job-1' });
     expect((await record())?.rollbackDeploymentId).toBeUndefined();
@@ -558,7 +604,7 @@ describe('newer executions: traffic never moves back to an older build', () => {
       if (newer) return;
       // The newer execution claimed the group first: its item is SHIFTING and its deployment active.
       newer = await newerExecution('staging', 'SHIFTING');
-      active.set(input.deploymentGroupName!, 'd-NEWER');
+      startDeployment(input.deploymentGroupName!, 'd-NEWER', `pipeline deployment ${newer}: orders-api-staging:live 4 -> 5`);
     };
     await expect(poll('job-2')).resolves.toEqual({ kind: 'continue', continuationToken: 'bake:job-1' });
     advance(3 * MINUTE);
@@ -685,5 +731,199 @@ describe('bad input and secrets', () => {
     expect(h.logs().length).toBeGreaterThan(3);
     const written = JSON.stringify([h.logs(), h.messages(), h.metrics()]);
     for (const secret of Object.values(SECRET)) expect(written).not.toContain(secret);
+  });
+});
+
+/**
+ * Errors as the SDK throws them (it sets `$metadata.httpStatusCode` from the response, `$fault` from
+ * the model or the status, and names an unmodeled error after the code AWS sent). CodeDeploy's
+ * throttling is ThrottlingException (@throws in CreateDeploymentCommand.d.ts), HTTP 400; a 5xx
+ * answer without a modeled shape is the service's base exception named after AWS's code; a socket
+ * timeout is node-http-handler's TimeoutError; a dropped connection is Node's ECONNRESET.
+ */
+const transientErrors: Array<[string, () => Error]> = [
+  ['ThrottlingException', () => new ThrottlingException({ message: 'Rate exceeded', $metadata: { httpStatusCode: 400 } })],
+  ['a 500 InternalFailure', () => new CodeDeployServiceException({
+    name: 'InternalFailure', $fault: 'server', message: 'An internal error occurred', $metadata: { httpStatusCode: 500 },
+  })],
+  ['a socket timeout', () => Object.assign(new Error('Socket timed out without establishing a connection within 1000 ms'), { name: 'TimeoutError' })],
+  ['a reset connection', () => Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })],
+];
+
+describe('starting the rollback: transient errors wait, others end the bake', () => {
+  test.each(transientErrors)('CreateDeployment answers %s: the bake stays ROLLING_BACK, the job continues, and a later poll starts the rollback', async (_, error) => {
+    await first('job-1');
+    alarmStates.set(ALARM_NAME, 'ALARM');
+    beforeCreate = async () => { throw error(); };
+    await expect(poll('job-2')).resolves.toEqual({ kind: 'continue', continuationToken: 'bake:job-1' });
+    expect(failureMessages()).toEqual([]);
+    expect(await record()).toMatchObject({ state: 'SUCCEEDED', bakeState: 'ROLLING_BACK', bakeFailureReason: `alarm ${ALARM_NAME} in ALARM` });
+    expect((await record())?.rollbackDeploymentId).toBeUndefined();
+    expect(h.announced()).toEqual(['BAKE_ROLLING_BACK']);
+    expect(h.logs()).toContainEqual(expect.objectContaining({ level: 'WARN', message: 'rollback waits: CreateDeployment failed transiently' }));
+
+    beforeCreate = async () => {};
+    advance(3 * MINUTE);
+    await expect(poll('job-3')).resolves.toEqual({ kind: 'continue', continuationToken: 'bake:job-1' });
+    expect(creates()).toHaveLength(2);
+    expect(await record()).toMatchObject({ bakeState: 'ROLLING_BACK', rollbackDeploymentId: 'd-ROLLBACK' });
+    deploymentEnds('d-ROLLBACK', 'Succeeded');
+    await expect(poll('job-4')).resolves.toMatchObject({ kind: 'failed', reason: expect.stringContaining('rolled back') });
+    expect((await record())?.bakeState).toBe('ROLLED_BACK');
+  });
+
+  // Validation and permission errors do not heal by waiting (CreateDeploymentCommand.d.ts @throws:
+  // InvalidRoleException, InvalidRevisionException, DeploymentGroupDoesNotExistException, ...; IAM's
+  // AccessDeniedException for a missing permission, HTTP 400 on CodeDeploy's JSON protocol).
+  test.each([
+    ['InvalidRoleException', () => new InvalidRoleException({
+      message: 'AWS CodeDeploy does not have the permissions required to assume the role', $metadata: { httpStatusCode: 400 },
+    })],
+    ['AccessDeniedException', () => new CodeDeployServiceException({
+      name: 'AccessDeniedException',
+      $fault: 'client',
+      $metadata: { httpStatusCode: 400 },
+      message: `User: arn:aws:sts::${ACCOUNT}:assumed-role/bake/fn is not authorized to perform: codedeploy:CreateDeployment`,
+    })],
+  ] as Array<[string, () => Error]>)('CreateDeployment answers %s: the bake ends FAILED saying how to repair the alias', async (name, error) => {
+    await first('job-1');
+    alarmStates.set(ALARM_NAME, 'ALARM');
+    beforeCreate = async () => { throw error(); };
+    await poll('job-2');
+    expect(failureMessages()).toEqual([expect.stringMatching(new RegExp(`^Bake of orders-api in staging failed: alarm ${ALARM_NAME} in ALARM; ` +
+      `the rollback could not start: ${name}: .*Alias orders-api-staging:live still serves version 4; put it back on 3 with "aws lambda update-alias`))]);
+    expect(await record()).toMatchObject({ state: 'SUCCEEDED', bakeState: 'FAILED' });
+    expect(h.announced()).toEqual(['BAKE_ROLLING_BACK', 'BAKE_FAILED']);
+  });
+});
+
+describe('a rollback deployment created but not recorded is adopted, never created twice', () => {
+  const OUR_DESCRIPTION = () => `pipeline deployment ${executionId}: bake rollback in staging, orders-api-staging:live 4 -> 3`;
+  // CodeDeploy's ids are unique, and the history keeps the earlier tests' items, which recorded d-ROLLBACK and d-LOST.
+  let LOST: string;
+  let ROLLBACK: string;
+  beforeEach(() => {
+    LOST = `d-LOST-${executionId}`;
+    ROLLBACK = `d-ROLLBACK-${executionId}`;
+    nextDeploymentIds = [ROLLBACK];
+  });
+
+  test('CreateDeployment\'s answer is lost and the SDK\'s retry gets DeploymentLimitExceededException from our own deployment: it is adopted and followed', async () => {
+    await first('job-1');
+    alarmStates.set(ALARM_NAME, 'ALARM');
+    let lost = false;
+    beforeCreate = async (input) => {
+      // The first attempt created the deployment; its answer never came, and the retry finds the group busy.
+      if (!lost) startDeployment(input.deploymentGroupName!, LOST, input.description);
+      lost = true;
+    };
+    await expect(poll('job-2')).resolves.toEqual({ kind: 'continue', continuationToken: 'bake:job-1' });
+    expect(creates()).toHaveLength(1);
+    expect(await record()).toMatchObject({ bakeState: 'ROLLING_BACK', rollbackDeploymentId: LOST });
+    expect(h.mocks.codeDeploy.commandCalls(ListDeploymentsCommand)[0].args[0].input).toEqual({
+      applicationName: 'orders-api-dev', deploymentGroupName: 'orders-api-live-staging', includeOnlyStatuses: ['Created', 'Queued', 'InProgress', 'Baking', 'Ready'],
+    });
+    deploymentEnds(LOST, 'Succeeded');
+    await poll('job-3');
+    expect(failureMessages()).toEqual([`Bake of orders-api in staging rolled back: alarm ${ALARM_NAME} in ALARM; traffic is back on version 3 ` +
+      `(CodeDeploy deployment ${LOST}). Version 4 will not be promoted.`]);
+    expect(creates()).toHaveLength(1);
+  });
+
+  test('a delivery that died after CreateDeployment, before recording it: the retake adopts its deployment instead of creating another', async () => {
+    await first('job-1');
+    await history.startBakeRollback(deploymentId, 'job-1', `alarm ${ALARM_NAME} in ALARM`, 130_000);
+    startDeployment('orders-api-live-staging', LOST, OUR_DESCRIPTION());
+    advance(3 * MINUTE);
+    await expect(poll('job-2')).resolves.toEqual({ kind: 'continue', continuationToken: 'bake:job-1' });
+    expect(creates()).toEqual([]);
+    expect(await record()).toMatchObject({ bakeState: 'ROLLING_BACK', rollbackDeploymentId: LOST });
+  });
+
+  test('a deployment someone started by hand is not adopted: the retake waits for it', async () => {
+    await first('job-1');
+    await history.startBakeRollback(deploymentId, 'job-1', `alarm ${ALARM_NAME} in ALARM`, 130_000);
+    startDeployment('orders-api-live-staging', 'd-HOTFIX', 'hotfix by hand');
+    advance(3 * MINUTE);
+    await expect(poll('job-2')).resolves.toEqual({ kind: 'continue', continuationToken: 'bake:job-1' });
+    expect(creates()).toHaveLength(1); // refused: the group is busy
+    expect((await record())?.rollbackDeploymentId).toBeUndefined();
+  });
+
+  test('a retried action takes the bake over while the rollback is being created: the delivery that lost says so and stops; the new holder adopts the deployment', async () => {
+    await first('job-1');
+    alarmStates.set(ALARM_NAME, 'ALARM');
+    beforeCreate = async () => {
+      beforeCreate = async () => {};
+      await history.claimBake(deploymentId, 'job-9');
+    };
+    await expect(poll('job-2')).resolves.toEqual({
+      kind: 'failed', reason: 'Bake of orders-api in staging: job job-9 has taken the bake over; this continuation of job job-1 stops',
+    });
+    expect(h.logs()).toContainEqual(expect.objectContaining({
+      level: 'WARN', message: 'rollback deployment not recorded: the bake moved on', rollbackDeploymentId: ROLLBACK, bakeJobId: 'job-9',
+    }));
+    expect((await record())?.rollbackDeploymentId).toBeUndefined();
+
+    advance(3 * MINUTE);
+    await expect(poll('job-10', 'job-9')).resolves.toEqual({ kind: 'continue', continuationToken: 'bake:job-9' });
+    expect(creates()).toHaveLength(1);
+    expect(await record()).toMatchObject({ bakeState: 'ROLLING_BACK', bakeJobId: 'job-9', rollbackDeploymentId: ROLLBACK });
+  });
+});
+
+describe('a transient read error while watching waits for the next poll', () => {
+  let throttled: jest.SpyInstance | undefined;
+  const dynamoThrottles = () => {
+    // One Query of the history (on dynalite) answers ThrottlingException, as DynamoDB does for an
+    // on-demand table over its throughput (@throws in QueryCommand.d.ts), HTTP 400.
+    const send = fixture.doc.send.bind(fixture.doc) as (...args: unknown[]) => Promise<unknown>;
+    let thrown = false;
+    throttled = jest.spyOn(fixture.doc, 'send').mockImplementation(((command: unknown, ...rest: unknown[]) => {
+      if (command instanceof QueryCommand && !thrown) {
+        thrown = true;
+        return Promise.reject(new DynamoDBThrottlingException({ message: 'Throughput exceeds the current capacity of your table', $metadata: { httpStatusCode: 400 } }));
+      }
+      return send(command, ...rest);
+    }) as never);
+  };
+  afterEach(() => { throttled?.mockRestore(); throttled = undefined; });
+
+  test.each([
+    ['GetDeploymentGroup answers ThrottlingException', 5, {}, () => {
+      failOnce.set('GetDeploymentGroup', new ThrottlingException({ message: 'Rate exceeded', $metadata: { httpStatusCode: 400 } }));
+    }],
+    // CloudWatch's throttling is unmodeled: the SDK names the error after AWS's code, Throttling (HTTP 400).
+    ['DescribeAlarms answers Throttling', 5, {}, () => {
+      failOnce.set('DescribeAlarms', new CloudWatchServiceException({ name: 'Throttling', $fault: 'client', message: 'Rate exceeded', $metadata: { httpStatusCode: 400 } }));
+    }],
+    // InternalServiceFault: "Request processing has failed due to some unknown error" (CloudWatch's errors), HTTP 500.
+    ['GetMetricData answers InternalServiceFault', 30, { minInvocations: '10' }, () => {
+      failOnce.set('GetMetricData', new InternalServiceFault({ message: 'Request processing has failed due to some unknown error', $metadata: { httpStatusCode: 500 } }));
+    }],
+    ['a DynamoDB query of the history answers ThrottlingException', 5, {}, dynamoThrottles],
+  ] as Array<[string, number, Partial<BakeParameters>, () => void]>)('%s: the job continues, the bake stays BAKING, and the next poll goes on', async (_, minutesLater, overrides, fail) => {
+    invocations.set('orders-api-staging:live', 50);
+    await first('job-1', overrides);
+    advance(minutesLater * MINUTE);
+    fail();
+    await expect(poll('job-2', 'job-1', overrides)).resolves.toEqual({ kind: 'continue', continuationToken: 'bake:job-1' });
+    expect(failureMessages()).toEqual([]);
+    expect((await record())?.bakeState).toBe('BAKING');
+    expect(h.logs()).toContainEqual(expect.objectContaining({ level: 'WARN', message: 'transient error; the next poll tries again' }));
+    await expect(poll('job-3', 'job-1', overrides)).resolves.toEqual(minutesLater >= 30 ? { kind: 'passed' } : { kind: 'continue', continuationToken: 'bake:job-1' });
+  });
+
+  test('a persistent error (DescribeAlarms AccessDenied) fails the job with a readable message; the bake stays BAKING for a retry', async () => {
+    await first('job-1');
+    failOnce.set('DescribeAlarms', new CloudWatchServiceException({
+      name: 'AccessDenied',
+      $fault: 'client',
+      $metadata: { httpStatusCode: 403 },
+      message: `User: arn:aws:sts::${ACCOUNT}:assumed-role/bake/fn is not authorized to perform: cloudwatch:DescribeAlarms`,
+    }));
+    await poll('job-2');
+    expect(failureMessages()).toEqual([`Bake failed: AccessDenied: User: arn:aws:sts::${ACCOUNT}:assumed-role/bake/fn is not authorized to perform: cloudwatch:DescribeAlarms`]);
+    expect((await record())?.bakeState).toBe('BAKING');
   });
 });
