@@ -448,7 +448,9 @@ export class BlueGreenLambdaPipeline extends Construct {
       ],
     });
     const last = plans?.[plans.length - 1];
-    for (const plan of plans ?? []) if (plan.options.approval) acknowledgeApprovalGrants(this.pipeline, environmentStageName(STAGE_NAMES.approval, plan.name));
+    for (const plan of plans?.filter((p) => p.options.approval) ?? []) {
+      acknowledgeApprovalGrants(this.pipeline, environmentStageName(STAGE_NAMES.approval, plan.name));
+    }
     const lastSwitchTraffic = last && environmentStageName(STAGE_NAMES.switchTraffic, last.name);
     this.extraStages = new ExtraStages(this.pipeline, new Map(lastSwitchTraffic ? [[STAGE_NAMES.switchTraffic, lastSwitchTraffic]] : []));
     if (props.manualApproval) {

@@ -390,8 +390,9 @@ export class StageHandlers extends Construct {
     // A rollback is a deployment of the group like any other; GetDeploymentGroup names its alarms.
     // It overrides the group's alarm configuration (the alarm that fired would stop it), which
     // CreateDeployment allows only with codedeploy:UpdateDeploymentGroup (API reference).
+    // ListDeployments: a rollback created but not recorded (a lost response, a delivery that died) is adopted, not made twice.
     this.statements.bakeDeploy = statement([
-      'codedeploy:GetDeploymentGroup', 'codedeploy:CreateDeployment', 'codedeploy:GetDeployment', 'codedeploy:UpdateDeploymentGroup',
+      'codedeploy:GetDeploymentGroup', 'codedeploy:CreateDeployment', 'codedeploy:GetDeployment', 'codedeploy:ListDeployments', 'codedeploy:UpdateDeploymentGroup',
     ]);
     const stack = Stack.of(this);
     this.statements.bakeConfigs = statement(['codedeploy:GetDeploymentConfig'], [stack.formatArn({

@@ -151,7 +151,10 @@ describe('one build promoted through dev, staging and prod', () => {
       .flatMap((p) => p.Properties.PolicyDocument.Statement);
     expect(JSON.stringify(deployBlue.filter((s: any) => s.Action === 'dynamodb:Query').map((s: any) => s.Resource))).toContain('/index/byExecution');
     // the rollback overrides the group's alarms, which CreateDeployment allows only with UpdateDeploymentGroup
-    expect(deploy.Action).toEqual(['codedeploy:GetDeploymentGroup', 'codedeploy:CreateDeployment', 'codedeploy:GetDeployment', 'codedeploy:UpdateDeploymentGroup']);
+    // and it adopts a rollback it created but could not record (ListDeployments)
+    expect(deploy.Action).toEqual([
+      'codedeploy:GetDeploymentGroup', 'codedeploy:CreateDeployment', 'codedeploy:GetDeployment', 'codedeploy:ListDeployments', 'codedeploy:UpdateDeploymentGroup',
+    ]);
   });
 
   test('an imported extra alarm may be composite: DescribeAlarms then needs *', () => {
