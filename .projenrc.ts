@@ -75,6 +75,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     `@aws-cdk/integ-tests-alpha@${INTEG_TESTS_ALPHA_VERSION}`,
     '@aws-cdk/integ-runner@^2',
     'ts-node@^10',
+    // validation/iam-simulation.ts: evaluates the synthesized IAM policies (identity, resource, KMS key policies) as AWS does
+    '@cloud-copilot/iam-simulate@^0.1.173',
     // the packaging test reads the npm tarball (tar) and the wheel, jar and Go module (zip)
     'tar@^7',
     'yauzl@^3',
@@ -293,11 +295,13 @@ project.package.addField('overrides', {
 
 // ---- Independent validators on the reference template and the integ snapshot ----
 project.addTask('validate', {
-  description: 'cfn-lint, checkov, cfn-guard (Control Tower rules), cdk-nag (AwsSolutions, Serverless) and parliament (IAM); one line of counts each',
+  description: 'cfn-lint, checkov, cfn-guard (Control Tower rules), cdk-nag (AwsSolutions, Serverless), parliament (IAM) and the IAM policy simulator; one line of counts each',
   steps: [
     { spawn: 'bundle' },
     ...pythonVenv('cdk.out/venv-validators', 'validation/requirements.txt'),
     { exec: 'ts-node --project tsconfig.dev.json validation/run-validators.ts cdk.out/venv-validators/bin' },
+    // Least privilege evaluated: allow and deny expectations on the synthesized policies (@cloud-copilot/iam-simulate).
+    { exec: 'ts-node --project tsconfig.dev.json validation/iam-simulation.ts cdk.out/iam-simulation' },
   ],
 });
 

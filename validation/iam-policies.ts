@@ -304,7 +304,7 @@ const looksLikePolicyDocument = (value: unknown): boolean => {
 };
 
 /** Construct paths by logical id, from the tree.json beside the template (the stack's own subtree). */
-function constructPaths(templateFile: string): Map<string, string> {
+export function constructPaths(templateFile: string): Map<string, string> {
   const paths = new Map<string, string>();
   const treeFile = path.join(path.dirname(templateFile), 'tree.json');
   if (!fs.existsSync(treeFile)) return paths;
