@@ -363,19 +363,24 @@ export class StageHandlers extends Construct {
   private createBake(): lambda.Function {
     const { names, history, notificationTopic, application } = this.props;
     const env = HANDLER_ENVIRONMENT;
-    const bake = new BakeFunction(this, 'Bake', pipelineHandlerOptions(this, 'Bake', {
-      ...this.props,
-      deadLetterQueue: this.deadLetterQueue,
-      functionName: names.handler('bake'),
-      description: `Bake of ${names.pipeline}: watches each environment's alarms after its shift and rolls it back when one fires`,
-      timeout: Duration.minutes(2),
-      environment: {
-        [env.historyTableName]: history.table.tableName,
-        [env.notificationTopicArn]: notificationTopic.topicArn,
-        [env.pipelineName]: names.pipeline,
-        [env.codeDeployApplicationName]: application.applicationName,
-      },
-    }));
+    const bake = new BakeFunction(this, 'Bake', {
+      ...pipelineHandlerOptions(this, 'Bake', {
+        ...this.props,
+        deadLetterQueue: this.deadLetterQueue,
+        functionName: names.handler('bake'),
+        description: `Bake of ${names.pipeline}: watches each environment's alarms after its shift and rolls it back when one fires`,
+        timeout: Duration.minutes(2),
+        environment: {
+          [env.historyTableName]: history.table.tableName,
+          [env.notificationTopicArn]: notificationTopic.topicArn,
+          [env.pipelineName]: names.pipeline,
+          [env.codeDeployApplicationName]: application.applicationName,
+        },
+      }),
+      // CodePipeline fails a job it has heard nothing of for 20 minutes; an older (queued or
+      // retried) event must not start a rollback after the stage has ended.
+      maxEventAge: Duration.minutes(15),
+    });
     history.grantRecord(bake);
     // The environment's other services (one execution's items) and newer executions (one service's items).
     history.grantQueryExecution(bake);

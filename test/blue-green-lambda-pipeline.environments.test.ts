@@ -157,6 +157,13 @@ describe('one build promoted through dev, staging and prod', () => {
     ]);
   });
 
+  test('a Bake event older than CodePipeline\'s 20-minute reply window is never acted on', () => {
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: Object.keys(template.findResources('AWS::Lambda::Function', { Properties: { FunctionName: 'shop-bake-release' } }))[0] },
+      MaximumEventAgeInSeconds: 900,
+    });
+  });
+
   test('an imported extra alarm may be composite: DescribeAlarms then needs *', () => {
     const stack = newStack(new App());
     const imported = cloudwatch.Alarm.fromAlarmArn(stack, 'Upstream', 'arn:aws:cloudwatch:us-east-1:111111111111:alarm:upstream');
