@@ -74,9 +74,10 @@ export interface PipelineEnvironment {
    */
   readonly approval?: EnvironmentApprovalOptions;
   /**
-   * How long each service's alarms are watched after its shift succeeded. An alarm during the bake
-   * rolls the environment back to the versions it served before and stops the promotion. At most
-   * 23 hours (a Lambda invoke action runs at most 24).
+   * How long each service's alarms are watched after its shift succeeded (and 3 minutes more, for
+   * the metrics Lambda emits late). An alarm during the bake rolls the environment back to the
+   * versions it served before and stops the promotion. At most 23 hours (a Lambda invoke action
+   * runs at most 24).
    * @default - no bake
    */
   readonly bakeTime?: Duration;

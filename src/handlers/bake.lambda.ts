@@ -81,6 +81,13 @@ const IN_PROGRESS = new Set(['Created', 'Queued', 'InProgress', 'Baking', 'Ready
 
 const DEFAULT_TIMEOUT_MS = 2 * 60_000;
 
+/**
+ * How long after the bake time the alarms are still watched before the invocations are counted:
+ * Lambda timestamps a metric at the invocation, which "can be several minutes before the metric is
+ * emitted" (Lambda developer guide, working with metrics), and an alarm evaluates after that.
+ */
+const METRICS_SETTLE_MS = 3 * 60_000;
+
 /** A bake lasts at most 23 hours: a Lambda invoke action runs at most 24. */
 const MAX_BAKE_MINUTES = 23 * 60;
 
@@ -252,8 +259,9 @@ export function createBakeHandler(deps: BakeDependencies) {
     const startedAt = Date.parse(record.bakeStartedAt ?? '');
     if (!Number.isFinite(startedAt)) throw new Error(`deployment ${record.deploymentId} is BAKING without a readable bakeStartedAt`);
     const endsAt = startedAt + request.bakeMinutes * 60_000;
-    if (now().getTime() < endsAt) {
-      log('baking', { watched: alarms.watched, bakeEndsAt: new Date(endsAt).toISOString() });
+    if (now().getTime() < endsAt + METRICS_SETTLE_MS) {
+      log(now().getTime() < endsAt ? 'baking' : 'bake time over: waiting for the last minutes\' metrics and alarms',
+        { watched: alarms.watched, bakeEndsAt: new Date(endsAt).toISOString() });
       return go(holder);
     }
 

@@ -44,6 +44,8 @@ let clockMs = Date.parse('2026-12-06T10:00:00Z');
 const clock = () => new Date(clockMs);
 const advance = (ms: number) => { clockMs += ms; };
 const MINUTE = 60_000;
+/** The bake waits this long past its time for Lambda's late metrics and the alarms on them. */
+const SETTLE = 3 * MINUTE;
 let history: DeploymentHistoryStore;
 let handler: ReturnType<typeof createBakeHandler>;
 let executions = 0;
@@ -312,9 +314,20 @@ describe('watching', () => {
     expect((await record())?.bakeState).toBe('BAKING');
   });
 
-  test('when the bake time is over with alarms OK it passes, once; a duplicate and a retry succeed again acting on nothing', async () => {
+  test('past the bake time the alarms are still watched for 3 minutes (Lambda emits metrics late): an alarm then still rolls back', async () => {
     await first('job-1');
     advance(30 * MINUTE);
+    await expect(poll('job-2')).resolves.toEqual({ kind: 'continue', continuationToken: 'bake:job-1' });
+    advance(SETTLE - MINUTE);
+    alarmStates.set(ALARM_NAME, 'ALARM');
+    await expect(poll('job-3')).resolves.toEqual({ kind: 'continue', continuationToken: 'bake:job-1' });
+    expect((await record())?.bakeState).toBe('ROLLING_BACK');
+    expect(creates()).toHaveLength(1);
+  });
+
+  test('when the bake time is over with alarms OK it passes, once; a duplicate and a retry succeed again acting on nothing', async () => {
+    await first('job-1');
+    advance(30 * MINUTE + SETTLE);
     await expect(poll('job-2')).resolves.toEqual({ kind: 'passed' });
     expect(h.jobResults().successes).toContainEqual({ jobId: 'job-2' });
     expect(await record()).toMatchObject({ state: 'SUCCEEDED', bakeState: 'PASSED', bakeFinishedAt: clock().toISOString() });
@@ -336,7 +349,7 @@ describe('watching', () => {
     invocations.set('orders-api-staging:live', 250);
     await first('job-1', { minInvocations: '100' });
     const bakeStartedAt = (await record())!.bakeStartedAt!;
-    advance(31 * MINUTE);
+    advance(30 * MINUTE + SETTLE);
     await expect(poll('job-2', 'job-1', { minInvocations: '100' })).resolves.toEqual({ kind: 'passed' });
     expect(await record()).toMatchObject({ bakeState: 'PASSED', bakeInvocations: 250 });
     const input = h.mocks.cloudWatch.commandCalls(GetMetricDataCommand)[0].args[0].input;
@@ -362,7 +375,7 @@ describe('watching', () => {
   test('minInvocations not reached: FAILED idle, the job fails saying so, nothing rolled back', async () => {
     invocations.set('orders-api-staging:live', 3);
     await first('job-1', { minInvocations: '100', bakeMinutes: '1.5' });
-    advance(2 * MINUTE);
+    advance(2 * MINUTE + SETTLE);
     await poll('job-2', 'job-1', { minInvocations: '100', bakeMinutes: '1.5' });
     expect(h.mocks.cloudWatch.commandCalls(GetMetricDataCommand)[0].args[0].input.MetricDataQueries![0].MetricStat!.Period).toBe(120);
     const message = 'Bake of orders-api in staging failed: idle: 3 invocations of orders-api-staging:live during the 1.5-minute bake, ' +
@@ -380,7 +393,7 @@ describe('watching', () => {
 
   test('no data points at all (an idle alias) count as 0 invocations', async () => {
     await first('job-1', { minInvocations: '1' });
-    advance(30 * MINUTE);
+    advance(30 * MINUTE + SETTLE);
     await poll('job-2', 'job-1', { minInvocations: '1' });
     expect(await record()).toMatchObject({ bakeState: 'FAILED', bakeInvocations: 0 });
   });
@@ -657,7 +670,7 @@ describe('duplicate and concurrent deliveries', () => {
 
   test('the final poll twice at once passes once', async () => {
     await first('job-1');
-    advance(30 * MINUTE);
+    advance(30 * MINUTE + SETTLE);
     await Promise.all([poll('job-2'), poll('job-2')]);
     expect(h.announced()).toEqual(['BAKE_PASSED']);
   });
@@ -898,7 +911,7 @@ describe('a transient read error while watching waits for the next poll', () => 
       failOnce.set('DescribeAlarms', new CloudWatchServiceException({ name: 'Throttling', $fault: 'client', message: 'Rate exceeded', $metadata: { httpStatusCode: 400 } }));
     }],
     // InternalServiceFault: "Request processing has failed due to some unknown error" (CloudWatch's errors), HTTP 500.
-    ['GetMetricData answers InternalServiceFault', 30, { minInvocations: '10' }, () => {
+    ['GetMetricData answers InternalServiceFault', 33, { minInvocations: '10' }, () => {
       failOnce.set('GetMetricData', new InternalServiceFault({ message: 'Request processing has failed due to some unknown error', $metadata: { httpStatusCode: 500 } }));
     }],
     ['a DynamoDB query of the history answers ThrottlingException', 5, {}, dynamoThrottles],
@@ -911,7 +924,7 @@ describe('a transient read error while watching waits for the next poll', () => 
     expect(failureMessages()).toEqual([]);
     expect((await record())?.bakeState).toBe('BAKING');
     expect(h.logs()).toContainEqual(expect.objectContaining({ level: 'WARN', message: 'transient error; the next poll tries again' }));
-    await expect(poll('job-3', 'job-1', overrides)).resolves.toEqual(minutesLater >= 30 ? { kind: 'passed' } : { kind: 'continue', continuationToken: 'bake:job-1' });
+    await expect(poll('job-3', 'job-1', overrides)).resolves.toEqual(minutesLater >= 33 ? { kind: 'passed' } : { kind: 'continue', continuationToken: 'bake:job-1' });
   });
 
   test('a persistent error (DescribeAlarms AccessDenied) fails the job with a readable message; the bake stays BAKING for a retry', async () => {
