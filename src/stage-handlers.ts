@@ -381,6 +381,8 @@ export class StageHandlers extends Construct {
       // retried) event must not start a rollback after the stage has ended.
       maxEventAge: Duration.minutes(15),
     });
+    acknowledgeFinding(bake, 'Serverless-LambdaAsyncFailureDestination',
+      'Events that fail or expire go to the function\'s dead-letter queue (DeadLetterConfig, an encrypted queue no role may read); an on-failure destination would be a second copy of the event, credentials included.');
     history.grantRecord(bake);
     // The environment's other services (one execution's items) and newer executions (one service's items).
     history.grantQueryExecution(bake);

@@ -1,4 +1,4 @@
-import { App, Validations } from 'aws-cdk-lib';
+import { App, Duration, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -28,6 +28,23 @@ function acknowledgements(root: IConstruct): Array<{ path: string; id: string; r
 }
 
 describe('cdk-nag AwsSolutions and Serverless', () => {
+  test('finds nothing unacknowledged in a pipeline promoting through environments with approvals and bakes', () => {
+    const findings = nagFindings((app) => {
+      new BlueGreenLambdaPipeline(newStack(app), 'Pipeline', baseProps({
+        services: [
+          { serviceName: 'orders', bundleDirectory: 'services/orders', preTrafficHook: TrafficHook.smokeTest({ testEvent: { path: '/health' } }) },
+          { serviceName: 'users', bundleDirectory: 'services/users', wave: 2 },
+        ],
+        environments: [
+          { name: 'dev' },
+          { name: 'staging', bakeTime: Duration.hours(1) },
+          { name: 'prod', approval: { notifyEmails: ['oncall@example.com'], timeout: Duration.hours(8) }, bakeTime: Duration.hours(2), bakeMinInvocations: 10 },
+        ],
+      }));
+    });
+    expect(findings).toEqual([]);
+  });
+
   test('finds nothing unacknowledged in the full-featured pipeline', () => {
     let construct: BlueGreenLambdaPipeline | undefined;
     const findings = nagFindings((app) => {
