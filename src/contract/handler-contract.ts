@@ -125,5 +125,11 @@ export const BAKE_PARAMETERS = {
 } as const satisfies ParameterKeys<string, string>;
 export type BakeParameters = Parameters<typeof BAKE_PARAMETERS>;
 
+/**
+ * The longest bake (`bakeMinutes`): a Lambda invoke action runs at most 24 hours, and an hour of
+ * them stays for a rollback deployment and its hooks after the last minute of watching.
+ */
+export const MAX_BAKE_MINUTES = 23 * 60;
+
 /** The variable a Deploy-Blue action exports: the version it published (or found live). */
 export const TARGET_VERSION_VARIABLE = 'targetVersion';

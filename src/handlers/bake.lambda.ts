@@ -1,7 +1,7 @@
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { CodeDeployClient, CreateDeploymentCommand, GetDeploymentCommand } from '@aws-sdk/client-codedeploy';
 import { CodePipelineClient } from '@aws-sdk/client-codepipeline';
-import { ALL_AT_ONCE_CONFIG, BAKE_PARAMETERS, BakeParameters, HANDLER_ENVIRONMENT } from '../contract/handler-contract';
+import { ALL_AT_ONCE_CONFIG, BAKE_PARAMETERS, BakeParameters, HANDLER_ENVIRONMENT, MAX_BAKE_MINUTES } from '../contract/handler-contract';
 import { activeDeploymentOf, pipelineDeploymentDescription } from '../runtime/active-deployment';
 import { aliasInvocations } from '../runtime/alias-invocations';
 import { renderAppSpec } from '../runtime/appspec';
@@ -88,8 +88,6 @@ const DEFAULT_TIMEOUT_MS = 2 * 60_000;
  */
 const METRICS_SETTLE_MS = 3 * 60_000;
 
-/** A bake lasts at most 23 hours: a Lambda invoke action runs at most 24. */
-const MAX_BAKE_MINUTES = 23 * 60;
 
 /** Reads and checks a job's UserParameters; a bad one fails the job naming the key. */
 function bakeRequest(job: PipelineJob<BakeParameters>): BakeRequest {

@@ -1,5 +1,5 @@
 import { Duration, Token } from 'aws-cdk-lib';
-import { LAMBDA_ACTION_LIMIT_MINUTES } from './shift-duration';
+import { MAX_BAKE_MINUTES } from '../contract/handler-contract';
 import { PipelineEnvironment } from '../pipeline-environment';
 import { ServiceDeploymentOptions } from '../service-deployment-options';
 
@@ -11,11 +11,6 @@ export const MAX_STAGES = 50;
 export const MAX_ACTIONS_PER_STAGE = 50;
 /** A manual approval may wait 5 minutes to 60 days (ActionDeclaration TimeoutInMinutes). */
 const APPROVAL_MINUTES = { min: 5, max: 86400 };
-/**
- * The bake is one Lambda invoke action (at most 24 hours); an hour of it stays for a rollback
- * deployment and its hooks after the last minute of watching.
- */
-export const MAX_BAKE_MINUTES = LAMBDA_ACTION_LIMIT_MINUTES - 60;
 
 /** One environment as the pipeline builds it: its settings and its services' options, merged. */
 export interface EnvironmentPlan {
