@@ -21,6 +21,39 @@ export const HANDLER_ENVIRONMENT = {
   codeDeployApplicationName: 'CODEDEPLOY_APPLICATION_NAME',
   /** The smoke-test hook: JSON object of each service's function name to its test event. */
   smokeTestEvents: 'SMOKE_TEST_EVENTS',
+  /**
+   * Deploy-Blue, Switch-Traffic and Bake of a pipeline with an environment in another account or
+   * region: the pipeline's ARN, the external id every deployer role requires (its trust policy's
+   * `sts:ExternalId` condition), so a deployer role trusts this pipeline's handlers and no other.
+   */
+  pipelineArn: 'PIPELINE_ARN',
+} as const;
+
+/**
+ * The name of the role a target account's {@link TARGET_PARAMETERS.deployerRoleArn} names:
+ * `<pipeline>-deployer-<environment>` is fixed, so the pipeline can name it without a
+ * cross-account reference, and the target's trust policy can be written before the pipeline exists.
+ */
+export function deployerRoleName(pipelineName: string, environment: string): string {
+  return `${pipelineName}-deployer-${environment}`;
+}
+
+/**
+ * UserParameters of the Deploy-Blue, Switch-Traffic and Bake actions of an environment in another
+ * account or region (a `BlueGreenLambdaTarget`). Without them, the handler acts in its own
+ * account and region with its own role.
+ */
+export const TARGET_PARAMETERS = {
+  /** The target's deployer role, which the handler assumes (external id: the pipeline's ARN) to act there. */
+  deployerRoleArn: 'deployerRoleArn',
+  /** The target's region (clients are built for it). */
+  region: 'region',
+  /**
+   * Deploy-Blue only: the target's bundle bucket (in the target's account and region), where the
+   * deployer writes the service's bundle for UpdateFunctionCode, which reads S3 only in the
+   * function's own region.
+   */
+  bundleBucket: 'bundleBucket',
 } as const;
 
 /**
@@ -97,7 +130,9 @@ export const DEPLOY_BLUE_PARAMETERS = {
   // environments: the promotion order ("dev,staging,prod"), set only when the pipeline has several;
   //   it puts the environment into the history key, and every earlier one is a gate.
   // bakedEnvironments: those of them with a bake, which must have passed it.
-  optional: ['bundleDirectory', 'commitId', 'repository', 'branch', 'commitTime', 'environment', 'environments', 'bakedEnvironments'],
+  // deployerRoleArn, region, bundleBucket: an environment in another account or region (TARGET_PARAMETERS).
+  optional: ['bundleDirectory', 'commitId', 'repository', 'branch', 'commitTime', 'environment', 'environments', 'bakedEnvironments',
+    'deployerRoleArn', 'region', 'bundleBucket'],
 } as const satisfies ParameterKeys<string, string>;
 export type DeployBlueParameters = Parameters<typeof DEPLOY_BLUE_PARAMETERS>;
 
@@ -107,8 +142,9 @@ export const SWITCH_TRAFFIC_PARAMETERS = {
   // bootstrapVersion: set only for the construct's own placeholder, whose first release goes live at once.
   // stackVersion: the version the stack's AWS::Lambda::Version names (every function), which retention keeps.
   // environment, environments: as for Deploy-Blue (the history key).
+  // deployerRoleArn, region: an environment in another account or region (TARGET_PARAMETERS).
   optional: ['deploymentConfigName', 'beforeAllowTrafficHook', 'afterAllowTrafficHook', 'bootstrapVersion', 'stackVersion', 'keepVersions',
-    'environment', 'environments'],
+    'environment', 'environments', 'deployerRoleArn', 'region'],
 } as const satisfies ParameterKeys<string, string>;
 export type SwitchTrafficParameters = Parameters<typeof SWITCH_TRAFFIC_PARAMETERS>;
 
@@ -121,7 +157,8 @@ export const BAKE_PARAMETERS = {
   required: ['deploymentId', 'service', 'functionName', 'aliasName', 'deploymentGroupName', 'environment', 'bakeMinutes', 'wave'],
   // minInvocations: invocations of the live alias the bake must see (an idle environment does not pass by silence); 0 by default.
   // environments: as for Deploy-Blue (the history key). Hooks: run by the rollback deployment too.
-  optional: ['minInvocations', 'environments', 'beforeAllowTrafficHook', 'afterAllowTrafficHook'],
+  // deployerRoleArn, region: an environment in another account or region (TARGET_PARAMETERS).
+  optional: ['minInvocations', 'environments', 'beforeAllowTrafficHook', 'afterAllowTrafficHook', 'deployerRoleArn', 'region'],
 } as const satisfies ParameterKeys<string, string>;
 export type BakeParameters = Parameters<typeof BAKE_PARAMETERS>;
 
