@@ -85,43 +85,61 @@ function templates(dir: string): Map<string, { [key: string]: Json }> {
   return new Map(files.map((f) => [f, JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'))]));
 }
 
+/** What one language's cloud assembly compares as. */
+export interface ParityResult {
+  /** One line per template that differs or exists on one side only, and one for differing asset hashes. */
+  readonly problems: string[];
+  readonly templates: number;
+  readonly resources: number;
+  readonly assets: number;
+}
+
+/**
+ * Compares every stack template of `dir` with the one of the same name in `referenceDir` (an app of
+ * several stacks has several), and the asset hashes of the two cloud assemblies.
+ */
+export function compareAssemblies(referenceDir: string, dir: string, language: string): ParityResult {
+  const reference = templates(referenceDir);
+  const theirs = templates(dir);
+  const problems: string[] = [];
+  for (const name of new Set([...reference.keys(), ...theirs.keys()])) {
+    const expected = reference.get(name);
+    const actual = theirs.get(name);
+    if (!expected || !actual) {
+      problems.push(`${name}: ${expected ? `missing from ${dir}` : `not in ${referenceDir}`}`);
+      continue;
+    }
+    const difference = firstDifference(normalizeTemplate(expected), normalizeTemplate(actual));
+    if (difference) {
+      problems.push(`${name}: first difference in ${difference.resource} at ${difference.property}\n` +
+        `    typescript: ${JSON.stringify(difference.expected)}\n    ${language}: ${JSON.stringify(difference.actual)}`);
+    }
+  }
+  // Hashes are normalized above; equal hashes also prove the package carries the same handler bundles.
+  const referenceAssets = assetHashes(referenceDir);
+  const assets = assetHashes(dir);
+  if (JSON.stringify(assets) !== JSON.stringify(referenceAssets)) {
+    problems.push(`asset hashes differ (a stale package?): typescript ${referenceAssets.join(',')} vs ${language} ${assets.join(',')}`);
+  }
+  const resources = [...theirs.values()].reduce((n, t) => n + Object.keys(t.Resources ?? {}).length, 0);
+  return { problems, templates: theirs.size, resources, assets: assets.length };
+}
+
 function main(args: string[]): number {
   const [referenceDir, ...others] = args;
   if (!referenceDir || others.length === 0 || others.some((o) => !o.includes('='))) {
     console.error('usage: template-parity.ts <reference-dir> <language>=<dir> ...');
     return 2;
   }
-  const reference = templates(referenceDir);
-  const referenceAssets = assetHashes(referenceDir);
   let failed = 0;
   for (const other of others) {
     const [language, dir] = other.split('=');
-    const theirs = templates(dir);
-    const problems: string[] = [];
-    for (const name of new Set([...reference.keys(), ...theirs.keys()])) {
-      const expected = reference.get(name);
-      const actual = theirs.get(name);
-      if (!expected || !actual) {
-        problems.push(`${name}: ${expected ? `missing from ${dir}` : `not in ${referenceDir}`}`);
-        continue;
-      }
-      const difference = firstDifference(normalizeTemplate(expected), normalizeTemplate(actual));
-      if (difference) {
-        problems.push(`${name}: first difference in ${difference.resource} at ${difference.property}\n` +
-          `    typescript: ${JSON.stringify(difference.expected)}\n    ${language}: ${JSON.stringify(difference.actual)}`);
-      }
-    }
-    // Hashes are normalized above; equal hashes also prove the package carries the same handler bundles.
-    const assets = assetHashes(dir);
-    if (JSON.stringify(assets) !== JSON.stringify(referenceAssets)) {
-      problems.push(`asset hashes differ (a stale package?): typescript ${referenceAssets.join(',')} vs ${language} ${assets.join(',')}`);
-    }
-    if (problems.length > 0) {
+    const result = compareAssemblies(referenceDir, dir, language);
+    if (result.problems.length > 0) {
       failed++;
-      console.error(`parity ${language}: FAILED\n  ${problems.join('\n  ')}`);
+      console.error(`parity ${language}: FAILED\n  ${result.problems.join('\n  ')}`);
     } else {
-      const resources = [...theirs.values()].reduce((n, t) => n + Object.keys(t.Resources ?? {}).length, 0);
-      console.log(`parity ${language}: identical to typescript (${theirs.size} template(s), ${resources} resources, ${assets.length} assets)`);
+      console.log(`parity ${language}: identical to typescript (${result.templates} template(s), ${result.resources} resources, ${result.assets} assets)`);
     }
   }
   return failed === 0 ? 0 : 1;
