@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Tags } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
@@ -30,12 +30,14 @@ import { PipelineNotificationRule } from './private/pipeline-notification-rule';
 import { addPipelineOutputs } from './private/pipeline-outputs';
 import { validatePipelineProps } from './private/pipeline-props-validation';
 import { ResourceNames } from './private/resource-names';
+import { DEFAULT_SERVICE_RUNTIME } from './private/service-defaults';
 import { codeDeployServiceRole, notificationTopic } from './private/shared-resources';
+import { planTarget, TargetPlan } from './private/target-plan';
 import { claimPhysicalNames } from './private/unique-physical-names';
 import { ServiceDeployment } from './service-deployment';
 import { IServiceDeployment, ServiceDeploymentOptions, ServiceFunctionOptions } from './service-deployment-options';
 import { GitHubSourceStage } from './source-stage';
-import { InvokeActions, StageHandlers } from './stage-handlers';
+import { InvokeActions, localActionService, StageHandlers } from './stage-handlers';
 import { TrafficHook } from './traffic-hook';
 
 /** Properties of {@link BlueGreenLambdaPipeline}. */
@@ -262,18 +264,13 @@ export class BlueGreenLambdaPipeline extends Construct {
   public readonly services: IServiceDeployment[];
   /** The names of the environments the pipeline deploys to, in promotion order. */
   public readonly environmentNames: string[];
-  /** The (first environment's first) service's function. */
-  public readonly serviceFunction: lambda.Function;
-  /** The (first) service's bootstrap version, before any pipeline deployment. */
-  public readonly bootstrapVersion: lambda.Version;
-  /** The (first) service's `live` alias. */
-  public readonly alias: lambda.Alias;
+  /**
+   * The environments in another account or region, in promotion order: each needs a
+   * {@link BlueGreenLambdaTarget} in a stack of its account and region.
+   */
+  public readonly targetEnvironments: string[];
   /** The CodeDeploy application of all the pipeline's services. */
   public readonly application: codedeploy.LambdaApplication;
-  /** The (first) service's deployment group. */
-  public readonly deploymentGroup: codedeploy.LambdaDeploymentGroup;
-  /** The (first) service's error-rate alarm. */
-  public readonly errorRateAlarm: cloudwatch.Alarm;
   /** The service role CodeDeploy uses for every deployment group of the pipeline. */
   public readonly codeDeployRole: iam.Role;
   /** The deployment history table. */
@@ -319,12 +316,20 @@ export class BlueGreenLambdaPipeline extends Construct {
   public readonly pipelineNotificationRule?: notifications.NotificationRule;
 
   private readonly extraStages: ExtraStages;
+  private readonly firstService?: ServiceDeployment;
+  private readonly targetPlans = new Map<string, TargetPlan>();
+  private readonly targets = new Map<string, Construct>();
 
   constructor(scope: Construct, id: string, props: BlueGreenLambdaPipelineProps) {
     super(scope, id);
     const names = ResourceNames.of(props.serviceName, props.environmentSuffix ?? (props.environments ? 'release' : 'dev'));
     this.environmentSuffix = names.environmentSuffix;
     validatePipelineProps(props);
+    const stack = Stack.of(this);
+    const serviceOptions = this.serviceOptions(props);
+    const plans = props.environments && planEnvironments(props.environments, serviceOptions, 2 + (props.extraStages?.length ?? 0),
+      { account: stack.account, region: stack.region });
+    const targetsTrust = plans?.some((p) => p.target) ? { account: stack.account, region: stack.region } : undefined;
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
     const retention = { logRetention: props.logRetention ?? logs.RetentionDays.ONE_YEAR, removalPolicy };
     for (const [key, value] of Object.entries(props.tags ?? {})) Tags.of(this).add(key, value);
@@ -346,6 +351,7 @@ export class BlueGreenLambdaPipeline extends Construct {
       notificationTopic: this.notificationTopic,
       artifactBucket: this.artifactBucket,
       application: this.application,
+      targetsTrust,
     });
     this.deployBlueFunction = handlers.deployBlue;
     this.switchTrafficFunction = handlers.switchTraffic;
@@ -353,9 +359,20 @@ export class BlueGreenLambdaPipeline extends Construct {
 
     // ---- the services of each environment, each wired to the handlers and given its traffic hooks
     const single = props.services === undefined;
-    const serviceOptions = this.serviceOptions(props);
-    const plans = props.environments && planEnvironments(props.environments, serviceOptions, 2 + (props.extraStages?.length ?? 0));
+    const defaults = {
+      deploymentConfig: props.deploymentConfig ?? codedeploy.LambdaDeploymentConfig.LINEAR_10PERCENT_EVERY_10MINUTES,
+      errorRateThreshold: props.errorRateThreshold,
+      evaluationPeriods: props.evaluationPeriods,
+      alarmPeriod: props.alarmPeriod,
+      keepVersions: props.keepVersions ?? DEFAULT_KEEP_VERSIONS,
+    };
     const environments = (plans ?? [undefined]).map((plan) => {
+      if (plan?.target) {
+        // Its services live in a target stack of another account or region: named, never referenced.
+        const target = planTarget({ plan, pipelineNames: names, single, defaults, handlers, pipelineAccount: stack.account });
+        this.targetPlans.set(plan.name, target);
+        return { name: plan.name, plan, deployments: [] as ServiceDeployment[], actionServices: target.actionServices };
+      }
       // Without environments, the services keep the construct ids (and so the logical ids) they have always had.
       const parent = plan ? new Construct(this, `Environment-${plan.name}`) : this;
       const envNames = plan ? ResourceNames.of(props.serviceName, plan.name) : names;
@@ -368,11 +385,7 @@ export class BlueGreenLambdaPipeline extends Construct {
           application: this.application,
           codeDeployRole: this.codeDeployRole,
           notificationTopic: this.notificationTopic,
-          deploymentConfig: props.deploymentConfig ?? codedeploy.LambdaDeploymentConfig.LINEAR_10PERCENT_EVERY_10MINUTES,
-          errorRateThreshold: props.errorRateThreshold,
-          evaluationPeriods: props.evaluationPeriods,
-          alarmPeriod: props.alarmPeriod,
-          keepVersions: props.keepVersions ?? DEFAULT_KEEP_VERSIONS,
+          ...defaults,
           propPrefix: [plan?.path, single ? undefined : `services[${i}]`].filter(Boolean).map((p) => `${p}.`).join(''),
           environment: envNames.environmentSuffix,
         }));
@@ -381,18 +394,15 @@ export class BlueGreenLambdaPipeline extends Construct {
         const bind = (hook: TrafficHook | undefined) => hook?._bind((testEvent) => handlers.smokeTestFor(d.functionName, d, testEvent));
         d.addTrafficHooks(bind(serviceOptions[i].preTrafficHook), bind(serviceOptions[i].postTrafficHook));
       });
-      return { name: envNames.environmentSuffix, plan, deployments };
+      return { name: envNames.environmentSuffix, plan, deployments, actionServices: deployments.map(localActionService) };
     });
     const deployments = environments.flatMap((e) => e.deployments);
     this.services = deployments;
     this.environmentNames = environments.map((e) => e.name);
-    const [first] = deployments;
-    this.serviceFunction = first.serviceFunction;
-    this.bootstrapVersion = first.bootstrapVersion;
-    this.alias = first.alias;
-    this.deploymentGroup = first.deploymentGroup;
-    this.errorRateAlarm = first.errorRateAlarm;
+    this.targetEnvironments = [...this.targetPlans.keys()];
+    this.firstService = deployments[0];
     this.smokeTestFunction = handlers.smokeTestFunction;
+    this.node.addValidation({ validate: () => this.missingTargets() });
 
     // ---- the pipeline: Source, Build, then each environment's (Approve), Deploy-Blue and Switch-Traffic, extra stages
     const source = new GitHubSourceStage(this, { source: props.source, names });
@@ -403,15 +413,15 @@ export class BlueGreenLambdaPipeline extends Construct {
       ...retention,
       names,
       options: props.buildStage ?? {},
-      serviceRuntime: newestRuntime(deployments.map((d) => d.serviceFunction.runtime)),
-      bundleDirectories: single ? [] : environments[0].deployments.map((d) => d.bundleDirectory),
+      serviceRuntime: newestRuntime(serviceOptions.map((o) => o.serviceFunction?.runtime ?? o.service?.runtime ?? DEFAULT_SERVICE_RUNTIME)),
+      bundleDirectories: single ? [] : environments[0].actionServices.map((d) => d.bundleDirectory),
     });
     this.buildProject = build.project;
     this.testReportGroup = build.reportGroup;
     this.buildOutput = new codepipeline.Artifact('BuildOutput');
     const baked = (plans ?? []).filter((p) => p.bakeMinutes !== undefined).map((p) => p.name);
-    const invoked = environments.map(({ plan, deployments: services }) => handlers.createInvokeActions(this, {
-      services,
+    const invoked = environments.map(({ plan, actionServices }) => handlers.createInvokeActions(this, {
+      services: actionServices,
       source,
       buildOutput: this.buildOutput,
       single,
@@ -471,12 +481,55 @@ export class BlueGreenLambdaPipeline extends Construct {
       this.pipelineNotificationRule = new PipelineNotificationRule(this, 'PipelineEvents', alerts).rule;
     }
     if (props.dashboard) {
-      const sections = environments.map((e) => ({ name: e.name, services: e.deployments }));
+      // A target's metrics are in its own account and region: its dashboard is a matter for that account.
+      const sections = environments.filter((e) => e.deployments.length > 0).map((e) => ({ name: e.name, services: e.deployments }));
       this.dashboard = new DeploymentDashboard(this, 'Dashboard', { dashboardName: names.dashboard, pipelineName: names.pipeline, environments: sections }).dashboard;
     }
     const outputs = { pipeline: this.pipeline, historyTable: this.historyTable.table, createdConnection: source.connection };
     this.pipelineConsoleUrl = addPipelineOutputs(this, outputs);
     claimPhysicalNames(this);
+  }
+
+  /** The (first environment's first) service's function. */
+  public get serviceFunction(): lambda.Function {
+    return this.requireFirstService('serviceFunction').serviceFunction;
+  }
+
+  /** The (first) service's bootstrap version, before any pipeline deployment. */
+  public get bootstrapVersion(): lambda.Version {
+    return this.requireFirstService('bootstrapVersion').bootstrapVersion;
+  }
+
+  /** The (first) service's `live` alias. */
+  public get alias(): lambda.Alias {
+    return this.requireFirstService('alias').alias;
+  }
+
+  /** The (first) service's deployment group. */
+  public get deploymentGroup(): codedeploy.LambdaDeploymentGroup {
+    return this.requireFirstService('deploymentGroup').deploymentGroup;
+  }
+
+  /** The (first) service's error-rate alarm. */
+  public get errorRateAlarm(): cloudwatch.Alarm {
+    return this.requireFirstService('errorRateAlarm').errorRateAlarm;
+  }
+
+  /**
+   * What a {@link BlueGreenLambdaTarget} of `environment` creates and names, and registers it: one
+   * target per environment in another account or region.
+   * @internal
+   */
+  public _claimTarget(environment: string, target: Construct): TargetPlan {
+    const plan = this.targetPlans.get(environment);
+    if (!plan) {
+      const targets = this.targetEnvironments.length > 0 ? this.targetEnvironments.map((e) => `"${e}"`).join(', ') : 'none: every environment is in the pipeline\'s account and region';
+      throw new Error(`environment: "${environment}" is not an environment of pipeline ${this.node.path} in another account or region; those are ${targets}`);
+    }
+    const claimed = this.targets.get(environment);
+    if (claimed) throw new Error(`environment: "${environment}" already has its BlueGreenLambdaTarget at ${claimed.node.path}; one per environment`);
+    this.targets.set(environment, target);
+    return plan;
   }
 
   /**
@@ -511,6 +564,19 @@ export class BlueGreenLambdaPipeline extends Construct {
       { stageName: environmentStageName(STAGE_NAMES.deployBlue, plan.name), actions: invoked.deployBlue },
       { stageName: environmentStageName(STAGE_NAMES.switchTraffic, plan.name), actions: [...invoked.switchTraffic, ...invoked.bake] },
     ];
+  }
+
+  private requireFirstService(property: string): ServiceDeployment {
+    if (!this.firstService) {
+      throw new Error(`${property}: every environment of this pipeline is in another account or region; its services are those of each BlueGreenLambdaTarget (target.services)`);
+    }
+    return this.firstService;
+  }
+
+  /** Every environment in another account or region needs its target, or its stages act on nothing. */
+  private missingTargets(): string[] {
+    return [...this.targetPlans.values()].filter((t) => !this.targets.has(t.environment)).map((t) =>
+      `${t.path} ("${t.environment}", account ${t.account}, region ${t.region}) has no BlueGreenLambdaTarget: add new BlueGreenLambdaTarget(stack, id, { pipeline, environment: "${t.environment}" }) in a stack with env { account: "${t.account}", region: "${t.region}" }`);
   }
 
   /** The services to deploy: `services`, or the one service the single-service props describe. */

@@ -9,3 +9,4 @@ export * from './extra-stages';
 export * from './manual-approval';
 export * from './traffic-hook';
 export * from './pipeline-environment';
+export * from './blue-green-lambda-target';

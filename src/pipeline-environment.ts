@@ -69,6 +69,19 @@ export interface PipelineEnvironment {
    */
   readonly name: string;
   /**
+   * The AWS account the environment's services run in (12 digits). An environment in another
+   * account or region than the pipeline's stack is a target: its services are created by a
+   * {@link BlueGreenLambdaTarget} in a stack of that account and region, and the stage handlers
+   * act there through its deployer role.
+   * @default - the pipeline stack's account
+   */
+  readonly account?: string;
+  /**
+   * The AWS region the environment's services run in (for example "eu-west-1").
+   * @default - the pipeline stack's region
+   */
+  readonly region?: string;
+  /**
    * A manual approval before the environment's deployment.
    * @default - no approval
    */

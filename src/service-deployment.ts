@@ -11,6 +11,7 @@ import { acknowledgeFinding, acknowledgeTemplateFindings } from './private/ackno
 import { notifyTopicOfAlarm } from './private/alarm-notifications';
 import { ServiceNames } from './private/resource-names';
 import { RetentionSettings, retainedLogGroup } from './private/retained-log-group';
+import { DEFAULT_SERVICE_RUNTIME } from './private/service-defaults';
 import { checkShiftFitsAction } from './private/shift-duration';
 import { IServiceDeployment, ServiceDeploymentOptions, ServiceFunctionOptions } from './service-deployment-options';
 import { TrafficHook } from './traffic-hook';
@@ -185,7 +186,7 @@ export class ServiceDeployment extends Construct implements IServiceDeployment {
       role,
       functionName: names.serviceFunction,
       description: `${names.serviceName} (${names.environmentSuffix}), deployed blue/green by its pipeline`,
-      runtime: options.runtime ?? lambda.Runtime.NODEJS_24_X,
+      runtime: options.runtime ?? DEFAULT_SERVICE_RUNTIME,
       handler: options.handler ?? 'index.handler',
       code: options.bootstrapCode ?? lambda.Code.fromInline(BOOTSTRAP_CODE),
       memorySize: options.memorySize ?? 512,

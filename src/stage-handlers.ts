@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, Lazy, Size, Stack, Token } from 'aws-cdk-lib';
+import { ArnFormat, Aws, Duration, Size, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
 import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
@@ -23,7 +23,6 @@ import {
 import { DeploymentHistory } from './deployment-history';
 import { BakeFunction } from './handler-functions/bake-function';
 import { DeployBlueFunction } from './handler-functions/deploy-blue-function';
-import { SmokeTestHookFunction } from './handler-functions/smoke-test-hook-function';
 import { SwitchTrafficFunction } from './handler-functions/switch-traffic-function';
 import { acknowledgeFinding } from './private/acknowledge-finding';
 import { HandlerDeadLetters } from './private/handler-dead-letters';
@@ -31,11 +30,10 @@ import { acknowledgeHandlerFindings, pipelineHandlerOptions } from './private/ha
 import { arnReference } from './private/logical-id';
 import { ResourceNames } from './private/resource-names';
 import { RetentionSettings } from './private/retained-log-group';
+import { SmokeTests } from './private/smoke-test-hook';
 import { physicalName, ServiceDeployment } from './service-deployment';
 import { GitHubSourceStage } from './source-stage';
 
-/** Lambda allows 4 KB of environment variables per function. */
-const MAX_ENVIRONMENT_BYTES = 4096;
 /** CodePipeline allows 1000 characters per action configuration value, UserParameters included. */
 const MAX_USER_PARAMETERS = 1000;
 
@@ -46,7 +44,17 @@ export interface StageHandlersProps extends RetentionSettings {
   readonly notificationTopic: sns.ITopic;
   readonly artifactBucket: s3.IBucket;
   readonly application: codedeploy.ILambdaApplication;
+  /**
+   * The pipeline's account and region, given when an environment is in another account or region:
+   * the handler roles then get fixed names (the targets' deployer roles trust them by ARN), and the
+   * handlers the pipeline's ARN (the deployer roles' external id).
+   * @default - every environment is in the pipeline's account and region
+   */
+  readonly targetsTrust?: { readonly account: string; readonly region: string };
 }
+
+/** IAM role names allow 64 characters. */
+const MAX_ROLE_NAME = 64;
 
 /** What the handlers need to know of one service to deploy it. */
 export interface HandledService {
@@ -55,6 +63,60 @@ export interface HandledService {
   readonly deploymentGroup: codedeploy.ILambdaDeploymentGroup;
   /** Configurations the shift may use: the group's, and all-at-once for a first release. */
   readonly deploymentConfigNames: string[];
+}
+
+/**
+ * What an invoke action names of one service, as text: a service of this stack, or of a target
+ * stack in another account or region (which the pipeline may name, never reference).
+ */
+export interface ActionService {
+  readonly serviceName: string;
+  readonly functionName: string;
+  readonly bundleDirectory: string;
+  readonly wave: number;
+  readonly deploymentGroupName: string;
+  readonly deploymentConfigName: string;
+  readonly keepVersions: number;
+  /** The hooks' function names; '' for none. */
+  readonly beforeAllowTrafficHook: string;
+  readonly afterAllowTrafficHook: string;
+  /** The construct's placeholder version, whose first release goes live at once; '' for a user's function. */
+  readonly bootstrapVersion: string;
+  /** The version the stack's AWS::Lambda::Version names, which retention keeps. */
+  readonly stackVersion: string;
+  /** The deployer role, region and bundle bucket of a service in another account or region. */
+  readonly target?: TargetAccess;
+  /** The service itself, when in this stack: its handlers get grants on it. */
+  readonly local?: ServiceDeployment;
+}
+
+/** How the handlers reach a service in another account or region. */
+export interface TargetAccess {
+  readonly deployerRoleArn: string;
+  readonly region: string;
+  readonly bundleBucket: string;
+}
+
+/** An {@link ActionService} of a service of this stack. */
+export function localActionService(d: ServiceDeployment): ActionService {
+  return {
+    serviceName: d.serviceName,
+    functionName: d.functionName,
+    bundleDirectory: d.bundleDirectory,
+    wave: d.wave,
+    deploymentGroupName: d.deploymentGroupName,
+    deploymentConfigName: d.deploymentConfig.deploymentConfigName,
+    keepVersions: d.keepVersions,
+    beforeAllowTrafficHook: d.preTrafficHook ? physicalName(d.preTrafficHook) : '',
+    afterAllowTrafficHook: d.postTrafficHook ? physicalName(d.postTrafficHook) : '',
+    // The construct's own placeholder serves nothing real: its first release goes live at once.
+    // A user's function may already serve real traffic, so it always shifts gradually.
+    bootstrapVersion: d.createdFunction ? d.bootstrapVersion.version : '',
+    // The version the stack's AWS::Lambda::Version (and so the alias' template) names, for every
+    // function, the user's included: version retention must never delete it.
+    stackVersion: d.bootstrapVersion.version,
+    local: d,
+  };
 }
 
 /** What the Bake handler needs to know of one service: its alarms too. */
@@ -74,11 +136,10 @@ export class StageHandlers extends Construct {
   public readonly switchTraffic: lambda.Function;
   /** Invocations of any stage handler that failed all of Lambda's retries. */
   public readonly deadLetterQueue: sqs.Queue;
-  private smokeTest?: lambda.Function;
+  private readonly smokeTests: SmokeTests;
   private bake?: lambda.Function;
   private readonly invokeRoles = new Map<string, iam.Role>();
   private promotionGateGranted = false;
-  private readonly smokeTestEvents: Record<string, unknown> = {};
   private readonly statements: {
     publish: iam.PolicyStatement;
     readAlias: iam.PolicyStatement;
@@ -87,13 +148,16 @@ export class StageHandlers extends Construct {
     deleteVersions: iam.PolicyStatement;
     deploy: iam.PolicyStatement;
     configs: iam.PolicyStatement;
-    smokeInvoke?: iam.PolicyStatement;
-    smokeDeployment?: iam.PolicyStatement;
     bakeAlarms?: iam.PolicyStatement;
     bakeDeploy?: iam.PolicyStatement;
     bakeConfigs?: iam.PolicyStatement;
   };
   private readonly services: HandledService[] = [];
+  /** The deployer roles the handlers may assume, one statement per handler. */
+  private readonly assumeDeployer: iam.PolicyStatement[] = [];
+  private readonly deployerRoleArns: string[] = [];
+  /** Statements that name services of this account and region, attached with the first such service. */
+  private readonly unattached: Array<[lambda.Function, iam.PolicyStatement]> = [];
 
   constructor(scope: Construct, id: string, private readonly props: StageHandlersProps) {
     super(scope, id);
@@ -106,11 +170,13 @@ export class StageHandlers extends Construct {
       removalPolicy: props.removalPolicy,
     }).queue;
     const settings = { ...props, deadLetterQueue: this.deadLetterQueue };
+    this.smokeTests = new SmokeTests(this, settings);
     const env = HANDLER_ENVIRONMENT;
     const shared = {
       [env.historyTableName]: props.history.table.tableName,
       [env.notificationTopicArn]: props.notificationTopic.topicArn,
       [env.pipelineName]: names.pipeline,
+      ...(props.targetsTrust ? { [env.pipelineArn]: this.pipelineArn } : {}),
     };
     this.deployBlue = new DeployBlueFunction(this, 'DeployBlue', pipelineHandlerOptions(this, 'DeployBlue', {
       ...settings,
@@ -120,6 +186,7 @@ export class StageHandlers extends Construct {
       memorySize: 1024,
       ephemeralStorageSize: Size.mebibytes(2048),
       functionName: names.handler('deploy-blue'),
+      roleName: this.handlerRoleName('deploy-blue'),
       description: `Deploy-Blue of ${names.pipeline}: publishes each service's build as a new version`,
       timeout: Duration.minutes(10),
       // The pipeline's name: to ask CodePipeline whether an earlier execution has ended (history housekeeping).
@@ -128,6 +195,7 @@ export class StageHandlers extends Construct {
     this.switchTraffic = new SwitchTrafficFunction(this, 'SwitchTraffic', pipelineHandlerOptions(this, 'SwitchTraffic', {
       ...settings,
       functionName: names.handler('switch-traffic'),
+      roleName: this.handlerRoleName('switch-traffic'),
       description: `Switch-Traffic of ${names.pipeline}: shifts each service's live alias with CodeDeploy and follows the deployment`,
       timeout: Duration.minutes(2),
       environment: { ...shared, [env.codeDeployApplicationName]: props.application.applicationName },
@@ -150,6 +218,7 @@ export class StageHandlers extends Construct {
       resources: [Stack.of(this).formatArn({ service: 'codepipeline', resource: names.pipeline })],
     }));
     for (const handler of [this.deployBlue, this.switchTraffic]) {
+      this.allowAssumingDeployers(handler);
       props.history.grantRecord(handler);
       props.notificationTopic.grantPublish(handler);
       acknowledgeHandlerFindings(handler);
@@ -162,10 +231,11 @@ export class StageHandlers extends Construct {
     acknowledgeFinding(this.deployBlue.role!, `AwsSolutions-IAM5[Resource::${arnReference(props.artifactBucket)}/${BUNDLES_PREFIX}*]`,
       `Deploy-Blue writes each service's extracted bundle under ${BUNDLES_PREFIX}<execution>/, only known at run time.`);
 
-    // One statement per kind of access; services add their resources to it.
+    // One statement per kind of access; services add their resources to it. Attached with the
+    // first service of this account and region (a pipeline whose environments are all targets has none).
     const statement = (fn: lambda.Function, allowed: string[]) => {
       const s = new iam.PolicyStatement({ actions: allowed });
-      fn.addToRolePolicy(s);
+      this.unattached.push([fn, s]);
       return s;
     };
     this.statements = {
@@ -182,8 +252,31 @@ export class StageHandlers extends Construct {
     };
   }
 
+  /**
+   * The ARN of the pipeline (`arn:<partition>:codepipeline:<region>:<account>:<name>`), as text
+   * but for the partition: the external id every deployer role requires.
+   */
+  public get pipelineArn(): string {
+    const trust = this.requireTargetsTrust();
+    return `arn:${Aws.PARTITION}:codepipeline:${trust.region}:${trust.account}:${this.props.names.pipeline}`;
+  }
+
+  /** The ARNs of the handler roles a target's deployer role trusts: Deploy-Blue's, Switch-Traffic's and Bake's. */
+  public get trustedRoleArns(): string[] {
+    const trust = this.requireTargetsTrust();
+    return ['deploy-blue', 'switch-traffic', 'bake'].map((purpose) => `arn:${Aws.PARTITION}:iam::${trust.account}:role/${this.handlerRoleName(purpose)}`);
+  }
+
+  /** Lets the handlers assume a target's deployer role (named by ARN: it lives in another account or region). */
+  public addDeployerRole(roleArn: string): void {
+    if (this.deployerRoleArns.includes(roleArn)) return;
+    this.deployerRoleArns.push(roleArn);
+    for (const statement of this.assumeDeployer) statement.addResources(roleArn);
+  }
+
   /** Grants the handlers what deploying `service` takes. */
   public addService(service: HandledService): void {
+    this.attachServiceStatements();
     this.services.push(service);
     const fn = service.serviceFunction.functionArn;
     const s = this.statements;
@@ -209,13 +302,7 @@ export class StageHandlers extends Construct {
    * all: it looks up the event by the function name in the AppSpec it is handed.
    */
   public smokeTestFor(functionName: string, service: HandledService, testEventJson: string): lambda.Function {
-    const smoke = this.smokeTest ??= this.createSmokeTest();
-    this.smokeTestEvents[functionName] = JSON.parse(testEventJson);
-    this.statements.smokeInvoke!.addResources(`${service.serviceFunction.functionArn}:*`);
-    this.statements.smokeDeployment!.addResources(service.deploymentGroup.deploymentGroupArn);
-    acknowledgeFinding(smoke.role!, `AwsSolutions-IAM5[Resource::${arnReference(service.serviceFunction)}:*]`,
-      'The smoke test invokes the version being deployed, whose number is only known at run time.');
-    return smoke;
+    return this.smokeTests.for(functionName, service, testEventJson);
   }
 
   /**
@@ -223,7 +310,8 @@ export class StageHandlers extends Construct {
    * watching `service` and rolling it back takes.
    */
   public addBakedService(service: BakedService): lambda.Function {
-    const bake = this.bake ??= this.createBake();
+    const bake = this.createdBake();
+    this.attachServiceStatements();
     const s = this.statements;
     for (const alarm of service.alarms) {
       // DescribeAlarms returns a composite alarm only to a caller allowed it on * (CloudWatch API
@@ -233,6 +321,11 @@ export class StageHandlers extends Construct {
     }
     s.bakeDeploy!.addResources(service.deploymentGroup.deploymentGroupArn);
     return bake;
+  }
+
+  /** The Bake handler, created for the first environment that bakes. */
+  private createdBake(): lambda.Function {
+    return this.bake ??= this.createBake();
   }
 
   /** The Bake handler, if an environment bakes. */
@@ -269,11 +362,13 @@ export class StageHandlers extends Construct {
     const deployBlueRole = invokeRole('DeployBlue', this.deployBlue);
     const switchTrafficRole = invokeRole('SwitchTraffic', this.switchTraffic);
     // Several environments: each environment's keys carry it (namespaces are unique per pipeline).
-    const qualified = (base: string, d: ServiceDeployment) =>
+    const qualified = (base: string, d: ActionService) =>
       [base, environment?.name, single ? undefined : d.serviceName].filter(Boolean).join('-');
     const promotion = environment ? {
       environments: environment.environments.join(LIST_SEPARATOR),
     } : {};
+    // A service in another account or region: the handler assumes its deployer role there.
+    const reach = (d: ActionService) => d.target ? { deployerRoleArn: d.target.deployerRoleArn, region: d.target.region } : {};
     const deployBlue = services.map((d) => new actions.LambdaInvokeAction({
       actionName: single ? 'PublishVersion' : `Publish-${d.serviceName}`,
       lambda: this.deployBlue,
@@ -295,6 +390,8 @@ export class StageHandlers extends Construct {
         environment: environment?.name ?? names.environmentSuffix,
         ...promotion,
         ...(environment && environment.baked.length > 0 ? { bakedEnvironments: environment.baked.join(LIST_SEPARATOR) } : {}),
+        ...reach(d),
+        ...(d.target ? { bundleBucket: d.target.bundleBucket } : {}),
       }),
     }));
     const switchTraffic = services.map((d, i) => new actions.LambdaInvokeAction({
@@ -310,18 +407,15 @@ export class StageHandlers extends Construct {
         functionName: d.functionName,
         aliasName: ALIAS_NAME,
         deploymentGroupName: d.deploymentGroupName,
-        deploymentConfigName: d.deploymentConfig.deploymentConfigName,
-        beforeAllowTrafficHook: d.preTrafficHook ? physicalName(d.preTrafficHook) : '',
-        afterAllowTrafficHook: d.postTrafficHook ? physicalName(d.postTrafficHook) : '',
-        // The construct's own placeholder serves nothing real: its first release goes live at once.
-        // A user's function may already serve real traffic, so it always shifts gradually.
-        bootstrapVersion: d.createdFunction ? d.bootstrapVersion.version : '',
-        // The version the stack's AWS::Lambda::Version (and so the alias' template) names, for every
-        // function, the user's included: version retention must never delete it.
-        stackVersion: d.bootstrapVersion.version,
+        deploymentConfigName: d.deploymentConfigName,
+        beforeAllowTrafficHook: d.beforeAllowTrafficHook,
+        afterAllowTrafficHook: d.afterAllowTrafficHook,
+        bootstrapVersion: d.bootstrapVersion,
+        stackVersion: d.stackVersion,
         keepVersions: String(d.keepVersions),
         wave: String(d.wave),
         ...(environment ? { environment: environment.name, ...promotion } : {}),
+        ...reach(d),
       }),
     }));
     const bakeMinutes = environment?.bakeMinutes;
@@ -330,7 +424,7 @@ export class StageHandlers extends Construct {
     // shifts the environment while this one bakes (a rollback would then move traffic back).
     const lastWave = Math.max(...services.map((d) => d.wave));
     const bake = services.map((d) => {
-      const handler = this.addBakedService(d);
+      const handler = d.local ? this.addBakedService(d.local) : this.createdBake();
       return new actions.LambdaInvokeAction({
         actionName: single ? 'Bake' : `Bake-${d.serviceName}`,
         lambda: handler,
@@ -346,18 +440,49 @@ export class StageHandlers extends Construct {
           bakeMinutes: String(bakeMinutes),
           minInvocations: String(environment!.minInvocations ?? 0),
           wave: String(d.wave),
-          beforeAllowTrafficHook: d.preTrafficHook ? physicalName(d.preTrafficHook) : '',
-          afterAllowTrafficHook: d.postTrafficHook ? physicalName(d.postTrafficHook) : '',
+          beforeAllowTrafficHook: d.beforeAllowTrafficHook,
+          afterAllowTrafficHook: d.afterAllowTrafficHook,
           ...promotion,
+          ...reach(d),
         }),
       });
     });
     return { deployBlue, switchTraffic, bake };
   }
 
+  private handlerRoleName(purpose: string): string | undefined {
+    const trust = this.props.targetsTrust;
+    if (!trust) return undefined;
+    // Role names are unique per account, function names per region: the region keeps two copies apart.
+    const name = `${this.props.names.handler(purpose)}-${trust.region}`;
+    if (name.length > MAX_ROLE_NAME) {
+      throw new Error(`serviceName "${this.props.names.serviceName}" with environmentSuffix "${this.props.names.environmentSuffix}" gives the handler role name "${name}" (${name.length} characters), which target accounts trust by name; IAM allows ${MAX_ROLE_NAME}: shorten serviceName or environmentSuffix`);
+    }
+    return name;
+  }
+
+  private attachServiceStatements() {
+    for (const [fn, statement] of this.unattached.splice(0)) fn.addToRolePolicy(statement);
+  }
+
+  private requireTargetsTrust() {
+    const trust = this.props.targetsTrust;
+    if (!trust) throw new Error('the stage handlers act only in the pipeline\'s account and region');
+    return trust;
+  }
+
+  /** `sts:AssumeRole` on the deployer roles, for a handler that acts in target accounts. */
+  private allowAssumingDeployers(handler: lambda.Function) {
+    if (!this.props.targetsTrust) return;
+    const statement = new iam.PolicyStatement({ actions: ['sts:AssumeRole'], resources: [...this.deployerRoleArns] });
+    // Lazily: the first target may be added after the handler.
+    handler.addToRolePolicy(statement);
+    this.assumeDeployer.push(statement);
+  }
+
   /** The smoke-test hook, if any service uses it. */
   public get smokeTestFunction(): lambda.Function | undefined {
-    return this.smokeTest;
+    return this.smokeTests.function;
   }
 
   private createBake(): lambda.Function {
@@ -368,6 +493,7 @@ export class StageHandlers extends Construct {
         ...this.props,
         deadLetterQueue: this.deadLetterQueue,
         functionName: names.handler('bake'),
+        roleName: this.handlerRoleName('bake'),
         description: `Bake of ${names.pipeline}: watches each environment's alarms after its shift and rolls it back when one fires`,
         timeout: Duration.minutes(2),
         environment: {
@@ -375,6 +501,7 @@ export class StageHandlers extends Construct {
           [env.notificationTopicArn]: notificationTopic.topicArn,
           [env.pipelineName]: names.pipeline,
           [env.codeDeployApplicationName]: application.applicationName,
+          ...(this.props.targetsTrust ? { [env.pipelineArn]: this.pipelineArn } : {}),
         },
       }),
       // CodePipeline fails a job it has heard nothing of for 20 minutes; an older (queued or
@@ -390,7 +517,7 @@ export class StageHandlers extends Construct {
     notificationTopic.grantPublish(bake);
     const statement = (allowed: string[], resources?: string[]) => {
       const s = new iam.PolicyStatement({ actions: allowed, resources });
-      bake.addToRolePolicy(s);
+      this.unattached.push([bake, s]);
       return s;
     };
     this.statements.bakeAlarms = statement(['cloudwatch:DescribeAlarms']);
@@ -408,49 +535,18 @@ export class StageHandlers extends Construct {
     statement(['codedeploy:GetApplicationRevision', 'codedeploy:RegisterApplicationRevision'], [application.applicationArn]);
     // GetMetricData (the bake's invocation count) supports no resource-level permissions.
     statement(['cloudwatch:GetMetricData'], ['*']);
+    this.allowAssumingDeployers(bake);
     acknowledgeHandlerFindings(bake);
     acknowledgeFinding(bake.role!, 'AwsSolutions-IAM5[Resource::*]',
       'cloudwatch:GetMetricData, codepipeline:PutJobSuccessResult/PutJobFailureResult and xray:PutTraceSegments/PutTelemetryRecords support no resource-level permissions; '
       + 'cloudwatch:DescribeAlarms returns composite alarms only when allowed on *, which an imported extra alarm may be.');
     return bake;
   }
-
-  private createSmokeTest(): lambda.Function {
-    const { names } = this.props;
-    const sorted = () => Object.fromEntries(Object.keys(this.smokeTestEvents).sort().map((k) => [k, this.smokeTestEvents[k]]));
-    // For the size check; a token counts as its placeholder text.
-    const events = () => JSON.stringify(sorted());
-    const smoke = new SmokeTestHookFunction(this, 'SmokeTest', pipelineHandlerOptions(this, 'SmokeTest', {
-      ...this.props,
-      deadLetterQueue: this.deadLetterQueue,
-      functionName: names.handler('smoke-test'),
-      description: `Smoke test of ${names.pipeline}: invokes each service's new version before it receives traffic`,
-      timeout: Duration.minutes(5),
-      // toJsonString, not JSON.stringify: a token in a test event (Aws.REGION) becomes a reference CloudFormation fills in.
-      environment: { [HANDLER_ENVIRONMENT.smokeTestEvents]: Lazy.string({ produce: () => Stack.of(this).toJsonString(sorted()) }) },
-    }));
-    this.node.addValidation({
-      validate: () => {
-        const bytes = Buffer.byteLength(events());
-        return bytes > MAX_ENVIRONMENT_BYTES - 64
-          ? [`TrafficHook.smokeTest: the test events of all services come to ${bytes} bytes, but Lambda allows 4 KB of environment variables; use shorter events, or TrafficHook.fromFunction for some services`]
-          : [];
-      },
-    });
-    this.statements.smokeInvoke = new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'] });
-    this.statements.smokeDeployment = new iam.PolicyStatement({ actions: ['codedeploy:GetDeployment'] });
-    smoke.addToRolePolicy(this.statements.smokeInvoke);
-    smoke.addToRolePolicy(this.statements.smokeDeployment);
-    // GetDeployment never returns the AppSpec text; the hook reads it from the application's revision.
-    smoke.addToRolePolicy(new iam.PolicyStatement({ actions: ['codedeploy:GetApplicationRevision'], resources: [this.props.application.applicationArn] }));
-    acknowledgeHandlerFindings(smoke);
-    return smoke;
-  }
 }
 
 /** What the invoke actions are built from. */
 export interface InvokeActionsProps {
-  readonly services: readonly ServiceDeployment[];
+  readonly services: readonly ActionService[];
   readonly source: GitHubSourceStage;
   readonly buildOutput: codepipeline.Artifact;
   /** One service (no `services` prop): it keeps the action names and namespace it always had; a monorepo's carry the service. */
@@ -483,7 +579,7 @@ export interface InvokeActions {
  * An action's UserParameters, checked against CodePipeline's 1000-character limit, counting each
  * unresolved token (a name CloudFormation generates) at its longest.
  */
-function checkedUserParameters<P extends object>(deployment: ServiceDeployment, parameters: P): Record<string, string> {
+function checkedUserParameters<P extends object>(deployment: ActionService, parameters: P): Record<string, string> {
   const entries = Object.entries(parameters) as Array<[string, string]>;
   const estimate = JSON.stringify(Object.fromEntries(entries.map(([k, v]) => [k, Token.isUnresolved(v) ? 'x'.repeat(100) : v])));
   if (estimate.length > MAX_USER_PARAMETERS) {

@@ -21,7 +21,18 @@ export interface EnvironmentPlan {
   /** Each service's options in this environment, in the order of the services. */
   readonly services: ServiceDeploymentOptions[];
   readonly bakeMinutes?: number;
+  /** Where its services run, when in another account or region than the pipeline's stack. */
+  readonly target?: TargetLocation;
 }
+
+/** The account and region of an environment's services outside the pipeline's own. */
+export interface TargetLocation {
+  readonly account: string;
+  readonly region: string;
+}
+
+const ACCOUNT_PATTERN = /^\d{12}$/;
+const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d$/;
 
 /**
  * Checks `environments` and merges each environment's settings into each service's: a service's
@@ -29,7 +40,7 @@ export interface EnvironmentPlan {
  * own, which wins over the pipeline's default. Extra alarms add up.
  */
 export function planEnvironments(environments: readonly PipelineEnvironment[], services: readonly ServiceDeploymentOptions[],
-  stagesOutsideEnvironments: number): EnvironmentPlan[] {
+  stagesOutsideEnvironments: number, pipelineLocation: { account: string; region: string }): EnvironmentPlan[] {
   if (environments.length === 0) {
     throw new Error('environments must list at least one environment (in promotion order), or be left out for a single environment');
   }
@@ -60,6 +71,7 @@ export function planEnvironments(environments: readonly PipelineEnvironment[], s
       path,
       options: environment,
       bakeMinutes,
+      target: targetOf(environment, path, pipelineLocation),
       services: services.map((service) => mergeService(service, environment)),
     };
   });
@@ -74,6 +86,28 @@ export function planEnvironments(environments: readonly PipelineEnvironment[], s
     }
   }
   return plans;
+}
+
+/**
+ * The environment's account and region when either differs from the pipeline stack's. A target
+ * needs the pipeline's own to be known at synth time: its deployer role names the pipeline's
+ * handler roles, and the pipeline names the target's resources, by ARN.
+ */
+function targetOf(environment: PipelineEnvironment, path: string, pipeline: { account: string; region: string }): TargetLocation | undefined {
+  const { account, region } = environment;
+  if (account === undefined && region === undefined) return undefined;
+  if (account !== undefined && (Token.isUnresolved(account) || !ACCOUNT_PATTERN.test(account))) {
+    throw new Error(`${path}.account must be a 12-digit AWS account id (for example "222222222222"); got "${account}"`);
+  }
+  if (region !== undefined && (Token.isUnresolved(region) || !REGION_PATTERN.test(region))) {
+    throw new Error(`${path}.region must be an AWS region name (for example "eu-west-1"); got "${region}"`);
+  }
+  const location = { account: account ?? pipeline.account, region: region ?? pipeline.region };
+  if (location.account === pipeline.account && location.region === pipeline.region) return undefined;
+  if (Token.isUnresolved(pipeline.account) || Token.isUnresolved(pipeline.region)) {
+    throw new Error(`${path}: an environment in another account or region needs the pipeline's stack to name its own account and region (new Stack(app, id, { env: { account, region } })): the target's deployer role trusts the pipeline's handler roles by ARN`);
+  }
+  return location;
 }
 
 function checkApproval(environment: PipelineEnvironment, path: string) {

@@ -21,6 +21,11 @@ export interface PipelineHandlerSettings extends RetentionSettings {
    * credentials included, so never a topic people subscribe to.
    */
   readonly deadLetterQueue: sqs.IQueue;
+  /**
+   * A fixed role name, for a role other accounts' trust policies name by ARN.
+   * @default - CloudFormation names the role
+   */
+  readonly roleName?: string;
 }
 
 /**
@@ -33,6 +38,7 @@ export function pipelineHandlerOptions(scope: Construct, id: string, settings: P
   const role = new iam.Role(scope, `${id}Role`, {
     assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
     description: `Execution role of ${settings.functionName}`,
+    roleName: settings.roleName,
   });
   logGroup.grantWrite(role);
   return {
