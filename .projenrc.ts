@@ -58,6 +58,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@aws-sdk/client-dynamodb@' + AWS_SDK_VERSION,
     '@aws-sdk/client-lambda@' + AWS_SDK_VERSION,
     '@aws-sdk/client-s3@' + AWS_SDK_VERSION,
+    // Deploy-Blue, Switch-Traffic, Bake: AssumeRole on an other account's or region's deployer role (a client, as the runtime provides).
+    '@aws-sdk/client-sts@' + AWS_SDK_VERSION,
     '@aws-sdk/client-sns@' + AWS_SDK_VERSION,
     '@aws-sdk/lib-dynamodb@' + AWS_SDK_VERSION,
     '@types/aws-lambda',

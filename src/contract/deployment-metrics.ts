@@ -9,6 +9,9 @@
  * | `ShiftDuration` | Seconds | `Pipeline, Environment, Service`; `Pipeline, Environment` | the traffic shift ends `Succeeded` or `RolledBack`: SHIFTING to that state |
  * | `LeadTime` | Seconds | `Pipeline, Environment, Service`; `Pipeline, Environment` | the shift ends `Succeeded`: the commit's author date to live |
  *
+ * Every document also carries the properties `Account` and `Region` (where the service runs), when the
+ * history item records them.
+ *
  * A bake that rolls a service back after its shift succeeded reaches a second final state: its
  * `Deployments` datum says `RolledBack` (after the shift's `Succeeded`), with a `ShiftDuration` from
  * the shift's start to the end of the rollback. The history item, and so the CLI's DORA figures,
@@ -35,6 +38,14 @@ export const UNKNOWN_DIMENSION_VALUE = 'unknown';
 export const SERVICE_DIMENSION = 'Service';
 /** How the service deployment ended: one of {@link DEPLOYMENT_OUTCOMES}. */
 export const OUTCOME_DIMENSION = 'Outcome';
+
+/**
+ * Properties (not dimensions) of every document: the account and region the service is deployed to,
+ * for CloudWatch Logs Insights. Dashboards and alarms key on the dimensions, which an environment
+ * already separates, so an environment in another account or region changes no metric.
+ */
+export const ACCOUNT_PROPERTY = 'Account';
+export const REGION_PROPERTY = 'Region';
 
 /** The values of {@link OUTCOME_DIMENSION}. */
 export const DEPLOYMENT_OUTCOMES = ['Succeeded', 'RolledBack', 'Failed', 'Skipped', 'NotStarted'] as const;

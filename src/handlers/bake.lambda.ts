@@ -16,6 +16,7 @@ import { appendCorrelation, defaultLogger, Logger } from '../runtime/logger';
 import { DeploymentMetricsRecorder, writeToStdout } from '../runtime/metrics-recorder';
 import { optionalName, ServiceInExecution, serviceInExecution } from '../runtime/service-parameters';
 import { sharedDependenciesFromEnvironment } from '../runtime/shared-dependencies';
+import { TargetSession, TargetSessions } from '../runtime/target-session';
 import { isTransientError } from '../runtime/transient-error';
 
 /**
@@ -24,6 +25,7 @@ import { isTransientError } from '../runtime/transient-error';
  * (UserParameters), see {@link BAKE_PARAMETERS}.
  */
 export interface BakeDependencies {
+  /** The handler's own clients; a job of an environment in another account or region uses its deployer role's. */
   readonly codeDeploy: CodeDeployClient;
   readonly cloudWatch: CloudWatchClient;
   readonly codePipeline: CodePipelineClient;
@@ -37,6 +39,12 @@ export interface BakeDependencies {
   readonly applicationName: string;
   /** The pipeline's name: the Pipeline dimension of its metrics. */
   readonly pipelineName?: string;
+  /** The pipeline's ARN (PIPELINE_ARN), the external id of the deployer roles. @default - a job naming a deployer role fails */
+  readonly pipelineArn?: string;
+  /** The handler's own region (AWS_REGION), where STS is called. */
+  readonly region?: string;
+  /** Where each job acts. @default sessions on the handler's own clients, and deployer roles assumed with STS */
+  readonly targets?: TargetSessions<'codeDeploy' | 'cloudWatch'>;
   /**
    * The function's timeout, for how long the start of a rollback is held when no Lambda context tells.
    * @default 2 minutes
@@ -56,6 +64,8 @@ export interface BakeRequest extends ServiceInExecution {
   readonly minInvocations: number;
   readonly beforeAllowTrafficHook?: string;
   readonly afterAllowTrafficHook?: string;
+  /** Where the service is deployed, and the clients that reach it. */
+  readonly target: TargetSession<'codeDeploy' | 'cloudWatch'>;
 }
 
 /** How one invocation ended. */
@@ -90,7 +100,7 @@ const METRICS_SETTLE_MS = 3 * 60_000;
 
 
 /** Reads and checks a job's UserParameters; a bad one fails the job naming the key. */
-function bakeRequest(job: PipelineJob<BakeParameters>): BakeRequest {
+function bakeRequest(job: PipelineJob<BakeParameters>, target: BakeRequest['target']): BakeRequest {
   const p = job.userParameters;
   const bakeMinutes = Number(p.bakeMinutes);
   if (!/^\d+(\.\d+)?$/.test(p.bakeMinutes.trim()) || !(bakeMinutes > 0) || bakeMinutes > MAX_BAKE_MINUTES) {
@@ -112,6 +122,7 @@ function bakeRequest(job: PipelineJob<BakeParameters>): BakeRequest {
     minInvocations,
     beforeAllowTrafficHook: optionalName(job, 'beforeAllowTrafficHook'),
     afterAllowTrafficHook: optionalName(job, 'afterAllowTrafficHook'),
+    target,
   };
 }
 
@@ -167,6 +178,13 @@ export function createBakeHandler(deps: BakeDependencies) {
   const metrics = deps.metrics ?? new DeploymentMetricsRecorder(writeToStdout, undefined, logger, deps.pipelineName);
   const now = deps.now ?? (() => new Date());
   const log = (message: string, fields: Record<string, unknown> = {}) => logger.info(message, fields);
+  const targets = deps.targets ?? new TargetSessions({
+    handler: 'bake',
+    own: { codeDeploy: deps.codeDeploy, cloudWatch: deps.cloudWatch },
+    uses: ['codeDeploy', 'cloudWatch'],
+    pipelineArn: deps.pipelineArn,
+    region: deps.region,
+  });
 
   const go = (holder: string): BakeOutcome => ({ kind: 'continue', continuationToken: `${TOKEN_PREFIX}${holder}` });
   const ended = (request: BakeRequest, record: DeploymentRecord): BakeOutcome =>
@@ -229,6 +247,8 @@ export function createBakeHandler(deps: BakeDependencies) {
       }
     }
     held();
+    // A denied deployer role fails the job here, before anything is watched or rolled back (a retry takes the bake over).
+    await request.target.ready();
     return record.bakeState === 'ROLLING_BACK' ? followRollback(request, record, holder, deadline) : watch(request, record, holder, deadline);
   }
 
@@ -246,7 +266,7 @@ export function createBakeHandler(deps: BakeDependencies) {
       return rollBack(request, record, holder, cause, deadline);
     }
 
-    const alarms = await alarmStatesOf(deps.codeDeploy, deps.cloudWatch, {
+    const alarms = await alarmStatesOf(request.target.codeDeploy, request.target.cloudWatch, {
       applicationName: deps.applicationName, deploymentGroupName: request.deploymentGroupName,
     });
     if (alarms.unreadable.length > 0) log('alarms not readable; the deployment group ignores that', { unreadable: alarms.unreadable });
@@ -265,7 +285,7 @@ export function createBakeHandler(deps: BakeDependencies) {
 
     let bakeInvocations: number | undefined;
     if (request.minInvocations > 0) {
-      bakeInvocations = await aliasInvocations(deps.cloudWatch, {
+      bakeInvocations = await aliasInvocations(request.target.cloudWatch, {
         functionName: request.functionName, aliasName: request.aliasName, from: new Date(startedAt), to: new Date(endsAt),
       });
       if (bakeInvocations < request.minInvocations) {
@@ -348,7 +368,7 @@ export function createBakeHandler(deps: BakeDependencies) {
         beforeAllowTrafficHook: request.beforeAllowTrafficHook,
         afterAllowTrafficHook: request.afterAllowTrafficHook,
       });
-      const response = await deps.codeDeploy.send(new CreateDeploymentCommand({
+      const response = await request.target.codeDeploy.send(new CreateDeploymentCommand({
         applicationName: deps.applicationName,
         deploymentGroupName: request.deploymentGroupName,
         deploymentConfigName: ALL_AT_ONCE_CONFIG,
@@ -394,7 +414,7 @@ export function createBakeHandler(deps: BakeDependencies) {
    */
   async function ownRollback(request: BakeRequest, record: DeploymentRecord): Promise<string | undefined> {
     try {
-      const active = await activeDeploymentOf(deps.codeDeploy, deps.history, {
+      const active = await activeDeploymentOf(request.target.codeDeploy, deps.history, {
         applicationName: deps.applicationName,
         deploymentGroupName: request.deploymentGroupName,
         service: request.service,
@@ -446,7 +466,7 @@ export function createBakeHandler(deps: BakeDependencies) {
       return retaken.changed ? createRollback(request, retaken.record, holder, true) : go(holder);
     }
     appendCorrelation(logger, { codeDeployDeploymentId: rollbackId });
-    const { deploymentInfo: deployment } = await deps.codeDeploy.send(new GetDeploymentCommand({ deploymentId: rollbackId }));
+    const { deploymentInfo: deployment } = await request.target.codeDeploy.send(new GetDeploymentCommand({ deploymentId: rollbackId }));
     const status = deployment?.status;
     if (!status) throw new Error(`CodeDeploy deployment ${rollbackId} has no status`);
     if (IN_PROGRESS.has(status)) {
@@ -485,7 +505,8 @@ export function createBakeHandler(deps: BakeDependencies) {
     let outcome: BakeOutcome;
     try {
       const job = parseJob(event, BAKE_PARAMETERS);
-      const request = bakeRequest(job);
+      const { deploymentId: executionId, environment } = job.userParameters;
+      const request = bakeRequest(job, targets.sessionFor(job, { jobId, executionId, environment, invokedFunctionArn: context?.invokedFunctionArn }));
       appendCorrelation(logger, { executionId: request.executionId, deployedService: request.service, deploymentId: request.historyKey });
       const token = job.continuationToken;
       if (token !== undefined && (!token.startsWith(TOKEN_PREFIX) || token.length === TOKEN_PREFIX.length)) {

@@ -23,6 +23,7 @@ import { DeploymentMetricsRecorder, writeToStdout } from '../runtime/metrics-rec
 import { checkPromotion, differentCodeMessage, PromotionVerdict } from '../runtime/promotion-gate';
 import { commitTimeOf, ServiceInExecution, serviceInExecution } from '../runtime/service-parameters';
 import { sharedDependenciesFromEnvironment } from '../runtime/shared-dependencies';
+import { describePlacement, TargetSession, TargetSessions } from '../runtime/target-session';
 import { compareWithLive } from '../runtime/unchanged-code';
 import { pipelineVersionDescription } from '../runtime/version-retention';
 
@@ -32,7 +33,9 @@ import { pipelineVersionDescription } from '../runtime/version-retention';
  * {@link DEPLOY_BLUE_PARAMETERS}.
  */
 export interface DeployBlueDependencies {
+  /** The handler's own Lambda client; a job of an environment in another account or region uses its deployer role's. */
   readonly lambda: LambdaClient;
+  /** The handler's own S3 client: it reads the build artifact (and writes the bundle, unless the job names a `bundleBucket`). */
   readonly s3: S3Client;
   readonly codePipeline: CodePipelineClient;
   readonly history: DeploymentHistoryStore;
@@ -48,6 +51,12 @@ export interface DeployBlueDependencies {
   readonly pipelineName?: string;
   /** The pipeline's artifact bucket, where each service's bundle is uploaded (ARTIFACT_BUCKET_NAME). */
   readonly artifactBucketName: string;
+  /** The pipeline's ARN (PIPELINE_ARN), the external id of the deployer roles. @default - a job naming a deployer role fails */
+  readonly pipelineArn?: string;
+  /** The handler's own region (AWS_REGION): recorded for its own jobs, and where STS is called. */
+  readonly region?: string;
+  /** Where each job acts. @default sessions on the handler's own clients, and deployer roles assumed with STS */
+  readonly targets?: TargetSessions<'lambda' | 's3'>;
   /**
    * Largest build artifact staged on disk to cut a bundle out of it.
    * @default - what the temp directory (Lambda's /tmp, the function's ephemeral storage) has free
@@ -81,6 +90,10 @@ interface StageRequest extends ServiceInExecution {
   readonly commitTime?: string;
   /** The environments with a bake (UserParameters `bakedEnvironments`), in a pipeline with several. */
   readonly bakedEnvironments: readonly string[];
+  /** Where the service is deployed, and the clients that reach it. */
+  readonly target: TargetSession<'lambda' | 's3'>;
+  /** A target's bundle bucket (UserParameters `bundleBucket`), in its account and region. */
+  readonly bundleBucket?: string;
 }
 
 /**
@@ -155,6 +168,9 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   // Each record carries the invocation's correlation keys (jobId, deploymentId, ...); another item is itemDeploymentId.
   const log = (message: string, fields: Record<string, unknown> = {}) => logger.info(message, fields);
+  const targets = deps.targets ?? new TargetSessions({
+    handler: 'deploy-blue', own: { lambda: deps.lambda, s3: deps.s3 }, uses: ['lambda', 's3'], pipelineArn: deps.pipelineArn, region: deps.region,
+  });
 
   /**
    * Where the service's code is (and how history names it): its bundle (the service's directory of
@@ -168,7 +184,9 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
     const staged = await stageBundle(deps.s3, {
       artifact,
       bundleDirectory: request.bundleDirectory,
-      bucketName: deps.artifactBucketName,
+      // A target's function reads its code only from its own region: the deployer writes it there.
+      bucketName: request.bundleBucket ?? deps.artifactBucketName,
+      ...(request.bundleBucket ? { uploadClient: request.target.s3 } : {}),
       // One object per service and execution (and environment): a retried job overwrites its own, nobody else's.
       key: bundleKey(request.executionId, request.service, request.environments ? request.environment : undefined),
       maxArtifactBytes: deps.maxArtifactBytes,
@@ -193,7 +211,7 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
     code: { described: string; codeSha256?: string }, promotion: Promotion): Promise<StagedVersions | undefined> {
     if (!code.codeSha256) return undefined;
     const { functionName, aliasName } = request;
-    const comparison = await compareWithLive(deps.lambda, { functionName, aliasName, codeSha256: code.codeSha256 });
+    const comparison = await compareWithLive(request.target.lambda, { functionName, aliasName, codeSha256: code.codeSha256 });
     if (!comparison.unchanged) {
       log('code changed: publishing', { jobId: job.id, deploymentId: request.historyKey, reason: comparison.reason });
       return undefined;
@@ -237,19 +255,21 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
     promotion: Promotion): Promise<StagedVersions | { reason: string }> {
     const deploymentId = request.historyKey;
     const { functionName } = request;
+    const lambda = request.target.lambda;
     try {
+      await request.target.ready();
       // Another execution's deployment may be shifting the alias: the version it shifts from is
       // reported here, and Switch-Traffic reads the alias again when its own shift starts.
-      const currentVersion = await servedVersionOf(deps.lambda, functionName, request.aliasName);
+      const currentVersion = await servedVersionOf(lambda, functionName, request.aliasName);
       const code = await codeLocation(job, request);
       requireFirstEnvironmentsCode(job, request, promotion, code.codeSha256);
       const unchanged = await unchangedVersion(job, request, code, promotion);
       if (unchanged) return unchanged;
-      const updated = await deps.lambda.send(new UpdateFunctionCodeCommand({ FunctionName: functionName, ...code.location }));
+      const updated = await lambda.send(new UpdateFunctionCodeCommand({ FunctionName: functionName, ...code.location }));
       if (!code.codeSha256) requireFirstEnvironmentsCode(job, request, promotion, updated.CodeSha256);
-      const revisionId = await waitForCodeUpdate(deps.lambda, functionName, deps.updateTimeoutSeconds ?? 300);
+      const revisionId = await waitForCodeUpdate(lambda, functionName, deps.updateTimeoutSeconds ?? 300);
       // Pinning the code hash (and revision) makes a concurrent change fail the publish instead of being shipped.
-      const published = await deps.lambda.send(new PublishVersionCommand({
+      const published = await lambda.send(new PublishVersionCommand({
         FunctionName: functionName,
         CodeSha256: updated.CodeSha256,
         RevisionId: revisionId,
@@ -272,7 +292,9 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
       await deps.notifier.announce('STAGED', record);
       return { currentVersion, targetVersion };
     } catch (error) {
-      const reason = error instanceof PromotionRefusedError ? error.message : `Deploy-Blue failed: ${describeError(error)}`;
+      // A target's failure says where: its account and region are not the pipeline's.
+      const where = request.target.deployerRoleArn ? ` in ${describePlacement(request.target, request.environment)}` : '';
+      const reason = error instanceof PromotionRefusedError ? error.message : `Deploy-Blue failed${where}: ${describeError(error)}`;
       await recordFailure(job.id, request, reason, promotion);
       return { reason };
     }
@@ -358,8 +380,18 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
       // An unreadable commit time costs the LeadTime metric, never the deployment.
       const commitTime = commitTimeOf(job);
       const service = serviceInExecution(job);
+      const target = targets.sessionFor(job, {
+        jobId, executionId: service.executionId, environment: service.environment, invokedFunctionArn: context?.invokedFunctionArn,
+      });
+      const bundleBucket = job.userParameters.bundleBucket?.trim() || undefined;
+      if (!!target.deployerRoleArn !== !!bundleBucket) {
+        throw new InvalidJobError(`job ${jobId}: UserParameters ${bundleBucket ? 'bundleBucket needs deployerRoleArn' : 'deployerRoleArn needs bundleBucket'}: ` +
+          'an environment in another account or region receives its bundle in its own bucket (UpdateFunctionCode reads S3 only in the function\'s region)');
+      }
       request = {
         ...service,
+        target,
+        ...(bundleBucket ? { bundleBucket } : {}),
         bakedEnvironments: bakedEnvironmentsOf(job, service.environments),
         functionName: job.userParameters.functionName,
         aliasName: job.userParameters.aliasName,
@@ -422,6 +454,9 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
             repository: job.userParameters.repository,
             branch: job.userParameters.branch,
             environment: job.userParameters.environment,
+            // Where the service runs: every message and metric of the item says so.
+            account: request.target.account,
+            region: request.target.region,
             // A later environment's item runs in its execution's order, not its stage's (see execution-order).
             executionStartedAt: verdict.first ? executionStartOf(verdict.first) : undefined,
           },

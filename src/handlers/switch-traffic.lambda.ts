@@ -25,6 +25,7 @@ import { appendCorrelation, defaultLogger, Logger } from '../runtime/logger';
 import { DeploymentMetricsRecorder, writeToStdout } from '../runtime/metrics-recorder';
 import { optionalName, optionalVersion, ServiceInExecution, serviceInExecution } from '../runtime/service-parameters';
 import { sharedDependenciesFromEnvironment } from '../runtime/shared-dependencies';
+import { DeployerRoleError, TargetSession, TargetSessions } from '../runtime/target-session';
 import { pruneVersions, parseKeepVersions } from '../runtime/version-retention';
 import { stopLaterWaves } from '../runtime/wave-gate';
 
@@ -34,6 +35,7 @@ import { stopLaterWaves } from '../runtime/wave-gate';
  * (UserParameters), see {@link SWITCH_TRAFFIC_PARAMETERS}.
  */
 export interface SwitchTrafficDependencies {
+  /** The handler's own clients; a job of an environment in another account or region uses its deployer role's. */
   readonly lambda: LambdaClient;
   readonly codeDeploy: CodeDeployClient;
   readonly codePipeline: CodePipelineClient;
@@ -50,6 +52,12 @@ export interface SwitchTrafficDependencies {
   readonly applicationName: string;
   /** The pipeline's name: the Pipeline dimension of its metrics. */
   readonly pipelineName?: string;
+  /** The pipeline's ARN (PIPELINE_ARN), the external id of the deployer roles. @default - a job naming a deployer role fails */
+  readonly pipelineArn?: string;
+  /** The handler's own region (AWS_REGION): recorded for its own jobs, and where STS is called. */
+  readonly region?: string;
+  /** Where each job acts. @default sessions on the handler's own clients, and deployer roles assumed with STS */
+  readonly targets?: TargetSessions<'lambda' | 'codeDeploy'>;
   /**
    * The function's timeout, for how long a claim holds when no Lambda context tells.
    * @default 2 minutes (what the construct configures)
@@ -81,6 +89,8 @@ export interface ShiftRequest extends ServiceInExecution {
   readonly stackVersion?: string;
   /** How many numbered versions to keep after a successful shift, as text; "" means the default. */
   readonly keepVersions?: string;
+  /** Where the service is deployed, and the clients that reach it (the application has the pipeline's name there too). */
+  readonly target: TargetSession<'lambda' | 'codeDeploy'>;
 }
 
 /** A failure this job's attempt recorded (or recorded before, for a repeated delivery). */
@@ -121,7 +131,7 @@ const DEFAULT_TIMEOUT_MS = 2 * 60_000;
 const RESERVE_MS = 15_000;
 
 /** Reads and checks a job's UserParameters; a bad one fails the job naming the field. */
-function shiftRequest(job: PipelineJob<SwitchTrafficParameters>): ShiftRequest {
+function shiftRequest(job: PipelineJob<SwitchTrafficParameters>, target: ShiftRequest['target']): ShiftRequest {
   const p = job.userParameters;
   const keepVersions = optionalName(job, 'keepVersions');
   try {
@@ -145,6 +155,7 @@ function shiftRequest(job: PipelineJob<SwitchTrafficParameters>): ShiftRequest {
     bootstrapVersion: optionalVersion(job, 'bootstrapVersion'),
     stackVersion: optionalVersion(job, 'stackVersion'),
     keepVersions,
+    target,
   };
 }
 
@@ -166,6 +177,13 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
   // Each record carries the invocation's correlation keys (jobId, deploymentId, ...); fields about
   // another execution's item are named itemDeploymentId and awaitedCodeDeployDeploymentId.
   const log = (message: string, fields: Record<string, unknown> = {}) => logger.info(message, fields);
+  const targets = deps.targets ?? new TargetSessions({
+    handler: 'switch-traffic',
+    own: { lambda: deps.lambda, codeDeploy: deps.codeDeploy },
+    uses: ['lambda', 'codeDeploy'],
+    pipelineArn: deps.pipelineArn,
+    region: deps.region,
+  });
 
   /** The answer a record already gives this job, if any: nothing is started again. */
   async function answerFromRecord(request: ShiftRequest, record: DeploymentRecord): Promise<SwitchOutcome | undefined> {
@@ -248,8 +266,12 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
         from: ['STAGED', 'FAILED', 'ROLLED_BACK', 'NOT_STARTED', 'STARTING'],
         matching: { targetVersion },
         holdMs: Math.max(deadline - now().getTime(), 0) + CLAIM_MARGIN_MS,
-        // The item's environment (Deploy-Blue's already, checked above): metrics and messages carry it.
-        ...(request.environment ? { attributes: { environment: request.environment } } : {}),
+        // The item's environment (Deploy-Blue's already, checked above), account and region: metrics and messages carry them.
+        attributes: {
+          ...(request.environment ? { environment: request.environment } : {}),
+          account: request.target.account,
+          region: request.target.region,
+        },
       });
       if (claim.claimed) return shift(request, claim.record);
       // Someone else wrote first: look again at what they wrote.
@@ -267,12 +289,13 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
     });
     try {
       await settleAbandoned(request, claimed);
+      await request.target.ready();
       for (let attempt = 0; ; attempt++) {
         // An older execution (a retried stage, or one whose stage was stopped and abandoned) never moves traffic back.
         const newer = await newerRelease(deps.history, claimed);
         if (newer) return await refuse(olderExecutionMessage(claimed, newer));
 
-        const active = await activeDeploymentOf(deps.codeDeploy, deps.history, {
+        const active = await activeDeploymentOf(request.target.codeDeploy, deps.history, {
           applicationName: deps.applicationName,
           deploymentGroupName: request.deploymentGroupName,
           service: request.service,
@@ -297,7 +320,7 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
           return { kind: 'wait', continuationToken: waitToken(active.awaited), waitingFor: active.record.deploymentId };
         }
 
-        const routing = await aliasRoutingOf(deps.lambda, functionName, aliasName);
+        const routing = await aliasRoutingOf(request.target.lambda, functionName, aliasName);
         if (Object.keys(routing.weights).length > 0) {
           return await refuse(`Switch-Traffic failed: ${splitAliasMessage(functionName, aliasName, routing, request.deploymentGroupName)}`);
         }
@@ -321,7 +344,7 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
         });
         let response;
         try {
-          response = await deps.codeDeploy.send(new CreateDeploymentCommand({
+          response = await request.target.codeDeploy.send(new CreateDeploymentCommand({
             applicationName: deps.applicationName,
             deploymentGroupName: request.deploymentGroupName,
             ...(deploymentConfigName ? { deploymentConfigName } : {}),
@@ -356,7 +379,7 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
         reason += `. Deployment group ${request.deploymentGroupName} already has an active deployment (CodeDeploy runs one at a time); ` +
           'wait for it to finish or stop it, then retry the stage';
       }
-      if (/AccessDenied|not authorized/i.test(`${(error as Error)?.name} ${(error as Error)?.message}`)) {
+      if (!(error instanceof DeployerRoleError) && /AccessDenied|not authorized/i.test(`${(error as Error)?.name} ${(error as Error)?.message}`)) {
         reason += '. Switch-Traffic needs codedeploy:ListDeployments and codedeploy:GetDeployment on the deployment group, and dynamodb:Query on ' +
           `the history table's ${BY_SERVICE_INDEX} index, to tell overlapping executions apart; update the stack to this library's version`;
       }
@@ -387,7 +410,7 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
 
     const earlier = (await deps.history.listService(request.service, { limit: 50 }))
       .find((r) => r.codeDeployDeploymentId === awaited && inEnvironment(r, record.environment ?? request.environment));
-    const outcome = await outcomeOf(awaited, {
+    const outcome = await outcomeOf(request.target.codeDeploy, awaited, {
       functionName: earlier?.functionName ?? request.functionName,
       aliasName: earlier?.aliasName ?? request.aliasName,
       targetVersion: earlier?.targetVersion ?? '<its target version>',
@@ -457,7 +480,7 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
   async function poll(request: ShiftRequest, codeDeployDeploymentId: string): Promise<SwitchOutcome> {
     const { historyKey: deploymentId, jobId } = request;
     appendCorrelation(logger, { codeDeployDeploymentId });
-    const outcome = await outcomeOf(codeDeployDeploymentId, { ...request, historyKey: deploymentId, jobId });
+    const outcome = await outcomeOf(request.target.codeDeploy, codeDeployDeploymentId, { ...request, historyKey: deploymentId, jobId });
     if (outcome.kind === 'in-progress') return { kind: 'continue', codeDeployDeploymentId };
     // Only the shift of this CodeDeploy deployment may be settled by what it did.
     const ours = { from: ['SHIFTING' as const], matching: { codeDeployDeploymentId } };
@@ -485,10 +508,10 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
   }
 
   /** What a CodeDeploy deployment came to, once it and its rollback (if any) have ended. */
-  async function outcomeOf(codeDeployDeploymentId: string, about: {
+  async function outcomeOf(codeDeploy: CodeDeployClient, codeDeployDeploymentId: string, about: {
     functionName: string; aliasName: string; targetVersion: string; historyKey?: string; jobId: string;
   }): Promise<DeploymentOutcome> {
-    const deployment = await getDeployment(codeDeployDeploymentId);
+    const deployment = await getDeployment(codeDeploy, codeDeployDeploymentId);
     const status = deployment.status!;
     if (IN_PROGRESS.has(status)) return { kind: 'in-progress' };
     if (status === 'Succeeded') return { kind: 'SUCCEEDED' };
@@ -503,7 +526,7 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
     if (!rollbackId) return { kind: 'FAILED', reason: reason + rollbackMessage };
 
     // The alias is back on the old version only once the rollback deployment has succeeded.
-    const rollback = await getDeployment(rollbackId);
+    const rollback = await getDeployment(codeDeploy, rollbackId);
     if (IN_PROGRESS.has(rollback.status!)) {
       log('rollback in progress', { itemDeploymentId: about.historyKey, itemCodeDeployDeploymentId: codeDeployDeploymentId, rollbackDeploymentId: rollbackId, status: rollback.status });
       return { kind: 'in-progress' };
@@ -522,8 +545,8 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
     return { kind: 'FAILED', reason, rollbackDeploymentId: rollbackId };
   }
 
-  async function getDeployment(codeDeployDeploymentId: string): Promise<DeploymentInfo> {
-    const { deploymentInfo } = await deps.codeDeploy.send(new GetDeploymentCommand({ deploymentId: codeDeployDeploymentId }));
+  async function getDeployment(codeDeploy: CodeDeployClient, codeDeployDeploymentId: string): Promise<DeploymentInfo> {
+    const { deploymentInfo } = await codeDeploy.send(new GetDeploymentCommand({ deploymentId: codeDeployDeploymentId }));
     if (!deploymentInfo?.status) throw new Error(`CodeDeploy deployment ${codeDeployDeploymentId} has no status`);
     return deploymentInfo;
   }
@@ -558,7 +581,7 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
   async function prune(request: ShiftRequest, record: DeploymentRecord) {
     try {
       if (!record.targetVersion) throw new Error(`deployment ${record.deploymentId} has no targetVersion`);
-      const result = await pruneVersions(deps.lambda, {
+      const result = await pruneVersions(request.target.lambda, {
         functionName: request.functionName,
         keepVersions: request.keepVersions,
         targetVersion: record.targetVersion,
@@ -581,7 +604,8 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
     let request: ShiftRequest | undefined;
     try {
       const job = parseJob(event, SWITCH_TRAFFIC_PARAMETERS);
-      request = shiftRequest(job);
+      const { deploymentId: executionId, environment } = job.userParameters;
+      request = shiftRequest(job, targets.sessionFor(job, { jobId, executionId, environment, invokedFunctionArn: context?.invokedFunctionArn }));
       appendCorrelation(logger, { executionId: request.executionId, deployedService: request.service, deploymentId: request.historyKey });
       const token = job.continuationToken;
       outcome = !token ? await start(request, deadline)

@@ -46,6 +46,12 @@ export interface BundleRequest {
   readonly bucketName: string;
   readonly key: string;
   /**
+   * Writes the zip: a deployer role's session for a bucket in another account or region, which
+   * also takes nothing but a normalized bundle (its function cannot read the artifact as built).
+   * @default - the client that reads the artifact, and an artifact that cannot be normalized is deployed as built
+   */
+  readonly uploadClient?: S3Client;
+  /**
    * Largest artifact staged; larger ones fail before they are read.
    * @default - what the scratch directory's file system has free
    */
@@ -55,6 +61,9 @@ export interface BundleRequest {
 }
 
 const MiB = 1024 * 1024;
+
+/** A whole artifact that cannot be normalized, for a function that cannot read it as built. */
+class NotDeployableAsBuiltError extends Error {}
 
 /** What to do about a full disk: Deploy-Blue's scratch space is its ephemeral storage. */
 const RAISE_STORAGE = 'raise the Deploy-Blue function\'s ephemeral storage (/tmp)';
@@ -83,10 +92,13 @@ export async function stageBundle(s3: S3Client, request: BundleRequest): Promise
 async function stageIn(directory: string, s3: S3Client, request: BundleRequest): Promise<StagedBundle | ArtifactAsBuilt> {
   const source = s3Url(request.artifact.bucketName, request.artifact.objectKey);
   const whole = normalizeBundleDirectory(request.bundleDirectory) === '';
-  const asBuilt = (why: string): ArtifactAsBuilt => ({
-    location: { S3Bucket: request.artifact.bucketName, S3Key: request.artifact.objectKey },
-    asBuilt: why,
-  });
+  const asBuilt = (why: string): ArtifactAsBuilt => {
+    if (request.uploadClient) {
+      throw new NotDeployableAsBuiltError(`the build artifact ${source} cannot be deployed as built to another account or region, ` +
+        `only a bundle cut out of it and uploaded to ${s3Url(request.bucketName, request.key)}: ${why}`);
+    }
+    return { location: { S3Bucket: request.artifact.bucketName, S3Key: request.artifact.objectKey }, asBuilt: why };
+  };
   const artifactPath = path.join(directory, 'artifact.zip');
   const bundlePath = path.join(directory, 'bundle.zip');
   // Re-zipping all of an artifact writes about as much again beside it; a service's part, less.
@@ -104,6 +116,7 @@ async function stageIn(directory: string, s3: S3Client, request: BundleRequest):
     if (!object.Body) throw new Error('GetObject returned no body');
     await pipeline(object.Body as Readable, createWriteStream(artifactPath));
   } catch (error) {
+    if (error instanceof NotDeployableAsBuiltError) throw error;
     const reason = isDiskFull(error) ? `no space left on disk for it; ${RAISE_STORAGE}` : describeError(error);
     throw new Error(`could not read the build artifact ${source}: ${reason}`);
   }
@@ -121,7 +134,7 @@ async function stageIn(directory: string, s3: S3Client, request: BundleRequest):
   }
 
   try {
-    const put = await s3.send(new PutObjectCommand({
+    const put = await (request.uploadClient ?? s3).send(new PutObjectCommand({
       Bucket: request.bucketName,
       Key: request.key,
       // A buffer, not a stream: the SDK retries throttling and 5xx by sending the body again, which a

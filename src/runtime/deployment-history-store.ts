@@ -67,6 +67,10 @@ export interface DeploymentRecord {
   readonly wave?: number;
   /** The environment the service is deployed to (the pipeline's environmentSuffix); absent on items older than it. */
   readonly environment?: string;
+  /** The account the service is deployed to (a target's deployer role's, or the handler's own); absent on items older than it. */
+  readonly account?: string;
+  /** The region the service is deployed to; absent on items older than it. */
+  readonly region?: string;
   readonly functionName?: string;
   readonly aliasName?: string;
   /** Where the published code came from: `s3://bucket/key`, with `?versionId=` when S3 versions it. */

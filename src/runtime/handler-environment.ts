@@ -12,6 +12,8 @@ export const CLIENT_CONFIG = { maxAttempts: 5 };
 
 /** The part of Lambda's context object the handlers use. */
 export interface InvocationContext {
+  /** The function's ARN, which names the handler's own account. */
+  readonly invokedFunctionArn?: string;
   getRemainingTimeInMillis(): number;
 }
 

@@ -1,6 +1,7 @@
 import { MessageAttributeValue, PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import type { DeploymentRecord, DeploymentState } from './deployment-history-store';
 import { defaultLogger, Logger } from './logger';
+import type { Placement } from './target-session';
 
 /** Lifecycle events announced on the notification topic. */
 export type LifecycleEvent = 'STAGED' | 'STARTED' | 'SUCCEEDED' | 'ROLLED_BACK' | 'FAILED' | 'SKIPPED' | 'NOT_STARTED'
@@ -44,11 +45,22 @@ export function executionOutcomes(records: readonly DeploymentRecord[]): Service
     .sort((a, b) => (a.wave ?? 0) - (b.wave ?? 0) || a.service.localeCompare(b.service));
 }
 
-/** One line saying what happened to this service. */
-export function headline(event: LifecycleEvent, record: DeploymentRecord): string {
+/** Whether a record's service runs outside `home` (another account or region): its messages say where. */
+function elsewhere(record: DeploymentRecord, home: Placement | undefined): boolean {
+  if (!home) return false;
+  return (!!record.account && !!home.account && record.account !== home.account)
+    || (!!record.region && !!home.region && record.region !== home.region);
+}
+
+/**
+ * One line saying what happened to this service; for a service in another account or region than
+ * `home` (the topic's), which account and region.
+ */
+export function headline(event: LifecycleEvent, record: DeploymentRecord, home?: Placement): string {
   // A pipeline with several environments keys its items by environment too: say which one.
   const promoted = record.environment !== undefined && record.deploymentId.includes(`/${record.environment}/`);
-  const service = promoted ? `${record.service} in ${record.environment}` : record.service ?? record.deploymentId;
+  const named = promoted ? `${record.service} in ${record.environment}` : record.service ?? record.deploymentId;
+  const service = elsewhere(record, home) ? `${named} (${[record.account, record.region].filter(Boolean).join(' ')})` : named;
   const current = record.currentVersion ?? '?';
   const target = record.targetVersion ?? '?';
   switch (event) {
@@ -70,7 +82,13 @@ export function headline(event: LifecycleEvent, record: DeploymentRecord): strin
  * logged, never thrown: the deployment result must not be lost because a message could not be sent.
  */
 export class LifecycleNotifier {
-  constructor(private readonly client: SNSClient, private readonly topicArn: string | undefined, private readonly logger: Logger = defaultLogger()) {}
+  /** The topic's account and region: the pipeline's, from which a target's are told apart. */
+  private readonly home?: Placement;
+
+  constructor(private readonly client: SNSClient, private readonly topicArn: string | undefined, private readonly logger: Logger = defaultLogger()) {
+    const [, , , region, account] = topicArn?.split(':') ?? [];
+    if (region && account) this.home = { account, region };
+  }
 
   /**
    * @param execution every service of the execution, when the caller has them: listed in the
@@ -79,7 +97,7 @@ export class LifecycleNotifier {
   async announce(event: LifecycleEvent, record: DeploymentRecord, execution?: readonly DeploymentRecord[]): Promise<boolean> {
     if (!this.topicArn) return false;
     const service = record.service ?? 'service';
-    const subject = headline(event, record);
+    const subject = headline(event, record, this.home);
     // Publish: "UTF-8 text with no line breaks or control characters, and less than 100 characters long".
     // eslint-disable-next-line no-control-regex
     const line = subject.replace(/[\u0000-\u001f\u007f]+/g, ' ');
@@ -90,6 +108,9 @@ export class LifecycleNotifier {
     if (record.executionId) attributes.executionId = { DataType: 'String', StringValue: record.executionId };
     // Lets a subscription's filter policy pick one environment (prod's on-call, say).
     if (record.environment) attributes.environment = { DataType: 'String', StringValue: record.environment };
+    // Where the service runs: a filter policy can select one account or region too.
+    if (record.account) attributes.account = { DataType: 'String', StringValue: record.account };
+    if (record.region) attributes.region = { DataType: 'String', StringValue: record.region };
     if (record.wave !== undefined) attributes.wave = { DataType: 'Number', StringValue: String(record.wave) };
     try {
       await this.client.send(new PublishCommand({

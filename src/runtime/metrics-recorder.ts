@@ -2,6 +2,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { DeploymentRecord } from './deployment-history-store';
 import { defaultLogger, Logger } from './logger';
 import {
+  ACCOUNT_PROPERTY,
   DEPLOYMENTS_METRIC,
   ENVIRONMENT_DIMENSION,
   DeploymentOutcome,
@@ -12,6 +13,7 @@ import {
   OUTCOME_DIMENSION,
   OUTCOME_OF_STATE,
   PIPELINE_DIMENSION,
+  REGION_PROPERTY,
   SERVICE_DIMENSION,
   SHIFT_DURATION_METRIC,
   UNKNOWN_DIMENSION_VALUE,
@@ -131,7 +133,12 @@ export function deploymentMetricsDocument(record: DeploymentRecord, fallbackTime
     [OUTCOME_DIMENSION]: outcome,
   };
   // Not dimensions: context for CloudWatch Logs Insights.
-  const metadata: Record<string, string> = { deploymentId: record.deploymentId, ...(record.executionId ? { executionId: record.executionId } : {}) };
+  const metadata: Record<string, string> = {
+    deploymentId: record.deploymentId,
+    ...(record.executionId ? { executionId: record.executionId } : {}),
+    ...(record.account ? { [ACCOUNT_PROPERTY]: record.account } : {}),
+    ...(record.region ? { [REGION_PROPERTY]: record.region } : {}),
+  };
 
   const metrics = new Metrics({ namespace: METRICS_NAMESPACE, logger: powertoolsLogger(logger, record.deploymentId) });
   metrics.clearDefaultDimensions(); // its `service` dimension is no dimension of ours

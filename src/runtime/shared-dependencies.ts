@@ -14,6 +14,10 @@ export interface SharedDependencies {
   readonly notifier: LifecycleNotifier;
   /** The pipeline's name (a metric dimension), when the construct set it. */
   readonly pipelineName?: string;
+  /** The pipeline's ARN (PIPELINE_ARN): the external id of a deployer role in another account or region. */
+  readonly pipelineArn?: string;
+  /** The handler's own region (AWS_REGION, which Lambda sets). */
+  readonly region?: string;
 }
 
 /** CodePipeline, the history table, the notification topic and the pipeline's name, as the construct configured them. */
@@ -24,5 +28,7 @@ export function sharedDependenciesFromEnvironment(): SharedDependencies {
       DynamoDBDocumentClient.from(new DynamoDBClient(CLIENT_CONFIG)), requireEnv(HANDLER_ENVIRONMENT.historyTableName)),
     notifier: new LifecycleNotifier(new SNSClient(CLIENT_CONFIG), process.env[HANDLER_ENVIRONMENT.notificationTopicArn]),
     pipelineName: process.env[HANDLER_ENVIRONMENT.pipelineName] || undefined,
+    pipelineArn: process.env[HANDLER_ENVIRONMENT.pipelineArn] || undefined,
+    region: process.env.AWS_REGION || undefined,
   };
 }

@@ -218,7 +218,7 @@ test.each([
   ['a service with "/"', () => ({ userParameters: parameters({ service: 'orders/api' }) }), 'job job-1: UserParameters service "orders/api" must not contain "/"'],
   ['wave 0', () => ({ userParameters: parameters({ wave: '0' }) }), 'job job-1: UserParameters wave must be a whole number from 1 (the action\'s runOrder), got "0"'],
   ['an unknown key', () => ({ userParameters: { ...parameters(), bundleDir: 'dist' } }),
-    'job job-1: UserParameters has unknown key bundleDir; expected deploymentId, service, functionName, aliasName, wave, bundleDirectory, commitId, repository, branch, commitTime, environment, environments, bakedEnvironments'],
+    'job job-1: UserParameters has unknown key bundleDir; expected deploymentId, service, functionName, aliasName, wave, bundleDirectory, commitId, repository, branch, commitTime, environment, environments, bakedEnvironments, deployerRoleArn, region, bundleBucket'],
   ['a bundleDirectory outside the artifact', () => ({ userParameters: parameters({ bundleDirectory: '../dist' }) }),
     'job job-1: UserParameters bundleDirectory "../dist" must be a relative path inside the build artifact, like "services/orders/dist"'],
 ])('a malformed job (%s) fails the job naming the field, touching nothing', async (_name, overrides, message) => {

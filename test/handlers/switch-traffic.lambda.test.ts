@@ -443,7 +443,7 @@ test.each([
   ['with wave "first"', { wave: 'first' }, 'UserParameters wave must be a whole number from 1 (the action\'s runOrder), got "first"'],
   // A key the contract lacks: only a raw UserParameters object can carry it.
   ['with an unknown key', { hook: 'x' } as Record<string, string>, 'UserParameters has unknown key hook; expected deploymentId, service, targetVersion, functionName, aliasName, ' +
-    'deploymentGroupName, wave, deploymentConfigName, beforeAllowTrafficHook, afterAllowTrafficHook, bootstrapVersion, stackVersion, keepVersions, environment, environments'],
+    'deploymentGroupName, wave, deploymentConfigName, beforeAllowTrafficHook, afterAllowTrafficHook, bootstrapVersion, stackVersion, keepVersions, environment, environments, deployerRoleArn, region'],
 ])('a job %s fails naming the field, touching nothing', async (_name, overrides, message) => {
   await start('job-1', handler, undefined, overrides);
   expect(h.jobResults().failures[0].failureDetails?.message).toBe(`Switch-Traffic failed: job job-1: ${message}`);
