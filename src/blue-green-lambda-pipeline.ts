@@ -23,6 +23,7 @@ import { GitHubSourceProps } from './github-source';
 import { ManualApprovalOptions } from './manual-approval';
 import { PipelineEnvironment } from './pipeline-environment';
 import { acknowledgeApprovalGrants, addApprovalStage, environmentApprovalAction } from './private/approval-stage';
+import { checkPipelineRoles } from './private/cross-account-checks';
 import { EnvironmentPlan, planEnvironments } from './private/environment-plans';
 import { ExtraStages } from './private/extra-stage-insertion';
 import { acknowledgeArtifactBucketGrants } from './private/pipeline-acknowledgements';
@@ -403,6 +404,13 @@ export class BlueGreenLambdaPipeline extends Construct {
     this.firstService = deployments[0];
     this.smokeTestFunction = handlers.smokeTestFunction;
     this.node.addValidation({ validate: () => this.missingTargets() });
+    if (targetsTrust) {
+      const deployerRoleArns = [...this.targetPlans.values()].map((t) => t.actionServices[0].target!.deployerRoleArn);
+      this.node.addValidation({
+        validate: () => checkPipelineRoles(this, [this.deployBlueFunction, this.switchTrafficFunction, this.bakeFunction]
+          .flatMap((fn) => (fn?.role ? [fn.role] : [])), deployerRoleArns),
+      });
+    }
 
     // ---- the pipeline: Source, Build, then each environment's (Approve), Deploy-Blue and Switch-Traffic, extra stages
     const source = new GitHubSourceStage(this, { source: props.source, names });

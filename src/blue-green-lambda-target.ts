@@ -10,6 +10,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { BlueGreenLambdaPipeline } from './blue-green-lambda-pipeline';
+import { checkTargetRoles } from './private/cross-account-checks';
 import { createDeployerRole } from './private/deployer-role';
 import { HandlerDeadLetters } from './private/handler-dead-letters';
 import { codeDeployServiceRole, notificationTopic } from './private/shared-resources';
@@ -147,6 +148,14 @@ export class BlueGreenLambdaTarget extends Construct {
     this.bundleBucket = bundles.bucket;
     this.bundleKey = bundles.key;
     claimPhysicalNames(this);
+    this.node.addValidation({
+      validate: () => checkTargetRoles(this, this.deployerRole, this.bundleKey, {
+        environment: plan.environment,
+        pipelineAccount: plan.pipelineAccount,
+        trustedRoleArns: plan.trustedRoleArns,
+        pipelineArn: plan.pipelineArn,
+      }),
+    });
   }
 }
 
