@@ -27,6 +27,18 @@ test('a subscriber can filter on the environment (a message attribute)', async (
   expect(published()[0].MessageAttributes).toMatchObject({ environment: { DataType: 'String', StringValue: 'staging' } });
 });
 
+test('every message says where the service runs (account and region attributes); a subject names them only outside the topic\'s', async () => {
+  await notifier.announce('SUCCEEDED', record({ ...inStaging, account: '111111111111', region: 'us-east-1' }));
+  await notifier.announce('SUCCEEDED', record({ ...inStaging, account: '222222222222', region: 'eu-west-1' }));
+  await notifier.announce('SUCCEEDED', record({ ...inStaging, account: '111111111111', region: 'eu-west-1' }));
+  expect(published().map((p) => [p.Subject, p.MessageAttributes?.account?.StringValue, p.MessageAttributes?.region?.StringValue])).toEqual([
+    ['[orders in staging] went live: version 4 (was 3)', '111111111111', 'us-east-1'],
+    ['[orders in staging (222222222222 eu-west-1)] went live: version 4 (was 3)', '222222222222', 'eu-west-1'],
+    ['[orders in staging (111111111111 eu-west-1)] went live: version 4 (was 3)', '111111111111', 'eu-west-1'],
+  ]);
+  expect(JSON.parse(published()[1].Message!)).toMatchObject({ account: '222222222222', region: 'eu-west-1' });
+});
+
 test('the message lists the job ids that claimed the deployment', async () => {
   await notifier.announce('STAGED', record({ deployBlueJobIds: new Set(['job-1', 'job-2']) }));
   const message = JSON.parse(published()[0].Message!);

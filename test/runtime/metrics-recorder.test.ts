@@ -65,6 +65,17 @@ test('a success counts once, with its shift duration and its lead time in second
   });
 });
 
+test('where the service runs is a property of every document, not a dimension: dashboards and alarms see no new metric', () => {
+  const { document } = documentOf({ ...base, state: 'SUCCEEDED', account: '222222222222', region: 'eu-west-1' })!;
+  expect(document).toMatchObject({ [names.ACCOUNT_PROPERTY]: '222222222222', [names.REGION_PROPERTY]: 'eu-west-1' });
+  expect(names).toMatchObject({ ACCOUNT_PROPERTY: 'Account', REGION_PROPERTY: 'Region' });
+  for (const directive of document._aws.CloudWatchMetrics) expect(directive.Dimensions.flat()).not.toEqual(expect.arrayContaining(['Account']));
+  expect(document._aws.CloudWatchMetrics.flatMap((d) => d.Dimensions.flat())).not.toContain('Region');
+  expect(emfProblems(document)).toEqual([]);
+  // An item written before it recorded them has neither.
+  expect(Object.keys(documentOf({ ...base, state: 'SUCCEEDED' })!.document)).not.toEqual(expect.arrayContaining(['Account']));
+});
+
 test('a rollback has a shift duration and no lead time', () => {
   const { document } = documentOf({ ...base, state: 'ROLLED_BACK' })!;
   expect(document).toMatchObject({ Outcome: 'RolledBack', Deployments: 1, ShiftDuration: 1800.5 });
