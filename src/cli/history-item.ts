@@ -8,12 +8,13 @@ export type HistoryItem = Pick<DeploymentRecord, 'deploymentId'> & {
   /** Any state the table holds, including ones this CLI does not know yet. */
   readonly state?: string;
 } & Partial<Pick<DeploymentRecord,
-'executionId' | 'service' | 'environment' | 'wave' | 'startedAt' | 'updatedAt' | 'finishedAt' | 'commitId' | 'commitTime'
+'executionId' | 'service' | 'environment' | 'account' | 'region' | 'wave' | 'startedAt' | 'updatedAt' | 'finishedAt' | 'commitId' | 'commitTime'
 | 'repository' | 'branch' | 'currentVersion' | 'targetVersion' | 'codeDeployDeploymentId' | 'deploymentConfig' | 'failureReason'>>;
 
 /** The attributes the CLI fetches (a projection: claims and job id sets stay on the server). */
 export const HISTORY_ATTRIBUTES: ReadonlyArray<keyof HistoryItem> = [
-  'deploymentId', 'executionId', 'service', 'environment', 'wave', 'state', 'startedAt', 'updatedAt', 'finishedAt',
+  // account, region: where the service runs (an environment in another account or region); absent on older items.
+  'deploymentId', 'executionId', 'service', 'environment', 'account', 'region', 'wave', 'state', 'startedAt', 'updatedAt', 'finishedAt',
   'commitId', 'commitTime', 'repository', 'branch', 'currentVersion', 'targetVersion',
   'codeDeployDeploymentId', 'deploymentConfig', 'failureReason',
 ];
