@@ -271,11 +271,12 @@ const timed = (label: string, command: string, options: { cwd?: string; env?: { 
   ...options,
 });
 
-// The examples: the reference app (one service), the monorepo app (three services, two waves) and
-// the environments app (two services promoted through dev, staging and prod); each synthesizes its
-// template and prints a one-screen summary.
+// The examples: the reference app (one service), the monorepo app (three services, two waves), the
+// environments app (two services promoted through dev, staging and prod) and the accounts app (a
+// tooling stack and four target stacks in three accounts and two regions); each synthesizes its
+// templates and prints a one-screen summary.
 project.addTask('example', {
-  description: 'Synthesize the reference, monorepo and environments example apps to cdk.out/reference, cdk.out/monorepo and cdk.out/environments, and print a summary of each',
+  description: 'Synthesize the reference, monorepo, environments and accounts example apps to cdk.out/reference, cdk.out/monorepo, cdk.out/environments and cdk.out/accounts, and print a summary of each',
   steps: [
     { spawn: 'bundle' },
     { exec: 'ts-node --project tsconfig.dev.json examples/typescript/reference-app.ts' },
@@ -284,6 +285,8 @@ project.addTask('example', {
     { exec: 'ts-node --project tsconfig.dev.json examples/summarize-template.ts cdk.out/monorepo' },
     timed('environments-synth-typescript', 'ts-node --project tsconfig.dev.json examples/typescript/environments-app.ts'),
     { exec: 'ts-node --project tsconfig.dev.json examples/summarize-template.ts cdk.out/environments' },
+    timed('accounts-synth-typescript', 'ts-node --project tsconfig.dev.json examples/typescript/accounts-app.ts'),
+    { exec: 'ts-node --project tsconfig.dev.json examples/summarize-template.ts cdk.out/accounts' },
   ],
 });
 
@@ -333,17 +336,18 @@ const rosetta = project.addTask('rosetta:extract', {
 project.tasks.tryFind('post-compile')?.spawn(rosetta);
 
 const examplePython = project.addTask('example:python', {
-  description: 'Synthesize the reference, monorepo and environments pipelines from Python, with the wheel in dist/python (run package:python first)',
+  description: 'Synthesize the reference, monorepo, environments and accounts pipelines from Python, with the wheel in dist/python (run package:python first)',
   steps: [
     ...pythonVenv('cdk.out/venv-python', 'examples/python/requirements.txt'),
     { exec: 'cdk.out/venv-python/bin/pip install --quiet --disable-pip-version-check --force-reinstall --no-deps dist/python/blue_green_lambda_pipeline-*.whl' },
     { exec: 'CDK_OUTDIR=cdk.out/python cdk.out/venv-python/bin/python examples/python/app.py' },
     timed('monorepo-synth-python', 'cdk.out/venv-python/bin/python examples/python/monorepo_app.py', { env: { CDK_OUTDIR: 'cdk.out/python-monorepo' } }),
     timed('environments-synth-python', 'cdk.out/venv-python/bin/python examples/python/environments_app.py', { env: { CDK_OUTDIR: 'cdk.out/python-environments' } }),
+    timed('accounts-synth-python', 'cdk.out/venv-python/bin/python examples/python/accounts_app.py', { env: { CDK_OUTDIR: 'cdk.out/python-accounts' } }),
   ],
 });
 const exampleJava = project.addTask('example:java', {
-  description: 'Synthesize the reference, monorepo and environments pipelines from Java, with the Maven repository in dist/java (run package:java first)',
+  description: 'Synthesize the reference, monorepo, environments and accounts pipelines from Java, with the Maven repository in dist/java (run package:java first)',
   steps: [
     // Maven never re-reads a release version it has cached: drop our own artifact (only ours) so
     // the jar just built in dist/java is the one used.
@@ -351,33 +355,37 @@ const exampleJava = project.addTask('example:java', {
     { exec: 'mvn --batch-mode --quiet -Dstyle.color=never compile exec:java', cwd: 'examples/java', env: { CDK_OUTDIR: '../../cdk.out/java' } },
     // the pom's `monorepo` execution runs com.example.shop.ShopPipelineApp
     timed('monorepo-synth-java', 'mvn --batch-mode --quiet -Dstyle.color=never compile exec:java@monorepo', { cwd: 'examples/java', env: { CDK_OUTDIR: '../../cdk.out/java-monorepo' } }),
-    // and its `environments` execution com.example.storefront.StorefrontPipelineApp
+    // its `environments` execution com.example.storefront.StorefrontPipelineApp
     timed('environments-synth-java', 'mvn --batch-mode --quiet -Dstyle.color=never compile exec:java@environments', { cwd: 'examples/java', env: { CDK_OUTDIR: '../../cdk.out/java-environments' } }),
+    // and its `accounts` execution com.example.accounts.StorefrontAccountsApp
+    timed('accounts-synth-java', 'mvn --batch-mode --quiet -Dstyle.color=never compile exec:java@accounts', { cwd: 'examples/java', env: { CDK_OUTDIR: '../../cdk.out/java-accounts' } }),
   ],
 });
 const exampleGo = project.addTask('example:go', {
-  description: 'Synthesize the reference, monorepo and environments pipelines from Go, with the module in dist/go (run package:go first)',
+  description: 'Synthesize the reference, monorepo, environments and accounts pipelines from Go, with the module in dist/go (run package:go first)',
   env: goNoSumDb,
   steps: [
     { exec: 'go run .', cwd: 'examples/go', env: { CDK_OUTDIR: '../../cdk.out/go' } },
-    // a second and a third main package in the same module
+    // more main packages in the same module
     timed('monorepo-synth-go', 'go run ./monorepo', { cwd: 'examples/go', env: { CDK_OUTDIR: '../../cdk.out/go-monorepo' } }),
     timed('environments-synth-go', 'go run ./environments', { cwd: 'examples/go', env: { CDK_OUTDIR: '../../cdk.out/go-environments' } }),
+    timed('accounts-synth-go', 'go run ./accounts', { cwd: 'examples/go', env: { CDK_OUTDIR: '../../cdk.out/go-accounts' } }),
   ],
 });
 const parityOf = (reference: string, suffix: string) =>
   `ts-node --project tsconfig.dev.json examples/template-parity.ts cdk.out/${reference} ` +
   ['python', 'java', 'go'].map((language) => `${language}${suffix}=cdk.out/${language}${suffix}`).join(' ');
 const exampleParity = project.addTask('example:parity', {
-  description: 'Assert the Python, Java and Go templates of the reference, monorepo and environments apps equal the TypeScript ones (asset hashes and paths normalized)',
+  description: 'Assert the Python, Java and Go templates of the reference, monorepo, environments and accounts apps (every stack) equal the TypeScript ones (asset hashes and paths normalized)',
   steps: [
     { exec: parityOf('reference', '') },
     { exec: parityOf('monorepo', '-monorepo') },
     { exec: parityOf('environments', '-environments') },
+    { exec: parityOf('accounts', '-accounts') },
   ],
 });
 project.addTask('parity', {
-  description: 'Build every language package, synthesize the reference, monorepo and environments pipelines in each and compare the templates',
+  description: 'Build every language package, synthesize the reference, monorepo, environments and accounts pipelines in each and compare the templates',
   steps: [
     { spawn: 'example' },
     { spawn: 'compile' },
