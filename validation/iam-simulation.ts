@@ -1,169 +1,19 @@
 // Least privilege, evaluated: the synthesized IAM policies of the example pipelines, their intrinsics resolved to
-// concrete ARNs (iam-policies.ts), run through @cloud-copilot/iam-simulate with explicit allow AND deny expectations.
-// Prints one line of counts; exits non-zero on any unexpected result or when the self-check's mutations go unnoticed.
+// concrete ARNs (iam-policies.ts), run through @cloud-copilot/iam-simulate with explicit allow AND deny expectations;
+// and a pipeline with environments in other accounts, evaluated across accounts (iam-cross-account.ts).
+// Prints one line of counts and one of the cross-account structure; exits non-zero on any unexpected result, a
+// structural problem, or when the self-check's mutations go unnoticed.
 // Usage: iam-simulation.ts [outdir-prefix]
 import * as fs from 'fs';
 import * as path from 'path';
-import { runSimulation, type Simulation } from '@cloud-copilot/iam-simulate';
 import { App } from 'aws-cdk-lib';
-import { ACCOUNT, CfnTemplate, constructPaths, IntrinsicResolver, REGION } from './iam-policies';
+import { accountsAppForSimulation, accountsExpectations, AccountsModel, accountsOf, crossAccountMutations, stacksOf, structureCheck } from './iam-cross-account';
+import { ACCOUNT, REGION } from './iam-policies';
+import { actions, evaluate, Expectation, mutated, Principal, StackModel } from './iam-stack-model';
 import { environmentsApp } from '../examples/typescript/environments-app';
 import { referenceApp } from '../examples/typescript/reference-app';
 
-type Document = { Version?: string; Statement: any[] };
-export interface NamedPolicy { readonly name: string; readonly policy: Document }
-
-/** Who makes a request: a role's ARN and every identity policy the template attaches to it. */
-export interface Principal {
-  readonly name: string;
-  readonly arn: string;
-  readonly identityPolicies: NamedPolicy[];
-  /** AWS-managed policies the template only references: their content is not evaluated. */
-  readonly awsManaged: string[];
-}
-
-export type Outcome = 'Allowed' | 'Denied' | 'ExplicitlyDenied';
-
-/** One request with its expected outcome ('Denied' = implicitly or explicitly). */
-export interface Expectation {
-  readonly principal: Principal;
-  readonly action: string;
-  readonly resource: string;
-  readonly expect: Outcome;
-  readonly context?: Record<string, string>;
-  /** The resource policy that governs `resource` in the template, if any. */
-  readonly resourcePolicy?: Document;
-  readonly why: string;
-}
-
-/** Every request is made over TLS, as the SDK does (the artifact bucket's policy denies anything else). */
-const BASE_CONTEXT = { 'aws:SecureTransport': 'true' };
-
-/** One synthesized stack: find resources by construct path, resolve their ARNs, collect a role's policies. */
-export class StackModel {
-  static fromTemplateFile(file: string): StackModel {
-    return new StackModel(path.basename(file).replace(/\.template\.json$/, ''), JSON.parse(fs.readFileSync(file, 'utf8')), constructPaths(file));
-  }
-
-  readonly resolver: IntrinsicResolver;
-  private readonly idsByPath = new Map<string, string>();
-
-  constructor(readonly stackName: string, readonly template: CfnTemplate, paths: Map<string, string>) {
-    this.resolver = new IntrinsicResolver(template);
-    for (const [id, p] of paths) this.idsByPath.set(p.replace(/\/Resource$/, ''), id);
-  }
-
-  /** The logical id at construct path `<stack>/<relative>` (without its trailing `/Resource`). */
-  id(relative: string): string {
-    const id = this.idsByPath.get(`${this.stackName}/${relative}`);
-    if (!id) throw new Error(`${this.stackName}: no resource at construct path ${relative}`);
-    return id;
-  }
-
-  private str(value: unknown, where: string): string {
-    const resolved = this.resolver.resolve(value, `${this.stackName} ${where}`);
-    if (typeof resolved !== 'string') throw new Error(`${this.stackName} ${where}: resolved to ${JSON.stringify(resolved)}, not a string`);
-    return resolved;
-  }
-
-  arn(relative: string, attribute = 'Arn'): string { return this.str({ 'Fn::GetAtt': [this.id(relative), attribute] }, relative); }
-  ref(relative: string): string { return this.str({ Ref: this.id(relative) }, relative); }
-
-  /** CodeDeploy's documented ARN format for a deployment group. */
-  deploymentGroupArn(relative: string): string {
-    const group = this.template.Resources[this.id(relative)].Properties ?? {};
-    const application = this.str(group.ApplicationName, `${relative}.ApplicationName`);
-    return `arn:aws:codedeploy:${REGION}:${ACCOUNT}:deploymentgroup:${application}/${this.ref(relative)}`;
-  }
-
-  /**
-   * The role at `relative` (e.g. `Storefront/Handlers/DeployBlueRole`): its inline policies, the AWS::IAM::Policy and
-   * customer-managed AWS::IAM::ManagedPolicy resources attached to it, and the AWS-managed ARNs it references.
-   */
-  role(relative: string): Principal {
-    const roleId = this.id(relative);
-    const role = this.template.Resources[roleId];
-    if (role.Type !== 'AWS::IAM::Role') throw new Error(`${this.stackName} ${relative} is a ${role.Type}, not a role`);
-    const props = role.Properties ?? {};
-    const resolve = (value: unknown, where: string) => this.resolver.resolve(value, `${this.stackName} ${where}`) as any;
-    const policies: NamedPolicy[] = (resolve(props.Policies ?? [], `${roleId}.Policies`) as any[])
-      .map((p, i) => ({ name: `${roleId}/${p.PolicyName ?? i}`, policy: p.PolicyDocument }));
-    const managedArns: string[] = resolve(props.ManagedPolicyArns ?? [], `${roleId}.ManagedPolicyArns`);
-    const awsManaged = managedArns.filter((a) => /^arn:[^:]+:iam::aws:policy\//.test(a));
-    for (const [id, resource] of Object.entries(this.template.Resources)) {
-      if (resource.Type !== 'AWS::IAM::Policy' && resource.Type !== 'AWS::IAM::ManagedPolicy') continue;
-      const attachedHere = (resource.Properties?.Roles ?? []).some((r: any) => r?.Ref === roleId);
-      const listedByRole = resource.Type === 'AWS::IAM::ManagedPolicy' && managedArns.includes(this.str({ Ref: id }, id));
-      if (attachedHere || listedByRole) policies.push({ name: id, policy: resolve(resource.Properties!.PolicyDocument, `${id}.PolicyDocument`) });
-    }
-    return { name: `${this.stackName}/${relative}`, arn: this.arn(relative), identityPolicies: policies, awsManaged };
-  }
-
-  /** The resource policy that governs `resourceArn`: a KMS key policy, an SNS topic, S3 bucket or SQS queue policy. */
-  resourcePolicy(resourceArn: string): Document | undefined {
-    const found: Document[] = [];
-    const resolve = (value: unknown, where: string) => this.resolver.resolve(value, `${this.stackName} ${where}`) as any;
-    for (const [id, resource] of Object.entries(this.template.Resources)) {
-      const props = resource.Properties ?? {};
-      switch (resource.Type) {
-        case 'AWS::KMS::Key':
-          if (this.str({ 'Fn::GetAtt': [id, 'Arn'] }, id) === resourceArn) found.push(resolve(props.KeyPolicy, `${id}.KeyPolicy`));
-          break;
-        case 'AWS::SNS::TopicPolicy':
-          if ((resolve(props.Topics, `${id}.Topics`) as string[]).includes(resourceArn)) found.push(resolve(props.PolicyDocument, `${id}.PolicyDocument`));
-          break;
-        case 'AWS::SQS::QueuePolicy': {
-          const queues = (resolve(props.Queues, `${id}.Queues`) as string[]).map((url) => `arn:aws:sqs:${REGION}:${ACCOUNT}:${url.split('/').pop()}`);
-          if (queues.includes(resourceArn)) found.push(resolve(props.PolicyDocument, `${id}.PolicyDocument`));
-          break;
-        }
-        case 'AWS::S3::BucketPolicy': {
-          const bucket = resolve(props.Bucket, `${id}.Bucket`) as string;
-          if (resourceArn === `arn:aws:s3:::${bucket}` || resourceArn.startsWith(`arn:aws:s3:::${bucket}/`)) {
-            found.push(resolve(props.PolicyDocument, `${id}.PolicyDocument`));
-          }
-          break;
-        }
-      }
-    }
-    if (found.length > 1) throw new Error(`${this.stackName}: ${found.length} resource policies govern ${resourceArn}`);
-    return found[0];
-  }
-
-  /** An expectation with the resource policy of its resource looked up in this stack. */
-  expect(principal: Principal, action: string, resource: string, expect: Outcome, why: string, context?: Record<string, string>): Expectation {
-    if (expect !== 'Allowed' && principal.awsManaged.length) {
-      // A denial cannot be proven while part of the principal's permissions is not evaluated.
-      throw new Error(`${principal.name}: cannot prove a denial, AWS-managed ${principal.awsManaged.join(', ')} not evaluated`);
-    }
-    return { principal, action, resource, expect, why, context, resourcePolicy: this.resourcePolicy(resource) };
-  }
-}
-
-export interface Evaluation { readonly expectation: Expectation; readonly result: string; readonly ok: boolean }
-
-/** Runs one expectation through the simulator (strict mode: the context is exactly what we give). */
-export async function evaluate(e: Expectation): Promise<Evaluation> {
-  const simulation: Simulation = {
-    request: {
-      principal: e.principal.arn,
-      action: e.action,
-      resource: { resource: e.resource, accountId: ACCOUNT },
-      contextVariables: { ...BASE_CONTEXT, ...e.context },
-    },
-    identityPolicies: e.principal.identityPolicies,
-    serviceControlPolicies: [],
-    resourceControlPolicies: [],
-    resourcePolicy: e.resourcePolicy,
-  };
-  const response = await runSimulation(simulation, {});
-  if (response.resultType === 'error') {
-    return { expectation: e, result: `error: ${response.errors.message} ${JSON.stringify(response.errors)}`, ok: false };
-  }
-  const result = response.overallResult;
-  const ok = e.expect === 'Denied' ? result !== 'Allowed' : result === e.expect;
-  return { expectation: e, result, ok };
-}
+export { evaluate, StackModel, type Expectation, type Principal, type Outcome, type NamedPolicy } from './iam-stack-model';
 
 // ---------------------------------------------------------------------------------------------------------
 // The expectations
@@ -229,6 +79,7 @@ export const KMS_ADMINISTRATOR: Principal = {
   arn: `arn:aws:iam::${ACCOUNT}:role/KmsAdministrator`,
   identityPolicies: [{ name: 'kms-admin', policy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'kms:*', Resource: '*' }] } }],
   awsManaged: [],
+  crafted: true,
 };
 
 export function environmentsExpectations(stack: StackModel): Expectation[] {
@@ -252,26 +103,11 @@ export function referenceExpectations(stack: StackModel): Expectation[] {
 // Self-check: a widened or removed grant must turn an expectation unexpected
 // ---------------------------------------------------------------------------------------------------------
 
-const clone = <T>(value: T): T => JSON.parse(JSON.stringify(value));
-const actions = (s: any): string[] => [s.Action ?? []].flat();
-
-/** `e` with its principal's identity policies (or its resource policy) rewritten statement by statement. */
-function mutated(e: Expectation, identity?: (s: any) => any, resource?: (s: any) => any): Expectation {
-  const rewrite = (d: Document, f: (s: any) => any) => ({ ...d, Statement: d.Statement.map(f).filter((s) => s !== undefined) });
-  return {
-    ...e,
-    principal: identity
-      ? { ...e.principal, identityPolicies: clone(e.principal.identityPolicies).map((p) => ({ ...p, policy: rewrite(p.policy, identity) })) }
-      : e.principal,
-    resourcePolicy: resource && e.resourcePolicy ? rewrite(clone(e.resourcePolicy), resource) : e.resourcePolicy,
-  };
-}
-
 /**
  * Mutations of the real policies that a least-privilege proof must notice; returns how many it caught and throws
  * if any went unnoticed. Each picks the first expectation that fits it.
  */
-export async function selfCheck(expectations: Expectation[]): Promise<number> {
+export async function selfCheck(expectations: Expectation[], crossAccount: Expectation[] = []): Promise<number> {
   const pick = (f: (e: Expectation) => boolean, what: string) => {
     const found = expectations.find(f);
     if (!found) throw new Error(`iam-simulation self-check: no expectation for ${what}`);
@@ -291,11 +127,13 @@ export async function selfCheck(expectations: Expectation[]): Promise<number> {
     ['the key policy\'s CreateGrant denial removed',
       mutated(pick((e) => e.expect === 'ExplicitlyDenied' && e.action === 'kms:CreateGrant', 'the key policy denial'), undefined,
         (s) => (s.Effect === 'Deny' ? undefined : s))],
+    ...(crossAccount.length ? crossAccountMutations(crossAccount) : []),
   ];
   const missed: string[] = [];
   for (const [what, e] of mutations) {
     const evaluation = await evaluate(e);
-    if (evaluation.ok) missed.push(`${what}: still ${evaluation.result} for ${e.action} on ${e.resource}`);
+    // Caught: the simulator evaluated the mutated policies and the outcome is no longer the expected one.
+    if (evaluation.ok || evaluation.result.startsWith('error')) missed.push(`${what}: ${evaluation.result} for ${e.action} on ${e.resource}`);
   }
   if (missed.length) throw new Error(`iam-simulation self-check: mutations not caught: ${missed.join('; ')}`);
   return mutations.length;
@@ -311,17 +149,22 @@ export function simulatorVersion(): string {
 }
 
 const stackOf = (app: App): StackModel => {
-  const stacks = app.synth().stacks;
+  const stacks = stacksOf(app);
   if (stacks.length !== 1) throw new Error(`expected one stack, got ${stacks.map((s) => s.stackName).join(', ')}`);
-  return StackModel.fromTemplateFile(stacks[0].templateFullPath);
+  return stacks[0];
 };
 
 async function main(prefix: string): Promise<void> {
+  const started = Date.now();
+  const accounts = AccountsModel.fromStacks(stacksOf(accountsAppForSimulation(`${prefix}-accounts`)));
+  const crossAccount = accountsExpectations(accounts);
   const expectations = [
     ...environmentsExpectations(stackOf(environmentsApp(`${prefix}-environments`))),
     ...referenceExpectations(stackOf(referenceApp(`${prefix}-reference`))),
+    ...crossAccount,
   ];
-  const mutations = await selfCheck(expectations);
+  const synthesized = Date.now();
+  const mutations = await selfCheck(expectations, crossAccount);
   const evaluations = await Promise.all(expectations.map(evaluate));
   const unexpected = evaluations.filter((r) => !r.ok);
   for (const r of unexpected) {
@@ -329,12 +172,19 @@ async function main(prefix: string): Promise<void> {
     console.error(`  iam-simulate unexpected: ${e.principal.name} ${e.action} on ${e.resource}: expected ${e.expect}, got ${r.result} (${e.why})`);
   }
   const allowed = expectations.filter((e) => e.expect === 'Allowed').length;
-  const roles = new Set(expectations.filter((e) => e.principal !== KMS_ADMINISTRATOR).map((e) => e.principal.name)).size;
-  const keyPolicies = new Set(expectations.filter((e) => e.resource.includes(':kms:')).map((e) => e.resource)).size;
+  const roles = new Set(expectations.filter((e) => !e.principal.crafted).map((e) => e.principal.name)).size;
+  const fromTemplates = expectations.filter((e) => e.resourcePolicy && !e.craftedPolicy);
+  const keyPolicies = new Set(fromTemplates.filter((e) => e.resource.includes(':kms:')).map((e) => e.resource)).size;
+  const trustPolicies = new Set(fromTemplates.filter((e) => e.action === 'sts:AssumeRole').map((e) => e.resource)).size;
   const line = `iam-simulate ${simulatorVersion()}: ${expectations.length} expectations (${allowed} allowed, ${expectations.length - allowed} denied) `
-    + `on ${roles} roles and ${keyPolicies} KMS key policy, ${unexpected.length} unexpected; self-check: ${mutations} widened or removed grants caught`;
+    + `on ${roles} roles, ${keyPolicies} key policies, ${trustPolicies} trust policies across ${accountsOf(expectations).size} accounts, `
+    + `${unexpected.length} unexpected; self-check: ${mutations} widened or removed grants caught (${((Date.now() - started) / 1000).toFixed(0)} s, `
+    + `${((synthesized - started) / 1000).toFixed(0)} s of it synthesizing)`;
   console.log(`${unexpected.length ? 'FAIL' : 'PASS'} ${line}`);
-  if (unexpected.length) process.exit(1);
+  const structure = structureCheck(accounts);
+  for (const problem of structure.problems) console.error(`  iam structure: ${problem}`);
+  console.log(`${structure.ok ? 'PASS' : 'FAIL'} ${structure.line}`);
+  if (unexpected.length || !structure.ok) process.exit(1);
 }
 
 if (require.main === module) {
