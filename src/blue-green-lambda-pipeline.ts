@@ -182,7 +182,8 @@ export interface BlueGreenLambdaPipelineProps {
    * A CloudWatch dashboard of the pipeline's deployments: per service, traffic by executed version
    * of the `live` alias during a shift, the error rate against the rollback threshold with the
    * alarm's state, duration p99 by version, deployments by outcome and lead time. Off by default:
-   * dashboards beyond the free ones cost money.
+   * dashboards beyond the free ones cost money. It shows the environments in the pipeline's own
+   * account and region (a target's metrics are in its account).
    * @default false
    */
   readonly dashboard?: boolean;
@@ -491,6 +492,9 @@ export class BlueGreenLambdaPipeline extends Construct {
     if (props.dashboard) {
       // A target's metrics are in its own account and region: its dashboard is a matter for that account.
       const sections = environments.filter((e) => e.deployments.length > 0).map((e) => ({ name: e.name, services: e.deployments }));
+      if (sections.length === 0) {
+        throw new Error('dashboard: every environment of this pipeline is in another account or region, and the dashboard shows the services of the pipeline\'s own; leave dashboard unset (each target account has its services\' metrics and alarms)');
+      }
       this.dashboard = new DeploymentDashboard(this, 'Dashboard', { dashboardName: names.dashboard, pipelineName: names.pipeline, environments: sections }).dashboard;
     }
     const outputs = { pipeline: this.pipeline, historyTable: this.historyTable.table, createdConnection: source.connection };

@@ -219,6 +219,12 @@ describe('bad input names the prop and what is allowed', () => {
     [[{ name: 'dev', region: 'Mars' }], /environments\[0\]\.region must be an AWS region name \(for example "eu-west-1"\); got "Mars"/],
   ])('%j', (envs, message) => expect(pipelineOnly({ environments: envs as PipelineEnvironment[] }, TOOLING)).toThrow(message));
 
+  test('a dashboard needs an environment in the pipeline\'s account and region', () => {
+    expect(pipelineOnly({ dashboard: true, environments: [{ name: 'dev', ...LOCATIONS.dev }] }, TOOLING))
+      .toThrow(/dashboard: every environment of this pipeline is in another account or region/);
+    expect(pipelineOnly({ dashboard: true, environments: [{ name: 'dev', ...LOCATIONS.dev }, { name: 'tools' }] }, TOOLING)).not.toThrow();
+  });
+
   test('a target needs a pipeline stack with a named account and region', () => {
     expect(pipelineOnly({ environments: [{ name: 'dev', account: '222222222222' }] })).toThrow(/environments\[0\]: an environment in another account or region needs the pipeline's stack to name its own account and region/);
   });
