@@ -235,7 +235,7 @@ export interface BlueGreenLambdaPipelineProps {
   readonly accessLogsBucket?: s3.IBucket;
 
   /**
-   * Tags applied to every resource of the construct.
+   * Tags applied to every resource of the construct, and of its targets (`BlueGreenLambdaTarget`).
    * @default - none
    */
   readonly tags?: { [key: string]: string };
@@ -371,7 +371,7 @@ export class BlueGreenLambdaPipeline extends Construct {
     const environments = (plans ?? [undefined]).map((plan) => {
       if (plan?.target) {
         // Its services live in a target stack of another account or region: named, never referenced.
-        const target = planTarget({ plan, pipelineNames: names, single, defaults, handlers, pipelineAccount: stack.account });
+        const target = planTarget({ plan, pipelineNames: names, single, defaults, handlers, pipelineAccount: stack.account, tags: props.tags });
         this.targetPlans.set(plan.name, target);
         return { name: plan.name, plan, deployments: [] as ServiceDeployment[], actionServices: target.actionServices };
       }

@@ -1,4 +1,4 @@
-import { RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack, Tags, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -92,6 +92,7 @@ export class BlueGreenLambdaTarget extends Construct {
       const actual = `${Token.isUnresolved(stack.account) ? 'an unnamed account' : `account ${stack.account}`}, ${Token.isUnresolved(stack.region) ? 'an unnamed region' : `region ${stack.region}`}`;
       throw new Error(`environment "${plan.environment}" (${plan.path}) is in account ${plan.account}, region ${plan.region}, but this target's stack ${stack.stackName} is in ${actual}: put it in a stack with env { account: "${plan.account}", region: "${plan.region}" }`);
     }
+    for (const [key, value] of Object.entries(plan.tags)) Tags.of(this).add(key, value);
     this.environmentName = plan.environment;
     this.account = plan.account;
     this.region = plan.region;

@@ -1,5 +1,5 @@
 import { App, Duration, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -52,7 +52,7 @@ const resolveArn = (value: any): string => (typeof value === 'string' ? value
   : value['Fn::GetAtt'] ? `<${value['Fn::GetAtt'].join('.')}>` : value['Fn::Join'][1].map((p: any) => (typeof p === 'string' ? p : 'aws')).join(''));
 
 describe('environments in other accounts and regions', () => {
-  const { app, pipeline, targets } = build();
+  const { app, pipeline, targets } = build({ tags: { team: 'shop' } });
   const assembly = app.synth();
   const templates = Object.fromEntries(assembly.stacks.map((s) => [s.stackName, s.template]));
   const tooling = Template.fromJSON(templates.Tooling);
@@ -155,6 +155,8 @@ describe('environments in other accounts and regions', () => {
       Condition: { StringEquals: { 'kms:ViaService': 's3.us-east-1.amazonaws.com' } },
     })]);
     expect(targets.prod.services.map((s) => s.environment)).toEqual(['prod', 'prod']);
+    // The pipeline's tags reach the target's resources too.
+    target.hasResourceProperties('AWS::Lambda::Function', { FunctionName: 'shop--users-prod', Tags: Match.arrayWith([{ Key: 'team', Value: 'shop' }]) });
   });
 
   test('the deployer may do only what the handlers do to this target\'s services', () => {

@@ -55,6 +55,8 @@ export interface TargetPlan {
   /** The pipeline's ARN: the external id the deployer role requires. */
   readonly pipelineArn: string;
   readonly pipelineAccount: string;
+  /** The pipeline's `tags`, which the target's resources carry too. */
+  readonly tags: { readonly [key: string]: string };
 }
 
 /** What {@link planTarget} needs. */
@@ -65,6 +67,7 @@ export interface PlanTargetProps {
   readonly defaults: ServiceDefaults;
   readonly handlers: StageHandlers;
   readonly pipelineAccount: string;
+  readonly tags?: { readonly [key: string]: string };
 }
 
 /**
@@ -127,6 +130,7 @@ export function planTarget(props: PlanTargetProps): TargetPlan {
     trustedRoleArns: handlers.trustedRoleArns,
     pipelineArn: handlers.pipelineArn,
     pipelineAccount: props.pipelineAccount,
+    tags: props.tags ?? {},
   };
 }
 
