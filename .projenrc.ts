@@ -237,12 +237,14 @@ project.addTask('test:service-repo', {
 
 // Synth cost of many services, measured with the compiled library (lib/) as users get it.
 project.addTask('bench', {
-  description: 'Synthesize 1, 10, 25 and 40 services, and 10 services in 3 environments, with the compiled library, run the history CLI on 10,000 items, and time each handler bundle\'s initialization; one line each',
+  description: 'Synthesize 1, 10, 25 and 40 services, 10 services in 3 environments and in 4 target accounts/regions, with the compiled library, run the history CLI on 10,000 items, and time each handler bundle\'s initialization; one line each',
   steps: [
     { spawn: 'compile' },
     ...[1, 10, 25, 40].map((services) => ({ exec: `ts-node --transpile-only --project tsconfig.dev.json benchmarks/service-synth.ts ${services}` })),
     // One build promoted through dev, staging, prod: 10 services in 3 environments, under 500 resources.
     { exec: 'ts-node --transpile-only --project tsconfig.dev.json benchmarks/service-synth.ts 10 3' },
+    // The same 10 services from a tooling account into 4 targets (3 accounts, prod in 2 regions).
+    { exec: 'ts-node --transpile-only --project tsconfig.dev.json benchmarks/accounts-synth.ts 10' },
     // The history CLI on 10,000 items in dynalite: history and dora through the real code path.
     { exec: 'ts-node --transpile-only --project tsconfig.dev.json benchmarks/history-cli.ts' },
     // Each handler bundle's size and initialization (a fresh process per run); fails past 250 KB or 150 ms.
