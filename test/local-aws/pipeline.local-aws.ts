@@ -20,7 +20,7 @@ import { registerOverlapScenarios } from './overlap-scenarios';
 import { MetricsReport, ScenarioReport } from './scenario-report';
 import { registerServiceScenarios } from './services-scenarios';
 import { registerUnchangedScenarios } from './unchanged-scenarios';
-import { actionRun, ASSETS_DIR, brokenSource, goodSource, SharedAws, startSharedAws, World, WorldOptions } from './world';
+import { ACCOUNT, actionRun, ASSETS_DIR, brokenSource, goodSource, REGION, SharedAws, startSharedAws, World, WorldOptions } from './world';
 import { BlueGreenLambdaPipelineProps, TrafficHook } from '../../src';
 
 jest.setTimeout(60_000);
@@ -185,6 +185,9 @@ scenario('1. happy path with the smoke hook', async () => {
     LeadTime: (Date.parse(history!.finishedAt) - Date.parse(w.commitOf(r.executionId)!.authorDate)) / 1000,
     deploymentId: `${r.executionId}/orders-api`,
     executionId: r.executionId,
+    // Where the service runs (#17), properties rather than dimensions: the handler's own account and region here.
+    Account: ACCOUNT,
+    Region: REGION,
   });
   // The line is the document itself: no runtime prefix or JSON wrapper around it.
   expect(JSON.parse(metric.record.line)).toEqual(metric.record.document);

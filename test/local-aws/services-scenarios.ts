@@ -8,7 +8,7 @@ import {
   appSpecFunction, codeDeployDeploymentOf, counts, delta, expectAlias, expectDeploymentMetrics, expectNoHandlerThrew, expectOneResultPerJob, failed,
   succeeded,
 } from './expectations';
-import { actionRun, Delivery, ExecutionRun, World, WorldOptions } from './world';
+import { ACCOUNT, actionRun, Delivery, ExecutionRun, REGION, World, WorldOptions } from './world';
 import { codeSha256 } from './zip';
 import { BlueGreenLambdaPipelineProps, TrafficHook } from '../../src';
 
@@ -147,6 +147,9 @@ async function expectAllLive(w: World, execution: ExecutionRun, release: string,
         wave: { Type: 'Number', Value: String(WAVE[service]) },
         // The environment a subscription's filter policy can select (0857815): the pipeline's environmentSuffix here.
         environment: { Type: 'String', Value: 'dev' },
+        // Where the service runs (#17): the handler's own account (its function ARN) and region here.
+        account: { Type: 'String', Value: ACCOUNT },
+        region: { Type: 'String', Value: REGION },
       });
     }
     expect(notes[2].subject).toBe(`[${service}] went live: version ${versions.target} (was ${versions.current})`);
@@ -323,6 +326,8 @@ export function registerServiceScenarios({ scenario, worldFor }: ScenarioKit) {
       executionId: { Type: 'String', Value: executionId },
       wave: { Type: 'Number', Value: '2' },
       environment: { Type: 'String', Value: 'dev' },
+      account: { Type: 'String', Value: ACCOUNT },
+      region: { Type: 'String', Value: REGION },
     });
     const rolledBack = notes.find((n) => n.event === 'ROLLED_BACK')!;
     expect(rolledBack.subject).toBe('[billing] rolled back to version 2 (3 failed)');
