@@ -4,50 +4,13 @@
 // the caller's identity policies and the resource's policy (trust policy, KMS key policy, bucket policy) of the
 // account that owns it; across accounts the simulator requires both to allow, as AWS does.
 // Also a structural check of the same templates: who the trusts and key policies name, who may assume what.
-import { App, Duration, Stack } from 'aws-cdk-lib';
-import { LambdaDeploymentConfig } from 'aws-cdk-lib/aws-codedeploy';
-import { BlueGreenLambdaPipeline, BlueGreenLambdaTarget, TrafficHook } from '../src';
+import { App } from 'aws-cdk-lib';
 import { accountOf, actions, Document, Expectation, mutated, Principal, session, StackModel } from './iam-stack-model';
 import { HANDLER_ENVIRONMENT } from '../src/contract/handler-contract';
 
 // ---------------------------------------------------------------------------------------------------------
 // The app
 // ---------------------------------------------------------------------------------------------------------
-
-/**
- * A pipeline in a tooling account (111111111111, us-east-1) promoting through targets in three others: dev
- * (222222222222, us-east-1), staging (333333333333, us-east-1, bakes) and prod (444444444444) in us-east-1 and
- * eu-west-1 (both bake). Stands in for examples/typescript/accounts-app.ts until that example exists.
- */
-export function accountsAppForSimulation(outdir: string): App {
-  const app = new App({ outdir });
-  const tooling = new Stack(app, 'StorefrontTooling', { env: { account: '111111111111', region: 'us-east-1' } });
-  const targets = [
-    { name: 'dev', account: '222222222222', region: 'us-east-1', deploymentConfig: LambdaDeploymentConfig.ALL_AT_ONCE },
-    { name: 'staging', account: '333333333333', region: 'us-east-1', bakeTime: Duration.hours(1) },
-    { name: 'prod', account: '444444444444', region: 'us-east-1', bakeTime: Duration.hours(2), approval: {} },
-    { name: 'prod-eu', account: '444444444444', region: 'eu-west-1', bakeTime: Duration.hours(2) },
-  ];
-  const pipeline = new BlueGreenLambdaPipeline(tooling, 'Storefront', {
-    serviceName: 'storefront',
-    source: {
-      owner: 'example-org',
-      repo: 'storefront',
-      branch: 'main',
-      connectionArn: 'arn:aws:codeconnections:us-east-1:111111111111:connection/0a1b2c3d-4e5f-6789-abcd-ef0123456789',
-    },
-    services: [
-      { serviceName: 'catalog', bundleDirectory: 'services/catalog/dist', preTrafficHook: TrafficHook.smokeTest({ testEvent: { rawPath: '/products' } }) },
-      { serviceName: 'checkout', bundleDirectory: 'services/checkout/dist', wave: 2 },
-    ],
-    environments: targets,
-  });
-  for (const t of targets) {
-    const stack = new Stack(app, `Storefront-${t.name}`, { env: { account: t.account, region: t.region } });
-    new BlueGreenLambdaTarget(stack, 'Target', { pipeline, environment: t.name });
-  }
-  return app;
-}
 
 /** Every stack of a synthesized app, in its account and region. */
 export function stacksOf(app: App): StackModel[] {
@@ -72,6 +35,8 @@ export interface ToolingModel {
   readonly handlers: Principal[];
   /** Every other role of the stack. */
   readonly others: Principal[];
+  /** Roles whose trust names an AWS principal (the account, or the pipeline role): assumable by IAM's leave. */
+  readonly assumable: Principal[];
   readonly artifactObject: string;
   readonly table: string;
   readonly topic: string;
@@ -131,6 +96,7 @@ function toolingModel(stack: StackModel): ToolingModel {
     externalId: [...externalIds][0],
     handlers,
     others: stack.idsOf('AWS::IAM::Role').filter((id) => !handlerIds.has(id)).map((id) => stack.roleOf(id, pathName(stack, id))),
+    assumable: stack.idsOf('AWS::IAM::Role').filter((id) => trustsAwsPrincipal(stack, id)).map((id) => stack.roleOf(id, pathName(stack, id))),
     artifactObject: `${stack.arn(`${prefix}/Artifacts/Bucket`)}/${pipelineName.slice(0, 20)}/BuildOutpu/0a1b2c3`,
     table: stack.arn(`${prefix}/History/Table`),
     topic: stack.ref(`${prefix}/NotificationTopic`),
@@ -158,6 +124,11 @@ function targetModel(stack: StackModel, prefix: string, pipelineName: string): T
     otherFunctions: stack.idsOf('AWS::Lambda::Function').map((id) => stack.arnOf(id)).filter((fn) => !serviceFunctions.has(fn)),
     otherRoles: stack.idsOf('AWS::IAM::Role').filter((id) => id !== deployerId).map((id) => stack.roleOf(id, pathName(stack, id))),
   };
+}
+
+function trustsAwsPrincipal(stack: StackModel, roleId: string): boolean {
+  const trust = stack.resourcePolicy(stack.arnOf(roleId))!;
+  return [trust.Statement].flat().some((st: any) => st.Effect === 'Allow' && st.Principal?.AWS !== undefined);
 }
 
 /** `<stack>/<construct path>` of a logical id, for messages. */
@@ -325,6 +296,20 @@ export function accountsExpectations(model: AccountsModel): Expectation[] {
     const administrator = craftedRole(t.stack.env.account, 'KmsAdministrator', `a KMS administrator of ${env} (kms:* on *)`, allow('kms:*'));
     out.push(x(administrator, 'kms:Decrypt', t.key, 'Allowed',
       `${env}'s bundle key leaves its account's IAM in charge too (CDK's default account statement): a role granted kms:* there can`, viaS3));
+
+    // ---- nor can the deployer reach back into the tooling account through the roles that trust that account
+    for (const role of tooling.assumable) {
+      out.push(z(deployer, 'sts:AssumeRole', role.arn, 'Denied', `${env}'s deployer cannot assume the tooling role ${role.name}`));
+    }
+  }
+
+  // ---- in the tooling account: the roles that trust an AWS principal are the pipeline's action roles; the
+  // pipeline role assumes them, the handlers do not
+  const z = tooling.stack.expect.bind(tooling.stack);
+  const pipelineRole = session(tooling.stack.role(`${tooling.prefix}/Pipeline/Role`), 'codepipeline');
+  for (const role of tooling.assumable) {
+    for (const h of handlers) out.push(z(h, 'sts:AssumeRole', role.arn, 'Denied', `${h.name} cannot assume ${role.name}, though it trusts the tooling account`));
+    out.push(z(pipelineRole, 'sts:AssumeRole', role.arn, 'Allowed', `the pipeline runs ${role.name}'s action with it`));
   }
   return out;
 }

@@ -1,15 +1,17 @@
 // Least privilege, evaluated: the synthesized IAM policies of the example pipelines, their intrinsics resolved to
 // concrete ARNs (iam-policies.ts), run through @cloud-copilot/iam-simulate with explicit allow AND deny expectations;
-// and a pipeline with environments in other accounts, evaluated across accounts (iam-cross-account.ts).
+// and the accounts example (a tooling pipeline, targets in three other accounts), evaluated across accounts
+// (iam-cross-account.ts).
 // Prints one line of counts and one of the cross-account structure; exits non-zero on any unexpected result, a
 // structural problem, or when the self-check's mutations go unnoticed.
 // Usage: iam-simulation.ts [outdir-prefix]
 import * as fs from 'fs';
 import * as path from 'path';
 import { App } from 'aws-cdk-lib';
-import { accountsAppForSimulation, accountsExpectations, AccountsModel, accountsOf, crossAccountMutations, stacksOf, structureCheck } from './iam-cross-account';
+import { accountsExpectations, AccountsModel, accountsOf, crossAccountMutations, stacksOf, structureCheck } from './iam-cross-account';
 import { ACCOUNT, REGION } from './iam-policies';
 import { actions, evaluate, Expectation, mutated, Principal, StackModel } from './iam-stack-model';
+import { accountsApp } from '../examples/typescript/accounts-app';
 import { environmentsApp } from '../examples/typescript/environments-app';
 import { referenceApp } from '../examples/typescript/reference-app';
 
@@ -156,7 +158,7 @@ const stackOf = (app: App): StackModel => {
 
 async function main(prefix: string): Promise<void> {
   const started = Date.now();
-  const accounts = AccountsModel.fromStacks(stacksOf(accountsAppForSimulation(`${prefix}-accounts`)));
+  const accounts = AccountsModel.fromStacks(stacksOf(accountsApp(`${prefix}-accounts`)));
   const crossAccount = accountsExpectations(accounts);
   const expectations = [
     ...environmentsExpectations(stackOf(environmentsApp(`${prefix}-environments`))),
