@@ -186,7 +186,7 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
       bundleDirectory: request.bundleDirectory,
       // A target's function reads its code only from its own region: the deployer writes it there.
       bucketName: request.bundleBucket ?? deps.artifactBucketName,
-      ...(request.bundleBucket ? { uploadClient: request.target.s3 } : {}),
+      ...(request.bundleBucket ? { uploadClient: request.target.s3, expectedBucketOwner: request.target.account } : {}),
       // One object per service and execution (and environment): a retried job overwrites its own, nobody else's.
       key: bundleKey(request.executionId, request.service, request.environments ? request.environment : undefined),
       maxArtifactBytes: deps.maxArtifactBytes,

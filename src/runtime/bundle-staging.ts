@@ -52,6 +52,12 @@ export interface BundleRequest {
    */
   readonly uploadClient?: S3Client;
   /**
+   * The account that must own the bucket written to (S3 answers 403 otherwise): bucket names are
+   * global, so a target's bucket deleted and claimed by someone else never receives the code.
+   * @default - not checked (the pipeline's own bucket)
+   */
+  readonly expectedBucketOwner?: string;
+  /**
    * Largest artifact staged; larger ones fail before they are read.
    * @default - what the scratch directory's file system has free
    */
@@ -143,6 +149,7 @@ async function stageIn(directory: string, s3: S3Client, request: BundleRequest):
       Body: await readFile(bundlePath),
       ContentLength: bundle.zipBytes,
       ContentType: 'application/zip',
+      ...(request.expectedBucketOwner ? { ExpectedBucketOwner: request.expectedBucketOwner } : {}),
     }));
     return {
       location: { S3Bucket: request.bucketName, S3Key: request.key },

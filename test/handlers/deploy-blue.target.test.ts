@@ -87,6 +87,8 @@ test('reads the artifact with its own S3 client, writes the bundle into the targ
   expect(h.mocks.s3.commandCalls(PutObjectCommand)).toHaveLength(0);
   expect(targetS3.commandCalls(GetObjectCommand)).toHaveLength(0);
   expect(targetS3.commandCalls(PutObjectCommand).map((c) => [c.args[0].input.Bucket, c.args[0].input.Key])).toEqual([[BUNDLE_BUCKET, key()]]);
+  // Bucket names are global: the bundle goes only to a bucket the target account owns (PutObjectRequest.ExpectedBucketOwner).
+  expect(targetS3.commandCalls(PutObjectCommand)[0].args[0].input.ExpectedBucketOwner).toBe(TARGET);
   expect(await targetS3.commandCalls(PutObjectCommand)[0].thisValue.config.region()).toBe('eu-west-1');
   // UpdateFunctionCode reads S3 only in the function's own region: the target's bucket.
   expect(targetLambda.commandCalls(UpdateFunctionCodeCommand)[0].args[0].input).toEqual({
