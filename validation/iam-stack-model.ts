@@ -271,6 +271,9 @@ export async function evaluate(e: Expectation): Promise<Evaluation> {
   if (response.resultType === 'error') {
     return { expectation: e, result: `error: ${response.errors.message} ${JSON.stringify(response.errors)}`, ok: false };
   }
+  // A context key the simulator drops (not one of the action's or a global key) would deny for the wrong reason.
+  const ignored = response.resultType === 'single' ? response.result.ignoredContextKeys ?? [] : [];
+  if (ignored.length) return { expectation: e, result: `error: context keys ignored by the simulator: ${ignored.join(', ')}`, ok: false };
   const result = response.overallResult;
   // Anything but one of the simulator's three outcomes is never taken for a denial.
   const known = ['Allowed', 'ImplicitlyDenied', 'ExplicitlyDenied'].includes(result);

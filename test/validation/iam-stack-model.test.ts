@@ -1,6 +1,6 @@
 // A stack of another account and region resolves its own resources there, and keeps the literal ARNs it holds of
 // other accounts (a target's trust names the tooling account's roles; both may hold the default account's number).
-import { StackModel } from '../../validation/iam-stack-model';
+import { evaluate, StackModel } from '../../validation/iam-stack-model';
 
 const template = {
   Resources: {
@@ -40,4 +40,19 @@ test('a stack without an environment resolves as before (the default account and
   expect(same.arn('Service')).toBe('arn:aws:lambda:us-east-1:111111111111:function:orders-api');
   expect(same.expect({ name: 'r', arn: 'arn:aws:iam::111111111111:role/r', identityPolicies: [], awsManaged: [] }, 'sts:AssumeRole',
     same.arn('Deployer'), 'Denied', 'trust').resourcePolicy).toBeDefined();
+});
+
+describe('a denial is never taken from something the simulator did not evaluate', () => {
+  const prod = new StackModel('Prod', template, paths, { account: '444444444444', region: 'eu-west-1' });
+  const caller = { name: 'r', arn: 'arn:aws:iam::111111111111:role/r', identityPolicies: [], awsManaged: [] };
+
+  test('a context key it drops (misspelt): not ok', async () => {
+    const r = await evaluate(prod.expect(caller, 'sts:AssumeRole', prod.arn('Deployer'), 'Denied', 'typo', { 'sts:ExternalID-typo': 'x' }));
+    expect(r).toMatchObject({ ok: false, result: expect.stringMatching(/context keys ignored by the simulator: sts:ExternalID-typo/) });
+  });
+
+  test('an action it does not know: not ok', async () => {
+    const r = await evaluate(prod.expect(caller, 'lambda:NoSuchAction', prod.arn('Service'), 'Denied', 'unknown'));
+    expect(r).toMatchObject({ ok: false, result: expect.stringMatching(/^error: invalid.action/) });
+  });
 });
