@@ -35,8 +35,9 @@ export interface ToolingModel {
   readonly handlers: Principal[];
   /** Every other role of the stack. */
   readonly others: Principal[];
-  /** Roles whose trust names an AWS principal (the account, or the pipeline role): assumable by IAM's leave. */
+  /** Roles whose trust names an AWS principal (the account, or the pipeline role): whoever that principal's IAM lets. */
   readonly assumable: Principal[];
+  /** An object of the artifact bucket, keyed as CodePipeline keys them (<pipeline, 20 chars>/<artifact, 10 chars>/<id>). */
   readonly artifactObject: string;
   readonly table: string;
   readonly topic: string;
