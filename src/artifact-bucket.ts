@@ -1,7 +1,7 @@
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { acknowledgeFinding, acknowledgeTemplateFindings } from './private/acknowledge-finding';
+import { acknowledgeAutoDeleteProvider, acknowledgeFinding, acknowledgeTemplateFindings } from './private/acknowledge-finding';
 
 /** Properties of {@link ArtifactBucket}. */
 export interface ArtifactBucketProps {
@@ -75,11 +75,6 @@ export class ArtifactBucket extends Construct {
       acknowledgeTemplateFindings(this.bucket, { checkov: ['CKV_AWS_18'], guard: ['s3_bucket_logging_enabled_check'] }, noAccessLogs);
       acknowledgeFinding(this.bucket, 'AwsSolutions-S1', noAccessLogs);
     }
-    // aws-cdk-lib's singleton provider that empties the versioned bucket on DESTROY.
-    const autoDelete = Stack.of(this).node.tryFindChild('Custom::S3AutoDeleteObjectsCustomResourceProvider')?.node.tryFindChild('Handler');
-    if (autoDelete) {
-      const reason = 'aws-cdk-lib\'s auto-delete-objects provider, run only by CloudFormation on stack deletion; it calls only the S3 API and CloudFormation fails the operation if it errors.';
-      acknowledgeTemplateFindings(autoDelete, { checkov: ['CKV_AWS_115', 'CKV_AWS_116', 'CKV_AWS_117'], guard: ['lambda_inside_vpc_check'] }, reason);
-    }
+    acknowledgeAutoDeleteProvider(this);
   }
 }

@@ -1,4 +1,4 @@
-import { CfnResource, Validations } from 'aws-cdk-lib';
+import { CfnResource, Stack, Validations } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 
 /**
@@ -45,4 +45,12 @@ export function acknowledgeTemplateFindings(scope: IConstruct, findings: Templat
       Reasons: { ...guard.Reasons, ...Object.fromEntries(rules.map((rule) => [rule, reason])) },
     });
   }
+}
+
+/** The findings of aws-cdk-lib's singleton provider that empties a versioned bucket on DESTROY, if `scope`'s stack has it. */
+export function acknowledgeAutoDeleteProvider(scope: IConstruct): void {
+  const autoDelete = Stack.of(scope).node.tryFindChild('Custom::S3AutoDeleteObjectsCustomResourceProvider')?.node.tryFindChild('Handler');
+  if (!autoDelete) return;
+  const reason = 'aws-cdk-lib\'s auto-delete-objects provider, run only by CloudFormation on stack deletion; it calls only the S3 API and CloudFormation fails the operation if it errors.';
+  acknowledgeTemplateFindings(autoDelete, { checkov: ['CKV_AWS_115', 'CKV_AWS_116', 'CKV_AWS_117'], guard: ['lambda_inside_vpc_check'] }, reason);
 }

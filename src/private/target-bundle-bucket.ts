@@ -3,7 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { acknowledgeFinding, acknowledgeTemplateFindings } from './acknowledge-finding';
+import { acknowledgeAutoDeleteProvider, acknowledgeFinding, acknowledgeTemplateFindings } from './acknowledge-finding';
 import { BUNDLES_PREFIX } from '../contract/handler-contract';
 
 /** Properties of {@link TargetBundleBucket}. */
@@ -68,10 +68,6 @@ export class TargetBundleBucket extends Construct {
       'Nothing consumes bundle events; Deploy-Blue hands each bundle to UpdateFunctionCode itself.');
     acknowledgeTemplateFindings(this.bucket, { checkov: ['CKV_AWS_144'] },
       'A bundle is needed in this region only, and only until UpdateFunctionCode has read it; the build artifact it was cut from stays in the pipeline\'s bucket.');
-    const autoDelete = Stack.of(this).node.tryFindChild('Custom::S3AutoDeleteObjectsCustomResourceProvider')?.node.tryFindChild('Handler');
-    if (autoDelete) {
-      const reason = 'aws-cdk-lib\'s auto-delete-objects provider, run only by CloudFormation on stack deletion; it calls only the S3 API and CloudFormation fails the operation if it errors.';
-      acknowledgeTemplateFindings(autoDelete, { checkov: ['CKV_AWS_115', 'CKV_AWS_116', 'CKV_AWS_117'], guard: ['lambda_inside_vpc_check'] }, reason);
-    }
+    acknowledgeAutoDeleteProvider(this);
   }
 }
