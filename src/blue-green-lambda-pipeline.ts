@@ -405,13 +405,7 @@ export class BlueGreenLambdaPipeline extends Construct {
     this.firstService = deployments[0];
     this.smokeTestFunction = handlers.smokeTestFunction;
     this.node.addValidation({ validate: () => this.missingTargets() });
-    if (targetsTrust) {
-      const deployerRoleArns = [...this.targetPlans.values()].map((t) => t.actionServices[0].target!.deployerRoleArn);
-      this.node.addValidation({
-        validate: () => checkPipelineRoles(this, [this.deployBlueFunction, this.switchTrafficFunction, this.bakeFunction]
-          .flatMap((fn) => (fn?.role ? [fn.role] : [])), deployerRoleArns),
-      });
-    }
+    if (targetsTrust) this.node.addValidation({ validate: () => checkPipelineRoles(this, handlers.assumableDeployers) });
 
     // ---- the pipeline: Source, Build, then each environment's (Approve), Deploy-Blue and Switch-Traffic, extra stages
     const source = new GitHubSourceStage(this, { source: props.source, names });

@@ -154,8 +154,8 @@ export class StageHandlers extends Construct {
   };
   private readonly services: HandledService[] = [];
   /** The deployer roles the handlers may assume, one statement per handler. */
-  private readonly assumeDeployer: iam.PolicyStatement[] = [];
-  private readonly deployerRoleArns: string[] = [];
+  private readonly assumeDeployer: Array<{ handler: lambda.Function; statement: iam.PolicyStatement; bake: boolean; attached: boolean }> = [];
+  private readonly deployerRoles: Array<{ roleArn: string; baked: boolean }> = [];
   /** Statements that name services of this account and region, attached with the first such service. */
   private readonly unattached: Array<[lambda.Function, iam.PolicyStatement]> = [];
 
@@ -261,17 +261,37 @@ export class StageHandlers extends Construct {
     return `arn:${Aws.PARTITION}:codepipeline:${trust.region}:${trust.account}:${this.props.names.pipeline}`;
   }
 
-  /** The ARNs of the handler roles a target's deployer role trusts: Deploy-Blue's, Switch-Traffic's and Bake's. */
-  public get trustedRoleArns(): string[] {
+  /**
+   * The ARNs of the handler roles a target's deployer role trusts: Deploy-Blue's and
+   * Switch-Traffic's, and Bake's when the target's environment bakes.
+   */
+  public trustedRoleArns(baked: boolean): string[] {
     const trust = this.requireTargetsTrust();
-    return ['deploy-blue', 'switch-traffic', 'bake'].map((purpose) => `arn:${Aws.PARTITION}:iam::${trust.account}:role/${this.handlerRoleName(purpose)}`);
+    return ['deploy-blue', 'switch-traffic', ...(baked ? ['bake'] : [])]
+      .map((purpose) => `arn:${Aws.PARTITION}:iam::${trust.account}:role/${this.handlerRoleName(purpose)}`);
   }
 
-  /** Lets the handlers assume a target's deployer role (named by ARN: it lives in another account or region). */
-  public addDeployerRole(roleArn: string): void {
-    if (this.deployerRoleArns.includes(roleArn)) return;
-    this.deployerRoleArns.push(roleArn);
-    for (const statement of this.assumeDeployer) statement.addResources(roleArn);
+  /**
+   * Lets the handlers assume a target's deployer role (named by ARN: it lives in another account or
+   * region): Deploy-Blue and Switch-Traffic always, Bake when the environment bakes.
+   */
+  public addDeployerRole(roleArn: string, baked: boolean): void {
+    if (this.deployerRoles.some((r) => r.roleArn === roleArn)) return;
+    this.deployerRoles.push({ roleArn, baked });
+    for (const entry of this.assumeDeployer.filter((e) => baked || !e.bake)) {
+      entry.statement.addResources(roleArn);
+      if (!entry.attached) entry.handler.addToRolePolicy(entry.statement);
+      entry.attached = true;
+    }
+  }
+
+  /** The deployer roles each handler may assume, by handler role. */
+  public get assumableDeployers(): Array<{ role: iam.IRole; roleArns: string[] }> {
+    return [
+      { role: this.deployBlue.role!, roleArns: this.deployerRoles.map((r) => r.roleArn) },
+      { role: this.switchTraffic.role!, roleArns: this.deployerRoles.map((r) => r.roleArn) },
+      ...(this.bake ? [{ role: this.bake.role!, roleArns: this.deployerRoles.filter((r) => r.baked).map((r) => r.roleArn) }] : []),
+    ];
   }
 
   /** Grants the handlers what deploying `service` takes. */
@@ -472,12 +492,15 @@ export class StageHandlers extends Construct {
   }
 
   /** `sts:AssumeRole` on the deployer roles, for a handler that acts in target accounts. */
-  private allowAssumingDeployers(handler: lambda.Function) {
+  private allowAssumingDeployers(handler: lambda.Function, bake = false) {
     if (!this.props.targetsTrust) return;
-    const statement = new iam.PolicyStatement({ actions: ['sts:AssumeRole'], resources: [...this.deployerRoleArns] });
-    // Lazily: the first target may be added after the handler.
-    handler.addToRolePolicy(statement);
-    this.assumeDeployer.push(statement);
+    const roles = this.deployerRoles.filter((r) => r.baked || !bake).map((r) => r.roleArn);
+    // Resources are added as targets come: the first may be planned after the handler.
+    const statement = new iam.PolicyStatement({ actions: ['sts:AssumeRole'], resources: roles });
+    // Attached with its first role: a Bake handler that bakes only the pipeline's own environments assumes nothing.
+    const attached = roles.length > 0;
+    if (attached) handler.addToRolePolicy(statement);
+    this.assumeDeployer.push({ handler, statement, bake, attached });
   }
 
   /** The smoke-test hook, if any service uses it. */
@@ -535,7 +558,7 @@ export class StageHandlers extends Construct {
     statement(['codedeploy:GetApplicationRevision', 'codedeploy:RegisterApplicationRevision'], [application.applicationArn]);
     // GetMetricData (the bake's invocation count) supports no resource-level permissions.
     statement(['cloudwatch:GetMetricData'], ['*']);
-    this.allowAssumingDeployers(bake);
+    this.allowAssumingDeployers(bake, true);
     acknowledgeHandlerFindings(bake);
     acknowledgeFinding(bake.role!, 'AwsSolutions-IAM5[Resource::*]',
       'cloudwatch:GetMetricData, codepipeline:PutJobSuccessResult/PutJobFailureResult and xray:PutTraceSegments/PutTelemetryRecords support no resource-level permissions; '

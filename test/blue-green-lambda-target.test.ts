@@ -117,7 +117,9 @@ describe('environments in other accounts and regions', () => {
     for (const [id, policy] of Object.entries<any>(tooling.findResources('AWS::IAM::Policy'))) {
       const assume = policy.Properties.PolicyDocument.Statement.filter((s: any) => [s.Action].flat().includes('sts:AssumeRole'));
       if (/Handlers(DeployBlue|SwitchTraffic|Bake)Role/.test(id)) {
-        expect({ id, resources: assume.flatMap((s: any) => [s.Resource].flat().map(resolveArn)) }).toEqual({ id, resources: deployers });
+        // The Bake handler acts only where an environment bakes: staging and prod.
+        const expected = id.includes('Bake') ? deployers.filter((d) => /staging|prod$/.test(d)) : deployers;
+        expect({ id, resources: assume.flatMap((s: any) => [s.Resource].flat().map(resolveArn)) }).toEqual({ id, resources: expected });
       }
     }
     // A target's services are not the tooling handlers' to touch: no Lambda or CodeDeploy grant names another account.
@@ -137,6 +139,13 @@ describe('environments in other accounts and regions', () => {
       'arn:aws:iam::111111111111:role/shop-bake-release-us-east-1',
     ]);
     expect(resolveArn(statement.Condition.StringEquals['sts:ExternalId'])).toBe('arn:aws:codepipeline:us-east-1:111111111111:shop-pipeline-release');
+    // dev does not bake: its deployer does not trust the Bake handler.
+    const devRole = Object.values<any>(Template.fromJSON(templates['Shop-dev']).findResources('AWS::IAM::Role'))
+      .find((r) => r.Properties.RoleName === 'shop-pipeline-release-deployer-dev');
+    expect(devRole.Properties.AssumeRolePolicyDocument.Statement[0].Condition.ArnEquals['aws:PrincipalArn'].map(resolveArn)).toEqual([
+      'arn:aws:iam::111111111111:role/shop-deploy-blue-release-us-east-1',
+      'arn:aws:iam::111111111111:role/shop-switch-traffic-release-us-east-1',
+    ]);
     const env = Object.values<any>(tooling.findResources('AWS::Lambda::Function')).filter((f) => f.Properties.FunctionName)
       .map((f) => f.Properties.Environment.Variables.PIPELINE_ARN).map(resolveArn);
     expect(env).toEqual(Array(3).fill('arn:aws:codepipeline:us-east-1:111111111111:shop-pipeline-release'));
@@ -171,6 +180,12 @@ describe('environments in other accounts and regions', () => {
       'lambda:ListVersionsByFunction', 'lambda:PublishVersion', 'lambda:UpdateFunctionCode',
       's3:GetObject', 's3:PutObject',
     ]);
+    // Without a bake, no alarm reading and no overriding a group's alarms (UpdateDeploymentGroup).
+    const dev = Object.entries<any>(Template.fromJSON(templates['Shop-dev']).findResources('AWS::IAM::Policy')).find(([id]) => id.startsWith('TargetDeployerRole'))![1];
+    const devActions = new Set(dev.Properties.PolicyDocument.Statement.flatMap((s: any) => [s.Action].flat()));
+    for (const bakeOnly of ['codedeploy:UpdateDeploymentGroup', 'codedeploy:GetDeploymentGroup', 'cloudwatch:DescribeAlarms', 'cloudwatch:GetMetricData']) {
+      expect(devActions.has(bakeOnly)).toBe(false);
+    }
   });
 });
 
@@ -202,7 +217,7 @@ describe('synth-time checks of what crosses accounts', () => {
   test('a stage handler allowed to assume another role fails synthesis', () => {
     const { app, pipeline } = build();
     pipeline.switchTrafficFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['sts:AssumeRole'], resources: ['arn:aws:iam::333333333333:role/admin'] }));
-    expect(() => app.synth()).toThrow(/Shop\/Handlers\/SwitchTrafficRole: may sts:AssumeRole "arn:aws:iam::333333333333:role\/admin"; a stage handler may assume only the targets' deployer roles/);
+    expect(() => app.synth()).toThrow(/Shop\/Handlers\/SwitchTrafficRole: may sts:AssumeRole "arn:aws:iam::333333333333:role\/admin"; a stage handler may assume only the deployer roles of the targets it acts in/);
   });
 
   test('an environment without its target fails synthesis saying what to add', () => {

@@ -55,6 +55,8 @@ export interface TargetModel {
   readonly otherFunctions: string[];
   /** The target's roles other than the deployer. */
   readonly otherRoles: Principal[];
+  /** Whether its environment bakes (a Bake action in its Switch-Traffic stage): then the Bake handler acts there too. */
+  readonly baked: boolean;
 }
 
 const HANDLER_ROLES = ['DeployBlueRole', 'SwitchTrafficRole', 'BakeRole'];
@@ -67,7 +69,7 @@ export class AccountsModel {
     const tooling = toolingModel(toolings[0]);
     const targets = stacks.filter((s) => s !== toolings[0]).flatMap((s) => s.paths()
       .filter((p) => /\/DeployerRole$/.test(p) && s.template.Resources[s.id(p)].Type === 'AWS::IAM::Role')
-      .map((p) => targetModel(s, p.replace(/\/DeployerRole$/, ''), tooling.pipelineName)));
+      .map((p) => targetModel(s, p.replace(/\/DeployerRole$/, ''), tooling.pipelineName, bakedEnvironments(toolings[0]))));
     if (targets.length === 0) throw new Error('no stack holds a deployer role');
     return new AccountsModel(tooling, targets);
   }
@@ -105,7 +107,14 @@ function toolingModel(stack: StackModel): ToolingModel {
   };
 }
 
-function targetModel(stack: StackModel, prefix: string, pipelineName: string): TargetModel {
+/** The environments whose Switch-Traffic stage holds Bake actions, read from the pipeline's stages. */
+function bakedEnvironments(stack: StackModel): Set<string> {
+  const id = stack.idsOf('AWS::CodePipeline::Pipeline')[0];
+  const stages = stack.resolve(stack.template.Resources[id].Properties!.Stages, `${id}.Stages`) as Array<{ Name: string; Actions: Array<{ Name: string }> }>;
+  return new Set(stages.filter((st) => st.Actions.some((a) => /^Bake(-|$)/.test(a.Name))).map((st) => st.Name.replace(/^Switch-Traffic-/, '')));
+}
+
+function targetModel(stack: StackModel, prefix: string, pipelineName: string, baked: Set<string>): TargetModel {
   const deployerId = stack.id(`${prefix}/DeployerRole`);
   const roleName: string = stack.resolve(stack.template.Resources[deployerId].Properties!.RoleName, `${prefix}/DeployerRole.RoleName`);
   const namePrefix = `${pipelineName}-deployer-`;
@@ -124,6 +133,7 @@ function targetModel(stack: StackModel, prefix: string, pipelineName: string): T
     bucketArn: stack.arn(`${prefix}/Bundles/Bucket`),
     otherFunctions: stack.idsOf('AWS::Lambda::Function').map((id) => stack.arnOf(id)).filter((fn) => !serviceFunctions.has(fn)),
     otherRoles: stack.idsOf('AWS::IAM::Role').filter((id) => id !== deployerId).map((id) => stack.roleOf(id, pathName(stack, id))),
+    baked: baked.has(roleName.slice(namePrefix.length)),
   };
 }
 
@@ -177,6 +187,9 @@ const withPolicy = (e: Expectation, resourcePolicy: Document): Expectation => ({
 // The expectations
 // ---------------------------------------------------------------------------------------------------------
 
+/** Whether a handler session is the Bake handler's. */
+const isBake = (p: Principal) => /\/Handlers\/BakeRole$/.test(p.name) || /-bake-/.test(p.roleArn ?? p.arn);
+
 /** A handler's calls: a session of its execution role. */
 const HANDLER_SESSION = (p: Principal) => session(p, 'handler');
 
@@ -201,6 +214,11 @@ export function accountsExpectations(model: AccountsModel): Expectation[] {
 
     // ---- who may assume the deployer role (identity policy of the caller AND the deployer's trust)
     for (const h of handlers) {
+      // The Bake handler acts only where the environment bakes; elsewhere neither its policy nor the trust names it.
+      if (isBake(h) && !t.baked) {
+        out.push(x(h, 'sts:AssumeRole', deployerArn, 'Denied', `${h.name} cannot assume ${env}'s deployer: ${t.environment} does not bake`, externalId));
+        continue;
+      }
       out.push(x(h, 'sts:AssumeRole', deployerArn, 'Allowed', `${h.name} assumes ${env}'s deployer with the pipeline's ARN as external id`, externalId));
       out.push(x(h, 'sts:AssumeRole', deployerArn, 'Denied', `${h.name} cannot assume ${env}'s deployer without the external id`));
       out.push(x(h, 'sts:AssumeRole', deployerArn, 'Denied', `${h.name} cannot assume ${env}'s deployer with another pipeline's ARN as external id`,
@@ -240,7 +258,12 @@ export function accountsExpectations(model: AccountsModel): Expectation[] {
       out.push(x(deployer, 'lambda:UpdateFunctionCode', s.fn, 'Allowed', `${env}'s deployer updates ${s.at}`));
       out.push(x(deployer, 'lambda:PublishVersion', s.fn, 'Allowed', `${env}'s deployer publishes ${s.at}`));
       out.push(x(deployer, 'codedeploy:CreateDeployment', s.group, 'Allowed', `${env}'s deployer shifts ${s.at}`));
-      out.push(x(deployer, 'cloudwatch:DescribeAlarms', s.alarm, 'Allowed', `${env}'s deployer watches ${s.at}'s error rate (Bake)`));
+      out.push(t.baked
+        ? x(deployer, 'cloudwatch:DescribeAlarms', s.alarm, 'Allowed', `${env}'s deployer watches ${s.at}'s error rate (Bake)`)
+        : x(deployer, 'cloudwatch:DescribeAlarms', s.alarm, 'Denied', `${env}'s deployer reads no alarm: ${t.environment} does not bake`));
+      out.push(t.baked
+        ? x(deployer, 'codedeploy:UpdateDeploymentGroup', s.group, 'Allowed', `${env}'s deployer overrides ${s.at}'s alarms for a bake rollback (CreateDeployment requires it)`)
+        : x(deployer, 'codedeploy:UpdateDeploymentGroup', s.group, 'Denied', `${env}'s deployer cannot change ${s.at}'s group: ${t.environment} does not bake`));
       out.push(x(deployer, 'lambda:DeleteFunction', `${s.fn}:1`, 'Allowed', `${env}'s deployer prunes old versions of ${s.at}`));
       out.push(x(deployer, 'lambda:DeleteFunction', s.fn, 'Denied', `${env}'s deployer never deletes ${s.at} itself`));
     }
@@ -401,7 +424,9 @@ export function structureCheck(model: AccountsModel): StructureResult {
       if (!sameSet(Object.keys(s.Principal ?? {}), ['AWS']) || !sameSet(list(s.Principal.AWS), [toolingRoot])) {
         problems.push(`${where}: trust principal ${JSON.stringify(s.Principal)}, expected the tooling account ${toolingRoot}`);
       }
-      if (!sameSet(principalArns, handlerArns)) problems.push(`${where}: aws:PrincipalArn ${JSON.stringify(principalArns)}, expected exactly the handler roles ${JSON.stringify(handlerArns)}`);
+      // Bake's role only where the environment bakes.
+      const trusted = t.baked ? handlerArns : tooling.handlers.filter((h) => !/\/Handlers\/BakeRole$/.test(h.name)).map((h) => h.arn);
+      if (!sameSet(principalArns, trusted)) problems.push(`${where}: aws:PrincipalArn ${JSON.stringify(principalArns)}, expected exactly the handler roles acting there ${JSON.stringify(trusted)}`);
       if (!sameSet(externalIds, [tooling.pipelineArn])) problems.push(`${where}: sts:ExternalId ${JSON.stringify(externalIds)}, expected the pipeline's ARN ${tooling.pipelineArn}`);
       const operators = Object.entries(conditions).flatMap(([op, keys]) => Object.keys(keys as object).map((k) => `${op} ${k}`));
       if (!sameSet(operators, ['ArnEquals aws:PrincipalArn', 'StringEquals sts:ExternalId'])) problems.push(`${where}: trust conditions ${operators.join(', ')}, expected ArnEquals aws:PrincipalArn and StringEquals sts:ExternalId`);
@@ -450,7 +475,7 @@ export function structureCheck(model: AccountsModel): StructureResult {
       }
     }
   }
-  const line = `iam structure: ${targets.length} deployer trusts name exactly the ${handlerArns.length} tooling handler roles (aws:PrincipalArn) `
+  const line = `iam structure: ${targets.length} deployer trusts name exactly the tooling handler roles acting there (aws:PrincipalArn: Deploy-Blue and Switch-Traffic, Bake in the ${targets.filter((t) => t.baked).length} that bake) `
     + `and the pipeline's ARN (sts:ExternalId, as the handlers send it); ${targets.length} target key policies name exactly their deployer role; `
     + `${roles} roles in ${model.stacks.length} stacks: no iam: action, sts:AssumeRole only on the ${deployerArns.length} deployer roles `
     + `(and the pipeline role on its ${actionRoles} actions' roles); ${awsManaged} AWS-managed attachments not inspected; ${problems.length} problems`;

@@ -49,27 +49,27 @@ function rolesUnder(scope: IConstruct): iam.Role[] {
 }
 
 /**
- * A pipeline with targets: no role may administer IAM; its stage handlers may assume exactly the
- * deployer roles, and every other role only roles of this pipeline (CodePipeline's role assumes its
- * action roles).
+ * A pipeline with targets: no role may administer IAM; each stage handler may assume exactly the
+ * deployer roles it acts through, and every other role only roles of this pipeline (CodePipeline's
+ * role assumes its action roles).
  */
-export function checkPipelineRoles(scope: IConstruct, handlerRoles: readonly iam.IRole[], deployerRoleArns: readonly string[]): string[] {
+export function checkPipelineRoles(scope: IConstruct, handlers: ReadonlyArray<{ role: iam.IRole; roleArns: readonly string[] }>): string[] {
   const stack = Stack.of(scope);
-  const deployers = deployerRoleArns.map((arn) => stack.resolve(arn));
   const roles = rolesUnder(scope);
   const own = roles.map((r) => stack.resolve(r.roleArn));
   const errors: string[] = [];
   for (const role of roles) {
     for (const finding of privilegeEscalations(role)) errors.push(`${role.node.path}: may ${finding}; no role of a pipeline with targets may`);
-    const handler = handlerRoles.includes(role);
+    const handler = handlers.find((h) => h.role === role);
+    const deployers = (handler?.roleArns ?? []).map((arn) => stack.resolve(arn));
     const targets = assumable(role);
     const allowed = handler ? deployers : own;
     const strays = targets.filter((t) => !allowed.some((a) => same(a, t)));
     if (strays.length > 0) {
-      errors.push(`${role.node.path}: may sts:AssumeRole ${strays.map((s) => JSON.stringify(s)).join(', ')}; ${handler ? 'a stage handler may assume only the targets\' deployer roles' : 'only the pipeline\'s own action roles may be assumed'}`);
+      errors.push(`${role.node.path}: may sts:AssumeRole ${strays.map((s) => JSON.stringify(s)).join(', ')}; ${handler ? 'a stage handler may assume only the deployer roles of the targets it acts in' : 'only the pipeline\'s own action roles may be assumed'}`);
     }
     if (handler && !deployers.every((d) => targets.some((t) => same(t, d)))) {
-      errors.push(`${role.node.path}: must be allowed sts:AssumeRole on every target's deployer role`);
+      errors.push(`${role.node.path}: must be allowed sts:AssumeRole on the deployer role of every target it acts in`);
     }
   }
   return errors;

@@ -50,12 +50,12 @@ export function createDeployerRole(scope: Construct, id: string, props: Deployer
   const versions = statement(['lambda:GetFunctionConfiguration', 'lambda:DeleteFunction']);
   const deploy = statement(['codedeploy:CreateDeployment', 'codedeploy:GetDeployment', 'codedeploy:ListDeployments',
     // Bake: a rollback reads the group's alarms and overrides them (CreateDeployment requires UpdateDeploymentGroup for that).
-    'codedeploy:GetDeploymentGroup', 'codedeploy:UpdateDeploymentGroup']);
+    ...(plan.baked ? ['codedeploy:GetDeploymentGroup', 'codedeploy:UpdateDeploymentGroup'] : [])]);
   const configs = statement(['codedeploy:GetDeploymentConfig']);
   statement(['codedeploy:GetApplicationRevision', 'codedeploy:RegisterApplicationRevision'], [props.application.applicationArn]);
-  const alarms = statement(['cloudwatch:DescribeAlarms']);
-  // GetMetricData (the bake's invocation count) supports no resource-level permissions.
-  statement(['cloudwatch:GetMetricData'], ['*']);
+  // Bake: the groups' alarms, and the live alias' invocations (GetMetricData supports no resource-level permissions).
+  const alarms = plan.baked ? statement(['cloudwatch:DescribeAlarms']) : undefined;
+  if (plan.baked) statement(['cloudwatch:GetMetricData'], ['*']);
 
   const stack = Stack.of(scope);
   const configArn = (name: string) => stack.formatArn({ service: 'codedeploy', resource: 'deploymentconfig', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
@@ -73,13 +73,15 @@ export function createDeployerRole(scope: Construct, id: string, props: Deployer
     versions.addResources(`${fn}:*`);
     deploy.addResources(d.deploymentGroup.deploymentGroupArn);
     for (const name of [...d.deploymentConfigNames, ALL_AT_ONCE_CONFIG]) addOnce(configs, configArn(name));
-    for (const alarm of d.alarms) addOnce(alarms, alarm instanceof cloudwatch.Alarm ? alarm.alarmArn : '*');
+    for (const alarm of alarms ? d.alarms : []) addOnce(alarms!, alarm instanceof cloudwatch.Alarm ? alarm.alarmArn : '*');
     acknowledgeFinding(role, `AwsSolutions-IAM5[Resource::${arnReference(d.serviceFunction)}:*]`,
       'Deploy-Blue reads the configuration of the version live serves, and version retention deletes old versions: their numbers are only known at run time; the qualified-ARN pattern cannot match the function itself.');
   }
   acknowledgeFinding(role, `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${props.bundleBucketName}/${BUNDLES_PREFIX}*]`,
     `Deploy-Blue writes each service's bundle under ${BUNDLES_PREFIX}<execution>/, only known at run time.`);
-  acknowledgeFinding(role, 'AwsSolutions-IAM5[Resource::*]',
-    'cloudwatch:GetMetricData supports no resource-level permissions; cloudwatch:DescribeAlarms returns composite alarms only when allowed on *, which an imported extra alarm may be.');
+  if (plan.baked) {
+    acknowledgeFinding(role, 'AwsSolutions-IAM5[Resource::*]',
+      'cloudwatch:GetMetricData supports no resource-level permissions; cloudwatch:DescribeAlarms returns composite alarms only when allowed on *, which an imported extra alarm may be.');
+  }
   return role;
 }

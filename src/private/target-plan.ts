@@ -50,8 +50,10 @@ export interface TargetPlan {
   readonly applicationName: string;
   readonly deployerRoleName: string;
   readonly bundleBucketName: string;
-  /** The pipeline's handler roles the deployer role trusts, by ARN. */
+  /** The pipeline's handler roles the deployer role trusts, by ARN: Bake's only when the environment bakes. */
   readonly trustedRoleArns: string[];
+  /** Whether the environment bakes (its deployer may then override its groups' alarms for a rollback). */
+  readonly baked: boolean;
   /** The pipeline's ARN: the external id the deployer role requires. */
   readonly pipelineArn: string;
   readonly pipelineAccount: string;
@@ -83,7 +85,8 @@ export function planTarget(props: PlanTargetProps): TargetPlan {
     throw new Error(`${plan.path}.name: the deployer role of environment "${plan.name}" would be named "${roleName}" (${roleName.length} characters), but IAM allows ${MAX_ROLE_NAME}; shorten serviceName, environmentSuffix or the environment's name`);
   }
   const deployerRoleArn = `arn:${Aws.PARTITION}:iam::${target.account}:role/${roleName}`;
-  handlers.addDeployerRole(deployerRoleArn);
+  const baked = plan.bakeMinutes !== undefined;
+  handlers.addDeployerRole(deployerRoleArn, baked);
   const bundleBucketName = bundleBucketNameOf(props.pipelineAccount, pipelineNames.pipeline, plan.name, target);
   const serviceNames = plan.services.map((o, i) => single ? names : names.service(o.serviceName, `services[${i}].serviceName`));
   const actionServices = plan.services.map((o, i): ActionService => {
@@ -127,7 +130,8 @@ export function planTarget(props: PlanTargetProps): TargetPlan {
     applicationName: pipelineNames.codeDeployApplication,
     deployerRoleName: roleName,
     bundleBucketName,
-    trustedRoleArns: handlers.trustedRoleArns,
+    trustedRoleArns: handlers.trustedRoleArns(baked),
+    baked,
     pipelineArn: handlers.pipelineArn,
     pipelineAccount: props.pipelineAccount,
     tags: props.tags ?? {},
