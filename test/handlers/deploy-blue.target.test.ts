@@ -9,20 +9,17 @@ import { deployBlueParameters } from '../helpers/action-parameters';
 import { HistoryTableFixture, startHistoryTable } from '../helpers/dynalite-history-table';
 import { aliasAnswer, ARTIFACT_BUCKET, functionConfiguration, getFunctionAnswer, handlerHarness, versionedBucket } from '../helpers/handler-harness';
 import { pipelineJobEvent } from '../helpers/pipeline-job-event';
+import { DEPLOYER_ROLE_ARN, PIPELINE_ARN, TARGET_ACCOUNT, TOOLING_ACCOUNT, toolingContext } from '../helpers/target-fixture';
 import { artifactZip } from '../helpers/zip-fixtures';
 
 // Deploy-Blue of an environment in another account and region (BlueGreenLambdaTarget): the harness's
 // clients are the handler's own (each instance mocked); the deployer session builds new clients,
 // which the class mocks below answer. STS answers as AssumeRoleCommand.d.ts documents.
-const TOOLING = '111111111111';
-const TARGET = '222222222222';
-const PIPELINE_ARN = `arn:aws:codepipeline:us-east-1:${TOOLING}:orders-pipeline`;
-const ROLE_ARN = `arn:aws:iam::${TARGET}:role/orders-pipeline-deployer-staging`;
+const TOOLING = TOOLING_ACCOUNT;
+const TARGET = TARGET_ACCOUNT;
+const ROLE_ARN = DEPLOYER_ROLE_ARN;
 const BUNDLE_BUCKET = 'orders-pipeline-bundles-staging-222222222222-eu-west-1';
-const CONTEXT = {
-  invokedFunctionArn: `arn:aws:lambda:us-east-1:${TOOLING}:function:orders-pipeline-deploy-blue`,
-  getRemainingTimeInMillis: () => 600_000,
-};
+const CONTEXT = toolingContext('deploy-blue', 600_000);
 const SECRET = { accessKeyId: 'ASIA-DEPLOY-BLUE-TEST', secretAccessKey: 'deploy-blue-secret-access-key', sessionToken: 'deploy-blue-session-token' };
 const ARTIFACT = { bucketName: 'artifact-bucket', objectKey: 'orders-api-pipeline/BuildOutpu/abc123' };
 

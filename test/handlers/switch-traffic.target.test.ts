@@ -8,18 +8,15 @@ import { switchTrafficParameters } from '../helpers/action-parameters';
 import { HistoryTableFixture, startHistoryTable } from '../helpers/dynalite-history-table';
 import { aliasAnswer, deploymentInfo, functionConfiguration, handlerHarness, stagedRecord } from '../helpers/handler-harness';
 import { pipelineJobEvent } from '../helpers/pipeline-job-event';
+import { DEPLOYER_ROLE_ARN, PIPELINE_ARN, TARGET_ACCOUNT, TOOLING_ACCOUNT, toolingContext } from '../helpers/target-fixture';
 
 // Switch-Traffic of an environment in another account and region: CodeDeploy and Lambda through the
 // deployer role's session (class mocks answer the clients it builds), history, SNS and CodePipeline
 // on the handler's own clients (the harness's instance mocks). STS answers as AssumeRoleCommand.d.ts documents.
-const TOOLING = '111111111111';
-const TARGET = '222222222222';
-const PIPELINE_ARN = `arn:aws:codepipeline:us-east-1:${TOOLING}:orders-pipeline`;
-const ROLE_ARN = `arn:aws:iam::${TARGET}:role/orders-pipeline-deployer-staging`;
-const CONTEXT = {
-  invokedFunctionArn: `arn:aws:lambda:us-east-1:${TOOLING}:function:orders-pipeline-switch-traffic`,
-  getRemainingTimeInMillis: () => 120_000,
-};
+const TOOLING = TOOLING_ACCOUNT;
+const TARGET = TARGET_ACCOUNT;
+const ROLE_ARN = DEPLOYER_ROLE_ARN;
+const CONTEXT = toolingContext('switch-traffic', 120_000);
 const SECRET = { accessKeyId: 'ASIA-SWITCH-TEST', secretAccessKey: 'switch-secret-access-key', sessionToken: 'switch-session-token' };
 
 // The harness's instance mocks can be re-stubbed only while the prototypes are not: each test restores, resets, then mocks.
