@@ -1,5 +1,6 @@
 import * as http from 'http';
 import { AddressInfo } from 'net';
+import { Caller, callerOf, Identities } from './aws-identities';
 
 /** An error answered the way the AWS JSON 1.1 protocol does: HTTP 4xx/5xx, `__type` and `message`. */
 export class AwsError extends Error {
@@ -18,9 +19,11 @@ export interface RecordedCall {
   readonly error?: string;
   readonly errorMessage?: string;
   readonly output?: any;
+  /** Who called: the access key, its account and the credential scope's region. */
+  readonly caller: Caller;
 }
 
-export type Operations = Record<string, (input: any) => unknown | Promise<unknown>>;
+export type Operations = Record<string, (input: any, caller: Caller) => unknown | Promise<unknown>>;
 
 /**
  * A loopback endpoint speaking the AWS JSON 1.1 protocol (as test/fake-aws-endpoint.ts does):
@@ -28,7 +31,7 @@ export type Operations = Record<string, (input: any) => unknown | Promise<unknow
  * with `x-amzn-errortype`.
  * @see https://smithy.io/2.0/aws/protocols/aws-json-1_1-protocol.html
  */
-export async function startJsonServer(targetPrefix: string, operations: Operations) {
+export async function startJsonServer(targetPrefix: string, operations: Operations, identities?: Identities) {
   const calls: RecordedCall[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -37,6 +40,7 @@ export async function startJsonServer(targetPrefix: string, operations: Operatio
       void (async () => {
         const target = String(req.headers['x-amz-target'] ?? '');
         const operation = target.startsWith(`${targetPrefix}.`) ? target.slice(targetPrefix.length + 1) : target;
+        const caller = callerOf(req.headers, identities);
         let input: any = {};
         try {
           input = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : {};
@@ -48,13 +52,13 @@ export async function startJsonServer(targetPrefix: string, operations: Operatio
         try {
           const handler = operations[operation];
           if (!handler) throw new AwsError('UnknownOperationException', `${target} is not modelled by this fake`);
-          body = (await handler(input)) ?? {};
-          calls.push({ operation, input, at: Date.now(), output: body });
+          body = (await handler(input, caller)) ?? {};
+          calls.push({ operation, input, at: Date.now(), output: body, caller });
         } catch (error) {
           const e = error instanceof AwsError ? error : new AwsError('InternalFailure', String(error), 500);
           status = e.status;
           body = { __type: e.type, message: e.message };
-          calls.push({ operation, input, at: Date.now(), error: e.type, errorMessage: e.message });
+          calls.push({ operation, input, at: Date.now(), error: e.type, errorMessage: e.message, caller });
         }
         res.writeHead(status, {
           'content-type': 'application/x-amz-json-1.1',

@@ -5,6 +5,14 @@ import { baseProps, newStack } from '../helpers/stack-fixture';
 
 export type Resources = Record<string, { Type: string; Properties?: any }>;
 
+/** One stack of a synthesized app: its account, region and resources. */
+export interface StackModel {
+  readonly stackName: string;
+  readonly account: string;
+  readonly region: string;
+  readonly resources: Resources;
+}
+
 /** One action of the pipeline after Build, as the template declares it: a Lambda invoke action or a manual approval. */
 export interface ActionModel {
   readonly stageName: string;
@@ -58,6 +66,12 @@ export interface ServiceModel {
   /** The Bake action after the environment's last wave (environments with a bake time). */
   readonly bake?: ActionModel;
   readonly bakeParameters?: Record<string, string>;
+  /**
+   * The target stack that holds the service (an environment in another account or region: its
+   * BlueGreenLambdaTarget's stack, found where the actions' deployerRoleArn and region point);
+   * undefined when the pipeline's stack holds it.
+   */
+  readonly stack?: StackModel;
 }
 
 /** A stage handler: its function in the template and the environment the construct gives it. */
@@ -66,11 +80,18 @@ export interface HandlerModel {
   readonly functionName: string;
   /** Environment variables, intrinsics unresolved. */
   readonly environment: Record<string, unknown>;
+  /** The target stack that holds it (a target's smoke test); undefined for the pipeline's stack. */
+  readonly stack?: StackModel;
 }
 
 /** What the local AWS test needs from one synthesized construct. */
 export interface ConstructModel {
+  /** The pipeline stack's resources. */
   readonly resources: Resources;
+  /** The pipeline's stack, when the model was read from an app of several (see appModel). */
+  readonly pipelineStack?: StackModel;
+  /** The stacks of the BlueGreenLambdaTargets (environments in other accounts or regions); none for a single stack. */
+  readonly targets: StackModel[];
   readonly handlers: {
     readonly deployBlue: HandlerModel;
     readonly switchTraffic: HandlerModel;
@@ -121,7 +142,37 @@ export function constructModel(overrides: Partial<BlueGreenLambdaPipelineProps> 
   if (cached) return cached;
   const stack = newStack(new App());
   new BlueGreenLambdaPipeline(stack, 'Pipeline', baseProps(overrides));
-  const resources = Template.fromStack(stack).toJSON().Resources as Resources;
+  const model = readModel(Template.fromStack(stack).toJSON().Resources as Resources, []);
+  cache.set(cacheKey, model);
+  return model;
+}
+
+/**
+ * Synthesizes an app of several stacks (once per key): the pipeline's, and the stacks of its
+ * BlueGreenLambdaTargets in other accounts and regions; reads every stack of the cloud assembly.
+ */
+export function appModel(build: (app: App) => void, cacheKey: string): ConstructModel {
+  const cached = cache.get(cacheKey);
+  if (cached) return cached;
+  const app = new App();
+  build(app);
+  const stacks: StackModel[] = app.synth().stacks.map((s) => ({
+    stackName: s.stackName,
+    account: s.environment.account,
+    region: s.environment.region,
+    resources: (s.template.Resources ?? {}) as Resources,
+  }));
+  const holders = stacks.filter((s) => Object.values(s.resources).some((r) => r.Type === 'AWS::CodePipeline::Pipeline'));
+  if (holders.length !== 1) throw new Error(`expected one stack with a pipeline, found ${holders.map((s) => s.stackName).join(', ') || 'none'}`);
+  const model = readModel(holders[0].resources, stacks.filter((s) => s !== holders[0]), holders[0]);
+  cache.set(cacheKey, model);
+  return model;
+}
+
+const ROLE_ACCOUNT = /^arn:[^:]+:iam::(\d{12}):role\//;
+
+/** Reads the pipeline stack's template and its targets' templates. */
+function readModel(resources: Resources, targets: StackModel[], pipelineStack?: StackModel): ConstructModel {
   const pipeline = resources[single(resources, 'AWS::CodePipeline::Pipeline')].Properties;
   const readAction = (stageName: string, a: any): ActionModel => {
     const provider = a.ActionTypeId?.Provider;
@@ -167,6 +218,21 @@ export function constructModel(overrides: Partial<BlueGreenLambdaPipelineProps> 
     return { logicalId: ids[0], functionName: fn.Properties?.FunctionName, environment: fn.Properties?.Environment?.Variables ?? {} };
   };
 
+  /**
+   * The target stack an action's parameters point at (its deployerRoleArn's account, its region),
+   * or undefined for one of the pipeline's own account and region.
+   */
+  const targetStackOf = (parameters: Record<string, string>, where: string): StackModel | undefined => {
+    if (!parameters.deployerRoleArn) return undefined;
+    const account = ROLE_ACCOUNT.exec(parameters.deployerRoleArn.replace('<AWS::Partition>', 'aws'))?.[1];
+    const found = targets.filter((t) => t.account === account && t.region === parameters.region);
+    if (found.length !== 1) {
+      throw new Error(`${where}: deployerRoleArn ${parameters.deployerRoleArn} and region ${parameters.region} name ${found.length} target stacks of the app `
+        + `(${targets.map((t) => `${t.stackName}: ${t.account} ${t.region}`).join(', ') || 'none'})`);
+    }
+    return found[0];
+  };
+
   /** The services of one pair of Deploy-Blue and Switch-Traffic stages (one environment). */
   const servicesOf = (deployBlue: ActionModel[], switchStage: ActionModel[], environment?: string): ServiceModel[] => {
     // A Bake action's UserParameters carry bakeMinutes (BAKE_PARAMETERS), a shift's a targetVersion.
@@ -178,6 +244,8 @@ export function constructModel(overrides: Partial<BlueGreenLambdaPipelineProps> 
     const bakeByService = byService(bakes);
     return deployBlue.map((action) => {
       const parameters = placeholderParameters(action.userParameters, `${action.actionName} UserParameters`);
+      const stack = targetStackOf(parameters, `${action.stageName}/${action.actionName}`);
+      const holder = stack?.resources ?? resources;
       const shift = switchByService.get(parameters.service);
       if (!shift) throw new Error(`service ${parameters.service} has a Deploy-Blue action but no Switch-Traffic action`);
       const shiftParameters = placeholderParameters(shift.userParameters, `${shift.actionName} UserParameters`);
@@ -189,15 +257,16 @@ export function constructModel(overrides: Partial<BlueGreenLambdaPipelineProps> 
         wave: Number(shiftParameters.wave),
         bundleDirectory: parameters.bundleDirectory ?? '',
         functionName: parameters.functionName,
-        functionLogicalId: byProperty(resources, 'AWS::Lambda::Function', 'FunctionName', parameters.functionName, `service ${parameters.service}`),
+        functionLogicalId: byProperty(holder, 'AWS::Lambda::Function', 'FunctionName', parameters.functionName, `service ${parameters.service}`),
         deploymentGroupName: shiftParameters.deploymentGroupName,
-        groupLogicalId: byProperty(resources, 'AWS::CodeDeploy::DeploymentGroup', 'DeploymentGroupName', shiftParameters.deploymentGroupName, `service ${parameters.service}`),
+        groupLogicalId: byProperty(holder, 'AWS::CodeDeploy::DeploymentGroup', 'DeploymentGroupName', shiftParameters.deploymentGroupName, `service ${parameters.service}`),
         deployBlue: action,
         switchTraffic: shift,
         deployBlueParameters: parameters,
         switchTrafficParameters: shiftParameters,
         bake,
         bakeParameters: bake && placeholderParameters(bake.userParameters, `${bake.stageName}/${bake.actionName} UserParameters`),
+        stack,
       };
     });
   };
@@ -227,17 +296,24 @@ export function constructModel(overrides: Partial<BlueGreenLambdaPipelineProps> 
   }
   const switchActions = services.map((s) => s.switchTraffic);
   const bakeActions = services.flatMap((s) => (s.bake ? [s.bake] : []));
-  const hookNames = new Set(services
-    .flatMap((s) => [s.switchTrafficParameters.beforeAllowTrafficHook, s.switchTrafficParameters.afterAllowTrafficHook])
-    .filter(Boolean));
-  const hooks = [...hookNames].map((name) => {
-    const logicalId = byProperty(resources, 'AWS::Lambda::Function', 'FunctionName', name, 'hook');
-    return { logicalId, functionName: name, environment: resources[logicalId].Properties?.Environment?.Variables ?? {} };
+  // Each hook lives with the services that name it (a target has its own smoke test).
+  const hookStacks = new Map<string, StackModel | undefined>();
+  for (const s of services) {
+    for (const name of [s.switchTrafficParameters.beforeAllowTrafficHook, s.switchTrafficParameters.afterAllowTrafficHook].filter(Boolean)) {
+      if (!hookStacks.has(name)) hookStacks.set(name, s.stack);
+    }
+  }
+  const hooks = [...hookStacks].map(([name, stack]) => {
+    const holder = stack?.resources ?? resources;
+    const logicalId = byProperty(holder, 'AWS::Lambda::Function', 'FunctionName', name, 'hook');
+    return { logicalId, functionName: name, environment: holder[logicalId].Properties?.Environment?.Variables ?? {}, stack };
   });
   const source = (pipeline.Stages as any[]).find((s) => s.Name === 'Source')?.Actions?.[0];
 
-  const model: ConstructModel = {
+  return {
     resources,
+    pipelineStack,
+    targets,
     handlers: {
       deployBlue: handler(services.map((s) => s.deployBlue), 'Deploy-Blue'),
       switchTraffic: handler(switchActions, 'Switch-Traffic'),
@@ -254,8 +330,6 @@ export function constructModel(overrides: Partial<BlueGreenLambdaPipelineProps> 
     applicationLogicalId: single(resources, 'AWS::CodeDeploy::Application'),
     bucketLogicalId: single(resources, 'AWS::S3::Bucket'),
   };
-  cache.set(cacheKey, model);
-  return model;
 }
 
 /** Resolves CloudFormation intrinsics the way the deployed stack would, with the test's physical names. */

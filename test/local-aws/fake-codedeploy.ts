@@ -1,6 +1,7 @@
 import { createHash } from 'crypto';
+import { DEFAULT_ACCOUNT, DEFAULT_REGION, Identities } from './aws-identities';
 import { AwsError, startJsonServer } from './aws-json-server';
-import { motoRequest } from './moto-server';
+import { motoRequest, Placement } from './moto-server';
 
 /** A deployment group, as the construct's AWS::CodeDeploy::DeploymentGroup defines it. */
 export interface FakeDeploymentGroup {
@@ -9,6 +10,8 @@ export interface FakeDeploymentGroup {
   readonly deploymentConfigName: string;
   readonly alarms: string[];
   readonly autoRollbackEvents: string[];
+  /** Where the group is (CodeDeploy is per account and region). @default the fake's placement */
+  readonly placement?: Placement;
 }
 
 type TrafficRouting =
@@ -51,6 +54,8 @@ interface HookExecution {
 
 export interface Deployment {
   readonly id: string;
+  /** The account and region of its group. */
+  readonly placement: Placement;
   readonly applicationName: string;
   readonly deploymentGroupName: string;
   readonly deploymentConfigName: string;
@@ -87,6 +92,13 @@ export interface FakeCodeDeployOptions {
   readonly groups: FakeDeploymentGroup[];
   /** Invokes a lifecycle hook function; resolves when the invocation ended (thrown errors are the caller's to record). */
   readonly invokeHook: (functionName: string, event: { DeploymentId: string; LifecycleEventHookExecutionId: string }) => Promise<void>;
+  /**
+   * Whose credentials are whose: a request acts in its credentials' account (or the
+   * `x-moto-account-id` header's) and its credential scope's region, where CodeDeploy would.
+   */
+  readonly identities?: Identities;
+  /** The placement of groups that name none. @default moto's default account, us-east-1 */
+  readonly placement?: Placement;
 }
 
 /** Parses a Lambda AppSpec (JSON; the handlers render JSON, which is valid YAML). */
@@ -146,8 +158,12 @@ function parseLambdaAppSpec(content: string): Deployment['spec'] {
  * (https://docs.aws.amazon.com/codedeploy/latest/userguide/deployments-rollback-and-redeploy.html).
  */
 export async function startFakeCodeDeploy(options: FakeCodeDeployOptions) {
-  const groups = new Map(options.groups.map((g) => [`${g.applicationName}/${g.deploymentGroupName}`, g]));
-  const applications = new Set(options.groups.map((g) => g.applicationName));
+  // Applications, groups and revisions are per account and region, as CodeDeploy's are.
+  const home: Placement = options.placement ?? { account: DEFAULT_ACCOUNT, region: DEFAULT_REGION };
+  const where = (p: Placement) => `${p.account}/${p.region}`;
+  const placed = options.groups.map((g) => ({ ...g, placement: g.placement ?? home }));
+  const groups = new Map(placed.map((g) => [`${where(g.placement)}/${g.applicationName}/${g.deploymentGroupName}`, g]));
+  const applications = new Set(placed.map((g) => `${where(g.placement)}/${g.applicationName}`));
   const deployments = new Map<string, Deployment>();
   const revisions = new Map<string, { applicationName: string; content: string; sha256: string; registerTime: number; groups: Set<string> }>();
   const traffic: TrafficChange[] = [];
@@ -159,20 +175,21 @@ export async function startFakeCodeDeploy(options: FakeCodeDeployOptions) {
 
   const newId = () => `d-${createHash('sha256').update(`${Date.now()}-${++counter}-${Math.random()}`).digest('hex').slice(0, 9).toUpperCase()}`;
 
-  function groupOf(applicationName: unknown, groupName: unknown) {
+  function groupOf(p: Placement, applicationName: unknown, groupName: unknown) {
     if (!applicationName) throw new AwsError('ApplicationNameRequiredException', 'The minimum number of required application names was not specified.');
-    if (!applications.has(String(applicationName))) throw new AwsError('ApplicationDoesNotExistException', `No application found for name: ${String(applicationName)}`);
+    if (!applications.has(`${where(p)}/${String(applicationName)}`)) throw new AwsError('ApplicationDoesNotExistException', `No application found for name: ${String(applicationName)}`);
     if (!groupName) throw new AwsError('DeploymentGroupNameRequiredException', 'The deployment group name was not specified.');
-    const group = groups.get(`${applicationName}/${groupName}`);
+    const group = groups.get(`${where(p)}/${applicationName}/${groupName}`);
     if (!group) throw new AwsError('DeploymentGroupDoesNotExistException', `No Deployment Group found for name: ${String(groupName)}`);
     return group;
   }
 
-  function deploymentOf(id: unknown) {
+  /** A deployment by id; with a placement, only one of that account and region (another's does not exist there). */
+  function deploymentOf(id: unknown, p?: Placement) {
     if (!id) throw new AwsError('DeploymentIdRequiredException', 'At least one deployment ID must be specified.');
     if (typeof id !== 'string' || !/^d-[A-Z0-9]{9}$/.test(id)) throw new AwsError('InvalidDeploymentIdException', `Specified DeploymentId is not in the valid format: ${String(id)}`);
     const deployment = deployments.get(id);
-    if (!deployment) throw new AwsError('DeploymentDoesNotExistException', `Deployment ${id} does not exist`);
+    if (!deployment || (p && where(deployment.placement) !== where(p))) throw new AwsError('DeploymentDoesNotExistException', `Deployment ${id} does not exist`);
     return deployment;
   }
 
@@ -206,7 +223,7 @@ export async function startFakeCodeDeploy(options: FakeCodeDeployOptions) {
     const response = await motoRequest(options.motoUrl, 'lambda', 'PUT',
       `/2015-03-31/functions/${encodeURIComponent(d.spec.functionName)}/aliases/${encodeURIComponent(d.spec.alias)}`,
       JSON.stringify({ FunctionVersion: functionVersion, RoutingConfig: { AdditionalVersionWeights: weights } }),
-      { 'content-type': 'application/json' });
+      { 'content-type': 'application/json' }, d.placement);
     if (response.status < 200 || response.status >= 300) throw new Error(`fake CodeDeploy could not update the alias: ${response.status} ${response.body}`);
     traffic.push({ deploymentId: d.id, functionVersion, weights, at: Date.now() });
   }
@@ -222,6 +239,7 @@ export async function startFakeCodeDeploy(options: FakeCodeDeployOptions) {
     if (!d.autoRollbackEvents.includes(event) || error?.code?.startsWith('INVALID_LAMBDA')) return;
     const rollback: Deployment = {
       id: newId(),
+      placement: d.placement,
       applicationName: d.applicationName,
       deploymentGroupName: d.deploymentGroupName,
       deploymentConfigName: 'CodeDeployDefault.LambdaAllAtOnce',
@@ -267,12 +285,12 @@ export async function startFakeCodeDeploy(options: FakeCodeDeployOptions) {
   }
 
   /** The alarms of `names` in ALARM: raised by the test (raiseAlarm), or in ALARM on moto's CloudWatch (DescribeAlarms). */
-  async function alarmsInAlarm(names: string[]): Promise<string[]> {
+  async function alarmsInAlarm(p: Placement, names: string[]): Promise<string[]> {
     if (names.length === 0) return [];
     const response = await motoRequest(options.motoUrl, 'monitoring', 'POST', '/', JSON.stringify({ AlarmNames: names, AlarmTypes: ['MetricAlarm', 'CompositeAlarm'] }), {
       'content-type': 'application/x-amz-json-1.0',
       'x-amz-target': 'GraniteServiceVersion20100801.DescribeAlarms',
-    });
+    }, p);
     if (response.status !== 200) throw new Error(`fake CodeDeploy could not read the alarms on moto: ${response.status} ${response.body}`);
     const body = JSON.parse(response.body);
     const states = new Map<string, string>([...body.MetricAlarms ?? [], ...body.CompositeAlarms ?? []].map((a: any) => [a.AlarmName, a.StateValue]));
@@ -281,7 +299,7 @@ export async function startFakeCodeDeploy(options: FakeCodeDeployOptions) {
 
   /** One step of one deployment. */
   async function step(d: Deployment) {
-    const active = d.creator === 'user' && d.phase !== 'done' ? await alarmsInAlarm(d.alarms) : [];
+    const active = d.creator === 'user' && d.phase !== 'done' ? await alarmsInAlarm(d.placement, d.alarms) : [];
     if (active.length > 0) {
       return finish(d, 'Stopped', {
         code: 'ALARM_ACTIVE',
@@ -293,8 +311,8 @@ export async function startFakeCodeDeploy(options: FakeCodeDeployOptions) {
         d.status = 'InProgress';
         d.startTime = clock;
         const fn = encodeURIComponent(d.spec.functionName);
-        const alias = await motoRequest(options.motoUrl, 'lambda', 'GET', `/2015-03-31/functions/${fn}/aliases/${encodeURIComponent(d.spec.alias)}`);
-        const target = await motoRequest(options.motoUrl, 'lambda', 'GET', `/2015-03-31/functions/${fn}/configuration?Qualifier=${encodeURIComponent(d.spec.targetVersion)}`);
+        const alias = await motoRequest(options.motoUrl, 'lambda', 'GET', `/2015-03-31/functions/${fn}/aliases/${encodeURIComponent(d.spec.alias)}`, undefined, {}, d.placement);
+        const target = await motoRequest(options.motoUrl, 'lambda', 'GET', `/2015-03-31/functions/${fn}/configuration?Qualifier=${encodeURIComponent(d.spec.targetVersion)}`, undefined, {}, d.placement);
         // moto answers GetAlias with 201, Lambda with 200.
         const aliasInfo = alias.status >= 200 && alias.status < 300 ? JSON.parse(alias.body) : undefined;
         const weights = aliasInfo?.RoutingConfig?.AdditionalVersionWeights ?? {};
@@ -341,8 +359,8 @@ export async function startFakeCodeDeploy(options: FakeCodeDeployOptions) {
   }
 
   const server = await startJsonServer('CodeDeploy_20141006', {
-    CreateDeployment: (input) => {
-      const group = groupOf(input.applicationName, input.deploymentGroupName);
+    CreateDeployment: (input, caller) => {
+      const group = groupOf(caller, input.applicationName, input.deploymentGroupName);
       const configName = input.deploymentConfigName ?? group.deploymentConfigName;
       const routing = LAMBDA_CONFIGS[configName];
       if (!routing) throw new AwsError('DeploymentConfigDoesNotExistException', `No deployment configuration found for name: ${String(configName)}`);
@@ -357,7 +375,8 @@ export async function startFakeCodeDeploy(options: FakeCodeDeployOptions) {
         throw new AwsError('InvalidRevisionException', `The AppSpec sha256 ${String(revision.appSpecContent.sha256)} does not match its content (${sha256})`);
       }
       const spec = parseLambdaAppSpec(content);
-      const active = [...deployments.values()].find((d) => d.applicationName === group.applicationName
+      const active = [...deployments.values()].find((d) => where(d.placement) === where(group.placement)
+        && d.applicationName === group.applicationName
         && d.deploymentGroupName === group.deploymentGroupName && ACTIVE.includes(d.status));
       if (active) {
         throw new AwsError('DeploymentLimitExceededException', `The Deployment Group '${group.deploymentGroupName}' already has an active Deployment '${active.id}'`);
@@ -372,6 +391,7 @@ export async function startFakeCodeDeploy(options: FakeCodeDeployOptions) {
       const id = newId();
       deployments.set(id, {
         id,
+        placement: group.placement,
         applicationName: group.applicationName,
         deploymentGroupName: group.deploymentGroupName,
         deploymentConfigName: configName,
@@ -388,54 +408,55 @@ export async function startFakeCodeDeploy(options: FakeCodeDeployOptions) {
         createTime: clock,
         hooks: [],
       });
-      const key = `${group.applicationName}/${sha256}`;
+      const key = `${where(group.placement)}/${group.applicationName}/${sha256}`;
       const registered = revisions.get(key)
         ?? { applicationName: group.applicationName, content, sha256, registerTime: clock, groups: new Set<string>() };
       registered.groups.add(group.deploymentGroupName);
       revisions.set(key, registered);
       return { deploymentId: id };
     },
-    GetDeployment: (input) => ({ deploymentInfo: info(deploymentOf(input.deploymentId)) }),
-    ListDeployments: (input) => {
+    GetDeployment: (input, caller) => ({ deploymentInfo: info(deploymentOf(input.deploymentId, caller)) }),
+    ListDeployments: (input, caller) => {
       if (!!input.applicationName !== !!input.deploymentGroupName) {
         throw new AwsError('InvalidInputException', 'applicationName and deploymentGroupName must be specified together');
       }
-      if (input.applicationName) groupOf(input.applicationName, input.deploymentGroupName);
+      if (input.applicationName) groupOf(caller, input.applicationName, input.deploymentGroupName);
       const statuses: string[] | undefined = input.includeOnlyStatuses?.length ? input.includeOnlyStatuses : undefined;
       for (const status of statuses ?? []) {
         if (![...ACTIVE, 'Succeeded', 'Failed', 'Stopped'].includes(status)) throw new AwsError('InvalidDeploymentStatusException', `Invalid deployment status: ${status}`);
       }
       const ids = [...deployments.values()]
+        .filter((d) => where(d.placement) === where(caller))
         .filter((d) => !input.applicationName || (d.applicationName === input.applicationName && d.deploymentGroupName === input.deploymentGroupName))
         .filter((d) => !statuses || statuses.includes(d.status))
         .reverse().map((d) => d.id);
       return { deployments: ids };
     },
-    BatchGetDeployments: (input) => ({ deploymentsInfo: (input.deploymentIds ?? []).map((id: string) => info(deploymentOf(id))) }),
-    StopDeployment: (input) => {
-      const d = deploymentOf(input.deploymentId);
+    BatchGetDeployments: (input, caller) => ({ deploymentsInfo: (input.deploymentIds ?? []).map((id: string) => info(deploymentOf(id, caller))) }),
+    StopDeployment: (input, caller) => {
+      const d = deploymentOf(input.deploymentId, caller);
       if (!ACTIVE.includes(d.status)) throw new AwsError('DeploymentAlreadyCompletedException', `Deployment ${d.id} has already completed`);
       finish(d, 'Stopped', { code: 'MANUAL_STOP', message: 'The deployment was stopped by a user' });
       return { status: 'Succeeded', statusMessage: 'Deployment stopped' };
     },
-    RegisterApplicationRevision: (input) => {
-      if (!applications.has(input.applicationName)) throw new AwsError('ApplicationDoesNotExistException', `No application found for name: ${String(input.applicationName)}`);
+    RegisterApplicationRevision: (input, caller) => {
+      if (!applications.has(`${where(caller)}/${input.applicationName}`)) throw new AwsError('ApplicationDoesNotExistException', `No application found for name: ${String(input.applicationName)}`);
       const content = input.revision?.appSpecContent?.content;
       if (typeof content !== 'string') throw new AwsError('InvalidRevisionException', 'AppSpecContent with content is required');
       const sha256 = createHash('sha256').update(content).digest('hex');
-      const key = `${input.applicationName}/${sha256}`;
+      const key = `${where(caller)}/${input.applicationName}/${sha256}`;
       if (!revisions.has(key)) {
         revisions.set(key, { applicationName: input.applicationName, content, sha256, registerTime: clock, groups: new Set() });
       }
       return {};
     },
-    GetApplicationRevision: (input) => {
+    GetApplicationRevision: (input, caller) => {
       if (!input.applicationName) throw new AwsError('ApplicationNameRequiredException', 'The minimum number of required application names was not specified.');
-      if (!applications.has(input.applicationName)) throw new AwsError('ApplicationDoesNotExistException', `No application found for name: ${String(input.applicationName)}`);
+      if (!applications.has(`${where(caller)}/${input.applicationName}`)) throw new AwsError('ApplicationDoesNotExistException', `No application found for name: ${String(input.applicationName)}`);
       const asked = input.revision?.appSpecContent;
       if (!input.revision || input.revision.revisionType !== 'AppSpecContent' || !asked) throw new AwsError('InvalidRevisionException', 'An AppSpecContent revision is required');
       const sha256 = asked.sha256 ?? (typeof asked.content === 'string' ? createHash('sha256').update(asked.content).digest('hex') : undefined);
-      const found = sha256 ? revisions.get(`${input.applicationName}/${sha256}`) : undefined;
+      const found = sha256 ? revisions.get(`${where(caller)}/${input.applicationName}/${sha256}`) : undefined;
       if (!found) throw new AwsError('RevisionDoesNotExistException', `No application revision found for ${String(sha256)}`);
       return {
         applicationName: found.applicationName,
@@ -443,8 +464,8 @@ export async function startFakeCodeDeploy(options: FakeCodeDeployOptions) {
         revisionInfo: { description: '', deploymentGroups: [...found.groups], firstUsedTime: found.registerTime, lastUsedTime: clock, registerTime: found.registerTime },
       };
     },
-    PutLifecycleEventHookExecutionStatus: (input) => {
-      const d = deploymentOf(input.deploymentId);
+    PutLifecycleEventHookExecutionStatus: (input, caller) => {
+      const d = deploymentOf(input.deploymentId, caller);
       const execution = d.hooks.find((h) => h.id === input.lifecycleEventHookExecutionId);
       if (!execution) throw new AwsError('InvalidLifecycleEventHookExecutionIdException', `A lifecycle event hook execution ID ${String(input.lifecycleEventHookExecutionId)} is invalid`);
       if (!['Succeeded', 'Failed'].includes(input.status)) throw new AwsError('InvalidLifecycleEventHookExecutionStatusException', `The status ${String(input.status)} is not Succeeded or Failed`);
@@ -468,8 +489,8 @@ export async function startFakeCodeDeploy(options: FakeCodeDeployOptions) {
         },
       };
     },
-    GetDeploymentGroup: (input) => {
-      const group = groupOf(input.applicationName, input.deploymentGroupName);
+    GetDeploymentGroup: (input, caller) => {
+      const group = groupOf(caller, input.applicationName, input.deploymentGroupName);
       return {
         deploymentGroupInfo: {
           applicationName: group.applicationName,
@@ -480,11 +501,11 @@ export async function startFakeCodeDeploy(options: FakeCodeDeployOptions) {
           autoRollbackConfiguration: { enabled: group.autoRollbackEvents.length > 0, events: group.autoRollbackEvents },
           deploymentStyle: { deploymentType: 'BLUE_GREEN', deploymentOption: 'WITH_TRAFFIC_CONTROL' },
           computePlatform: 'Lambda',
-          serviceRoleArn: 'arn:aws:iam::123456789012:role/codedeploy-service-role',
+          serviceRoleArn: `arn:aws:iam::${group.placement.account}:role/codedeploy-service-role`,
         },
       };
     },
-  });
+  }, options.identities);
 
   return {
     ...server,

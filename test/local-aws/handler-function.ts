@@ -86,6 +86,8 @@ export class HandlerFunction {
     private readonly timeoutMs = 120_000,
     /** How far the handler's clock runs ahead of the real one at each invocation (time the test played). */
     private readonly clockOffsetMs: () => number = () => 0,
+    /** The function's ARN (the Lambda context's invokedFunctionArn). @default in moto's default account, us-east-1 */
+    private readonly functionArn?: string,
   ) {
     if (!fs.existsSync(bundle)) throw new Error(`${bundle} does not exist: run \`npx projen bundle\` first`);
     fs.mkdirSync(path.dirname(logFile), { recursive: true });
@@ -164,7 +166,8 @@ export class HandlerFunction {
   }
 
   private async start(): Promise<Environment> {
-    const child = fork(RUNNER, [path.resolve(this.bundle), this.functionName, String(this.timeoutMs)], {
+    const args = [path.resolve(this.bundle), this.functionName, String(this.timeoutMs), ...(this.functionArn ? [this.functionArn] : [])];
+    const child = fork(RUNNER, args, {
       env: this.env,
       execArgv: ['--no-warnings'],
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

@@ -19,6 +19,8 @@ const util = require('util');
 const bundle = process.argv[2];
 const functionName = process.argv[3] || 'handler';
 const timeoutMs = Number(process.argv[4] || 120000);
+// The function's ARN (the context's invokedFunctionArn), which names its account and region.
+const functionArn = process.argv[5] || `arn:aws:lambda:us-east-1:123456789012:function:${functionName}`;
 let mod;
 let currentRequestId;
 
@@ -84,7 +86,7 @@ process.on('message', async (message) => {
     functionName,
     functionVersion: '$LATEST',
     awsRequestId: message.requestId,
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:${functionName}`,
+    invokedFunctionArn: functionArn,
     memoryLimitInMB: '256',
     logGroupName: `/aws/lambda/${functionName}`,
     getRemainingTimeInMillis: () => Math.max(0, timeoutMs - (Date.now() - started)),

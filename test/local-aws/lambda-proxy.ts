@@ -1,7 +1,8 @@
 import * as http from 'http';
 import { AddressInfo } from 'net';
 import * as vm from 'vm';
-import { motoRequest } from './moto-server';
+import { Caller, callerOf, Identities } from './aws-identities';
+import { motoRequest, Placement } from './moto-server';
 import { codeSha256, NotAZipError, unzipFiles } from './zip';
 
 /** A Lambda API call a handler made through the proxy. */
@@ -14,6 +15,10 @@ export interface LambdaCall {
   readonly body?: any;
   readonly response?: any;
   readonly at: number;
+  /** Who called: the access key, and the account and region the call was in. */
+  readonly account: string;
+  readonly region: string;
+  readonly accessKeyId: string;
 }
 
 /** One Invoke the proxy answered. */
@@ -24,6 +29,8 @@ export interface Invocation {
   readonly functionError?: string;
   readonly payload: string;
   readonly at: number;
+  readonly account: string;
+  readonly region: string;
 }
 
 export interface LambdaProxyOptions {
@@ -36,6 +43,12 @@ export interface LambdaProxyOptions {
   updateWindowMs?: number;
   /** Lambda's clock (epoch ms), which stamps the metrics of each invocation. @default Date.now */
   now?: () => number;
+  /**
+   * Whose credentials are whose: each request acts in the account its credentials belong to (or the
+   * `x-moto-account-id` header's) and the region of its credential scope, as moto scopes it.
+   * @default every request in moto's default account, or the header's
+   */
+  identities?: Identities;
 }
 
 /** Splits a FunctionName path parameter (name, name:qualifier, partial or full ARN). */
@@ -90,14 +103,16 @@ function lambdaError(res: http.ServerResponse, status: number, type: string, mes
 export async function startLambdaProxy(motoUrl: string, sources: Map<string, string>, options: LambdaProxyOptions = {}) {
   const calls: LambdaCall[] = [];
   const invocations: Invocation[] = [];
+  // Function names are unique per account and region: state is kept per `<account>/<region>/<name>`.
   const updatingUntil = new Map<string, number>();
   const deleted = new Map<string, Set<string>>();
-  const isDeleted = (name: string, version?: string | null) => !!version && (deleted.get(name)?.has(version) ?? false);
+  const keyOf = (p: Placement, name: string) => `${p.account}/${p.region}/${name}`;
+  const isDeleted = (p: Placement, name: string, version?: string | null) => !!version && (deleted.get(keyOf(p, name))?.has(version) ?? false);
   const packages = new Map<string, Record<string, Buffer>>();
   const CONFIG_FIELDS = ['CodeSha256', 'Handler', 'Runtime', 'MemorySize', 'Timeout', 'Role'];
 
-  const moto = async (method: string, requestPath: string, body?: string) => {
-    const response = await motoRequest(motoUrl, 'lambda', method, requestPath, body, body ? { 'content-type': 'application/json' } : {});
+  const moto = async (p: Placement, method: string, requestPath: string, body?: string) => {
+    const response = await motoRequest(motoUrl, 'lambda', method, requestPath, body, body ? { 'content-type': 'application/json' } : {}, p);
     let parsed: any;
     try {
       parsed = response.body ? JSON.parse(response.body) : undefined;
@@ -108,21 +123,21 @@ export async function startLambdaProxy(motoUrl: string, sources: Map<string, str
   };
 
   /** The most recently published version that still exists (moto lists versions in publish order). */
-  async function lastVersion(name: string): Promise<any | undefined> {
+  async function lastVersion(p: Placement, name: string): Promise<any | undefined> {
     const all: any[] = [];
     let marker: string | undefined;
     do {
-      const page = await moto('GET', `/2015-03-31/functions/${encodeURIComponent(name)}/versions${marker ? `?Marker=${encodeURIComponent(marker)}` : ''}`);
+      const page = await moto(p, 'GET', `/2015-03-31/functions/${encodeURIComponent(name)}/versions${marker ? `?Marker=${encodeURIComponent(marker)}` : ''}`);
       if (page.status !== 200) return undefined;
       all.push(...(page.body.Versions ?? []));
       marker = page.body.NextMarker;
     } while (marker);
-    const published = all.filter((v) => v.Version !== '$LATEST' && !isDeleted(name, v.Version));
+    const published = all.filter((v) => v.Version !== '$LATEST' && !isDeleted(p, name, v.Version));
     return published.sort((a, b) => Number(a.Version) - Number(b.Version)).pop();
   }
 
   /** Lambda loads the handler's module from the package; the proxy keeps its source by CodeSha256. */
-  async function registerPackage(name: string, zip: Buffer): Promise<string | undefined> {
+  async function registerPackage(p: Placement, name: string, zip: Buffer): Promise<string | undefined> {
     let files: Record<string, Buffer>;
     try {
       files = unzipFiles(zip);
@@ -130,7 +145,7 @@ export async function startLambdaProxy(motoUrl: string, sources: Map<string, str
       if (error instanceof NotAZipError || error instanceof RangeError) return 'Could not unzip uploaded file. Please check your file, then try to upload again.';
       throw error;
     }
-    const config = await moto('GET', `/2015-03-31/functions/${encodeURIComponent(name)}/configuration`);
+    const config = await moto(p, 'GET', `/2015-03-31/functions/${encodeURIComponent(name)}/configuration`);
     const handler = String(config.body?.Handler ?? 'index.handler');
     const module = handler.slice(0, handler.lastIndexOf('.'));
     const file = [`${module}.js`, `${module}.cjs`].find((candidate) => files[candidate] !== undefined);
@@ -172,7 +187,7 @@ export async function startLambdaProxy(motoUrl: string, sources: Map<string, str
    * ExecutedVersion for an alias ("view metrics for an alias and version combination").
    * @see https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
    */
-  async function publishMetrics(name: string, qualifier: string | undefined, executedVersion: string, error: boolean) {
+  async function publishMetrics(p: Placement, name: string, qualifier: string | undefined, executedVersion: string, error: boolean) {
     const timestamp = (options.now ?? Date.now)() / 1000;
     const sets: Array<Array<{ Name: string; Value: string }>> = [[{ Name: 'FunctionName', Value: name }]];
     if (qualifier && qualifier !== '$LATEST') {
@@ -187,14 +202,14 @@ export async function startLambdaProxy(motoUrl: string, sources: Map<string, str
     const response = await motoRequest(motoUrl, 'monitoring', 'POST', '/', JSON.stringify({ Namespace: 'AWS/Lambda', MetricData: metricData }), {
       'content-type': 'application/x-amz-json-1.0',
       'x-amz-target': 'GraniteServiceVersion20100801.PutMetricData',
-    });
+    }, p);
     if (response.status !== 200) throw new Error(`CloudWatch PutMetricData on moto answered ${response.status}: ${response.body}`);
   }
 
-  async function invoke(name: string, qualifier: string | undefined, payload: Buffer, res: http.ServerResponse) {
+  async function invoke(p: Placement, name: string, qualifier: string | undefined, payload: Buffer, res: http.ServerResponse) {
     let version = qualifier ?? '$LATEST';
     if (!/^(\d+|\$LATEST)$/.test(version)) {
-      const alias = await moto('GET', `/2015-03-31/functions/${encodeURIComponent(name)}/aliases/${encodeURIComponent(version)}`);
+      const alias = await moto(p, 'GET', `/2015-03-31/functions/${encodeURIComponent(name)}/aliases/${encodeURIComponent(version)}`);
       if (alias.status < 200 || alias.status >= 300) return lambdaError(res, 404, 'ResourceNotFoundException', `Function not found: ${name}:${version}`);
       version = alias.body.FunctionVersion;
       let draw = Math.random();
@@ -206,8 +221,8 @@ export async function startLambdaProxy(motoUrl: string, sources: Map<string, str
         draw -= weight;
       }
     }
-    const config = await moto('GET', `/2015-03-31/functions/${encodeURIComponent(name)}/configuration?Qualifier=${encodeURIComponent(version)}`);
-    if (config.status !== 200 || isDeleted(name, version)) return lambdaError(res, 404, 'ResourceNotFoundException', `Function not found: arn:aws:lambda:us-east-1:123456789012:function:${name}:${version}`);
+    const config = await moto(p, 'GET', `/2015-03-31/functions/${encodeURIComponent(name)}/configuration?Qualifier=${encodeURIComponent(version)}`);
+    if (config.status !== 200 || isDeleted(p, name, version)) return lambdaError(res, 404, 'ResourceNotFoundException', `Function not found: arn:aws:lambda:${p.region}:${p.account}:function:${name}:${version}`);
     const source = sources.get(config.body.CodeSha256);
     if (source === undefined) {
       return lambdaError(res, 502, 'InvalidZipFileException', `the test registered no source for CodeSha256 ${config.body.CodeSha256} of ${name}:${version}`);
@@ -225,8 +240,10 @@ export async function startLambdaProxy(motoUrl: string, sources: Map<string, str
       const e = error as Error;
       result = JSON.stringify({ errorType: e?.name ?? 'Error', errorMessage: e?.message ?? String(error), trace: [] });
     }
-    invocations.push({ functionName: name, qualifier, executedVersion: version, functionError, payload: result, at: Date.now() });
-    await publishMetrics(name, qualifier, version, functionError !== undefined);
+    invocations.push({
+      functionName: name, qualifier, executedVersion: version, functionError, payload: result, at: Date.now(), account: p.account, region: p.region,
+    });
+    await publishMetrics(p, name, qualifier, version, functionError !== undefined);
     res.writeHead(200, {
       'content-type': 'application/json',
       'x-amz-executed-version': version,
@@ -247,6 +264,8 @@ export async function startLambdaProxy(motoUrl: string, sources: Map<string, str
         const rest = match?.[2] ?? '';
         const qualifier = url.searchParams.get('Qualifier') ?? fn?.qualifier;
         const method = req.method ?? 'GET';
+        const caller: Caller = callerOf(req.headers, options.identities);
+        const p: Placement = { account: caller.account, region: caller.region };
         const operation = !fn ? `${method} ${url.pathname}`
           : method === 'POST' && rest === '/invocations' ? 'Invoke'
             : method === 'PUT' && rest === '/code' ? 'UpdateFunctionCode'
@@ -269,7 +288,17 @@ export async function startLambdaProxy(motoUrl: string, sources: Map<string, str
         }
         // Record what the handler asked and what it was answered.
         const record = (status: number, errorType?: string, response?: any) => calls.push({
-          operation, functionName: fn?.name ?? '', qualifier: qualifier ?? undefined, status, errorType, body: parsedBody, response, at: Date.now(),
+          operation,
+          functionName: fn?.name ?? '',
+          qualifier: qualifier ?? undefined,
+          status,
+          errorType,
+          body: parsedBody,
+          response,
+          at: Date.now(),
+          account: p.account,
+          region: p.region,
+          accessKeyId: caller.accessKeyId,
         });
         const originalWriteHead = res.writeHead.bind(res);
         (res as any).writeHead = (status: number, headers?: any) => {
@@ -279,11 +308,11 @@ export async function startLambdaProxy(motoUrl: string, sources: Map<string, str
         try {
           if (!fn) return await forward(req, body, res);
           const name = fn.name;
-          const updating = (updatingUntil.get(name) ?? 0) > Date.now();
-          const arn = `arn:aws:lambda:us-east-1:123456789012:function:${name}`;
+          const updating = (updatingUntil.get(keyOf(p, name)) ?? 0) > Date.now();
+          const arn = `arn:aws:lambda:${p.region}:${p.account}:function:${name}`;
           switch (operation) {
             case 'Invoke':
-              return await invoke(name, qualifier ?? undefined, body, res);
+              return await invoke(p, name, qualifier ?? undefined, body, res);
             case 'UpdateFunctionCode':
             case 'UpdateFunctionConfiguration':
             case 'PublishVersion': {
@@ -291,15 +320,15 @@ export async function startLambdaProxy(motoUrl: string, sources: Map<string, str
                 return lambdaError(res, 409, 'ResourceConflictException', `The operation cannot be performed at this time. An update is in progress for resource: ${arn}`);
               }
               if (operation === 'PublishVersion' && parsedBody?.CodeSha256) {
-                const latest = await moto('GET', `/2015-03-31/functions/${encodeURIComponent(name)}/configuration`);
+                const latest = await moto(p, 'GET', `/2015-03-31/functions/${encodeURIComponent(name)}/configuration`);
                 if (latest.status === 200 && latest.body.CodeSha256 !== parsedBody.CodeSha256) {
                   return lambdaError(res, 400, 'InvalidParameterValueException',
                     `CodeSHA256 (${parsedBody.CodeSha256}) is different from current CodeSHA256 in $LATEST (${latest.body.CodeSha256}). Please try again with the CodeSHA256 in $LATEST.`);
                 }
               }
               if (operation === 'PublishVersion') {
-                const last = await lastVersion(name);
-                const latest = await moto('GET', `/2015-03-31/functions/${encodeURIComponent(name)}/configuration`);
+                const last = await lastVersion(p, name);
+                const latest = await moto(p, 'GET', `/2015-03-31/functions/${encodeURIComponent(name)}/configuration`);
                 if (last && latest.status === 200 && CONFIG_FIELDS.every((f) => JSON.stringify(last[f]) === JSON.stringify(latest.body[f]))
                   && JSON.stringify(last.Environment ?? {}) === JSON.stringify(latest.body.Environment ?? {})) {
                   res.writeHead(201, { 'content-type': 'application/json' });
@@ -310,26 +339,37 @@ export async function startLambdaProxy(motoUrl: string, sources: Map<string, str
                 let zip: Buffer | undefined;
                 if (typeof parsedBody?.ZipFile === 'string') zip = Buffer.from(parsedBody.ZipFile, 'base64');
                 if (parsedBody?.S3Bucket && parsedBody?.S3Key) {
+                  const bucket = encodeURIComponent(parsedBody.S3Bucket);
+                  // "S3Bucket: An Amazon S3 bucket in the same AWS Region as your function. The bucket can
+                  // be in a different AWS account" (API_UpdateFunctionCode). Lambda reads the object with
+                  // the caller's credentials, in the function's region.
+                  const asCaller = { authorization: `AWS4-HMAC-SHA256 Credential=${caller.accessKeyId || 'test'}/20250101/${p.region}/s3/aws4_request, SignedHeaders=host, Signature=0` };
+                  const location = await motoRequest(motoUrl, 's3', 'GET', `/${bucket}?location`, undefined, asCaller);
+                  const bucketRegion = location.status === 200 ? (/<LocationConstraint[^>]*>([^<]*)</.exec(location.body)?.[1] || 'us-east-1') : undefined;
+                  if (bucketRegion && bucketRegion !== p.region) {
+                    return lambdaError(res, 400, 'InvalidParameterValueException',
+                      `Error occurred while GetObject. S3 Error Code: PermanentRedirect. S3 Error Message: The bucket is in this region: ${bucketRegion}. Please use this region to retry the request`);
+                  }
                   const key = String(parsedBody.S3Key).split('/').map(encodeURIComponent).join('/');
                   const version = parsedBody.S3ObjectVersion ? `?versionId=${encodeURIComponent(parsedBody.S3ObjectVersion)}` : '';
-                  const object = await motoRequest(motoUrl, 's3', 'GET', `/${encodeURIComponent(parsedBody.S3Bucket)}/${key}${version}`);
+                  const object = await motoRequest(motoUrl, 's3', 'GET', `/${bucket}/${key}${version}`, undefined, asCaller);
                   // A missing bucket or key: moto answers as Lambda does (InvalidParameterValueException ... GetObject).
                   if (object.status === 200) zip = object.bytes;
                 }
                 if (zip) {
-                  const refused = await registerPackage(name, zip);
+                  const refused = await registerPackage(p, name, zip);
                   if (refused) return lambdaError(res, 400, 'InvalidParameterValueException', refused);
                 }
               }
               if (operation !== 'PublishVersion' && (options.updateWindowMs ?? 0) > 0) {
-                updatingUntil.set(name, Date.now() + options.updateWindowMs!);
+                updatingUntil.set(keyOf(p, name), Date.now() + options.updateWindowMs!);
                 return await forward(req, body, res, (json) => ({ ...json, LastUpdateStatus: 'InProgress', LastUpdateStatusReason: 'The function is being created.' }));
               }
               return await forward(req, body, res);
             }
             case 'GetFunction':
             case 'GetFunctionConfiguration':
-              if (isDeleted(name, qualifier)) return lambdaError(res, 404, 'ResourceNotFoundException', `Function not found: ${arn}:${qualifier}`);
+              if (isDeleted(p, name, qualifier)) return lambdaError(res, 404, 'ResourceNotFoundException', `Function not found: ${arn}:${qualifier}`);
               if (updating && (!qualifier || qualifier === '$LATEST')) {
                 return await forward(req, body, res, (json) => operation === 'GetFunction'
                   ? { ...json, Configuration: { ...json.Configuration, LastUpdateStatus: 'InProgress' } }
@@ -341,16 +381,16 @@ export async function startLambdaProxy(motoUrl: string, sources: Map<string, str
                 return lambdaError(res, 400, 'InvalidParameterValueException', '$LATEST version cannot be deleted without deleting the function.');
               }
               if (qualifier) {
-                const aliases = await moto('GET', `/2015-03-31/functions/${encodeURIComponent(name)}/aliases`);
+                const aliases = await moto(p, 'GET', `/2015-03-31/functions/${encodeURIComponent(name)}/aliases`);
                 const referencing = (aliases.body?.Aliases ?? []).filter((a: any) => a.FunctionVersion === qualifier
                   || Object.keys(a.RoutingConfig?.AdditionalVersionWeights ?? {}).includes(qualifier)).map((a: any) => a.Name);
                 if (referencing.length > 0) {
                   return lambdaError(res, 409, 'ResourceConflictException', `Unable to delete version because the following aliases reference it: [${referencing.join(', ')}]`);
                 }
-                const exists = await moto('GET', `/2015-03-31/functions/${encodeURIComponent(name)}/configuration?Qualifier=${encodeURIComponent(qualifier)}`);
+                const exists = await moto(p, 'GET', `/2015-03-31/functions/${encodeURIComponent(name)}/configuration?Qualifier=${encodeURIComponent(qualifier)}`);
                 if (exists.status === 200) {
-                  if (!deleted.has(name)) deleted.set(name, new Set());
-                  deleted.get(name)!.add(qualifier);
+                  if (!deleted.has(keyOf(p, name))) deleted.set(keyOf(p, name), new Set());
+                  deleted.get(keyOf(p, name))!.add(qualifier);
                 }
                 res.writeHead(204, {});
                 return res.end();
@@ -360,12 +400,12 @@ export async function startLambdaProxy(motoUrl: string, sources: Map<string, str
             case 'ListVersionsByFunction':
               return await forward(req, body, res, (json) => ({
                 ...json,
-                Versions: (json.Versions ?? []).filter((v: any) => !isDeleted(name, v.Version)),
+                Versions: (json.Versions ?? []).filter((v: any) => !isDeleted(p, name, v.Version)),
               }));
             case 'CreateAlias':
             case 'UpdateAlias': {
               const versions = [parsedBody?.FunctionVersion, ...Object.keys(parsedBody?.RoutingConfig?.AdditionalVersionWeights ?? {})];
-              const gone = versions.find((v) => isDeleted(name, v));
+              const gone = versions.find((v) => isDeleted(p, name, v));
               if (gone) return lambdaError(res, 404, 'ResourceNotFoundException', `Function not found: ${arn}:${gone}`);
               return await forward(req, body, res);
             }
@@ -386,9 +426,10 @@ export async function startLambdaProxy(motoUrl: string, sources: Map<string, str
     invocations,
     /** The files of each deployment package a function was given, by CodeSha256. */
     packages,
-    /** Versions deleted through the proxy (hidden from moto's answers). */
-    deletedVersions(name: string): string[] {
-      return [...(deleted.get(name) ?? [])];
+    /** Versions deleted through the proxy (hidden from moto's answers), of a function in one account and region or in any. */
+    deletedVersions(name: string, placement?: Placement): string[] {
+      if (placement) return [...(deleted.get(keyOf(placement, name)) ?? [])];
+      return [...deleted].filter(([key]) => key.endsWith(`/${name}`)).flatMap(([, versions]) => [...versions]);
     },
     /** Successful calls of one operation (what really changed something). */
     succeeded(operation: string) {

@@ -35,16 +35,27 @@ export function motoServerBinary(): string {
   return binary;
 }
 
-/** Asks moto's own API a question with a credential scope naming `service`, so moto routes it there. */
+/** An account and region of local AWS. */
+export interface Placement {
+  readonly account: string;
+  readonly region: string;
+}
+
+/**
+ * Asks moto's own API a question with a credential scope naming `service`, so moto routes it there;
+ * with a placement, in that account (moto's `x-moto-account-id` header) and region (the credential scope's).
+ */
 export function motoRequest(
   baseUrl: string, service: string, method: string, requestPath: string, body?: Buffer | string, headers: Record<string, string> = {},
+  placement?: Placement,
 ) {
   return new Promise<{ status: number; body: string; bytes: Buffer }>((resolve, reject) => {
     const request = http.request(`${baseUrl}${requestPath}`, {
       method,
       headers: {
         // moto's server picks the service from the SigV4 credential scope; it does not check signatures.
-        authorization: `AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/${service}/aws4_request, SignedHeaders=host, Signature=0`,
+        authorization: `AWS4-HMAC-SHA256 Credential=test/20250101/${placement?.region ?? 'us-east-1'}/${service}/aws4_request, SignedHeaders=host, Signature=0`,
+        ...(placement ? { 'x-moto-account-id': placement.account } : {}),
         ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}),
         ...headers,
       },

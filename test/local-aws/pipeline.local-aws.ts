@@ -7,7 +7,8 @@
  */
 import * as path from 'path';
 import { CreateAliasCommand } from '@aws-sdk/client-lambda';
-import { constructModel } from './construct-model';
+import { registerAccountScenarios } from './accounts-scenarios';
+import { constructModel, ConstructModel } from './construct-model';
 import { registerCrashScenarios } from './crash-scenarios';
 import { registerEnvironmentScenarios } from './environments-scenarios';
 import {
@@ -47,7 +48,15 @@ beforeAll(async () => {
 
 afterEach(async () => {
   const name = expect.getState().currentTestName ?? '?';
-  for (const w of worlds) metricsReport.add(name, w.tag, w.metrics());
+  for (const w of worlds) {
+    metricsReport.add(name, w.tag, w.metrics());
+    // Where the handlers acted (a world of several accounts): every call the proxies, fakes and gateway recorded, with its caller's placement.
+    if (w.gateway) {
+      report.notePlacements(name, [...w.proxy.calls, ...w.codeDeploy.calls.map((c) => c.caller), ...w.gateway.calls.map((c) => c.caller)]
+        .filter((c) => w.identities.issued(c.accessKeyId))
+        .map((c) => ({ account: c.account, region: c.region })));
+    }
+  }
   await Promise.all(worlds.splice(0).map((w) => w.stop()));
 });
 
@@ -55,7 +64,7 @@ afterAll(async () => {
   await shared?.moto.stop();
   const bundles = `${path.relative(process.cwd(), ASSETS_DIR) || '.'}/*.lambda/index.js`;
   report.print(`local AWS integration: bundled handlers from ${bundles} on moto ${shared?.moto.version ?? '?'}; handler logs in cdk.out/local-aws/`,
-    startError ? `not run: ${startError.message.split('.')[0]}` : undefined);
+    startError ? `not run: ${startError.message.split('.')[0]}` : undefined, '17');
   metricsReport.print('12b.', 'exec-12b-B');
 });
 
@@ -80,6 +89,14 @@ function scenario(name: string, body: () => Promise<void>, timeout = 60_000) {
 async function worldFor(tag: string, props: Partial<BlueGreenLambdaPipelineProps>, options: WorldOptions = {}) {
   if (!shared) throw new Error(`local AWS did not start: ${startError?.message ?? 'see beforeAll'}`);
   const w = await World.create(shared, tag, constructModel(props), options);
+  worlds.push(w);
+  return w;
+}
+
+/** A world of an already synthesized model (an app of several stacks). */
+async function worldOf(tag: string, model: ConstructModel, options: WorldOptions = {}) {
+  if (!shared) throw new Error(`local AWS did not start: ${startError?.message ?? 'see beforeAll'}`);
+  const w = await World.create(shared, tag, model, options);
   worlds.push(w);
   return w;
 }
@@ -552,3 +569,4 @@ registerUnchangedScenarios({ scenario, worldFor });
 registerOverlapScenarios({ scenario, worldFor });
 registerCrashScenarios({ scenario, worldFor });
 registerEnvironmentScenarios({ scenario, worldFor });
+registerAccountScenarios({ scenario, worldFor, worldOf });

@@ -4,6 +4,13 @@ import { EmfRecord, formatDatum, metricData } from './emf';
 export class ScenarioReport {
   private readonly rows: Array<{ name: string; passed: boolean; seconds: number; reason?: string }> = [];
   private readonly registered: string[] = [];
+  /** The accounts and regions each scenario's handlers acted in (worlds of several accounts). */
+  private readonly placements = new Map<string, Array<{ account: string; region: string }>>();
+
+  /** Records where a scenario's handlers acted. */
+  notePlacements(name: string, placements: Array<{ account: string; region: string }>) {
+    this.placements.set(name, [...this.placements.get(name) ?? [], ...placements]);
+  }
 
   /** Declares a scenario, so one that never ran (a failed setup) still counts as failed. */
   register(name: string) {
@@ -22,7 +29,11 @@ export class ScenarioReport {
     }
   }
 
-  print(header: string, notRunReason = 'did not run') {
+  /**
+   * @param accountsPrefix the names of the multi-account scenarios start with it: they get a line of
+   * their own, with the accounts and regions their handlers acted in
+   */
+  print(header: string, notRunReason = 'did not run', accountsPrefix?: string) {
     for (const name of this.registered) {
       if (!this.rows.some((r) => r.name === name)) this.rows.push({ name, passed: false, seconds: 0, reason: notRunReason });
     }
@@ -38,8 +49,16 @@ export class ScenarioReport {
       ]),
       '',
       `local-aws: ${this.rows.filter((r) => r.passed).length} scenarios passed, ${this.rows.filter((r) => !r.passed).length} failed`,
-      '',
     ];
+    if (accountsPrefix !== undefined) {
+      const rows = this.rows.filter((r) => r.name.startsWith(accountsPrefix));
+      const placements = rows.flatMap((r) => this.placements.get(r.name) ?? []);
+      const accounts = new Set(placements.map((p) => p.account)).size;
+      const regions = new Set(placements.map((p) => p.region)).size;
+      lines.push(`local-aws accounts: ${rows.filter((r) => r.passed).length} scenarios passed, ${rows.filter((r) => !r.passed).length} failed, `
+        + `${accounts} accounts, ${regions} regions`);
+    }
+    lines.push('');
     process.stdout.write(lines.join('\n'));
   }
 }

@@ -3,6 +3,7 @@
  * Switch-Traffic actions at runOrder 1), users in wave 2 (runOrder 2). Each service's code is a
  * directory of one build artifact, which Deploy-Blue cuts out, re-zips and stages under bundles/.
  */
+import { ConstructModel } from './construct-model';
 import { deploymentMetrics } from './emf';
 import {
   appSpecFunction, codeDeployDeploymentOf, counts, delta, expectAlias, expectDeploymentMetrics, expectNoHandlerThrew, expectOneResultPerJob, failed,
@@ -15,6 +16,8 @@ import { BlueGreenLambdaPipelineProps, TrafficHook } from '../../src';
 export interface ScenarioKit {
   readonly scenario: (name: string, body: () => Promise<void>, timeout?: number) => void;
   readonly worldFor: (tag: string, props: Partial<BlueGreenLambdaPipelineProps>, options?: WorldOptions) => Promise<World>;
+  /** A world of an already synthesized model (an app of several stacks, see construct-model's appModel). */
+  readonly worldOf?: (tag: string, model: ConstructModel, options?: WorldOptions) => Promise<World>;
 }
 
 const SERVICES = ['orders', 'billing', 'users'] as const;

@@ -16,15 +16,18 @@ import {
   UpdateAliasCommand,
 } from '@aws-sdk/client-lambda';
 import { CreateTopicCommand, PublishCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { ActionModel, ConstructModel, resolveIntrinsic, resolveVariables, ServiceModel, StageModel } from './construct-model';
+import { Identities, placementKey } from './aws-identities';
+import { ActionModel, ConstructModel, Resources, resolveIntrinsic, resolveVariables, ServiceModel, StackModel, StageModel } from './construct-model';
 import { DynamoProxy, startDynamoProxy } from './dynamodb-proxy';
 import { EmfRecord, emfRecords } from './emf';
 import { FakeCodeDeploy, startFakeCodeDeploy } from './fake-codedeploy';
 import { FakeCodePipeline, JobResult, startFakeCodePipeline } from './fake-codepipeline';
 import { HandlerFunction, HandlerInvocation } from './handler-function';
 import { LambdaProxy, startLambdaProxy } from './lambda-proxy';
-import { MotoServer, motoRequest, resetMoto, startMotoServer } from './moto-server';
+import { MotoGateway, startMotoGateway } from './moto-gateway';
+import { MotoServer, motoRequest, Placement, resetMoto, startMotoServer } from './moto-server';
 import { codeSha256, unzipFiles, zipFiles, ZipOptions } from './zip';
 
 export const ACCOUNT = '123456789012'; // moto's default account
@@ -221,6 +224,8 @@ export interface ServiceWorld {
   readonly groupName: string;
   readonly alarms: string[];
   readonly model: ServiceModel;
+  /** The account and region it runs in (a target's, or the pipeline's). */
+  readonly placement: Placement;
 }
 
 /** How long before an execution's first action its commit was authored (the AuthorDate the fake source gives). */
@@ -246,6 +251,8 @@ const NAME_PROPERTY: Record<string, string> = {
   'AWS::CodeDeploy::DeploymentGroup': 'DeploymentGroupName',
   'AWS::CloudWatch::Alarm': 'AlarmName',
   'AWS::SQS::Queue': 'QueueName',
+  'AWS::S3::Bucket': 'BucketName',
+  'AWS::IAM::Role': 'RoleName',
 };
 
 /** How a world plays time and Lambda. */
@@ -257,6 +264,12 @@ export interface WorldOptions {
    * ten minutes of its clock): bakes run on it. 0 (the default) keeps the handlers on the real clock.
    */
   readonly roundMs?: number;
+  /**
+   * What CloudFormation created of each target's deployer role (by environment): the trust policy the
+   * template gives it (resolved), or another, or undefined when the role does not exist (a target
+   * stack not deployed, or deleted). @default the template's
+   */
+  readonly deployerRole?: (environment: string, trustPolicy: any) => any;
 }
 
 /** Resolves every intrinsic inside a template value (objects and arrays of properties). */
@@ -268,8 +281,23 @@ export function resolveDeep(value: unknown, resolve: (logicalId: string, attribu
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveDeep(v, resolve, `${where}.${k}`)]));
 }
 
-function testClientConfig(endpoint: string) {
-  return { endpoint, region: REGION, credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1 };
+function testClientConfig(endpoint: string, placement?: Placement) {
+  return { endpoint, region: placement?.region ?? REGION, credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1 };
+}
+
+/** A test client of local AWS in an account (moto's `x-moto-account-id` header), other than moto's default. */
+function inAccount<C extends { middlewareStack: { add: (...args: any[]) => void } }>(client: C, account: string): C {
+  if (account === ACCOUNT) return client;
+  client.middlewareStack.add((next: any) => async (args: any) => {
+    args.request.headers['x-moto-account-id'] = account;
+    return next(args);
+  }, { step: 'build', name: 'localAwsAccount' });
+  return client;
+}
+
+/** The pseudo parameters CloudFormation resolves in a stack. */
+function pseudoParameter(name: string, placement: Placement): string | undefined {
+  return ({ 'AWS::Partition': 'aws', 'AWS::AccountId': placement.account, 'AWS::Region': placement.region, 'AWS::URLSuffix': 'amazonaws.com' } as Record<string, string>)[name];
 }
 
 /**
@@ -289,6 +317,16 @@ export class World {
   }
 
   public readonly lambda: LambdaClient;
+  /** The pipeline's account and region (moto's default account in a single-stack world; the pipeline stack's with targets). */
+  public readonly account: string;
+  public readonly region: string;
+  /** Whose temporary credentials are whose (handlers' execution roles, deployer sessions). */
+  public readonly identities = new Identities();
+  /** With targets: the endpoint the handlers reach moto through (S3, SNS, CloudWatch, STS), which records every call's caller and plays STS's AssumeRole checks. */
+  public gateway?: MotoGateway;
+  /** Each tooling handler's and target smoke test's credentials (its execution role's), by function name. */
+  public readonly executionRoles = new Map<string, { roleArn: string; accessKeyId: string }>();
+  private readonly placedClients = new Map<string, { lambda: LambdaClient; proxyLambda?: LambdaClient; cloudWatch: CloudWatchClient }>();
   public readonly doc: DynamoDBDocumentClient;
   public readonly sns: SNSClient;
   public proxy!: LambdaProxy;
@@ -358,18 +396,22 @@ export class World {
   private constructor(private readonly shared: SharedAws, public readonly tag: string, public readonly model: ConstructModel,
     options: WorldOptions = {}) {
     this.roundMs = options.roundMs ?? 0;
-    this.lambda = new LambdaClient(testClientConfig(shared.motoUrl));
-    this.cloudWatch = new CloudWatchClient(testClientConfig(shared.motoUrl));
-    this.dynamo = new DynamoDBClient(testClientConfig(shared.motoUrl));
+    // With targets, every stack is where its env says; a single stack stays in moto's default account.
+    this.account = model.targets.length > 0 && model.pipelineStack ? model.pipelineStack.account : ACCOUNT;
+    this.region = model.targets.length > 0 && model.pipelineStack ? model.pipelineStack.region : REGION;
+    const home = { account: this.account, region: this.region };
+    this.lambda = inAccount(new LambdaClient(testClientConfig(shared.motoUrl, home)), this.account);
+    this.cloudWatch = inAccount(new CloudWatchClient(testClientConfig(shared.motoUrl, home)), this.account);
+    this.dynamo = inAccount(new DynamoDBClient(testClientConfig(shared.motoUrl, home)), this.account);
     this.doc = DynamoDBDocumentClient.from(this.dynamo);
-    this.sns = new SNSClient(testClientConfig(shared.motoUrl));
+    this.sns = inAccount(new SNSClient(testClientConfig(shared.motoUrl, home)), this.account);
     const topic = this.physicalName(model.topicLogicalId);
     const pipeline = Object.values(model.resources).find((r) => r.Type === 'AWS::CodePipeline::Pipeline')?.Properties?.Name;
     const smoke = model.handlers.hooks.find((h) => h.environment.SMOKE_TEST_EVENTS !== undefined);
     this.names = {
       table: this.physicalName(model.tableLogicalId),
       topic,
-      topicArn: `arn:aws:sns:${REGION}:${ACCOUNT}:${topic}`,
+      topicArn: `arn:aws:sns:${this.region}:${this.account}:${topic}`,
       queue: `notifications-${tag}`,
       bucket: this.physicalName(model.bucketLogicalId),
       application: this.physicalName(model.applicationLogicalId),
@@ -380,7 +422,7 @@ export class World {
       smokeTest: smoke?.functionName,
     };
     for (const service of model.services) {
-      const group = model.resources[service.groupLogicalId].Properties;
+      const group = this.resourcesOf(service.stack)[service.groupLogicalId].Properties;
       this.services.set(service.key, {
         name: service.name,
         key: service.key,
@@ -389,8 +431,9 @@ export class World {
         bundleDirectory: service.bundleDirectory,
         functionName: service.functionName,
         groupName: service.deploymentGroupName,
-        alarms: (group.AlarmConfiguration?.Alarms ?? []).map((a: any) => resolveIntrinsic(a.Name, this.resolver, `${service.groupLogicalId} alarm`)),
+        alarms: (group.AlarmConfiguration?.Alarms ?? []).map((a: any) => resolveIntrinsic(a.Name, this.resolverFor(service.stack), `${service.groupLogicalId} alarm`)),
         model: service,
+        placement: this.placementOf(service.stack),
       });
     }
   }
@@ -407,21 +450,42 @@ export class World {
     return service;
   }
 
+  /** moto's endpoint (for what a scenario does outside the handlers, as someone with access to an account would). */
+  get motoUrl(): string {
+    return this.shared.motoUrl;
+  }
+
+  /** A stack's resources: a target's, or the pipeline's (undefined). */
+  resourcesOf(stack?: StackModel): Resources {
+    return stack?.resources ?? this.model.resources;
+  }
+
+  /** The account and region of a stack: a target's, or the pipeline's (undefined). */
+  placementOf(stack?: StackModel): Placement {
+    return stack ? { account: stack.account, region: stack.region } : { account: this.account, region: this.region };
+  }
+
   /** The resource's physical name: the template's, or one CloudFormation would generate. */
-  private physicalName(logicalId: string): string {
-    const resource = this.model.resources[logicalId];
+  private physicalName(logicalId: string, stack?: StackModel): string {
+    const resource = this.resourcesOf(stack)[logicalId];
     if (!resource) throw new Error(`unknown logical id ${logicalId}`);
     const name = resource.Properties?.[NAME_PROPERTY[resource.Type] ?? ''];
     if (typeof name === 'string') return name;
     // CloudFormation's generated names: <stack>-<logical id>-<random>, lowercase for buckets.
-    return `teststack-${logicalId}-${this.tag}`.toLowerCase().slice(0, 63);
+    return `${stack ? stack.stackName : 'teststack'}-${logicalId}-${this.tag}`.toLowerCase().slice(0, 63);
   }
 
-  /** The value CloudFormation would give a Ref or Fn::GetAtt in this world. */
-  private resolver = (logicalId: string, attribute?: string): string => {
-    const resource = this.model.resources[logicalId];
-    if (!resource) throw new Error(`unknown logical id ${logicalId}`);
-    const name = () => this.physicalName(logicalId);
+  /** The value CloudFormation would give a Ref or Fn::GetAtt in this world (in the pipeline's stack). */
+  private resolver = (logicalId: string, attribute?: string): string => this.resolverFor(undefined)(logicalId, attribute);
+
+  /** The value CloudFormation would give a Ref or Fn::GetAtt in one stack of this world. */
+  resolverFor = (stack?: StackModel) => (logicalId: string, attribute?: string): string => {
+    const { account, region } = this.placementOf(stack);
+    const pseudo = attribute ? undefined : pseudoParameter(logicalId, { account, region });
+    if (pseudo !== undefined) return pseudo;
+    const resource = this.resourcesOf(stack)[logicalId];
+    if (!resource) throw new Error(`unknown logical id ${logicalId}${stack ? ` in stack ${stack.stackName}` : ''}`);
+    const name = () => this.physicalName(logicalId, stack);
     switch (`${resource.Type}${attribute ? `.${attribute}` : ''}`) {
       case 'AWS::Lambda::Function':
       case 'AWS::DynamoDB::Table':
@@ -431,33 +495,41 @@ export class World {
       case 'AWS::S3::Bucket':
         return name();
       case 'AWS::SNS::Topic':
-        return this.names.topicArn;
+        return stack ? `arn:aws:sns:${region}:${account}:${name()}` : this.names.topicArn;
       case 'AWS::Lambda::Version.Version':
         return '1'; // the bootstrap version: the first version published on each service's function
       case 'AWS::Lambda::Function.Arn':
-        return `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${name()}`;
+        return `arn:aws:lambda:${region}:${account}:function:${name()}`;
       case 'AWS::DynamoDB::Table.Arn':
-        return `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${name()}`;
+        return `arn:aws:dynamodb:${region}:${account}:table/${name()}`;
+      case 'AWS::IAM::Role':
+        return name();
+      case 'AWS::IAM::Role.Arn':
+        return `arn:aws:iam::${account}:role/${name()}`;
+      case 'AWS::KMS::Key.Arn':
+        return `arn:aws:kms:${region}:${account}:key/${logicalId.toLowerCase()}`;
       case 'AWS::S3::Bucket.Arn':
         return `arn:aws:s3:::${name()}`;
       case 'AWS::SQS::Queue.QueueName':
         return name();
       case 'AWS::SQS::Queue.Arn':
-        return `arn:aws:sqs:${REGION}:${ACCOUNT}:${name()}`;
+        return `arn:aws:sqs:${region}:${account}:${name()}`;
       default:
         throw new Error(`cannot resolve ${attribute ? `Fn::GetAtt ${logicalId}.${attribute}` : `Ref ${logicalId}`} (${resource.Type}); teach test/local-aws/world.ts`);
     }
   };
 
   private environmentFor(functionName: string, variables: Record<string, unknown>, endpoints: Record<string, string>,
-    memoryMb: number, loggingConfig?: { LogFormat?: string; ApplicationLogLevel?: string }): Record<string, string> {
+    memoryMb: number, loggingConfig?: { LogFormat?: string; ApplicationLogLevel?: string }, stack?: StackModel,
+    credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken: string }): Record<string, string> {
     const resolved: Record<string, string> = {};
-    for (const [key, value] of Object.entries(variables)) resolved[key] = resolveIntrinsic(value, this.resolver, `${functionName} environment ${key}`);
+    for (const [key, value] of Object.entries(variables)) resolved[key] = resolveIntrinsic(value, this.resolverFor(stack), `${functionName} environment ${key}`);
+    const { region } = this.placementOf(stack);
     const env = {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       // What Lambda's Node.js runtime sets (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime).
-      AWS_REGION: REGION,
-      AWS_DEFAULT_REGION: REGION,
+      AWS_REGION: region,
+      AWS_DEFAULT_REGION: region,
       AWS_LAMBDA_FUNCTION_NAME: functionName,
       AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memoryMb),
@@ -465,9 +537,10 @@ export class World {
       // The function's LoggingConfig: with the JSON log format the runtime wraps console output as
       // JSON log events, filtered by the application log level (INFO unless configured).
       ...(loggingConfig?.LogFormat === 'JSON' ? { AWS_LAMBDA_LOG_FORMAT: 'JSON', AWS_LAMBDA_LOG_LEVEL: loggingConfig.ApplicationLogLevel ?? 'INFO' } : {}),
-      AWS_ACCESS_KEY_ID: 'test',
-      AWS_SECRET_ACCESS_KEY: 'test',
-      AWS_SESSION_TOKEN: 'test',
+      // Lambda gives a function its execution role's temporary credentials; a single-stack world, moto's default account's.
+      AWS_ACCESS_KEY_ID: credentials?.accessKeyId ?? 'test',
+      AWS_SECRET_ACCESS_KEY: credentials?.secretAccessKey ?? 'test',
+      AWS_SESSION_TOKEN: credentials?.sessionToken ?? 'test',
       // No developer profile or credentials file may leak in.
       AWS_CONFIG_FILE: path.join(this.shared.logDir, 'no-aws-config'),
       AWS_SHARED_CREDENTIALS_FILE: path.join(this.shared.logDir, 'no-aws-credentials'),
@@ -478,48 +551,114 @@ export class World {
     return env;
   }
 
-  private handlerFunction(logicalId: string, functionName: string, bundle: string, variables: Record<string, unknown>,
-    endpoints: Record<string, string>, log: string) {
-    const properties = this.model.resources[logicalId].Properties ?? {};
-    const env = this.environmentFor(functionName, variables, endpoints, properties.MemorySize ?? 128, properties.LoggingConfig);
+  private async handlerFunction(logicalId: string, functionName: string, bundle: string, variables: Record<string, unknown>,
+    endpoints: Record<string, string>, log: string, stack?: StackModel) {
+    const resources = this.resourcesOf(stack);
+    const properties = resources[logicalId].Properties ?? {};
+    const placement = this.placementOf(stack);
+    const credentials = this.model.targets.length > 0 ? await this.executionRoleCredentials(functionName, properties.Role, stack) : undefined;
+    const env = this.environmentFor(functionName, variables, endpoints, properties.MemorySize ?? 128, properties.LoggingConfig, stack, credentials);
     const fn = new HandlerFunction(functionName, bundle, env, path.join(this.shared.logDir, `${this.tag}-${log}.log`), (properties.Timeout ?? 3) * 1000,
-      () => this.clockOffsetMs);
+      () => this.clockOffsetMs, `arn:aws:lambda:${placement.region}:${placement.account}:function:${functionName}`);
     // Retries of asynchronous invocations: the function's AWS::Lambda::EventInvokeConfig, else Lambda's default of two.
-    const invokeConfig = Object.values(this.model.resources).find((r) => r.Type === 'AWS::Lambda::EventInvokeConfig'
+    const invokeConfig = Object.values(resources).find((r) => r.Type === 'AWS::Lambda::EventInvokeConfig'
       && (r.Properties?.FunctionName?.Ref === logicalId || r.Properties?.FunctionName === functionName))?.Properties;
     const target = properties.DeadLetterConfig?.TargetArn;
     this.asyncConfig.set(fn, {
-      deadLetterArn: target === undefined ? undefined : resolveIntrinsic(target, this.resolver, `${functionName} DeadLetterConfig`),
+      deadLetterArn: target === undefined ? undefined : resolveIntrinsic(target, this.resolverFor(stack), `${functionName} DeadLetterConfig`),
       maximumRetryAttempts: invokeConfig?.MaximumRetryAttempts ?? 2,
     });
     return fn;
   }
 
+  /** IAM's query API on moto, in an account. */
+  private async iam(account: string, parameters: Record<string, string>): Promise<string> {
+    const response = await motoRequest(this.shared.motoUrl, 'iam', 'POST', '/', new URLSearchParams({ Version: '2010-05-08', ...parameters }).toString(),
+      { 'content-type': 'application/x-www-form-urlencoded' }, { account, region: 'us-east-1' });
+    if (response.status !== 200) throw new Error(`IAM ${parameters.Action} in account ${account} on moto answered ${response.status}: ${response.body}`);
+    return response.body;
+  }
+
+  /**
+   * A function's execution role as CloudFormation creates it (in its stack's account), and the
+   * temporary credentials Lambda gives the function: moto's STS AssumeRole of that role (moto
+   * attributes every request signed with them to the role's account).
+   */
+  private async executionRoleCredentials(functionName: string, roleProperty: unknown, stack?: StackModel) {
+    const { account } = this.placementOf(stack);
+    const roleArn = resolveIntrinsic(roleProperty, this.resolverFor(stack), `${functionName} Role`);
+    const roleName = roleArn.split('/').pop()!;
+    await this.iam(account, {
+      Action: 'CreateRole',
+      RoleName: roleName,
+      AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }] }),
+    });
+    const sts = new STSClient(testClientConfig(this.shared.motoUrl, this.placementOf(stack)));
+    try {
+      const { Credentials: c, AssumedRoleUser: user } = await sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: functionName }));
+      this.identities.register({
+        accessKeyId: c!.AccessKeyId!, account, roleArn, sessionName: functionName, sessionArn: user?.Arn ?? roleArn, assumedBy: 'lambda',
+      });
+      this.executionRoles.set(functionName, { roleArn, accessKeyId: c!.AccessKeyId! });
+      return { accessKeyId: c!.AccessKeyId!, secretAccessKey: c!.SecretAccessKey!, sessionToken: c!.SessionToken! };
+    } finally {
+      sts.destroy();
+    }
+  }
+
+  /**
+   * The statements of a tooling role's identity policies (the template's AWS::IAM::Policy resources
+   * attached to it) that grant sts:AssumeRole: what decides, with the target's trust policy, whether
+   * the role may assume a deployer role in another account.
+   */
+  private assumeRolePolicies(roleArn: string): Array<{ name: string; policy: unknown }> {
+    const resources = this.model.resources;
+    const roleId = Object.keys(resources).find((id) => resources[id].Type === 'AWS::IAM::Role'
+      && `arn:aws:iam::${this.account}:role/${this.physicalName(id)}` === roleArn);
+    if (!roleId) return [];
+    return Object.entries(resources).filter(([, r]) => r.Type === 'AWS::IAM::Policy' && (r.Properties?.Roles ?? []).some((ref: any) => ref?.Ref === roleId))
+      .map(([id, r]) => {
+        const statements = (r.Properties.PolicyDocument.Statement as any[]).filter((st) => [st.Action].flat().includes('sts:AssumeRole'));
+        return { name: id, policy: { Version: '2012-10-17', Statement: resolveDeep(statements, this.resolver, `${id} sts:AssumeRole statements`) } };
+      });
+  }
+
   private async setUp(options: WorldOptions) {
     const moto = this.shared.motoUrl;
     await resetMoto(moto);
-    const role = await motoRequest(moto, 'iam', 'POST', '/', new URLSearchParams({
-      Action: 'CreateRole',
-      Version: '2010-05-08',
-      RoleName: 'service-role-local-aws',
-      AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }] }),
-    }).toString(), { 'content-type': 'application/x-www-form-urlencoded' });
-    if (role.status !== 200) throw new Error(`IAM CreateRole on moto answered ${role.status}: ${role.body}`);
+    const multi = this.model.targets.length > 0;
+    const accounts = [...new Set([this.account, ...this.model.targets.map((t) => t.account)])];
+    for (const account of accounts) {
+      await this.iam(account, {
+        Action: 'CreateRole',
+        RoleName: 'service-role-local-aws',
+        AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }] }),
+      });
+    }
 
-    this.proxy = await startLambdaProxy(moto, this.shared.sources, { updateWindowMs: options.updateWindowMs ?? 0, now: () => this.now() });
-    this.proxyLambda = new LambdaClient(testClientConfig(this.proxy.url));
+    if (multi) {
+      this.gateway = await startMotoGateway({ motoUrl: moto, identities: this.identities, identityPolicies: (arn) => this.assumeRolePolicies(arn) });
+    }
+    this.proxy = await startLambdaProxy(moto, this.shared.sources, {
+      updateWindowMs: options.updateWindowMs ?? 0, now: () => this.now(), identities: this.identities,
+    });
+    this.proxyLambda = inAccount(new LambdaClient(testClientConfig(this.proxy.url, { account: this.account, region: this.region })), this.account);
     this.dynamoProxy = await startDynamoProxy(moto);
     this.pipeline = await startFakeCodePipeline();
     this.codeDeploy = await startFakeCodeDeploy({
       motoUrl: moto,
+      identities: this.identities,
+      placement: { account: this.account, region: this.region },
       groups: [...this.services.values()].map((service) => {
-        const group = this.model.resources[service.model.groupLogicalId].Properties;
+        const stack = service.model.stack;
+        const group = this.resourcesOf(stack)[service.model.groupLogicalId].Properties;
         return {
-          applicationName: resolveIntrinsic(group.ApplicationName, this.resolver, `${service.groupName} ApplicationName`),
+          applicationName: resolveIntrinsic(group.ApplicationName, this.resolverFor(stack), `${service.groupName} ApplicationName`),
           deploymentGroupName: service.groupName,
           deploymentConfigName: group.DeploymentConfigName,
           alarms: group.AlarmConfiguration?.Enabled === false ? [] : service.alarms,
           autoRollbackEvents: group.AutoRollbackConfiguration?.Enabled ? group.AutoRollbackConfiguration.Events : [],
+          placement: service.placement,
         };
       }),
       invokeHook: async (functionName, event) => {
@@ -528,52 +667,58 @@ export class World {
         await hook.invoke(event);
       },
     });
+    // With targets, the handlers reach moto's services through the recording gateway (STS too).
+    const motoEndpoint = this.gateway?.url ?? moto;
     const endpoints = {
-      AWS_ENDPOINT_URL: moto,
+      AWS_ENDPOINT_URL: motoEndpoint,
       AWS_ENDPOINT_URL_LAMBDA: this.proxy.url,
-      AWS_ENDPOINT_URL_S3: moto,
+      AWS_ENDPOINT_URL_S3: motoEndpoint,
       AWS_ENDPOINT_URL_DYNAMODB: this.dynamoProxy.url,
-      AWS_ENDPOINT_URL_SNS: moto,
+      AWS_ENDPOINT_URL_SNS: motoEndpoint,
       AWS_ENDPOINT_URL_CODEDEPLOY: this.codeDeploy.url,
       AWS_ENDPOINT_URL_CODEPIPELINE: this.pipeline.url,
-      AWS_ENDPOINT_URL_CLOUDWATCH: moto,
+      AWS_ENDPOINT_URL_CLOUDWATCH: motoEndpoint,
+      ...(multi ? { AWS_ENDPOINT_URL_STS: motoEndpoint } : {}),
     };
     const { deployBlue, switchTraffic, bake, hooks } = this.model.handlers;
-    this.deployBlueFn = this.handlerFunction(deployBlue.logicalId, deployBlue.functionName, BUNDLES.deployBlue, deployBlue.environment, endpoints, 'deploy-blue');
-    this.switchTrafficFn = this.handlerFunction(switchTraffic.logicalId, switchTraffic.functionName, BUNDLES.switchTraffic, switchTraffic.environment, endpoints, 'switch-traffic');
-    if (bake) this.bakeFn = this.handlerFunction(bake.logicalId, bake.functionName, BUNDLES.bake, bake.environment, endpoints, 'bake');
+    this.deployBlueFn = await this.handlerFunction(deployBlue.logicalId, deployBlue.functionName, BUNDLES.deployBlue, deployBlue.environment, endpoints, 'deploy-blue');
+    this.switchTrafficFn = await this.handlerFunction(switchTraffic.logicalId, switchTraffic.functionName, BUNDLES.switchTraffic, switchTraffic.environment, endpoints, 'switch-traffic');
+    if (bake) this.bakeFn = await this.handlerFunction(bake.logicalId, bake.functionName, BUNDLES.bake, bake.environment, endpoints, 'bake');
     for (const hook of hooks) {
       if (hook.environment.SMOKE_TEST_EVENTS === undefined) continue; // only the built-in hook has a bundle here
-      const fn = this.handlerFunction(hook.logicalId, hook.functionName, BUNDLES.smokeTest, hook.environment, endpoints, 'smoke-test');
+      const log = hook.stack ? `smoke-test-${hook.stack.stackName}` : 'smoke-test';
+      const fn = await this.handlerFunction(hook.logicalId, hook.functionName, BUNDLES.smokeTest, hook.environment, endpoints, log, hook.stack);
       this.hookFns.set(hook.functionName, fn);
-      this.smokeTestFn = fn;
+      this.smokeTestFn ??= fn;
     }
 
     // ---- what CloudFormation would have created
-    const bucket = await motoRequest(moto, 's3', 'PUT', `/${this.names.bucket}`);
+    const home = { account: this.account, region: this.region };
+    const bucket = await motoRequest(moto, 's3', 'PUT', `/${this.names.bucket}`, undefined, {}, home);
     if (bucket.status !== 200) throw new Error(`S3 CreateBucket answered ${bucket.status}: ${bucket.body}`);
     const versioning = this.model.resources[this.model.bucketLogicalId].Properties?.VersioningConfiguration?.Status;
     if (versioning) {
       const put = await motoRequest(moto, 's3', 'PUT', `/${this.names.bucket}?versioning`,
-        `<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>${versioning}</Status></VersioningConfiguration>`);
+        `<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>${versioning}</Status></VersioningConfiguration>`, {}, home);
       if (put.status !== 200) throw new Error(`S3 PutBucketVersioning answered ${put.status}: ${put.body}`);
     }
     const bootstrap = zipFiles({ 'index.js': BOOTSTRAP_SOURCE });
     this.shared.sources.set(codeSha256(bootstrap), BOOTSTRAP_SOURCE);
     for (const service of this.services.values()) {
-      const properties = this.model.resources[service.model.functionLogicalId].Properties;
-      await this.lambda.send(new CreateFunctionCommand({
+      const properties = this.resourcesOf(service.model.stack)[service.model.functionLogicalId].Properties;
+      const lambda = this.lambdaIn(service.placement);
+      await lambda.send(new CreateFunctionCommand({
         FunctionName: service.functionName,
         Runtime: properties.Runtime,
         Handler: properties.Handler,
-        Role: `arn:aws:iam::${ACCOUNT}:role/service-role-local-aws`,
+        Role: `arn:aws:iam::${service.placement.account}:role/service-role-local-aws`,
         Code: { ZipFile: bootstrap },
         MemorySize: properties.MemorySize,
         Timeout: properties.Timeout,
       }));
-      const bootstrapVersion = await this.lambda.send(new PublishVersionCommand({ FunctionName: service.functionName, Description: 'Bootstrap version' }));
+      const bootstrapVersion = await lambda.send(new PublishVersionCommand({ FunctionName: service.functionName, Description: 'Bootstrap version' }));
       if (bootstrapVersion.Version !== '1') throw new Error(`bootstrap version of ${service.functionName} is ${bootstrapVersion.Version}, expected 1`);
-      await this.lambda.send(new CreateAliasCommand({ FunctionName: service.functionName, Name: 'live', FunctionVersion: '1' }));
+      await lambda.send(new CreateAliasCommand({ FunctionName: service.functionName, Name: 'live', FunctionVersion: '1' }));
     }
 
     const table = this.model.resources[this.model.tableLogicalId].Properties;
@@ -597,16 +742,84 @@ export class World {
       });
     }
     // The template's alarms, in their initial state (INSUFFICIENT_DATA): moto evaluates none; a
-    // scenario sets one's state (setAlarmState), as CloudWatch would on breaching data.
-    for (const [logicalId, resource] of Object.entries(this.model.resources)) {
-      if (resource.Type !== 'AWS::CloudWatch::Alarm') continue;
-      const input = resolveDeep(resource.Properties ?? {}, this.resolver, logicalId) as PutMetricAlarmCommandInput;
-      await this.cloudWatch.send(new PutMetricAlarmCommand({ ...input, AlarmName: this.physicalName(logicalId) }));
+    // scenario sets one's state (setAlarmState), as CloudWatch would on breaching data. Each
+    // target's alarms are in its account and region, where its deployment groups read them.
+    for (const stack of [undefined, ...this.model.targets]) {
+      for (const [logicalId, resource] of Object.entries(this.resourcesOf(stack))) {
+        if (resource.Type !== 'AWS::CloudWatch::Alarm') continue;
+        const input = resolveDeep(resource.Properties ?? {}, this.resolverFor(stack), logicalId) as PutMetricAlarmCommandInput;
+        const alarmName = this.physicalName(logicalId, stack);
+        await this.cloudWatchIn(this.placementOf(stack)).send(new PutMetricAlarmCommand({ ...input, AlarmName: alarmName }));
+      }
     }
+    for (const stack of this.model.targets) await this.createTargetResources(stack, options);
     await this.sns.send(new CreateTopicCommand({ Name: this.names.topic }));
     const queue = await this.sqs('CreateQueue', { QueueName: this.names.queue });
     this.queueUrl = queue.QueueUrl;
-    await this.sns.send(new SubscribeCommand({ TopicArn: this.names.topicArn, Protocol: 'sqs', Endpoint: `arn:aws:sqs:${REGION}:${ACCOUNT}:${this.names.queue}` }));
+    await this.sns.send(new SubscribeCommand({ TopicArn: this.names.topicArn, Protocol: 'sqs', Endpoint: `arn:aws:sqs:${this.region}:${this.account}:${this.names.queue}` }));
+  }
+
+  /** The environment a target stack holds (its services'). */
+  environmentOf(stack: StackModel): string {
+    const environments = [...new Set(this.model.services.filter((s) => s.stack === stack).map((s) => s.environment))];
+    if (environments.length !== 1 || !environments[0]) throw new Error(`target stack ${stack.stackName} holds the services of ${environments.join(', ') || 'no environment'}`);
+    return environments[0];
+  }
+
+  /**
+   * A target's deployer role (in its account, with the template's trust policy) and bundle bucket
+   * (in its region, versioned): the rest of what its stack creates that the handlers use.
+   */
+  private async createTargetResources(stack: StackModel, options: WorldOptions) {
+    const placement = this.placementOf(stack);
+    const environment = this.environmentOf(stack);
+    for (const [logicalId, resource] of Object.entries(stack.resources)) {
+      if (resource.Type === 'AWS::IAM::Role' && String(resource.Properties?.RoleName ?? '').includes('-deployer-')) {
+        const templateTrust = resolveDeep(resource.Properties.AssumeRolePolicyDocument, this.resolverFor(stack), `${logicalId} trust policy`);
+        const trust = options.deployerRole ? options.deployerRole(environment, templateTrust) : templateTrust;
+        if (trust === undefined) continue;
+        await this.iam(placement.account, { Action: 'CreateRole', RoleName: resource.Properties.RoleName, AssumeRolePolicyDocument: JSON.stringify(trust) });
+      }
+      if (resource.Type === 'AWS::S3::Bucket') {
+        const name = this.physicalName(logicalId, stack);
+        // CreateBucket outside us-east-1 names its region (CreateBucketConfiguration.LocationConstraint).
+        const body = placement.region === 'us-east-1' ? undefined
+          : `<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><LocationConstraint>${placement.region}</LocationConstraint></CreateBucketConfiguration>`;
+        const created = await motoRequest(this.shared.motoUrl, 's3', 'PUT', `/${name}`, body, {}, placement);
+        if (created.status !== 200) throw new Error(`S3 CreateBucket ${name} in ${placementKey(placement)} answered ${created.status}: ${created.body}`);
+        if (resource.Properties?.VersioningConfiguration?.Status) {
+          const put = await motoRequest(this.shared.motoUrl, 's3', 'PUT', `/${name}?versioning`,
+            `<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>${resource.Properties.VersioningConfiguration.Status}</Status></VersioningConfiguration>`, {}, placement);
+          if (put.status !== 200) throw new Error(`S3 PutBucketVersioning ${name} answered ${put.status}: ${put.body}`);
+        }
+      }
+    }
+  }
+
+  /** A test client of Lambda on moto in an account and region (the pipeline's own is `lambda`). */
+  lambdaIn(placement: Placement): LambdaClient {
+    return this.clientsIn(placement).lambda;
+  }
+
+  /** A test client of CloudWatch on moto in an account and region. */
+  cloudWatchIn(placement: Placement): CloudWatchClient {
+    return this.clientsIn(placement).cloudWatch;
+  }
+
+  private clientsIn(placement: Placement) {
+    if (placement.account === this.account && placement.region === this.region) {
+      return { lambda: this.lambda, cloudWatch: this.cloudWatch, proxyLambda: this.proxyLambda };
+    }
+    let clients = this.placedClients.get(placementKey(placement));
+    if (!clients) {
+      clients = {
+        lambda: inAccount(new LambdaClient(testClientConfig(this.shared.motoUrl, placement)), placement.account),
+        cloudWatch: inAccount(new CloudWatchClient(testClientConfig(this.shared.motoUrl, placement)), placement.account),
+        proxyLambda: this.proxy ? inAccount(new LambdaClient(testClientConfig(this.proxy.url, placement)), placement.account) : undefined,
+      };
+      this.placedClients.set(placementKey(placement), clients);
+    }
+    return clients;
   }
 
   /** SQS over its JSON protocol (moto serves it; the repo has no SQS client). */
@@ -614,7 +827,7 @@ export class World {
     const response = await motoRequest(this.shared.motoUrl, 'sqs', 'POST', '/', JSON.stringify(input), {
       'content-type': 'application/x-amz-json-1.0',
       'x-amz-target': `AmazonSQS.${operation}`,
-    });
+    }, { account: this.account, region: this.region });
     if (response.status !== 200) throw new Error(`SQS ${operation} answered ${response.status}: ${response.body}`);
     return response.body ? JSON.parse(response.body) : {};
   }
@@ -631,7 +844,8 @@ export class World {
     const sha = codeSha256(zip);
     if (contents['index.js'] !== undefined) this.shared.sources.set(sha, contents['index.js']);
     const objectKey = `${this.names.pipeline.slice(0, 20)}/BuildOutpu/${this.tag}${++this.artifactCount}${randomUUID().slice(0, 4)}`;
-    const put = await motoRequest(this.shared.motoUrl, 's3', 'PUT', `/${this.names.bucket}/${objectKey}`, zip, { 'content-type': 'application/zip' });
+    const put = await motoRequest(this.shared.motoUrl, 's3', 'PUT', `/${this.names.bucket}/${objectKey}`, zip, { 'content-type': 'application/zip' },
+      { account: this.account, region: this.region });
     if (put.status !== 200) throw new Error(`S3 PutObject answered ${put.status}: ${put.body}`);
     return { bucketName: this.names.bucket, objectKey, codeSha256: sha };
   }
@@ -645,7 +859,7 @@ export class World {
     return {
       'CodePipeline.job': {
         id: jobId,
-        accountId: ACCOUNT,
+        accountId: this.account,
         data: {
           actionConfiguration: { configuration: { FunctionName: functionName, UserParameters: userParameters } },
           inputArtifacts: inputs.map(({ name, artifact }) => ({
@@ -868,8 +1082,8 @@ export class World {
     const token = randomUUID();
     if (arn) {
       const approval = {
-        region: REGION,
-        consoleLink: `https://console.aws.amazon.com/codepipeline/home?region=${REGION}#/view/${this.names.pipeline}`,
+        region: this.region,
+        consoleLink: `https://console.aws.amazon.com/codepipeline/home?region=${this.region}#/view/${this.names.pipeline}`,
         approval: {
           pipelineName: this.names.pipeline,
           stageName: action.stageName,
@@ -877,7 +1091,7 @@ export class World {
           token,
           expires: new Date(this.now() + 7 * 86_400_000).toISOString(),
           externalEntityLink: null,
-          approvalReviewLink: `https://console.aws.amazon.com/codepipeline/home?region=${REGION}#/view/${this.names.pipeline}/${action.stageName}/${action.actionName}/approve/${token}`,
+          approvalReviewLink: `https://console.aws.amazon.com/codepipeline/home?region=${this.region}#/view/${this.names.pipeline}/${action.stageName}/${action.actionName}/approve/${token}`,
           customData: customData ?? null,
         },
       };
@@ -1055,30 +1269,33 @@ export class World {
   // ---------------------------------------------------------------- what the test looks at
 
   async alias(service?: string): Promise<GetAliasCommandOutput> {
-    return this.lambda.send(new GetAliasCommand({ FunctionName: this.serviceNamed(service).functionName, Name: 'live' }));
+    const { functionName, placement } = this.serviceNamed(service);
+    return this.lambdaIn(placement).send(new GetAliasCommand({ FunctionName: functionName, Name: 'live' }));
   }
 
   async splitAlias(functionVersion: string, weights: Record<string, number>, service?: string) {
-    await this.lambda.send(new UpdateAliasCommand({ FunctionName: this.serviceNamed(service).functionName, Name: 'live', FunctionVersion: functionVersion, RoutingConfig: { AdditionalVersionWeights: weights } }));
+    const { functionName, placement } = this.serviceNamed(service);
+    await this.lambdaIn(placement).send(new UpdateAliasCommand({ FunctionName: functionName, Name: 'live', FunctionVersion: functionVersion, RoutingConfig: { AdditionalVersionWeights: weights } }));
   }
 
   async versions(service?: string): Promise<string[]> {
-    const functionName = this.serviceNamed(service).functionName;
+    const { functionName, placement } = this.serviceNamed(service);
     const out: string[] = [];
     let marker: string | undefined;
     do {
-      const page = await this.lambda.send(new ListVersionsByFunctionCommand({ FunctionName: functionName, Marker: marker }));
+      const page = await this.lambdaIn(placement).send(new ListVersionsByFunctionCommand({ FunctionName: functionName, Marker: marker }));
       out.push(...(page.Versions ?? []).map((v) => v.Version!).filter((v) => v !== '$LATEST'));
       marker = page.NextMarker;
     } while (marker);
-    const deleted = this.proxy.deletedVersions(functionName);
+    const deleted = this.proxy.deletedVersions(functionName, placement);
     return out.filter((v) => !deleted.includes(v)).sort((a, b) => Number(a) - Number(b));
   }
 
   /** Invokes a service through the Lambda proxy (as a client would): `live`, or a version. */
   async invoke(service: string | undefined, qualifier = 'live', payload: unknown = {}): Promise<{ functionError?: string; executedVersion?: string; payload: any }> {
-    const out = await this.proxyLambda!.send(new InvokeCommand({
-      FunctionName: this.serviceNamed(service).functionName,
+    const { functionName, placement } = this.serviceNamed(service);
+    const out = await this.clientsIn(placement).proxyLambda!.send(new InvokeCommand({
+      FunctionName: functionName,
       Qualifier: qualifier,
       Payload: new TextEncoder().encode(JSON.stringify(payload)),
     }));
@@ -1088,8 +1305,8 @@ export class World {
 
   /** What Lambda holds for one version of a service: its CodeSha256 and the package's files (as the proxy unzipped them). */
   async code(service: string | undefined, version: string): Promise<{ codeSha256: string; files?: Record<string, string> }> {
-    const functionName = this.serviceNamed(service).functionName;
-    const config = await this.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: functionName, Qualifier: version }));
+    const { functionName, placement } = this.serviceNamed(service);
+    const config = await this.lambdaIn(placement).send(new GetFunctionConfigurationCommand({ FunctionName: functionName, Qualifier: version }));
     const files = this.proxy.packages.get(config.CodeSha256!);
     return {
       codeSha256: config.CodeSha256!,
@@ -1097,22 +1314,30 @@ export class World {
     };
   }
 
-  /** An object of the artifact bucket (the latest version), or undefined. */
-  async s3Object(key: string): Promise<Buffer | undefined> {
-    const response = await motoRequest(this.shared.motoUrl, 's3', 'GET', `/${this.names.bucket}/${key.split('/').map(encodeURIComponent).join('/')}`);
+  /** A bucket of this world: the artifact bucket, or one of a target (its name and placement). */
+  private bucketOf(bucket?: { name: string; placement: Placement }) {
+    return bucket ?? { name: this.names.bucket, placement: { account: this.account, region: this.region } };
+  }
+
+  /** An object of the artifact bucket (or another of the world's buckets): the latest version, or undefined. */
+  async s3Object(key: string, in_?: { name: string; placement: Placement }): Promise<Buffer | undefined> {
+    const bucket = this.bucketOf(in_);
+    const response = await motoRequest(this.shared.motoUrl, 's3', 'GET', `/${bucket.name}/${key.split('/').map(encodeURIComponent).join('/')}`, undefined, {}, bucket.placement);
     return response.status === 200 ? response.bytes : undefined;
   }
 
-  /** Keys of the artifact bucket under a prefix. */
-  async s3Keys(prefix: string): Promise<string[]> {
-    const response = await motoRequest(this.shared.motoUrl, 's3', 'GET', `/${this.names.bucket}?list-type=2&prefix=${encodeURIComponent(prefix)}`);
+  /** Keys of the artifact bucket (or another of the world's buckets) under a prefix. */
+  async s3Keys(prefix: string, in_?: { name: string; placement: Placement }): Promise<string[]> {
+    const bucket = this.bucketOf(in_);
+    const response = await motoRequest(this.shared.motoUrl, 's3', 'GET', `/${bucket.name}?list-type=2&prefix=${encodeURIComponent(prefix)}`, undefined, {}, bucket.placement);
     if (response.status !== 200) throw new Error(`S3 ListObjectsV2 answered ${response.status}: ${response.body}`);
     return [...response.body.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => m[1]).sort();
   }
 
   /** Every version S3 keeps of the objects under a prefix (ListObjectVersions): one per PutObject in a versioned bucket. */
   async s3Versions(prefix: string): Promise<Array<{ key: string; versionId: string }>> {
-    const response = await motoRequest(this.shared.motoUrl, 's3', 'GET', `/${this.names.bucket}?versions&prefix=${encodeURIComponent(prefix)}`);
+    const response = await motoRequest(this.shared.motoUrl, 's3', 'GET', `/${this.names.bucket}?versions&prefix=${encodeURIComponent(prefix)}`, undefined, {},
+      { account: this.account, region: this.region });
     if (response.status !== 200) throw new Error(`S3 ListObjectVersions answered ${response.status}: ${response.body}`);
     return [...response.body.matchAll(/<Version>([\s\S]*?)<\/Version>/g)].map((m) => ({
       key: /<Key>([^<]*)<\/Key>/.exec(m[1])?.[1] ?? '?',
@@ -1246,9 +1471,14 @@ export class World {
 
   async stop() {
     await Promise.all([this.deployBlueFn, this.switchTrafficFn, this.bakeFn, ...this.hookFns.values()].map((fn) => fn?.stop()));
-    await Promise.all([this.proxy?.stop(), this.dynamoProxy?.stop(), this.pipeline?.stop(), this.codeDeploy?.stop()]);
+    await Promise.all([this.proxy?.stop(), this.dynamoProxy?.stop(), this.pipeline?.stop(), this.codeDeploy?.stop(), this.gateway?.stop()]);
     this.lambda.destroy();
     this.proxyLambda?.destroy();
+    for (const clients of this.placedClients.values()) {
+      clients.lambda.destroy();
+      clients.cloudWatch.destroy();
+      clients.proxyLambda?.destroy();
+    }
     this.dynamo.destroy();
     this.sns.destroy();
     this.cloudWatch.destroy();
