@@ -208,6 +208,8 @@ function expectTargetCallsThroughDeployer(w: World): Record<string, number> {
       if (foreign.length > 0) problems.push(`CloudWatch ${c.operation} in ${environment}'s session names ${foreign.join(', ')}`);
     }
   }
+  // The gateway answered every request (an error of its own is a 500).
+  for (const c of w.gateway!.calls.filter((x) => x.status >= 500)) problems.push(`gateway answered ${c.status} to ${c.service} ${c.operation ?? c.method} ${c.path}`);
   // Every deployer session acted only where its role is.
   const deployerCalls = [
     ...w.proxy.calls.map((c) => ({ what: `Lambda ${c.operation}`, ...c })),
@@ -487,7 +489,8 @@ export function registerAccountScenarios({ scenario, worldOf }: ScenarioKit) {
     expectNoHandlerThrew(w);
   }, 300_000);
 
-  scenario('17c. AssumeRole refused (a deployer role trusting another pipeline\'s external id in dev; prod-eu\'s role missing): the job fails naming the role, environment, account and region; nothing deployed there', async () => {
+  scenario('17c. AssumeRole refused (a deployer role trusting another pipeline\'s external id in dev, then staging before its shift; prod-eu\'s role missing): '
+    + 'the job fails naming the role, environment, account and region; nothing deployed or shifted there', async () => {
     // dev's target was deployed for another pipeline (its role requires that pipeline's ARN as external id); prod-eu's target stack is not deployed yet.
     const otherPipeline = `arn:aws:codepipeline:${TOOLING.region}:${TOOLING.account}:shop-pipeline-old`;
     const templateTrust: Record<string, any> = {};
@@ -539,11 +542,33 @@ export function registerAccountScenarios({ scenario, worldOf }: ScenarioKit) {
     expect(devAttempts.every((a) => a.refusal?.includes('ImplicitlyDenied'))).toBe(true);
     expectOneResultPerJob(w, lambdaJobs(execution));
 
-    // dev's target is updated for this pipeline; the stage is retried: A goes through dev, staging and prod, and stops at prod-eu, whose role does not exist.
-    await motoIam(w, PLACEMENT.dev.account, { Action: 'UpdateAssumeRolePolicy', RoleName: deployerRoleOf('dev').split('/').pop()!, PolicyDocument: JSON.stringify(templateTrust.dev) });
-    await w.retryFailedActions(execution, 'Deploy-Blue-dev', { maxRounds: 60 });
-    expect({ status: execution.status, stages: stageSummary(execution).slice(1) })
-      .toEqual({ status: 'Failed', stages: [...FULL_PROMOTION.slice(0, 7), ['Deploy-Blue-prod-eu', 'Failed', [1]]] });
+    // dev's target is updated for this pipeline; dev deploys and staging publishes. Then staging's role is switched to the other
+    // pipeline's external id before its shift: Switch-Traffic's AssumeRole is refused in turn, and nothing shifts there.
+    const setTrust = (environment: Environment, trust: unknown) => motoIam(w, PLACEMENT[environment].account, {
+      Action: 'UpdateAssumeRolePolicy', RoleName: deployerRoleOf(environment).split('/').pop()!, PolicyDocument: JSON.stringify(trust),
+    });
+    await setTrust('dev', templateTrust.dev);
+    await w.runStages(execution, w.stagesFrom('Deploy-Blue-dev').slice(0, 3), { maxRounds: 60 });
+    expect({ status: execution.status, stages: stageSummary(execution).slice(1) }).toEqual({ status: 'Succeeded', stages: FULL_PROMOTION.slice(0, 3) });
+    await setTrust('staging', JSON.parse(JSON.stringify(templateTrust.staging).split(PIPELINE_ARN).join(otherPipeline)));
+    const createsBefore = w.codeDeploy.calledOperations('CreateDeployment').length;
+    await w.runStages(execution, w.stagesFrom('Switch-Traffic-staging').slice(0, 1), { deliver: ({ poll }) => (poll === 0 ? 'concurrent' : undefined) });
+    expect({ status: execution.status, last: stageSummary(execution).pop() }).toEqual({ status: 'Failed', last: ['Switch-Traffic-staging', 'Failed', [1]] });
+    const shiftRefusal = failed(actionNamed(execution, 'Switch-Traffic-staging', 'Shift-orders')?.final, 'staging Shift-orders');
+    for (const part of [deployerRoleOf('staging'), 'staging', PLACEMENT.staging.account, PLACEMENT.staging.region, 'AccessDenied']) expect(shiftRefusal).toContain(part);
+    expect(w.codeDeploy.calledOperations('CreateDeployment').length).toBe(createsBefore);
+    const stagingOrders = await w.history(execution.executionId, key('staging', 'orders'));
+    expect({ state: stagingOrders?.state, targetVersion: stagingOrders?.targetVersion }).toEqual({ state: 'FAILED', targetVersion: '2' });
+    expect(stagingOrders?.failureReason).toContain(deployerRoleOf('staging'));
+    await expectAlias(w, '1', key('staging', 'orders'));
+    expect(w.gateway!.assumeRoleCalls.filter((a) => a.roleArn === deployerRoleOf('staging') && !a.allowed).map((a) => a.caller.issued?.roleArn))
+      .toEqual(expect.arrayContaining([handlerRoles(w).switchTraffic]));
+
+    // Staging's trust restored, the failed actions are retried: A goes through staging and prod, and stops at prod-eu, whose role does not exist.
+    await setTrust('staging', templateTrust.staging);
+    await w.retryFailedActions(execution, 'Switch-Traffic-staging', { maxRounds: 60 });
+    expect({ status: execution.status, stages: stageSummary(execution).slice(5) })
+      .toEqual({ status: 'Failed', stages: [...FULL_PROMOTION.slice(3, 7), ['Deploy-Blue-prod-eu', 'Failed', [1]]] });
     for (const environment of ['dev', 'staging', 'prod'] as const) {
       for (const service of SERVICES) {
         expect({ environment, service, state: (await w.history(execution.executionId, key(environment, service)))?.state }).toEqual({ environment, service, state: 'SUCCEEDED' });
