@@ -485,6 +485,8 @@ export function registerAccountScenarios({ scenario, worldOf }: ScenarioKit) {
     }
     expect(prodCounts()).toEqual(prodBefore);
     expect([...w.codeDeploy.deployments.values()].filter((d) => inProd(d.placement.account))).toEqual([]);
+    // The gate answers from the central history: no job entered account 444444444444 (no AssumeRole of prod's or prod-eu's deployer role).
+    expect(w.gateway!.assumeRoleCalls.filter((a) => a.roleArn.includes(`::${PLACEMENT.prod.account}:`)).map((a) => a.roleArn)).toEqual([]);
     expectTargetCallsThroughDeployer(w);
     expectNoHandlerThrew(w);
   }, 300_000);

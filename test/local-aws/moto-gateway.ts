@@ -41,6 +41,13 @@ export interface MotoGatewayOptions {
    * template attaches to it. None: the caller may assume nothing.
    */
   readonly identityPolicies: (roleArn: string) => Array<{ name: string; policy: unknown }>;
+  /**
+   * STS's clock (epoch ms): temporary credentials expire DurationSeconds (3600 by default) after
+   * it. moto dates them by the real clock; the handlers' clock runs ahead by the time the test
+   * played, so their SDK would take moto's credentials for expired and assume the role again
+   * before every call. @default Date.now
+   */
+  readonly now?: () => number;
 }
 
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::(\d{12}):role\/(?:.*\/)?([\w+=,.@-]+)$/;
@@ -142,7 +149,12 @@ export async function startMotoGateway(options: MotoGatewayOptions) {
                 + `<Message>${xmlEscape(message)}</Message></Error><RequestId>gateway-${assumeRoleCalls.length}</RequestId></ErrorResponse>`);
               return;
             }
-            const answer = await forward(req, body);
+            let answer = await forward(req, body);
+            if (answer.status === 200) {
+              const expiration = new Date((options.now ?? Date.now)() + Number(form.get('DurationSeconds') ?? 3600) * 1000).toISOString();
+              const dated = Buffer.from(answer.body.toString('utf8').replace(/<Expiration>[^<]*<\/Expiration>/, `<Expiration>${expiration}</Expiration>`));
+              answer = { ...answer, body: dated, headers: { ...answer.headers, 'content-length': String(dated.length) } };
+            }
             const xml = answer.body.toString('utf8');
             const accessKeyId = /<AccessKeyId>([^<]+)<\/AccessKeyId>/.exec(xml)?.[1];
             const sessionArn = /<AssumedRoleUser>[\s\S]*?<Arn>([^<]+)<\/Arn>/.exec(xml)?.[1];

@@ -637,7 +637,9 @@ export class World {
     }
 
     if (multi) {
-      this.gateway = await startMotoGateway({ motoUrl: moto, identities: this.identities, identityPolicies: (arn) => this.assumeRolePolicies(arn) });
+      this.gateway = await startMotoGateway({
+        motoUrl: moto, identities: this.identities, identityPolicies: (arn) => this.assumeRolePolicies(arn), now: () => this.now(),
+      });
     }
     this.proxy = await startLambdaProxy(moto, this.shared.sources, {
       updateWindowMs: options.updateWindowMs ?? 0, now: () => this.now(), identities: this.identities,
