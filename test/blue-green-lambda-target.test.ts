@@ -158,7 +158,12 @@ describe('environments in other accounts and regions', () => {
       .toEqual(['shop--orders-prod', 'shop--users-prod', 'shop-smoke-test-prod']);
     target.hasResourceProperties('AWS::CodeDeploy::DeploymentGroup', { DeploymentGroupName: 'shop--orders-live-prod' });
     const key = Object.values<any>(target.findResources('AWS::KMS::Key'))[0].Properties;
-    const grants = key.KeyPolicy.Statement.filter((s: any) => !/:root$/.test(resolveArn(s.Principal.AWS)));
+    const grants = key.KeyPolicy.Statement.filter((s: any) => s.Effect === 'Allow' && !/:root$/.test(resolveArn(s.Principal.AWS)));
+    // Grants only for AWS resources or by AWS services (Control Tower CT.KMS.PR.3).
+    expect(key.KeyPolicy.Statement.filter((s: any) => s.Effect === 'Deny')).toEqual([expect.objectContaining({
+      Action: 'kms:CreateGrant',
+      Condition: { BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' } },
+    })]);
     expect(grants).toEqual([expect.objectContaining({
       Principal: { AWS: { 'Fn::GetAtt': [expect.stringMatching(/^TargetDeployerRole/), 'Arn'] } },
       Condition: { StringEquals: { 'kms:ViaService': 's3.us-east-1.amazonaws.com' } },

@@ -1,4 +1,4 @@
-// Runs the five independent validators on the reference, monorepo and environments examples and the integ snapshot and
+// Runs the five independent validators on the reference, monorepo, environments and accounts examples and the integ snapshot and
 // prints one line of counts per tool (parliament, the fifth, lives in iam-policies.ts). Exits non-zero on any unacknowledged finding.
 // Usage: run-validators.ts <python-venv-bin-dir>
 import { spawnSync } from 'child_process';
@@ -8,6 +8,7 @@ import { CfnGuardValidator } from '@cdklabs/cdk-validator-cfnguard';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, NagPack, ServerlessChecks } from 'cdk-nag';
 import { parliamentValidator } from './iam-policies';
+import { accountsApp } from '../examples/typescript/accounts-app';
 import { environmentsApp } from '../examples/typescript/environments-app';
 import { monorepoApp } from '../examples/typescript/monorepo-app';
 import { referenceApp } from '../examples/typescript/reference-app';
@@ -16,6 +17,7 @@ const venvBin = process.argv[2] ?? 'cdk.out/venv-validators/bin';
 const REFERENCE_OUT = 'cdk.out/validate';
 const MONOREPO_OUT = 'cdk.out/validate-monorepo';
 const ENVIRONMENTS_OUT = 'cdk.out/validate-environments';
+const ACCOUNTS_OUT = 'cdk.out/validate-accounts';
 const INTEG_TEMPLATE = 'test/integ.blue-green-pipeline.ts.snapshot/BlueGreenLambdaPipelineInteg.template.json';
 
 interface Result { readonly line: string; readonly ok: boolean }
@@ -98,8 +100,9 @@ function cdkNag(apps: App[]): Result {
 }
 
 // The reference app (one service), the monorepo example (three services, two waves), the environments
-// example (dev, staging, prod) and the integ snapshot.
-const apps = [referenceApp(REFERENCE_OUT), monorepoApp(MONOREPO_OUT), environmentsApp(ENVIRONMENTS_OUT)];
+// example (dev, staging, prod), the accounts example (a tooling stack and four target stacks in three
+// accounts and two regions) and the integ snapshot.
+const apps = [referenceApp(REFERENCE_OUT), monorepoApp(MONOREPO_OUT), environmentsApp(ENVIRONMENTS_OUT), accountsApp(ACCOUNTS_OUT)];
 const templates = [...apps.flatMap((app) => app.synth().stacks.map((s) => s.templateFullPath)), INTEG_TEMPLATE];
 console.log(`validating ${templates.join(', ')}`);
 const results = [cfnLint(templates), checkov(templates), cfnGuard(templates), cdkNag(apps), parliamentValidator(venvBin, templates)];

@@ -41,6 +41,18 @@ export class TargetBundleBucket extends Construct {
       resources: ['*'],
       conditions: { StringEquals: { 'kms:ViaService': `s3.${region}.amazonaws.com` } },
     }));
+    // Grants of the key only for AWS resources or by AWS services (Control Tower CT.KMS.PR.3); S3 needs none.
+    // One condition key per call, as the example writes it (a Java or Go map keeps no order).
+    const grantsForAwsOnly = new iam.PolicyStatement({
+      sid: 'GrantsOnlyForAwsResources',
+      effect: iam.Effect.DENY,
+      principals: [new iam.AnyPrincipal()],
+      actions: ['kms:CreateGrant'],
+      resources: ['*'],
+    });
+    grantsForAwsOnly.addCondition('BoolIfExists', { 'kms:GrantIsForAWSResource': 'false' });
+    grantsForAwsOnly.addCondition('BoolIfExists', { 'aws:PrincipalIsAWSService': 'false' });
+    this.key.addToResourcePolicy(grantsForAwsOnly);
     this.bucket = new s3.Bucket(this, 'Bucket', {
       bucketName: props.bucketName,
       encryption: s3.BucketEncryption.KMS,
