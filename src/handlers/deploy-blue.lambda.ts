@@ -23,7 +23,7 @@ import { DeploymentMetricsRecorder, writeToStdout } from '../runtime/metrics-rec
 import { checkPromotion, differentCodeMessage, PromotionVerdict } from '../runtime/promotion-gate';
 import { commitTimeOf, ServiceInExecution, serviceInExecution } from '../runtime/service-parameters';
 import { sharedDependenciesFromEnvironment } from '../runtime/shared-dependencies';
-import { describePlacement, TargetSession, TargetSessions } from '../runtime/target-session';
+import { DeployerRoleError, describePlacement, TargetSession, TargetSessions } from '../runtime/target-session';
 import { compareWithLive } from '../runtime/unchanged-code';
 import { pipelineVersionDescription } from '../runtime/version-retention';
 
@@ -294,7 +294,9 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
     } catch (error) {
       // A target's failure says where: its account and region are not the pipeline's.
       const where = request.target.deployerRoleArn ? ` in ${describePlacement(request.target, request.environment)}` : '';
-      const reason = error instanceof PromotionRefusedError ? error.message : `Deploy-Blue failed${where}: ${describeError(error)}`;
+      // A deployer role's error names the role and the place itself.
+      const reason = error instanceof PromotionRefusedError ? error.message
+        : error instanceof DeployerRoleError ? `Deploy-Blue failed: ${error.message}` : `Deploy-Blue failed${where}: ${describeError(error)}`;
       await recordFailure(job.id, request, reason, promotion);
       return { reason };
     }

@@ -105,6 +105,34 @@ export function describePlacement(placement: Placement, environment?: string): s
   return [environment, where && `(${where})`].filter(Boolean).join(' ') || 'this account and region';
 }
 
+/** Credentials are assumed again when they expire within this: the SDK's own refresh window. */
+const REFRESH_MS = 5 * 60_000;
+
+interface AssumedCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken?: string;
+  readonly expiration?: Date;
+}
+
+/**
+ * One AssumeRole for every client of a session (each SDK client memoizes its own provider, so four
+ * clients would assume the role four times): callers share the call in flight and its credentials
+ * until they come within {@link REFRESH_MS} of expiring; a failed call is not kept.
+ */
+export function shareCredentials(assume: () => Promise<AssumedCredentials>): () => Promise<AssumedCredentials> {
+  let entry: { promise: Promise<AssumedCredentials>; expiresAt?: number; failed?: boolean } | undefined;
+  return () => {
+    const fresh = entry && !entry.failed && (entry.expiresAt === undefined || entry.expiresAt - Date.now() > REFRESH_MS);
+    if (!fresh) {
+      const current: NonNullable<typeof entry> = { promise: assume() };
+      current.promise.then((c) => { current.expiresAt = c.expiration?.getTime(); }, () => { current.failed = true; });
+      entry = current;
+    }
+    return entry!.promise;
+  };
+}
+
 /** What {@link TargetSessions} needs. */
 export interface TargetSessionsOptions<N extends TargetClientName> {
   readonly handler: HandlerName;
@@ -187,7 +215,7 @@ export class TargetSessions<N extends TargetClientName> {
           `region ${target.region}, and that the role's trust policy names this handler's role and the external id ${externalId}`, error);
       }
     };
-    const config = { ...CLIENT_CONFIG, region: target.region, credentials };
+    const config = { ...CLIENT_CONFIG, region: target.region, credentials: shareCredentials(credentials) };
     const build: { [K in TargetClientName]: () => TargetClients[K] } = {
       lambda: () => new LambdaClient(config),
       codeDeploy: () => new CodeDeployClient(config),

@@ -122,7 +122,7 @@ test('a denied AssumeRole fails the job readably, records and announces FAILED, 
   await handler(event(), CONTEXT);
 
   const message = h.jobResults().failures[0].failureDetails?.message ?? '';
-  expect(message).toMatch(new RegExp(`^Deploy-Blue failed in staging \\(account ${TARGET}, region eu-west-1\\): DeployerRoleError: could not assume deployer role ${ROLE_ARN}`));
+  expect(message).toMatch(new RegExp(`^Deploy-Blue failed: could not assume deployer role ${ROLE_ARN} to deploy to staging \\(account ${TARGET}, region eu-west-1\\)`));
   expect(message).toContain('is not authorized to perform: sts:AssumeRole');
   expect(message).toContain(`the target stack (BlueGreenLambdaTarget) of staging is deployed in account ${TARGET}, region eu-west-1`);
   expect(message).toContain(`external id ${PIPELINE_ARN}`);

@@ -129,7 +129,7 @@ test('a denied AssumeRole fails the job readably, releases the start as FAILED a
   await handler(event(), CONTEXT);
 
   const message = h.jobResults().failures[0].failureDetails?.message ?? '';
-  expect(message).toMatch(/^Switch-Traffic failed: DeployerRoleError: could not assume deployer role /);
+  expect(message).toMatch(/^Switch-Traffic failed: could not assume deployer role /);
   expect(message).toContain(`to deploy to staging (account ${TARGET}, region eu-west-1)`);
   expect(message).toContain(`external id ${PIPELINE_ARN}`);
   expect(message).not.toContain('codedeploy:ListDeployments');

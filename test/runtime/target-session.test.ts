@@ -123,9 +123,22 @@ test('a warm container keeps one session per role and region: polls of one execu
   const next = targets.sessionFor(job(STAGING), request('exec-2'));
   expect(next).not.toBe(first);
   await next.ready();
-  expect(sts.commandCalls(AssumeRoleCommand).slice(assumed).map((c) => c.args[0].input.RoleSessionName)).toEqual(['bake-exec-2', 'bake-exec-2']);
+  expect(sts.commandCalls(AssumeRoleCommand).slice(assumed).map((c) => c.args[0].input.RoleSessionName)).toEqual(['bake-exec-2']);
   // Another region is another session.
   expect(targets.sessionFor(job({ ...STAGING, region: 'eu-central-1' }), request('exec-2'))).not.toBe(next);
+});
+
+test('the clients of a session share one AssumeRole, even asked at once; a failed one is tried again', async () => {
+  const session = sessions().sessionFor(job(STAGING), request());
+  await Promise.all([session.ready(), session.codeDeploy.config.credentials(), session.cloudWatch.config.credentials()]);
+  expect(sts.commandCalls(AssumeRoleCommand)).toHaveLength(1);
+
+  sts.reset();
+  sts.on(AssumeRoleCommand).rejectsOnce(accessDenied()).resolves(assumeRoleAnswer());
+  const retried = sessions().sessionFor(job(STAGING), request());
+  await expect(retried.ready()).rejects.toBeInstanceOf(DeployerRoleError);
+  await retried.ready();
+  expect(sts.commandCalls(AssumeRoleCommand)).toHaveLength(2);
 });
 
 test('credentials about to expire are assumed again before they are used; fresh ones are kept', async () => {
