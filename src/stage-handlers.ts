@@ -25,6 +25,7 @@ import { BakeFunction } from './handler-functions/bake-function';
 import { DeployBlueFunction } from './handler-functions/deploy-blue-function';
 import { SwitchTrafficFunction } from './handler-functions/switch-traffic-function';
 import { acknowledgeFinding } from './private/acknowledge-finding';
+import { HANDLER_ACTIONS as A } from './private/handler-actions';
 import { HandlerDeadLetters } from './private/handler-dead-letters';
 import { acknowledgeHandlerFindings, pipelineHandlerOptions } from './private/handler-function-options';
 import { arnReference } from './private/logical-id';
@@ -205,10 +206,7 @@ export class StageHandlers extends Construct {
     // cut out of the build artifact, normalized, and written under the bundles prefix first.
     this.deployBlue.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [props.artifactBucket.arnForObjects('*')] }));
     this.deployBlue.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [props.artifactBucket.arnForObjects(`${BUNDLES_PREFIX}*`)] }));
-    this.switchTraffic.addToRolePolicy(new iam.PolicyStatement({
-      actions: ['codedeploy:GetApplicationRevision', 'codedeploy:RegisterApplicationRevision'],
-      resources: [props.application.applicationArn],
-    }));
+    this.switchTraffic.addToRolePolicy(new iam.PolicyStatement({ actions: [...A.revisions], resources: [props.application.applicationArn] }));
     props.history.grantQueryExecution(this.switchTraffic);
     // Execution order (is a newer execution shifting or live?) and earlier executions' items.
     props.history.grantQueryService(this.switchTraffic);
@@ -239,16 +237,16 @@ export class StageHandlers extends Construct {
       return s;
     };
     this.statements = {
-      publish: statement(this.deployBlue, ['lambda:UpdateFunctionCode', 'lambda:PublishVersion', 'lambda:GetFunction', 'lambda:GetFunctionConfiguration', 'lambda:GetAlias']),
+      publish: statement(this.deployBlue, [...A.publish]),
       readAlias: statement(this.deployBlue, ['lambda:GetAlias']),
       // An unchanged service: the code hash and settings of the version live serves (a qualified ARN).
-      readVersions: statement(this.deployBlue, ['lambda:GetFunctionConfiguration']),
-      listVersions: statement(this.switchTraffic, ['lambda:GetAlias', 'lambda:ListVersionsByFunction', 'lambda:ListAliases']),
+      readVersions: statement(this.deployBlue, [...A.readVersions]),
+      listVersions: statement(this.switchTraffic, [...A.followAlias]),
       // Version retention: only qualified ARNs, so the function itself can never be deleted.
-      deleteVersions: statement(this.switchTraffic, ['lambda:DeleteFunction']),
+      deleteVersions: statement(this.switchTraffic, [...A.deleteVersions]),
       // ListDeployments: is another deployment of the group in progress, and whose is it?
-      deploy: statement(this.switchTraffic, ['codedeploy:CreateDeployment', 'codedeploy:GetDeployment', 'codedeploy:ListDeployments']),
-      configs: statement(this.switchTraffic, ['codedeploy:GetDeploymentConfig']),
+      deploy: statement(this.switchTraffic, [...A.shift]),
+      configs: statement(this.switchTraffic, [...A.configs]),
     };
   }
 
@@ -543,21 +541,19 @@ export class StageHandlers extends Construct {
       this.unattached.push([bake, s]);
       return s;
     };
-    this.statements.bakeAlarms = statement(['cloudwatch:DescribeAlarms']);
+    this.statements.bakeAlarms = statement([...A.alarms]);
     // A rollback is a deployment of the group like any other; GetDeploymentGroup names its alarms.
     // It overrides the group's alarm configuration (the alarm that fired would stop it), which
     // CreateDeployment allows only with codedeploy:UpdateDeploymentGroup (API reference).
     // ListDeployments: a rollback created but not recorded (a lost response, a delivery that died) is adopted, not made twice.
-    this.statements.bakeDeploy = statement([
-      'codedeploy:GetDeploymentGroup', 'codedeploy:CreateDeployment', 'codedeploy:GetDeployment', 'codedeploy:ListDeployments', 'codedeploy:UpdateDeploymentGroup',
-    ]);
+    this.statements.bakeDeploy = statement([...A.readGroup, ...A.shift, ...A.overrideAlarms]);
     const stack = Stack.of(this);
-    this.statements.bakeConfigs = statement(['codedeploy:GetDeploymentConfig'], [stack.formatArn({
+    this.statements.bakeConfigs = statement([...A.configs], [stack.formatArn({
       service: 'codedeploy', resource: 'deploymentconfig', resourceName: ALL_AT_ONCE_CONFIG, arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     })]);
-    statement(['codedeploy:GetApplicationRevision', 'codedeploy:RegisterApplicationRevision'], [application.applicationArn]);
+    statement([...A.revisions], [application.applicationArn]);
     // GetMetricData (the bake's invocation count) supports no resource-level permissions.
-    statement(['cloudwatch:GetMetricData'], ['*']);
+    statement([...A.metrics], ['*']);
     this.allowAssumingDeployers(bake, true);
     acknowledgeHandlerFindings(bake);
     acknowledgeFinding(bake.role!, 'AwsSolutions-IAM5[Resource::*]',

@@ -16,7 +16,7 @@ import { appendCorrelation, defaultLogger, Logger } from '../runtime/logger';
 import { DeploymentMetricsRecorder, writeToStdout } from '../runtime/metrics-recorder';
 import { optionalName, ServiceInExecution, serviceInExecution } from '../runtime/service-parameters';
 import { sharedDependenciesFromEnvironment } from '../runtime/shared-dependencies';
-import { DeployerRoleError, TargetSession, TargetSessions } from '../runtime/target-session';
+import { TargetSession, TargetSessions } from '../runtime/target-session';
 import { isTransientError } from '../runtime/transient-error';
 
 /**
@@ -515,7 +515,7 @@ export function createBakeHandler(deps: BakeDependencies) {
       outcome = await bake(request, token ? token.slice(TOKEN_PREFIX.length) : jobId, !token, deadline);
     } catch (error) {
       // History is written only by the job holding the bake, never from here: a retry takes it over.
-      outcome = { kind: 'failed', reason: `Bake failed: ${error instanceof DeployerRoleError ? error.message : describeError(error)}` };
+      outcome = { kind: 'failed', reason: `Bake failed: ${describeError(error)}` };
     }
     log('bake', { outcome: outcome.kind, ...('reason' in outcome ? { reason: outcome.reason } : {}) });
     if (outcome.kind === 'continue') await reporter.succeed(jobId, { continuationToken: outcome.continuationToken });

@@ -296,7 +296,7 @@ export function createDeployBlueHandler(deps: DeployBlueDependencies) {
       const where = request.target.deployerRoleArn ? ` in ${describePlacement(request.target, request.environment)}` : '';
       // A deployer role's error names the role and the place itself.
       const reason = error instanceof PromotionRefusedError ? error.message
-        : error instanceof DeployerRoleError ? `Deploy-Blue failed: ${error.message}` : `Deploy-Blue failed${where}: ${describeError(error)}`;
+        : `Deploy-Blue failed${error instanceof DeployerRoleError ? '' : where}: ${describeError(error)}`;
       await recordFailure(job.id, request, reason, promotion);
       return { reason };
     }

@@ -374,7 +374,7 @@ export function createSwitchTrafficHandler(deps: SwitchTrafficDependencies) {
         logger.error('could not record SHIFTING', { error: describeError(error) });
         return { kind: 'continue', codeDeployDeploymentId: created };
       }
-      let reason = `Switch-Traffic failed: ${error instanceof DeployerRoleError ? error.message : describeError(error)}`;
+      let reason = `Switch-Traffic failed: ${describeError(error)}`;
       if ((error as Error)?.name === 'DeploymentLimitExceededException') {
         reason += `. Deployment group ${request.deploymentGroupName} already has an active deployment (CodeDeploy runs one at a time); ` +
           'wait for it to finish or stop it, then retry the stage';

@@ -6,6 +6,7 @@ import { Construct } from 'constructs';
 import { ALL_AT_ONCE_CONFIG, BUNDLES_PREFIX } from '../contract/handler-contract';
 import { ServiceDeployment } from '../service-deployment';
 import { acknowledgeFinding } from './acknowledge-finding';
+import { HANDLER_ACTIONS as A } from './handler-actions';
 import { arnReference } from './logical-id';
 import { TargetPlan } from './target-plan';
 
@@ -42,20 +43,19 @@ export function createDeployerRole(scope: Construct, id: string, props: Deployer
     return s;
   };
   // Deploy-Blue: upload the bundle, update the code, publish; read the live version's configuration.
-  const publish = statement(['lambda:UpdateFunctionCode', 'lambda:PublishVersion', 'lambda:GetFunction', 'lambda:GetFunctionConfiguration', 'lambda:GetAlias']);
+  const publish = statement([...A.publish]);
   // UpdateFunctionCode reads the bundle with the caller's permissions.
   statement(['s3:PutObject', 's3:GetObject'], [`arn:${Aws.PARTITION}:s3:::${props.bundleBucketName}/${BUNDLES_PREFIX}*`]);
   // Switch-Traffic: follow the alias, retain versions, shift through CodeDeploy.
-  const readAliases = statement(['lambda:GetAlias', 'lambda:ListVersionsByFunction', 'lambda:ListAliases']);
-  const versions = statement(['lambda:GetFunctionConfiguration', 'lambda:DeleteFunction']);
-  const deploy = statement(['codedeploy:CreateDeployment', 'codedeploy:GetDeployment', 'codedeploy:ListDeployments',
-    // Bake: a rollback reads the group's alarms and overrides them (CreateDeployment requires UpdateDeploymentGroup for that).
-    ...(plan.baked ? ['codedeploy:GetDeploymentGroup', 'codedeploy:UpdateDeploymentGroup'] : [])]);
-  const configs = statement(['codedeploy:GetDeploymentConfig']);
-  statement(['codedeploy:GetApplicationRevision', 'codedeploy:RegisterApplicationRevision'], [props.application.applicationArn]);
+  const readAliases = statement([...A.followAlias]);
+  const versions = statement([...A.readVersions, ...A.deleteVersions]);
+  // Bake: a rollback reads the group's alarms and overrides them (CreateDeployment requires UpdateDeploymentGroup for that).
+  const deploy = statement([...A.shift, ...(plan.baked ? [...A.readGroup, ...A.overrideAlarms] : [])]);
+  const configs = statement([...A.configs]);
+  statement([...A.revisions], [props.application.applicationArn]);
   // Bake: the groups' alarms, and the live alias' invocations (GetMetricData supports no resource-level permissions).
-  const alarms = plan.baked ? statement(['cloudwatch:DescribeAlarms']) : undefined;
-  if (plan.baked) statement(['cloudwatch:GetMetricData'], ['*']);
+  const alarms = plan.baked ? statement([...A.alarms]) : undefined;
+  if (plan.baked) statement([...A.metrics], ['*']);
 
   const stack = Stack.of(scope);
   const configArn = (name: string) => stack.formatArn({ service: 'codedeploy', resource: 'deploymentconfig', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });

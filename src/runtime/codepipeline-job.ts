@@ -21,8 +21,14 @@ export interface PipelineJob<P = Readonly<Record<string, string>>> {
   readonly continuationToken?: string;
 }
 
+/**
+ * An error whose message is already the sentence a failed job reports (what failed, where, what to
+ * check): {@link describeError} gives it as it is, without the error's name.
+ */
+export class ReadableJobError extends Error {}
+
 /** A job event that cannot be used; its message is reported to CodePipeline as the failure reason. */
-export class InvalidJobError extends Error {
+export class InvalidJobError extends ReadableJobError {
   constructor(message: string) {
     super(message);
     this.name = 'InvalidJobError';
@@ -151,7 +157,7 @@ export class JobReporter {
 
 /** A readable one-line description of any thrown value. */
 export function describeError(error: unknown): string {
-  if (error instanceof InvalidJobError) return error.message;
+  if (error instanceof ReadableJobError) return error.message;
   if (error instanceof Error) {
     return error.name && error.name !== 'Error' && !error.message.startsWith(error.name)
       ? `${error.name}: ${error.message}`

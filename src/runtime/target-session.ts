@@ -3,7 +3,7 @@ import { CodeDeployClient } from '@aws-sdk/client-codedeploy';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
-import { describeError, InvalidJobError, PipelineJob } from './codepipeline-job';
+import { describeError, InvalidJobError, PipelineJob, ReadableJobError } from './codepipeline-job';
 import { CLIENT_CONFIG } from './handler-environment';
 import type { HandlerName } from './logger';
 import { HANDLER_ENVIRONMENT, TARGET_PARAMETERS } from '../contract/handler-contract';
@@ -52,7 +52,7 @@ export interface Target {
 }
 
 /** A role could not be assumed: the message names the role, the environment and what to check. */
-export class DeployerRoleError extends Error {
+export class DeployerRoleError extends ReadableJobError {
   constructor(message: string, readonly cause?: unknown) {
     super(message);
     this.name = 'DeployerRoleError';
