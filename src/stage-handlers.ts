@@ -29,7 +29,7 @@ import { HANDLER_ACTIONS as A } from './private/handler-actions';
 import { HandlerDeadLetters } from './private/handler-dead-letters';
 import { acknowledgeHandlerFindings, pipelineHandlerOptions } from './private/handler-function-options';
 import { arnReference } from './private/logical-id';
-import { ResourceNames } from './private/resource-names';
+import { MAX_ROLE_NAME, ResourceNames } from './private/resource-names';
 import { RetentionSettings } from './private/retained-log-group';
 import { SmokeTests } from './private/smoke-test-hook';
 import { physicalName, ServiceDeployment } from './service-deployment';
@@ -54,8 +54,6 @@ export interface StageHandlersProps extends RetentionSettings {
   readonly targetsTrust?: { readonly account: string; readonly region: string };
 }
 
-/** IAM role names allow 64 characters. */
-const MAX_ROLE_NAME = 64;
 
 /** What the handlers need to know of one service to deploy it. */
 export interface HandledService {

@@ -38,6 +38,9 @@ export function deployerRoleName(pipelineName: string, environment: string): str
   return `${pipelineName}-deployer-${environment}`;
 }
 
+/** An AWS region name (`eu-west-1`): what `PipelineEnvironment.region` and the actions' `region` may be. */
+export const REGION_NAME_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+
 /**
  * UserParameters of the Deploy-Blue, Switch-Traffic and Bake actions of an environment in another
  * account or region (a `BlueGreenLambdaTarget`). Without them, the handler acts in its own

@@ -1,5 +1,5 @@
 import { Duration, Token } from 'aws-cdk-lib';
-import { MAX_BAKE_MINUTES } from '../contract/handler-contract';
+import { MAX_BAKE_MINUTES, REGION_NAME_PATTERN } from '../contract/handler-contract';
 import { PipelineEnvironment } from '../pipeline-environment';
 import { ServiceDeploymentOptions } from '../service-deployment-options';
 
@@ -32,7 +32,6 @@ export interface TargetLocation {
 }
 
 const ACCOUNT_PATTERN = /^\d{12}$/;
-const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d$/;
 
 /**
  * Checks `environments` and merges each environment's settings into each service's: a service's
@@ -99,7 +98,7 @@ function targetOf(environment: PipelineEnvironment, path: string, pipeline: { ac
   if (account !== undefined && (Token.isUnresolved(account) || !ACCOUNT_PATTERN.test(account))) {
     throw new Error(`${path}.account must be a 12-digit AWS account id (for example "222222222222"); got "${account}"`);
   }
-  if (region !== undefined && (Token.isUnresolved(region) || !REGION_PATTERN.test(region))) {
+  if (region !== undefined && (Token.isUnresolved(region) || !REGION_NAME_PATTERN.test(region))) {
     throw new Error(`${path}.region must be an AWS region name (for example "eu-west-1"); got "${region}"`);
   }
   const location = { account: account ?? pipeline.account, region: region ?? pipeline.region };

@@ -4,6 +4,8 @@ import { ALIAS_NAME } from '../contract/handler-contract';
 const SUFFIX_PATTERN = /^[a-z0-9]+(-[a-z0-9]+)*$/;
 const SERVICE_PATTERN = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 const MAX_SUFFIX_LENGTH = 20;
+/** IAM role names allow 64 characters. */
+export const MAX_ROLE_NAME = 64;
 
 /** The physical names of one service's own resources. */
 export interface ServiceNames {

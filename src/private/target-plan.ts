@@ -5,10 +5,7 @@ import { deployerRoleName } from '../contract/handler-contract';
 import { ServiceDeploymentOptions } from '../service-deployment-options';
 import { ActionService, StageHandlers } from '../stage-handlers';
 import { EnvironmentPlan } from './environment-plans';
-import { ResourceNames, ServiceNames } from './resource-names';
-
-/** IAM role names allow 64 characters. */
-const MAX_ROLE_NAME = 64;
+import { MAX_ROLE_NAME, ResourceNames, ServiceNames } from './resource-names';
 
 /**
  * The version an `AWS::Lambda::Version` of a newly created function publishes: its first. A target

@@ -6,7 +6,7 @@ import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { describeError, InvalidJobError, PipelineJob, ReadableJobError } from './codepipeline-job';
 import { CLIENT_CONFIG } from './handler-environment';
 import type { HandlerName } from './logger';
-import { HANDLER_ENVIRONMENT, TARGET_PARAMETERS } from '../contract/handler-contract';
+import { HANDLER_ENVIRONMENT, REGION_NAME_PATTERN, TARGET_PARAMETERS } from '../contract/handler-contract';
 
 /** The clients a job acts on its service with (history, SNS, CodePipeline and metrics stay the handler's own). */
 export interface TargetClients {
@@ -60,7 +60,6 @@ export class DeployerRoleError extends ReadableJobError {
 }
 
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::(\d{12}):role\/[\w+=,.@/-]{1,512}$/;
-const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 
 /**
  * Reads `deployerRoleArn` and `region` (TARGET_PARAMETERS): both or neither, a role ARN and a
@@ -80,7 +79,7 @@ export function targetOf(job: PipelineJob<TargetParameters>): Target | undefined
   if (!account) {
     throw new InvalidJobError(`job ${job.id}: UserParameters ${TARGET_PARAMETERS.deployerRoleArn} must be an IAM role ARN (arn:aws:iam::<account>:role/<name>), got "${deployerRoleArn.slice(0, 200)}"`);
   }
-  if (!REGION.test(region)) {
+  if (!REGION_NAME_PATTERN.test(region)) {
     throw new InvalidJobError(`job ${job.id}: UserParameters ${TARGET_PARAMETERS.region} must be a region name such as eu-west-1, got "${region.slice(0, 50)}"`);
   }
   return { deployerRoleArn, account, region };
